@@ -1,0 +1,28 @@
+# Warning policy for project code: -Wall -Wextra -Werror. Third-party include directories
+# arrive through imported targets, which CMake marks SYSTEM, so their warnings stay out.
+function(ovseg_target_options target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror -Wno-unused-parameter)
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+endfunction()
+
+# ovseg_library(NAME SRCS ... DEPS ...): one static library with the project's options.
+function(ovseg_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SRCS})
+  ovseg_target_options(${name})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+endfunction()
+
+# ovseg_test(NAME SRCS ... DEPS ... LABELS ...): a GoogleTest binary registered with ctest.
+function(ovseg_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  ovseg_target_options(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+                       ENVIRONMENT "OVSEG_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

@@ -1,0 +1,96 @@
+// The narrow, LibTorch-free interface between the server and the model (DESIGN.md,
+// "Layout"). The server hands over decoded images already resized to a shape bucket and
+// the request's class embeddings; the model returns segments at that bucket resolution.
+#ifndef OVSEG_MODEL_API_SEGMENTATION_PIPELINE_H_
+#define OVSEG_MODEL_API_SEGMENTATION_PIPELINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace ovseg {
+
+// Interleaved RGB8, row-major, no padding: pixels.size() == width * height * 3.
+struct ImageRgb8 {
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> pixels;
+};
+
+enum class SegmentTask { kSemantic, kPanoptic, kInstance };
+enum class HeadMode { kMask, kDense, kFused };
+
+// Class embeddings of one vocabulary: row-major [num_labels x dim], each row L2-normalised.
+// Immutable once built, shared between the cache and in-flight requests.
+struct VocabularyEmbeddings {
+  int num_labels = 0;
+  int dim = 0;
+  std::vector<float> data;
+  // Cache key (text-encoder fingerprint, templates, labels); equal keys, equal data.
+  std::string key;
+};
+
+struct PostprocessParams {
+  float score_threshold = 0.3f;
+  float object_mask_threshold = 0.8f;
+  float overlap_threshold = 0.8f;
+  int max_segments = 100;
+};
+
+struct PipelineRequest {
+  // At the batch's bucket resolution; owned by the caller for the duration of Run().
+  const ImageRgb8* image = nullptr;
+  std::shared_ptr<const VocabularyEmbeddings> vocabulary;
+  // Per label: thing (true) or stuff (false); used by panoptic inference.
+  std::vector<bool> is_thing;
+  SegmentTask task = SegmentTask::kSemantic;
+  HeadMode head_mode = HeadMode::kFused;
+  PostprocessParams params;
+};
+
+struct PipelineSegment {
+  int label_index = 0;
+  float score = 0.0f;
+  bool is_thing = true;
+  // Soft mask at the bucket resolution, probability x 255, row-major. Empty when the
+  // result carries a segment_id_map instead.
+  std::vector<uint8_t> soft_mask;
+};
+
+struct PipelineResult {
+  int width = 0;   // The bucket resolution the masks are expressed in.
+  int height = 0;
+  std::vector<PipelineSegment> segments;
+  // For non-overlapping tasks (semantic, panoptic): per pixel, 0 for none or
+  // 1 + index into segments. Empty for instance results, which use soft masks.
+  std::vector<int32_t> segment_id_map;
+};
+
+struct PipelineInfo {
+  std::string model_name;
+  std::string model_version;
+  std::string device;
+  std::vector<HeadMode> head_modes;
+  std::vector<SegmentTask> tasks;
+};
+
+class SegmentationPipeline {
+ public:
+  virtual ~SegmentationPipeline() = default;
+
+  // Runs one batch whose images share one shape. Result i answers batch[i]; a failure of
+  // one request does not fail the others. Called from the batcher's threads, possibly
+  // concurrently when num_batch_threads > 1.
+  virtual std::vector<absl::StatusOr<PipelineResult>> Run(
+      absl::Span<const PipelineRequest> batch) = 0;
+
+  virtual PipelineInfo Info() const = 0;
+};
+
+}  // namespace ovseg
+
+#endif  // OVSEG_MODEL_API_SEGMENTATION_PIPELINE_H_

@@ -1,0 +1,33 @@
+// What the process's LibTorch is and where it can run, behind a LibTorch-free header so
+// the server and tools can report it without paying for torch headers.
+#ifndef OVSEG_MODEL_RUNTIME_TORCH_RUNTIME_H_
+#define OVSEG_MODEL_RUNTIME_TORCH_RUNTIME_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ovseg {
+
+struct TorchRuntimeInfo {
+  std::string version;       // e.g. "2.15.0"
+  bool cuda_available = false;
+  int cuda_device_count = 0;
+  int intra_op_threads = 0;
+  bool cxx11_abi = false;    // Must match the rest of the process (gRPC, protobuf).
+};
+
+TorchRuntimeInfo DescribeTorchRuntime();
+
+// Parses "cpu", "cuda" or "cuda:N" and checks that the device exists in this process.
+// Returns the canonical name ("cpu", "cuda:0").
+absl::StatusOr<std::string> ResolveDevice(const std::string& device);
+
+// Runs a small matmul on `device` and checks the result against a closed form, proving
+// that kernels load and compute (used at start-up and by the link test).
+absl::Status RunTorchSelfCheck(const std::string& device);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_MODEL_RUNTIME_TORCH_RUNTIME_H_

@@ -1,0 +1,83 @@
+// Submitted checkpoints on disk: streamed uploads into a temporary file, verified (size,
+// sha256, safetensors header), fsynced and renamed into place; a JSON sidecar records the
+// digest and time; the newest keep_last are kept. Thread-safe.
+#ifndef OVSEG_SERVER_CHECKPOINT_CHECKPOINT_STORE_H_
+#define OVSEG_SERVER_CHECKPOINT_CHECKPOINT_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "ovseg/v1/admin.pb.h"
+#include "server/common/sha256.h"
+
+namespace ovseg {
+
+struct CheckpointStoreOptions {
+  std::string directory;
+  uint64_t max_bytes = uint64_t{1} << 30;
+  int keep_last = 5;
+};
+
+class CheckpointStore;
+
+// One upload in progress. Destroying it without Commit() removes the temporary file.
+class CheckpointUpload {
+ public:
+  ~CheckpointUpload();
+  absl::Status Append(const std::string& data);
+  // Verifies and publishes the file; returns its info.
+  absl::StatusOr<v1::CheckpointInfo> Commit();
+
+ private:
+  friend class CheckpointStore;
+  CheckpointUpload(CheckpointStore* store, v1::CheckpointMetadata metadata, std::string temp_path,
+                   int fd);
+
+  CheckpointStore* store_;
+  v1::CheckpointMetadata metadata_;
+  std::string temp_path_;
+  int fd_;
+  uint64_t received_ = 0;
+  Sha256 hasher_;
+  bool committed_ = false;
+};
+
+class CheckpointStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<CheckpointStore>> Create(
+      const CheckpointStoreOptions& options);
+
+  // Validates the metadata (name, size, digest form) and opens a temporary file.
+  absl::StatusOr<std::unique_ptr<CheckpointUpload>> BeginUpload(
+      const v1::CheckpointMetadata& metadata);
+
+  // Newest first.
+  absl::StatusOr<std::vector<v1::CheckpointInfo>> List() const;
+  absl::StatusOr<std::string> PathOf(const std::string& name) const;
+
+  void SetActive(const std::string& name);
+  std::string active() const;
+
+ private:
+  friend class CheckpointUpload;
+  explicit CheckpointStore(const CheckpointStoreOptions& options) : options_(options) {}
+  absl::StatusOr<v1::CheckpointInfo> Publish(const v1::CheckpointMetadata& metadata,
+                                             const std::string& temp_path);
+  absl::StatusOr<v1::CheckpointInfo> ReadInfo(const std::string& name) const;
+  void PruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const CheckpointStoreOptions options_;
+  mutable absl::Mutex mu_;
+  std::string active_ ABSL_GUARDED_BY(mu_);
+};
+
+// [A-Za-z0-9._-]{1,128} ending in ".safetensors", not starting with '.'.
+bool IsValidCheckpointName(const std::string& name);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_SERVER_CHECKPOINT_CHECKPOINT_STORE_H_

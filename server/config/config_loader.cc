@@ -1,0 +1,151 @@
+#include "server/config/config_loader.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace ovseg {
+namespace {
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectErrors(std::string source) : source_(std::move(source)) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string source_;
+  std::string first_;
+};
+
+absl::Status Invalid(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("config: ", field, " ", problem));
+}
+
+}  // namespace
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  return absl::StartsWith(host_port, "127.") || absl::StartsWith(host_port, "localhost:") ||
+         absl::StartsWith(host_port, "[::1]:");
+}
+
+absl::StatusOr<v1::ServerConfig> ParseServerConfig(const std::string& text,
+                                                   const std::string& source_name) {
+  v1::ServerConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  CollectErrors errors(source_name);
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, &config)) {
+    return absl::InvalidArgumentError(absl::StrCat("config: ", errors.first()));
+  }
+  ApplyConfigDefaults(&config);
+  if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
+  return config;
+}
+
+absl::StatusOr<v1::ServerConfig> LoadServerConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("config: cannot open ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseServerConfig(text.str(), path);
+}
+
+void ApplyConfigDefaults(v1::ServerConfig* c) {
+  if (c->listen_address().empty()) c->set_listen_address("127.0.0.1:50051");
+  if (c->metrics_address().empty()) c->set_metrics_address("127.0.0.1:9464");
+  if (c->shutdown_grace_seconds() == 0) c->set_shutdown_grace_seconds(30);
+  v1::LimitsConfig* l = c->mutable_limits();
+  if (l->max_receive_message_bytes() == 0) l->set_max_receive_message_bytes(64 << 20);
+  if (l->max_image_pixels() == 0) l->set_max_image_pixels(uint64_t{4096} * 4096);
+  if (l->max_image_side() == 0) l->set_max_image_side(16384);
+  if (l->max_labels() == 0) l->set_max_labels(2048);
+  if (l->max_label_bytes() == 0) l->set_max_label_bytes(256);
+  if (l->max_segments() == 0) l->set_max_segments(1000);
+  v1::BatchingConfig* b = c->mutable_batching();
+  if (b->max_batch_size() == 0) b->set_max_batch_size(8);
+  if (!b->has_max_queue_delay_us()) b->set_max_queue_delay_us(2000);
+  if (b->max_queue_size() == 0) b->set_max_queue_size(256);
+  if (b->num_batch_threads() == 0) b->set_num_batch_threads(1);
+  if (b->buckets().empty()) {
+    v1::ShapeBucket* bucket = b->add_buckets();
+    bucket->set_width(640);
+    bucket->set_height(640);
+  }
+  v1::VocabularyConfig* v = c->mutable_vocabulary();
+  if (v->prompt_templates().empty()) v->add_prompt_templates("a photo of a {}.");
+  if (v->cache_max_bytes() == 0) v->set_cache_max_bytes(256 << 20);
+  if (v->text_encoder_batch_size() == 0) v->set_text_encoder_batch_size(256);
+  v1::PostprocessConfig* p = c->mutable_postprocess();
+  if (!p->has_score_threshold()) p->set_score_threshold(0.3f);
+  if (p->max_segments() == 0) p->set_max_segments(100);
+  if (p->object_mask_threshold() == 0) p->set_object_mask_threshold(0.8f);
+  if (p->overlap_threshold() == 0) p->set_overlap_threshold(0.8f);
+  if (p->max_threshold_override() == 0) p->set_max_threshold_override(1.0f);
+  v1::AdminConfig* a = c->mutable_admin();
+  if (a->checkpoint_dir().empty()) a->set_checkpoint_dir("checkpoints");
+  if (a->max_checkpoint_bytes() == 0) a->set_max_checkpoint_bytes(uint64_t{1} << 30);
+  if (a->keep_last() == 0) a->set_keep_last(5);
+  v1::ModelConfig* m = c->mutable_model();
+  if (m->device().empty()) m->set_device("cpu");
+  if (m->precision().empty()) m->set_precision("fp32");
+}
+
+absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
+  if (c.limits().max_receive_message_bytes() > (uint64_t{1} << 31) - 1) {
+    return Invalid("limits.max_receive_message_bytes", "must be < 2 GiB (gRPC's limit)");
+  }
+  if (c.batching().max_batch_size() > 1024) {
+    return Invalid("batching.max_batch_size", "must be <= 1024");
+  }
+  for (int i = 0; i < c.batching().buckets_size(); ++i) {
+    const v1::ShapeBucket& b = c.batching().buckets(i);
+    if (b.width() == 0 || b.height() == 0 || b.width() % 32 || b.height() % 32 ||
+        b.width() > 4096 || b.height() > 4096) {
+      return Invalid(absl::StrCat("batching.buckets[", i, "]"),
+                     absl::StrCat(b.width(), "x", b.height(),
+                                  ": sides must be positive multiples of 32, at most 4096"));
+    }
+  }
+  for (const std::string& t : c.vocabulary().prompt_templates()) {
+    if (!absl::StrContains(t, "{}")) {
+      return Invalid("vocabulary.prompt_templates", absl::StrCat("\"", t, "\" has no {}"));
+    }
+  }
+  const v1::PostprocessConfig& p = c.postprocess();
+  if (p.min_threshold_override() < 0 || p.max_threshold_override() > 1 ||
+      p.min_threshold_override() > p.max_threshold_override()) {
+    return Invalid("postprocess.min/max_threshold_override", "must satisfy 0 <= min <= max <= 1");
+  }
+  if (p.max_segments() > c.limits().max_segments()) {
+    return Invalid("postprocess.max_segments", "exceeds limits.max_segments");
+  }
+  const v1::TlsConfig& tls = c.tls();
+  if (tls.cert_file().empty() != tls.key_file().empty()) {
+    return Invalid("tls", "cert_file and key_file must be set together");
+  }
+  if (tls.require_client_cert() && tls.client_ca_file().empty()) {
+    return Invalid("tls.require_client_cert", "needs tls.client_ca_file");
+  }
+  if (tls.cert_file().empty() && !c.allow_insecure_non_loopback() &&
+      !IsLoopbackAddress(c.listen_address())) {
+    return Invalid("listen_address",
+                   absl::StrCat("\"", c.listen_address(),
+                                "\" is not loopback: configure tls or set "
+                                "allow_insecure_non_loopback"));
+  }
+  if (c.shutdown_grace_seconds() < 0) {
+    return Invalid("shutdown_grace_seconds", "must be >= 0");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovseg

@@ -1,0 +1,43 @@
+#include "server/image/shape_bucket.h"
+
+#include <cmath>
+
+#include <opencv2/imgproc.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace ovseg {
+
+std::string ShapeBucket::name() const { return absl::StrCat(width, "x", height); }
+
+const ShapeBucket& ChooseBucket(int width, int height, const std::vector<ShapeBucket>& buckets) {
+  const double aspect = std::log(static_cast<double>(width) / height);
+  const ShapeBucket* best = &buckets.front();
+  double best_distance = 1e300;
+  for (const ShapeBucket& b : buckets) {
+    const double d = std::abs(std::log(static_cast<double>(b.width) / b.height) - aspect);
+    const bool larger = int64_t{b.width} * b.height > int64_t{best->width} * best->height;
+    if (d < best_distance - 1e-12 || (std::abs(d - best_distance) <= 1e-12 && larger)) {
+      best = &b;
+      best_distance = d;
+    }
+  }
+  return *best;
+}
+
+ImageRgb8 ResizeToBucket(const cv::Mat& rgb, const ShapeBucket& bucket) {
+  ImageRgb8 out;
+  out.width = bucket.width;
+  out.height = bucket.height;
+  out.pixels.resize(static_cast<size_t>(bucket.width) * bucket.height * 3);
+  cv::Mat dst(bucket.height, bucket.width, CV_8UC3, out.pixels.data());
+  if (rgb.cols == bucket.width && rgb.rows == bucket.height) {
+    rgb.copyTo(dst);
+  } else {
+    const bool shrinking = rgb.cols > bucket.width || rgb.rows > bucket.height;
+    cv::resize(rgb, dst, dst.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
+  }
+  return out;
+}
+
+}  // namespace ovseg

@@ -1,0 +1,86 @@
+// A running ovseg server: the gRPC services (Segmentation, ModelAdmin, health,
+// reflection), the request processor, the vocabulary cache and the metrics exposer, with
+// their lifecycle: NOT_SERVING until warm-up has run, SERVING, then draining on Shutdown.
+#ifndef OVSEG_SERVER_OVSEG_SERVER_H_
+#define OVSEG_SERVER_OVSEG_SERVER_H_
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/server.h>
+#include <prometheus/exposer.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "model/api/segmentation_pipeline.h"
+#include "model/api/text_encoder.h"
+#include "ovseg/v1/config.pb.h"
+#include "server/checkpoint/checkpoint_store.h"
+#include "server/metrics/server_metrics.h"
+#include "server/service/admin_service.h"
+#include "server/service/segment_processor.h"
+#include "server/service/segmentation_service.h"
+#include "server/service/serving_state.h"
+
+namespace ovseg {
+
+struct OvsegServerOptions {
+  v1::ServerConfig config;  // Defaults applied and validated (config_loader.h).
+  std::shared_ptr<SegmentationPipeline> pipeline;
+  std::shared_ptr<TextEncoder> text_encoder;
+  // Loads checkpoints on ActivateCheckpoint; unset: activation is refused.
+  CheckpointActivator activator;
+  Clock* clock = RealClock::Get();
+  std::FILE* request_log = stderr;  // nullptr: no request log.
+};
+
+class OvsegServer {
+ public:
+  // Binds the ports and starts serving; warm-up runs in the background and health turns
+  // SERVING when it succeeds.
+  static absl::StatusOr<std::unique_ptr<OvsegServer>> Start(OvsegServerOptions options);
+  ~OvsegServer();
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }  // 0 when metrics are off.
+  ServingState::State state() const { return state_.Get(); }
+  bool WaitUntilServing(absl::Duration timeout) const;
+  ServerMetrics& metrics() { return metrics_; }
+  // Final warm-up status (OK until it has finished).
+  absl::Status warmup_status() const;
+
+  // Health NOT_SERVING, refuse new requests, let in-flight ones finish for up to `grace`,
+  // then stop. Idempotent; returns once everything is stopped.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  explicit OvsegServer(OvsegServerOptions options);
+  absl::Status Init();
+  void SetHealth(bool serving);
+
+  OvsegServerOptions options_;
+  ServerMetrics metrics_;
+  ServingState state_;
+  std::unique_ptr<RequestLog> log_;
+  std::unique_ptr<ModelHandle> model_;
+  std::unique_ptr<VocabularyCache> cache_;
+  std::unique_ptr<VocabularyRegistry> registry_;
+  std::unique_ptr<SegmentProcessor> processor_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+  std::unique_ptr<SegmentationService> segmentation_service_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::thread warmup_thread_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  mutable absl::Mutex mu_;
+  absl::Status warmup_status_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace ovseg
+
+#endif  // OVSEG_SERVER_OVSEG_SERVER_H_

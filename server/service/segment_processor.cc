@@ -1,0 +1,208 @@
+#include "server/service/segment_processor.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/encode/response_builder.h"
+
+namespace ovseg {
+namespace {
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SegmentProcessor>> SegmentProcessor::Create(
+    const SegmentProcessorOptions& options, ModelHandle* model, VocabularyCache* cache,
+    ServerMetrics* metrics, Clock* clock) {
+  if (options.buckets.empty()) return absl::InvalidArgumentError("no shape buckets");
+  if (options.io_threads < 1) return absl::InvalidArgumentError("io_threads must be >= 1");
+  std::unique_ptr<SegmentProcessor> p(new SegmentProcessor(options, model, cache, metrics, clock));
+  absl::StatusOr<std::unique_ptr<Batcher<SegmentWork>>> batcher = Batcher<SegmentWork>::Create(
+      options.batching, clock, [raw = p.get()](std::vector<std::unique_ptr<SegmentWork>> batch) {
+        raw->ProcessBatch(std::move(batch));
+      });
+  if (!batcher.ok()) return batcher.status();
+  p->batcher_ = std::move(*batcher);
+  return p;
+}
+
+SegmentProcessor::SegmentProcessor(const SegmentProcessorOptions& options, ModelHandle* model,
+                                   VocabularyCache* cache, ServerMetrics* metrics, Clock* clock)
+    : options_(options),
+      model_(model),
+      cache_(cache),
+      metrics_(metrics),
+      clock_(clock),
+      io_pool_(std::make_unique<ThreadPool>(options.io_threads,
+                                            /*max_queue=*/0)) {}
+
+SegmentProcessor::~SegmentProcessor() { Shutdown(); }
+
+void SegmentProcessor::Shutdown() {
+  if (batcher_) batcher_->Shutdown();
+  // The batch threads are joined: nothing schedules encodes any more, so the pool can
+  // finish what it holds and stop.
+  io_pool_.reset();
+}
+
+size_t SegmentProcessor::queue_depth() const {
+  return decoding_.load() + (batcher_ ? batcher_->queue_size() : 0);
+}
+
+absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
+  // Requests being decoded count against the same bound as those waiting for the model,
+  // so overload is refused at the door instead of piling up in front of the decoder.
+  const size_t limit = static_cast<size_t>(options_.batching.max_queue_size);
+  if (queue_depth() >= limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "queue full: ", queue_depth(), " requests waiting (batching.max_queue_size = ", limit,
+        ")"));
+  }
+  if (!io_pool_) return absl::UnavailableError("server is shutting down");
+  decoding_.fetch_add(1);
+  SegmentWork* raw = work.release();
+  if (!io_pool_->TrySchedule([this, raw] { Decode(std::unique_ptr<SegmentWork>(raw)); })) {
+    decoding_.fetch_sub(1);
+    work.reset(raw);
+    return absl::UnavailableError("server is shutting down");
+  }
+  return absl::OkStatus();
+}
+
+void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
+  struct Release {
+    std::atomic<size_t>* n;
+    ~Release() { n->fetch_sub(1); }
+  } release{&decoding_};
+  if (work->IsCancelled()) return work->Fail(absl::CancelledError("cancelled before decode"));
+  if (clock_->Now() >= work->deadline()) {
+    return work->Fail(absl::DeadlineExceededError("deadline expired before decode"));
+  }
+  const absl::Time start = clock_->Now();
+  absl::StatusOr<cv::Mat> rgb = DecodeImage(work->request->image(), options_.image_limits);
+  if (!rgb.ok()) return work->Fail(rgb.status());
+  work->image_width = rgb->cols;
+  work->image_height = rgb->rows;
+  const ShapeBucket& bucket = ChooseBucket(rgb->cols, rgb->rows, options_.buckets);
+  work->bucket_name = bucket.name();
+  work->model_image = ResizeToBucket(*rgb, bucket);
+  work->decode_seconds = Seconds(clock_->Now() - start);
+  metrics_->ObserveStage(Stage::kDecode, work->decode_seconds);
+  work->enqueued = clock_->Now();
+  if (absl::Status s = batcher_->Schedule(work); !s.ok()) work->Fail(s);
+}
+
+void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> batch) {
+  const absl::Time formed = clock_->Now();
+  std::vector<std::unique_ptr<SegmentWork>> ready;
+  std::vector<PipelineRequest> requests;
+  for (auto& work : batch) {
+    work->queue_seconds = Seconds(formed - work->enqueued);
+    metrics_->ObserveStage(Stage::kQueue, work->queue_seconds);
+    const absl::Time vocab_start = clock_->Now();
+    absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = cache_->Get(*work->labels);
+    work->vocabulary_seconds = Seconds(clock_->Now() - vocab_start);
+    metrics_->ObserveStage(Stage::kVocabulary, work->vocabulary_seconds);
+    if (!vocab.ok()) {
+      work->Fail(vocab.status());
+      continue;
+    }
+    PipelineRequest r;
+    r.image = &work->model_image;
+    r.vocabulary = *std::move(vocab);
+    r.task = work->task;
+    r.head_mode = work->head_mode;
+    r.params = work->params;
+    r.is_thing.reserve(work->labels->size());
+    for (const ParsedLabel& l : *work->labels) r.is_thing.push_back(l.is_thing);
+    requests.push_back(std::move(r));
+    ready.push_back(std::move(work));
+  }
+  if (ready.empty()) return;
+  metrics_->ObserveBatchSize(static_cast<int>(ready.size()));
+  std::shared_ptr<SegmentationPipeline> pipeline = model_->pipeline();
+  const std::string version = pipeline->Info().model_version;
+  const absl::Time compute_start = clock_->Now();
+  std::vector<absl::StatusOr<PipelineResult>> results = pipeline->Run(requests);
+  const double compute = Seconds(clock_->Now() - compute_start);
+  metrics_->ObserveStage(Stage::kCompute, compute);
+  for (size_t i = 0; i < ready.size(); ++i) {
+    ready[i]->compute_seconds = compute;
+    absl::StatusOr<PipelineResult> result =
+        i < results.size()
+            ? std::move(results[i])
+            : absl::StatusOr<PipelineResult>(absl::InternalError(absl::StrCat(
+                  "pipeline returned ", results.size(), " results for ", ready.size())));
+    // Encoding runs on the I/O pool so the batch thread can start the next batch.
+    auto* raw = ready[i].release();
+    auto shared_result = std::make_shared<absl::StatusOr<PipelineResult>>(std::move(result));
+    if (!io_pool_->TrySchedule([this, raw, shared_result, version] {
+          Encode(std::unique_ptr<SegmentWork>(raw), std::move(*shared_result), version);
+        })) {
+      Encode(std::unique_ptr<SegmentWork>(raw), std::move(*shared_result), version);
+    }
+  }
+}
+
+void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
+                              absl::StatusOr<PipelineResult> result,
+                              const std::string& model_version) {
+  if (!result.ok()) return work->Fail(result.status());
+  const absl::Time start = clock_->Now();
+  const v1::SegmentOptions& o = work->request->options();
+  ResponseOptions ro;
+  ro.image_width = work->image_width;
+  ro.image_height = work->image_height;
+  ro.mask_format = o.mask_format() == v1::MASK_FORMAT_UNSPECIFIED ? options_.default_mask_format
+                                                                   : o.mask_format();
+  ro.semantic_map = o.return_semantic_map();
+  ro.score_threshold = work->params.score_threshold;
+  ro.max_segments = work->params.max_segments;
+  ro.label_names.reserve(work->labels->size());
+  for (const ParsedLabel& l : *work->labels) ro.label_names.push_back(l.display_name);
+  v1::SegmentResponse* response = work->response;
+  if (absl::Status s = BuildResponse(*result, ro, response); !s.ok()) return work->Fail(s);
+  response->set_model_version(model_version);
+  response->set_image_width(work->image_width);
+  response->set_image_height(work->image_height);
+  response->set_bucket(work->bucket_name);
+  const double encode = Seconds(clock_->Now() - start);
+  metrics_->ObserveStage(Stage::kEncode, encode);
+  v1::StageTimings* t = response->mutable_timings();
+  t->set_decode_seconds(work->decode_seconds);
+  t->set_queue_seconds(work->queue_seconds);
+  t->set_vocabulary_seconds(work->vocabulary_seconds);
+  t->set_compute_seconds(work->compute_seconds);
+  t->set_encode_seconds(encode);
+  t->set_total_seconds(Seconds(clock_->Now() - work->arrival));
+  work->done(absl::OkStatus());
+}
+
+absl::Status SegmentProcessor::WarmUp() {
+  std::shared_ptr<SegmentationPipeline> pipeline = model_->pipeline();
+  std::vector<ParsedLabel> labels(1);
+  labels[0].display_name = labels[0].key = "object";
+  labels[0].synonyms = {"object"};
+  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = cache_->Get(labels);
+  if (!vocab.ok()) return vocab.status();
+  for (const ShapeBucket& bucket : options_.buckets) {
+    ImageRgb8 image;
+    image.width = bucket.width;
+    image.height = bucket.height;
+    image.pixels.assign(static_cast<size_t>(bucket.width) * bucket.height * 3, 127);
+    PipelineRequest r;
+    r.image = &image;
+    r.vocabulary = *vocab;
+    r.is_thing = {true};
+    std::vector<absl::StatusOr<PipelineResult>> out = pipeline->Run({r});
+    if (out.size() != 1 || !out[0].ok()) {
+      return absl::InternalError(absl::StrCat(
+          "warm-up at ", bucket.name(), " failed: ",
+          out.empty() ? "no result" : out[0].status().ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovseg

@@ -1,0 +1,58 @@
+// One Segment request on its way through decode, batching, compute and encode. Owned by
+// whichever stage holds it; `done` is called exactly once, by the stage that ends it.
+#ifndef OVSEG_SERVER_SERVICE_SEGMENT_WORK_H_
+#define OVSEG_SERVER_SERVICE_SEGMENT_WORK_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "model/api/segmentation_pipeline.h"
+#include "ovseg/v1/segmentation.pb.h"
+#include "server/vocabulary/label_set.h"
+
+namespace ovseg {
+
+struct SegmentWork {
+  // Owned by the RPC; valid until done() returns.
+  const v1::SegmentRequest* request = nullptr;
+  v1::SegmentResponse* response = nullptr;
+
+  std::shared_ptr<const std::vector<ParsedLabel>> labels;
+  SegmentTask task = SegmentTask::kSemantic;
+  HeadMode head_mode = HeadMode::kFused;
+  PostprocessParams params;
+
+  // Filled by the decode stage.
+  ImageRgb8 model_image;  // At the bucket resolution.
+  std::string bucket_name;
+  int image_width = 0;
+  int image_height = 0;
+
+  // Stage durations, filled as the request moves on; copied into the reply's timings.
+  double decode_seconds = 0;
+  double queue_seconds = 0;
+  double vocabulary_seconds = 0;
+  double compute_seconds = 0;
+
+  absl::Time arrival;
+  absl::Time deadline_at = absl::InfiniteFuture();
+  absl::Time enqueued;
+  std::function<bool()> is_cancelled;
+  // Receives the final status; the response is complete when it is OK.
+  std::function<void(const absl::Status&)> done;
+
+  // Batcher<Task> contract (server/batching/batcher.h).
+  const std::string& bucket() const { return bucket_name; }
+  absl::Time deadline() const { return deadline_at; }
+  bool IsCancelled() const { return is_cancelled && is_cancelled(); }
+  void Fail(const absl::Status& status) { done(status); }
+};
+
+
+}  // namespace ovseg
+
+#endif  // OVSEG_SERVER_SERVICE_SEGMENT_WORK_H_

@@ -1,0 +1,185 @@
+#include "server/service/segmentation_service.h"
+
+#include <chrono>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/common/grpc_status.h"
+#include "server/service/segment_request_parser.h"
+
+namespace ovseg {
+namespace {
+
+std::string RequestIdOf(grpc::CallbackServerContext* context) {
+  const auto& md = context->client_metadata();
+  auto it = md.find("x-request-id");
+  if (it != md.end() && !it->second.empty() && it->second.size() <= 128) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  return NewRequestId();
+}
+
+// Finishes a unary RPC: status conversion, metrics and the log line, in one place.
+class Completion {
+ public:
+  Completion(const SegmentationServiceDeps& deps, grpc::CallbackServerContext* context,
+             std::string method)
+      : deps_(deps),
+        reactor_(context->DefaultReactor()),
+        method_(std::move(method)),
+        request_id_(RequestIdOf(context)),
+        start_(absl::Now()) {
+    context->AddTrailingMetadata("x-request-id", request_id_);
+  }
+
+  const std::string& request_id() const { return request_id_; }
+  absl::Time start() const { return start_; }
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+
+  grpc::ServerUnaryReactor* Finish(const absl::Status& status, nlohmann::json fields = {}) {
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
+    deps_.metrics->RecordRequest(method_, status.code(), seconds);
+    if (!deps_.config->log_requests_off()) {
+      fields["seconds"] = seconds;
+      deps_.log->Log(request_id_, method_, status, std::move(fields));
+    }
+    grpc::ServerUnaryReactor* reactor = reactor_;
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+
+ private:
+  const SegmentationServiceDeps& deps_;
+  grpc::ServerUnaryReactor* reactor_;
+  std::string method_;
+  std::string request_id_;
+  absl::Time start_;
+};
+
+absl::Time DeadlineOf(grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+}  // namespace
+
+SegmentationService::SegmentationService(const SegmentationServiceDeps& deps)
+    : deps_(deps), vocab_pool_(std::make_unique<ThreadPool>(1, /*max_queue=*/64)) {}
+
+grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerContext* context,
+                                                       const v1::SegmentRequest* request,
+                                                       v1::SegmentResponse* response) {
+  auto completion = std::make_shared<Completion>(deps_, context, "Segment");
+  if (absl::Status s = deps_.state->CheckServing(); !s.ok()) return completion->Finish(s);
+  auto work = std::make_unique<SegmentWork>();
+  if (absl::Status s = ParseSegmentRequest(*request, *deps_.config, *deps_.registry, work.get());
+      !s.ok()) {
+    return completion->Finish(s, {{"request_bytes", request->ByteSizeLong()}});
+  }
+  response->set_request_id(completion->request_id());
+  work->request = request;
+  work->response = response;
+  work->arrival = completion->start();
+  work->deadline_at = DeadlineOf(context);
+  work->is_cancelled = [context] { return context->IsCancelled(); };
+  deps_.state->Enter();
+  deps_.metrics->AddInflight(1);
+  const size_t request_bytes = request->ByteSizeLong();
+  const int num_labels = static_cast<int>(work->labels->size());
+  work->done = [this, completion, response, request_bytes, num_labels](const absl::Status& s) {
+    nlohmann::json fields = {{"request_bytes", request_bytes},
+                             {"labels", num_labels},
+                             {"segments", response->segments_size()}};
+    if (s.ok()) {
+      const v1::StageTimings& t = response->timings();
+      fields["bucket"] = response->bucket();
+      fields["image"] = absl::StrCat(response->image_width(), "x", response->image_height());
+      fields["decode_s"] = t.decode_seconds();
+      fields["queue_s"] = t.queue_seconds();
+      fields["vocabulary_s"] = t.vocabulary_seconds();
+      fields["compute_s"] = t.compute_seconds();
+      fields["encode_s"] = t.encode_seconds();
+      fields["response_bytes"] = response->ByteSizeLong();
+    } else {
+      response->Clear();
+    }
+    completion->Finish(s, std::move(fields));
+    deps_.metrics->AddInflight(-1);
+    deps_.state->Leave();
+  };
+  if (absl::Status s = deps_.processor->Submit(work); !s.ok()) {
+    deps_.metrics->AddInflight(-1);
+    deps_.state->Leave();
+    return completion->Finish(s, {{"request_bytes", request_bytes}});
+  }
+  return completion->reactor();
+}
+
+grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
+    grpc::CallbackServerContext* context, const v1::RegisterVocabularyRequest* request,
+    v1::RegisterVocabularyResponse* response) {
+  auto completion = std::make_shared<Completion>(deps_, context, "RegisterVocabulary");
+  if (absl::Status s = deps_.state->CheckServing(); !s.ok()) return completion->Finish(s);
+  const v1::LimitsConfig& limits = deps_.config->limits();
+  absl::StatusOr<std::vector<ParsedLabel>> labels =
+      ParseLabels(request->labels(), LabelLimits{static_cast<int>(limits.max_labels()),
+                                                 static_cast<int>(limits.max_label_bytes())});
+  if (!labels.ok()) return completion->Finish(labels.status());
+  auto shared = std::make_shared<const std::vector<ParsedLabel>>(*std::move(labels));
+  // Encoding a large vocabulary takes long on a miss: it runs on the vocabulary worker.
+  const bool scheduled = vocab_pool_ && vocab_pool_->TrySchedule([this, completion, response,
+                                                                   shared] {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = deps_.cache->Get(*shared);
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    deps_.metrics->ObserveStage(Stage::kTextEncoder, seconds);
+    if (!vocab.ok()) {
+      completion->Finish(vocab.status());
+      return;
+    }
+    response->set_vocabulary_id(deps_.registry->Register(shared));
+    response->set_num_labels(static_cast<uint32_t>(shared->size()));
+    response->set_encode_seconds(seconds);
+    completion->Finish(absl::OkStatus(), {{"labels", shared->size()}});
+  });
+  if (!scheduled) {
+    return completion->Finish(absl::ResourceExhaustedError(
+        "too many RegisterVocabulary calls in progress (64 queued); retry later"));
+  }
+  return completion->reactor();
+}
+
+grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(
+    grpc::CallbackServerContext* context, const v1::GetModelInfoRequest* request,
+    v1::GetModelInfoResponse* response) {
+  auto completion = std::make_shared<Completion>(deps_, context, "GetModelInfo");
+  const PipelineInfo info = deps_.model->pipeline()->Info();
+  std::shared_ptr<TextEncoder> encoder = deps_.model->text_encoder();
+  response->set_model_version(info.model_version);
+  response->set_model_name(info.model_name);
+  response->set_device(info.device);
+  response->set_text_encoder_fingerprint(encoder->Fingerprint());
+  response->set_embedding_dim(encoder->EmbeddingDim());
+  for (const v1::ShapeBucket& b : deps_.config->batching().buckets()) {
+    response->add_buckets(absl::StrCat(b.width(), "x", b.height()));
+  }
+  for (HeadMode m : info.head_modes) {
+    response->add_head_modes(m == HeadMode::kMask    ? v1::MASK
+                             : m == HeadMode::kDense ? v1::DENSE
+                                                     : v1::FUSED);
+  }
+  for (SegmentTask t : info.tasks) {
+    response->add_tasks(t == SegmentTask::kSemantic   ? v1::SEMANTIC
+                        : t == SegmentTask::kPanoptic ? v1::PANOPTIC
+                                                      : v1::INSTANCE);
+  }
+  response->set_max_labels(deps_.config->limits().max_labels());
+  response->set_max_image_pixels(
+      static_cast<uint32_t>(std::min<uint64_t>(deps_.config->limits().max_image_pixels(),
+                                               UINT32_MAX)));
+  return completion->Finish(absl::OkStatus());
+}
+
+}  // namespace ovseg
