@@ -1,0 +1,185 @@
+// ovseg: command-line client.
+//   ovseg segment --server H:P --image x.jpg --labels "cat,dog" [--task semantic|panoptic|instance]
+//                 [--mode mask|dense|fused] [--out overlay.png] [--json result.json]
+//   ovseg vocab register --server H:P --labels "cat,dog"
+//   ovseg info --server H:P
+//   ovseg health --server H:P
+// Labels are separated by commas; synonyms of one label by '|' ("fire hydrant|hydrant").
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "client/ovseg_client.h"
+#include "server/encode/coco_rle.h"
+
+namespace ovseg {
+namespace {
+
+int Usage() {
+  std::cerr << "usage:\n"
+               "  ovseg segment --server H:P --image FILE --labels \"cat,dog\" [--task "
+               "semantic|panoptic|instance] [--mode mask|dense|fused] [--out overlay.png] "
+               "[--json result.json] [--timeout_s N]\n"
+               "  ovseg vocab register --server H:P --labels \"cat,dog\"\n"
+               "  ovseg info --server H:P\n"
+               "  ovseg health --server H:P\n";
+  return 2;
+}
+
+std::vector<std::string> SplitLabels(const std::string& text) {
+  std::vector<std::string> labels;
+  for (absl::string_view part : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    labels.push_back(absl::StrReplaceAll(absl::StripAsciiWhitespace(part), {{"|", ","}}));
+  }
+  return labels;
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "ovseg: " << s << "\n";
+  return 1;
+}
+
+// Deterministic distinct colours per label index.
+cv::Scalar Colour(int i) {
+  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((i * 47) % 180, 200, 255)), bgr;
+  cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
+  const cv::Vec3b c = bgr.at<cv::Vec3b>(0, 0);
+  return cv::Scalar(c[0], c[1], c[2]);
+}
+
+absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentResponse& r,
+                          const std::string& path) {
+  cv::Mat image = cv::imdecode(
+      cv::Mat(1, static_cast<int>(image_bytes.size()), CV_8UC1, const_cast<char*>(image_bytes.data())),
+      cv::IMREAD_COLOR);
+  if (image.empty()) return absl::InvalidArgumentError("cannot decode the image for the overlay");
+  cv::Mat overlay = image.clone();
+  for (const v1::Segment& s : r.segments()) {
+    if (!s.has_rle()) continue;
+    auto counts = RleCountsFromString(s.rle().counts());
+    if (!counts.ok()) return counts.status();
+    auto mask = DecodeRle({static_cast<int>(s.rle().height()), static_cast<int>(s.rle().width()),
+                           *counts});
+    if (!mask.ok()) return mask.status();
+    cv::Mat m(s.rle().height(), s.rle().width(), CV_8UC1, mask->data());
+    if (m.size() != image.size()) continue;
+    const cv::Scalar colour = Colour(static_cast<int>(s.label_index()));
+    overlay.setTo(colour, m);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(m.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    cv::drawContours(image, contours, -1, colour, 2);
+  }
+  cv::addWeighted(overlay, 0.45, image, 0.55, 0, image);
+  for (const v1::Segment& s : r.segments()) {
+    const cv::Point at(s.bbox().x() + 3, s.bbox().y() + 16);
+    std::ostringstream text;
+    text << s.label() << " " << static_cast<int>(s.score() * 100) << "%";
+    cv::putText(image, text.str(), at, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 3);
+    cv::putText(image, text.str(), at, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(255, 255, 255), 1);
+  }
+  if (!cv::imwrite(path, image)) return absl::InternalError("cannot write " + path);
+  return absl::OkStatus();
+}
+
+nlohmann::json CocoResults(const v1::SegmentResponse& r, const std::string& image_name) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const v1::Segment& s : r.segments()) {
+    nlohmann::json j = {{"image_id", image_name},
+                        {"category_id", s.label_index()},
+                        {"label", s.label()},
+                        {"score", s.score()},
+                        {"area", s.area()},
+                        {"iscrowd", 0},
+                        {"isthing", s.is_thing()},
+                        {"bbox", {s.bbox().x(), s.bbox().y(), s.bbox().width(), s.bbox().height()}}};
+    if (s.has_rle()) {
+      j["segmentation"] = {{"size", {s.rle().height(), s.rle().width()}},
+                           {"counts", s.rle().counts()}};
+    }
+    out.push_back(j);
+  }
+  return out;
+}
+
+int Run(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (absl::StartsWith(a, "--")) {
+      if (i + 1 >= argc) return Usage();
+      flags[a.substr(2)] = argv[++i];
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (!flags.count("server")) return Usage();
+  ClientOptions options;
+  options.target = flags["server"];
+  if (flags.count("timeout_s")) options.timeout = absl::Seconds(std::stod(flags["timeout_s"]));
+  OvsegClient client(options);
+  const std::string command = positional.empty() ? "" : positional[0];
+
+  if (command == "health") {
+    auto s = client.Health();
+    if (!s.ok()) return Fail(s.status());
+    std::cout << *s << "\n";
+    return *s == "SERVING" ? 0 : 1;
+  }
+  if (command == "info") {
+    auto info = client.GetModelInfo();
+    if (!info.ok()) return Fail(info.status());
+    std::cout << info->DebugString();
+    return 0;
+  }
+  if (command == "vocab" && positional.size() == 2 && positional[1] == "register") {
+    auto r = client.RegisterVocabulary(SplitLabels(flags["labels"]));
+    if (!r.ok()) return Fail(r.status());
+    std::cout << r->vocabulary_id() << "\n";
+    return 0;
+  }
+  if (command != "segment" || !flags.count("image") || !flags.count("labels")) return Usage();
+  std::ifstream in(flags["image"], std::ios::binary);
+  if (!in) return Fail(absl::NotFoundError("cannot read " + flags["image"]));
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  v1::SegmentRequest request;
+  request.mutable_image()->set_encoded(bytes.str());
+  for (const std::string& l : SplitLabels(flags["labels"])) {
+    request.mutable_labels()->add_labels()->set_name(l);
+  }
+  const std::string task = flags.count("task") ? flags["task"] : "semantic";
+  request.set_task(task == "panoptic" ? v1::PANOPTIC : task == "instance" ? v1::INSTANCE : v1::SEMANTIC);
+  const std::string mode = flags.count("mode") ? flags["mode"] : "fused";
+  request.mutable_options()->set_head_mode(mode == "mask" ? v1::MASK : mode == "dense" ? v1::DENSE : v1::FUSED);
+  request.mutable_options()->set_mask_format(v1::COCO_RLE);
+  auto response = client.Segment(request);
+  if (!response.ok()) return Fail(response.status());
+  for (const v1::Segment& s : response->segments()) {
+    std::cout << s.id() << "\t" << s.label() << "\t" << s.score() << "\tarea " << s.area() << "\n";
+  }
+  std::cerr << "model " << response->model_version() << ", " << response->timings().total_seconds()
+            << " s\n";
+  if (flags.count("json")) {
+    std::ofstream(flags["json"]) << CocoResults(*response, flags["image"]).dump(1) << "\n";
+  }
+  if (flags.count("out")) {
+    if (absl::Status s = WriteOverlay(bytes.str(), *response, flags["out"]); !s.ok()) return Fail(s);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ovseg
+
+int main(int argc, char** argv) { return ovseg::Run(argc, argv); }

@@ -1,0 +1,53 @@
+// Client library for the ovseg API (no LibTorch). Thin synchronous wrappers that set the
+// message-size limits large images need and carry a request id.
+#ifndef OVSEG_CLIENT_OVSEG_CLIENT_H_
+#define OVSEG_CLIENT_OVSEG_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ovseg/v1/segmentation.grpc.pb.h"
+
+namespace ovseg {
+
+struct ClientOptions {
+  std::string target;  // "host:port"
+  // PEM of the CA that signed the server certificate; empty: plaintext.
+  std::string tls_root_certs;
+  absl::Duration timeout = absl::Seconds(60);
+  int max_message_bytes = 256 << 20;  // Far above gRPC's 4 MiB client default.
+};
+
+class OvsegClient {
+ public:
+  explicit OvsegClient(const ClientOptions& options);
+
+  absl::StatusOr<v1::SegmentResponse> Segment(const v1::SegmentRequest& request,
+                                              const std::string& request_id = "");
+  absl::StatusOr<v1::RegisterVocabularyResponse> RegisterVocabulary(
+      const std::vector<std::string>& labels);
+  absl::StatusOr<v1::GetModelInfoResponse> GetModelInfo();
+  // "SERVING", "NOT_SERVING", ... of grpc.health.v1 for `service` ("" = the server).
+  absl::StatusOr<std::string> Health(const std::string& service = "");
+
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+ private:
+  void Prepare(grpc::ClientContext* context) const;
+
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Segmentation::Stub> stub_;
+};
+
+// grpc::Status -> absl::Status (same code numbering).
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_CLIENT_OVSEG_CLIENT_H_

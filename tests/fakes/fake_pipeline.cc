@@ -1,0 +1,82 @@
+#include "tests/fakes/fake_pipeline.h"
+
+#include <functional>
+
+#include "absl/time/clock.h"
+
+namespace ovseg::testing {
+
+std::vector<absl::StatusOr<PipelineResult>> FakeSegmentationPipeline::Run(
+    absl::Span<const PipelineRequest> batch) {
+  const int n = batches_.fetch_add(1);
+  if (n == 0 && options_.warmup_delay > absl::ZeroDuration()) {
+    absl::SleepFor(options_.warmup_delay);
+  }
+  if (options_.compute_delay > absl::ZeroDuration()) absl::SleepFor(options_.compute_delay);
+  {
+    absl::MutexLock lock(&mu_);
+    batch_sizes_.push_back(static_cast<int>(batch.size()));
+  }
+  std::vector<absl::StatusOr<PipelineResult>> out;
+  for (const PipelineRequest& r : batch) {
+    PipelineResult result;
+    result.width = r.image->width;
+    result.height = r.image->height;
+    const int labels = r.vocabulary->num_labels;
+    const int stripes = std::min(labels, result.width);
+    const bool overlapping = r.task == SegmentTask::kInstance;
+    if (!overlapping) result.segment_id_map.assign(size_t(result.width) * result.height, 0);
+    for (int i = 0; i < stripes; ++i) {
+      PipelineSegment s;
+      s.label_index = i;
+      s.score = 0.9f - 0.01f * static_cast<float>(i % 50);
+      s.is_thing = r.is_thing[i];
+      const int x0 = i * result.width / stripes, x1 = (i + 1) * result.width / stripes;
+      if (overlapping) s.soft_mask.assign(size_t(result.width) * result.height, 0);
+      for (int y = 0; y < result.height; ++y) {
+        for (int x = x0; x < x1; ++x) {
+          const size_t at = size_t(y) * result.width + x;
+          if (overlapping) {
+            s.soft_mask[at] = 255;
+          } else {
+            result.segment_id_map[at] = i + 1;
+          }
+        }
+      }
+      result.segments.push_back(std::move(s));
+    }
+    out.push_back(std::move(result));
+  }
+  return out;
+}
+
+PipelineInfo FakeSegmentationPipeline::Info() const {
+  PipelineInfo info;
+  info.model_name = "fake-stripes";
+  info.model_version = options_.version;
+  info.device = "cpu";
+  info.head_modes = {HeadMode::kMask, HeadMode::kDense, HeadMode::kFused};
+  info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
+  return info;
+}
+
+std::vector<int> FakeSegmentationPipeline::batch_sizes() const {
+  absl::MutexLock lock(&mu_);
+  return batch_sizes_;
+}
+
+absl::StatusOr<std::vector<float>> FakeTextEncoder::Encode(absl::Span<const std::string> prompts) {
+  std::vector<float> out;
+  out.reserve(prompts.size() * dim_);
+  for (const std::string& p : prompts) {
+    size_t h = std::hash<std::string>()(fingerprint_ + "|" + p);
+    for (int d = 0; d < dim_; ++d) {
+      h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+      out.push_back(static_cast<float>((h >> 33) % 2001) / 1000.0f - 1.0f);
+    }
+  }
+  prompts_encoded_.fetch_add(static_cast<int>(prompts.size()));
+  return out;
+}
+
+}  // namespace ovseg::testing

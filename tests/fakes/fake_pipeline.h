@@ -1,0 +1,78 @@
+// Test doubles for the model interfaces. Deterministic and cheap; never used by the
+// shipped server binary.
+#ifndef OVSEG_TESTS_FAKES_FAKE_PIPELINE_H_
+#define OVSEG_TESTS_FAKES_FAKE_PIPELINE_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "model/api/segmentation_pipeline.h"
+#include "model/api/text_encoder.h"
+#include "server/common/clock.h"
+
+namespace ovseg::testing {
+
+// Splits the image into vertical stripes, one per label (label i owns stripe i), with
+// score 0.9 - 0.01 * i. Semantic/panoptic results use a segment-id map, instance results
+// soft masks. Optional per-batch delay and warm-up delay simulate compute.
+class FakeSegmentationPipeline : public SegmentationPipeline {
+ public:
+  struct Options {
+    absl::Duration compute_delay = absl::ZeroDuration();
+    absl::Duration warmup_delay = absl::ZeroDuration();  // Applied to the first batch only.
+    std::string version = "fake-1";
+  };
+  FakeSegmentationPipeline() : FakeSegmentationPipeline(Options()) {}
+  explicit FakeSegmentationPipeline(Options options) : options_(std::move(options)) {}
+
+  std::vector<absl::StatusOr<PipelineResult>> Run(absl::Span<const PipelineRequest> batch) override;
+  PipelineInfo Info() const override;
+
+  int batches() const { return batches_.load(); }
+  std::vector<int> batch_sizes() const;
+
+ private:
+  Options options_;
+  std::atomic<int> batches_{0};
+  mutable absl::Mutex mu_;
+  std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
+};
+
+// Embeddings derived from a hash of the prompt; counts prompts encoded.
+class FakeTextEncoder : public TextEncoder {
+ public:
+  explicit FakeTextEncoder(std::string fingerprint = "fake-encoder-a", int dim = 8)
+      : fingerprint_(std::move(fingerprint)), dim_(dim) {}
+  std::string Fingerprint() const override { return fingerprint_; }
+  int EmbeddingDim() const override { return dim_; }
+  absl::StatusOr<std::vector<float>> Encode(absl::Span<const std::string> prompts) override;
+  int prompts_encoded() const { return prompts_encoded_.load(); }
+
+ private:
+  std::string fingerprint_;
+  int dim_;
+  std::atomic<int> prompts_encoded_{0};
+};
+
+class FakeClock : public Clock {
+ public:
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
+};
+
+}  // namespace ovseg::testing
+
+#endif  // OVSEG_TESTS_FAKES_FAKE_PIPELINE_H_

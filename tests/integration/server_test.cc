@@ -1,0 +1,341 @@
+// A real server on 127.0.0.1 with the fake pipeline, driven by a real gRPC client.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <opencv2/imgcodecs.hpp>
+
+#include "client/ovseg_client.h"
+#include "ovseg/v1/admin.grpc.pb.h"
+#include "server/common/sha256.h"
+#include "server/config/config_loader.h"
+#include "server/encode/coco_rle.h"
+#include "server/ovseg_server.h"
+#include "tests/fakes/fake_pipeline.h"
+
+namespace ovseg {
+namespace {
+
+std::string Jpeg(int w, int h) {
+  cv::Mat m(h, w, CV_8UC3, cv::Scalar(20, 120, 220));
+  std::vector<uchar> buf;
+  cv::imencode(".jpg", m, buf);
+  return std::string(buf.begin(), buf.end());
+}
+
+struct Harness {
+  std::shared_ptr<testing::FakeSegmentationPipeline> pipeline;
+  std::unique_ptr<OvsegServer> server;
+  std::unique_ptr<OvsegClient> client;
+};
+
+Harness StartServer(const std::string& config_text,
+                    testing::FakeSegmentationPipeline::Options fake = {},
+                    bool wait_serving = true) {
+  auto config = ParseServerConfig(
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"127.0.0.1:0\" log_requests_off: true " +
+          (config_text.find("admin {") == std::string::npos
+               ? "admin { checkpoint_dir: \"" + ::testing::TempDir() + "/ckpt\" } "
+               : std::string()) +
+          config_text,
+      "test");
+  EXPECT_TRUE(config.ok()) << config.status();
+  Harness h;
+  h.pipeline = std::make_shared<testing::FakeSegmentationPipeline>(fake);
+  OvsegServerOptions o;
+  o.config = *config;
+  o.pipeline = h.pipeline;
+  o.text_encoder = std::make_shared<testing::FakeTextEncoder>();
+  o.request_log = nullptr;
+  auto server = OvsegServer::Start(std::move(o));
+  EXPECT_TRUE(server.ok()) << server.status();
+  h.server = *std::move(server);
+  if (wait_serving) {
+    EXPECT_TRUE(h.server->WaitUntilServing(absl::Seconds(10)));
+  }
+  h.client = std::make_unique<OvsegClient>(
+      ClientOptions{"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Seconds(30)});
+  return h;
+}
+
+v1::SegmentRequest Request(const std::string& image, std::vector<std::string> labels) {
+  v1::SegmentRequest r;
+  r.mutable_image()->set_encoded(image);
+  for (auto& l : labels) r.mutable_labels()->add_labels()->set_name(l);
+  return r;
+}
+
+TEST(ServerTest, SegmentReturnsMasksAtOriginalResolution) {
+  Harness h = StartServer("batching { buckets { width: 64 height: 64 } }");
+  auto r = h.client->Segment(Request(Jpeg(100, 50), {"cat", "dog, puppy"}), "req-42");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->request_id(), "req-42");
+  EXPECT_EQ(r->model_version(), "fake-1");
+  EXPECT_EQ(r->image_width(), 100u);
+  EXPECT_EQ(r->bucket(), "64x64");
+  ASSERT_EQ(r->segments_size(), 2);
+  EXPECT_EQ(r->segments(0).label(), "cat");
+  EXPECT_EQ(r->segments(1).label(), "dog");
+  EXPECT_EQ(r->segments(0).area() + r->segments(1).area(), 5000u);
+  auto counts = RleCountsFromString(r->segments(1).rle().counts());
+  ASSERT_TRUE(DecodeRle({50, 100, *counts}).ok());
+  EXPECT_GT(r->timings().total_seconds(), 0);
+}
+
+TEST(ServerTest, BadRequestsNameTheProblemAndNeverHarmOthers) {
+  Harness h = StartServer("limits { max_image_pixels: 1000000 max_labels: 3 }");
+  auto corrupt = h.client->Segment(Request(Jpeg(64, 64).substr(0, 300), {"cat"}));
+  EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kInvalidArgument);
+  auto big = h.client->Segment(Request(Jpeg(1200, 1000), {"cat"}));
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("limits.max_image_pixels = 1000000"), std::string::npos);
+  auto labels = h.client->Segment(Request(Jpeg(64, 64), {"a", "b", "c", "d"}));
+  EXPECT_NE(labels.status().message().find("limits.max_labels = 3"), std::string::npos);
+  auto none = h.client->Segment(Request(Jpeg(64, 64), {}));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  auto dense_panoptic = Request(Jpeg(64, 64), {"a"});
+  dense_panoptic.set_task(v1::PANOPTIC);
+  dense_panoptic.mutable_options()->set_head_mode(v1::DENSE);
+  EXPECT_EQ(h.client->Segment(dense_panoptic).status().code(), absl::StatusCode::kInvalidArgument);
+  auto unknown = Request(Jpeg(64, 64), {});
+  unknown.set_vocabulary_id("nope");
+  EXPECT_EQ(h.client->Segment(unknown).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"cat"})).ok());
+  const std::string metrics = h.server->metrics().Serialize();
+  EXPECT_NE(metrics.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\"} 5"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST(ServerTest, OversizedMessageIsRefusedByTheTransportLimit) {
+  Harness h = StartServer("limits { max_receive_message_bytes: 100000 }");
+  v1::SegmentRequest r = Request(std::string(200000, 'x'), {"cat"});
+  auto s = h.client->Segment(r);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted) << s.status();
+  EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"cat"})).ok());
+}
+
+TEST(ServerTest, SixtyFourConcurrentClientsAllAnsweredAndBatched) {
+  Harness h = StartServer("batching { max_batch_size: 8 max_queue_delay_us: 5000 }",
+                          {.compute_delay = absl::Milliseconds(5)});
+  const std::string image = Jpeg(320, 240);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 64; ++c) {
+    threads.emplace_back([&, c] {
+      OvsegClient client({"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Seconds(30)});
+      for (int i = 0; i < 3; ++i) {
+        auto r = client.Segment(Request(image, {"label" + std::to_string(c), "sky"}));
+        if (r.ok() && r->segments_size() == 2 && r->segments(0).label() == "label" + std::to_string(c)) {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 192);
+  int largest = 0;
+  for (int b : h.pipeline->batch_sizes()) largest = std::max(largest, b);
+  EXPECT_GT(largest, 1);  // Requests of different vocabularies shared batches.
+  EXPECT_LE(largest, 8);
+}
+
+TEST(ServerTest, DeadlineExceededWhileQueued) {
+  Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 }",
+                          {.compute_delay = absl::Milliseconds(300)});
+  std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
+  absl::SleepFor(absl::Milliseconds(50));
+  OvsegClient hurried({"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Milliseconds(100)});
+  EXPECT_EQ(hurried.Segment(Request(Jpeg(64, 64), {"b"})).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  slow.join();
+}
+
+TEST(ServerTest, QueueOverflowIsResourceExhausted) {
+  Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 max_queue_size: 2 }",
+                          {.compute_delay = absl::Milliseconds(200)});
+  std::atomic<int> ok{0}, exhausted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i) {
+    threads.emplace_back([&] {
+      auto r = h.client->Segment(Request(Jpeg(64, 64), {"a"}));
+      if (r.ok()) ++ok;
+      if (r.status().code() == absl::StatusCode::kResourceExhausted) ++exhausted;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(exhausted.load(), 0);
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(ok.load() + exhausted.load(), 10);
+}
+
+TEST(ServerTest, CancelledRequestsLeaveTheQueue) {
+  Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 }",
+                          {.compute_delay = absl::Milliseconds(200)});
+  std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
+  absl::SleepFor(absl::Milliseconds(30));
+  grpc::ClientContext context;
+  auto stub = v1::Segmentation::NewStub(h.client->channel());
+  v1::SegmentResponse response;
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    context.TryCancel();
+  });
+  grpc::Status s = stub->Segment(&context, Request(Jpeg(64, 64), {"b"}), &response);
+  canceller.join();
+  slow.join();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(h.pipeline->batches(), 2);  // Warm-up + the slow request; never the cancelled one.
+}
+
+TEST(ServerTest, HealthFollowsWarmUpAndDrain) {
+  Harness h = StartServer("", {.compute_delay = absl::Milliseconds(300),
+                               .warmup_delay = absl::Milliseconds(500)},
+                          /*wait_serving=*/false);
+  auto health = h.client->Health();
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, "NOT_SERVING");
+  EXPECT_EQ(h.client->Segment(Request(Jpeg(64, 64), {"a"})).status().code(),
+            absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(h.server->WaitUntilServing(absl::Seconds(10)));
+  EXPECT_EQ(*h.client->Health(), "SERVING");
+  EXPECT_EQ(*h.client->Health("ovseg.v1.Segmentation"), "SERVING");
+
+  // Shutdown drains the request in flight: it finishes OK while health reports NOT_SERVING.
+  absl::StatusOr<v1::SegmentResponse> inflight;
+  std::thread request([&] { inflight = h.client->Segment(Request(Jpeg(64, 64), {"a"})); });
+  absl::SleepFor(absl::Milliseconds(100));
+  std::thread stopper([&] { h.server->Shutdown(absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(50));
+  auto draining = h.client->Health();
+  if (draining.ok()) {
+    EXPECT_EQ(*draining, "NOT_SERVING");
+  }
+  request.join();
+  stopper.join();
+  EXPECT_TRUE(inflight.ok()) << inflight.status();
+}
+
+TEST(ServerTest, RegisteredVocabularyServesSegment) {
+  Harness h = StartServer("");
+  auto reg = h.client->RegisterVocabulary({"road", "car, automobile"});
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->num_labels(), 2u);
+  v1::SegmentRequest r = Request(Jpeg(64, 64), {});
+  r.set_vocabulary_id(reg->vocabulary_id());
+  auto out = h.client->Segment(r);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->segments(1).label(), "car");
+  auto info = h.client->GetModelInfo();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->text_encoder_fingerprint(), "fake-encoder-a");
+  EXPECT_EQ(info->max_labels(), 2048u);
+}
+
+TEST(ServerTest, ReflectionListsTheServices) {
+  Harness h = StartServer("");
+  grpc::GenericStub stub(h.client->channel());
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  auto call = stub.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  auto step = [&](int id) {
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(tag, reinterpret_cast<void*>(id));
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  // ServerReflectionRequest { list_services: "" } (field 7, length-delimited, empty).
+  const char request[] = {0x3a, 0x00};
+  grpc::Slice slice(request, 2);
+  grpc::ByteBuffer buffer(&slice, 1);
+  call->Write(buffer, reinterpret_cast<void*>(2));
+  ASSERT_TRUE(step(2));
+  grpc::ByteBuffer reply;
+  call->Read(&reply, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(step(3));
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(reply.Dump(&slices).ok());
+  std::string text;
+  for (auto& s : slices) text += std::string(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_NE(text.find("ovseg.v1.Segmentation"), std::string::npos);
+  EXPECT_NE(text.find("ovseg.v1.ModelAdmin"), std::string::npos);
+  EXPECT_NE(text.find("grpc.health.v1.Health"), std::string::npos);
+  context.TryCancel();
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  step(4);
+}
+
+TEST(ServerTest, AdminChecksTokenAndStoresValidatedCheckpoints) {
+  const std::string token_file = ::testing::TempDir() + "/admin_token";
+  std::ofstream(token_file) << "0123456789abcdef-token\n";
+  std::filesystem::remove_all(::testing::TempDir() + "/ckpt");
+  Harness h = StartServer("admin { token_file: \"" + token_file + "\" checkpoint_dir: \"" +
+                          ::testing::TempDir() + "/ckpt\" }");
+  auto admin = v1::ModelAdmin::NewStub(h.client->channel());
+  auto list = [&](const std::string& auth, v1::ListCheckpointsResponse* out) {
+    grpc::ClientContext c;
+    if (!auth.empty()) c.AddMetadata("authorization", auth);
+    return admin->ListCheckpoints(&c, {}, out);
+  };
+  v1::ListCheckpointsResponse listed;
+  EXPECT_EQ(list("", &listed).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(list("Bearer wrong", &listed).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  const std::string json = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"step":"3"}})";
+  std::string file(8, '\0');
+  file[0] = static_cast<char>(json.size());
+  file += json + std::string(8, '\0');
+  auto submit = [&](const std::string& name, const std::string& bytes, const std::string& digest) {
+    grpc::ClientContext c;
+    c.AddMetadata("authorization", "Bearer 0123456789abcdef-token");
+    v1::SubmitCheckpointResponse response;
+    auto writer = admin->SubmitCheckpoint(&c, &response);
+    v1::CheckpointChunk chunk;
+    chunk.mutable_metadata()->set_name(name);
+    chunk.mutable_metadata()->set_size_bytes(bytes.size());
+    chunk.mutable_metadata()->set_sha256(digest);
+    writer->Write(chunk);
+    for (size_t at = 0; at < bytes.size(); at += 7) {
+      chunk.set_data(bytes.substr(at, 7));
+      if (!writer->Write(chunk)) break;
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  EXPECT_EQ(submit("a.safetensors", file, std::string(64, '0')).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // Digest mismatch.
+  EXPECT_EQ(submit("../evil.safetensors", file, Sha256Hex(file)).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  std::string broken = file;
+  broken[12] = '#';
+  EXPECT_EQ(submit("b.safetensors", broken, Sha256Hex(broken)).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status good = submit("good.safetensors", file, Sha256Hex(file));
+  ASSERT_TRUE(good.ok()) << good.error_message();
+  ASSERT_TRUE(list("Bearer 0123456789abcdef-token", &listed).ok());
+  ASSERT_EQ(listed.checkpoints_size(), 1);
+  EXPECT_EQ(listed.checkpoints(0).name(), "good.safetensors");
+  EXPECT_EQ(listed.checkpoints(0).metadata().at("step"), "3");
+  EXPECT_EQ(listed.checkpoints(0).sha256(), Sha256Hex(file));
+  grpc::ClientContext c;
+  c.AddMetadata("authorization", "Bearer 0123456789abcdef-token");
+  v1::ActivateCheckpointRequest activate;
+  activate.set_name("good.safetensors");
+  v1::ActivateCheckpointResponse activated;
+  // The fake pipeline has no activator: refused, and the old model keeps serving.
+  EXPECT_EQ(admin->ActivateCheckpoint(&c, activate, &activated).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());
+}
+
+}  // namespace
+}  // namespace ovseg

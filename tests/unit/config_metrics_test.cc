@@ -1,0 +1,106 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "model/safetensors/safetensors_header.h"
+#include "server/config/config_loader.h"
+#include "server/metrics/server_metrics.h"
+
+namespace ovseg {
+namespace {
+
+TEST(ConfigTest, DefaultsAndShippedConfigParse) {
+  auto c = ParseServerConfig("", "empty");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->limits().max_receive_message_bytes(), 64u << 20);
+  EXPECT_EQ(c->limits().max_image_pixels(), 16777216u);
+  EXPECT_EQ(c->limits().max_labels(), 2048u);
+  EXPECT_EQ(c->limits().max_label_bytes(), 256u);
+  EXPECT_EQ(c->batching().max_queue_delay_us(), 2000u);
+  EXPECT_EQ(c->batching().buckets_size(), 1);
+  auto zero_delay = ParseServerConfig("batching { max_queue_delay_us: 0 }", "z");
+  EXPECT_EQ(zero_delay->batching().max_queue_delay_us(), 0u);
+  const char* dir = std::getenv("OVSEG_SOURCE_DIR");
+  auto shipped = LoadServerConfigFile(std::string(dir ? dir : ".") + "/configs/server.pbtxt");
+  EXPECT_TRUE(shipped.ok()) << shipped.status();
+}
+
+TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
+  auto c = ParseServerConfig("limits {\n  max_labelz: 3\n}", "bad.pbtxt");
+  EXPECT_NE(c.status().message().find("bad.pbtxt:2:"), std::string::npos) << c.status();
+  c = ParseServerConfig("batching { buckets { width: 100 height: 64 } }", "x");
+  EXPECT_NE(c.status().message().find("batching.buckets[0]"), std::string::npos);
+  c = ParseServerConfig("listen_address: \"0.0.0.0:50051\"", "x");
+  EXPECT_NE(c.status().message().find("not loopback"), std::string::npos);
+  c = ParseServerConfig("tls { require_client_cert: true cert_file: \"a\" key_file: \"b\" }", "x");
+  EXPECT_NE(c.status().message().find("client_ca_file"), std::string::npos);
+  EXPECT_TRUE(ParseServerConfig("listen_address: \"0.0.0.0:1\" allow_insecure_non_loopback: true",
+                                "x")
+                  .ok());
+}
+
+TEST(MetricsTest, ExpositionHasCountersHistogramsAndCallbacks) {
+  ServerMetrics m;
+  m.RecordRequest("Segment", absl::StatusCode::kOk, 0.004);
+  m.RecordRequest("Segment", absl::StatusCode::kInvalidArgument, 0.001);
+  m.ObserveStage(Stage::kDecode, 0.002);
+  m.ObserveBatchSize(3);
+  m.SetModelVersion("v1");
+  m.SetModelVersion("v2");
+  m.AddGaugeCallback("ovseg_queue_depth", "q", [] { return 7.0; });
+  const std::string text = m.Serialize();
+  EXPECT_NE(text.find("ovseg_requests_total{code=\"OK\",method=\"Segment\"} 1"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE ovseg_request_seconds histogram"), std::string::npos);
+  EXPECT_NE(text.find("ovseg_request_seconds_bucket{method=\"Segment\",le=\"0.005\"} 2"),
+            std::string::npos);
+  EXPECT_NE(text.find("ovseg_stage_seconds_count{stage=\"decode\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("ovseg_batch_size_sum 3"), std::string::npos);
+  EXPECT_NE(text.find("ovseg_model_info{version=\"v2\"} 1"), std::string::npos);
+  EXPECT_EQ(text.find("version=\"v1\""), std::string::npos);
+  EXPECT_NE(text.find("ovseg_queue_depth 7"), std::string::npos);
+  EXPECT_NE(text.find("ovseg_process_resident_memory_bytes"), std::string::npos);
+  EXPECT_GT(ProcessResidentBytes(), 1e6);
+}
+
+std::string Safetensors(const std::string& json, size_t data_bytes) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
+  return out + json + std::string(data_bytes, '\0');
+}
+
+TEST(SafetensorsHeaderTest, ParsesValidAndNamesProblems) {
+  const std::string ok = Safetensors(
+      R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+      R"("b":{"dtype":"BF16","shape":[3],"data_offsets":[16,22]},"__metadata__":{"step":"7"}})",
+      22);
+  auto h = ParseSafetensorsHeader(ok, ok.size());
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->tensors.size(), 2u);
+  EXPECT_EQ(h->metadata.at("step"), "7");
+  auto bad = [](const std::string& json, size_t data) {
+    const std::string f = Safetensors(json, data);
+    return std::string(ParseSafetensorsHeader(f, f.size()).status().message());
+  };
+  EXPECT_NE(bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4).find(
+                "tensor \"a\": shape x F32 is 8 bytes but data_offsets span 4"),
+            std::string::npos);
+  EXPECT_NE(bad(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", 1).find("unknown dtype"),
+            std::string::npos);
+  EXPECT_NE(bad(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 2).find("outside"),
+            std::string::npos);
+  EXPECT_NE(bad(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+                R"("b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+                4)
+                .find("overlaps"),
+            std::string::npos);
+  EXPECT_NE(bad("{not json", 0).find("not valid JSON"), std::string::npos);
+  std::string huge(8, '\xff');
+  EXPECT_NE(std::string(ParseSafetensorsHeader(huge, 8).status().message()).find("exceeds"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace ovseg
