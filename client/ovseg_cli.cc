@@ -8,11 +8,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <sstream>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -58,17 +57,17 @@ cv::Scalar Colour(int i) {
 
 absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentResponse& r,
                           const std::string& path) {
-  cv::Mat image = cv::imdecode(
-      cv::Mat(1, static_cast<int>(image_bytes.size()), CV_8UC1, const_cast<char*>(image_bytes.data())),
-      cv::IMREAD_COLOR);
+  cv::Mat image = cv::imdecode(cv::Mat(1, static_cast<int>(image_bytes.size()), CV_8UC1,
+                                       const_cast<char*>(image_bytes.data())),
+                               cv::IMREAD_COLOR);
   if (image.empty()) return absl::InvalidArgumentError("cannot decode the image for the overlay");
   cv::Mat overlay = image.clone();
   for (const v1::Segment& s : r.segments()) {
     if (!s.has_rle()) continue;
     auto counts = RleCountsFromString(s.rle().counts());
     if (!counts.ok()) return counts.status();
-    auto mask = DecodeRle({static_cast<int>(s.rle().height()), static_cast<int>(s.rle().width()),
-                           *counts});
+    auto mask =
+        DecodeRle({static_cast<int>(s.rle().height()), static_cast<int>(s.rle().width()), *counts});
     if (!mask.ok()) return mask.status();
     cv::Mat m(s.rle().height(), s.rle().width(), CV_8UC1, mask->data());
     if (m.size() != image.size()) continue;
@@ -93,14 +92,15 @@ absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentRespo
 nlohmann::json CocoResults(const v1::SegmentResponse& r, const std::string& image_name) {
   nlohmann::json out = nlohmann::json::array();
   for (const v1::Segment& s : r.segments()) {
-    nlohmann::json j = {{"image_id", image_name},
-                        {"category_id", s.label_index()},
-                        {"label", s.label()},
-                        {"score", s.score()},
-                        {"area", s.area()},
-                        {"iscrowd", 0},
-                        {"isthing", s.is_thing()},
-                        {"bbox", {s.bbox().x(), s.bbox().y(), s.bbox().width(), s.bbox().height()}}};
+    nlohmann::json j = {
+        {"image_id", image_name},
+        {"category_id", s.label_index()},
+        {"label", s.label()},
+        {"score", s.score()},
+        {"area", s.area()},
+        {"iscrowd", 0},
+        {"isthing", s.is_thing()},
+        {"bbox", {s.bbox().x(), s.bbox().y(), s.bbox().width(), s.bbox().height()}}};
     if (s.has_rle()) {
       j["segmentation"] = {{"size", {s.rle().height(), s.rle().width()}},
                            {"counts", s.rle().counts()}};
@@ -159,9 +159,13 @@ int Run(int argc, char** argv) {
     request.mutable_labels()->add_labels()->set_name(l);
   }
   const std::string task = flags.count("task") ? flags["task"] : "semantic";
-  request.set_task(task == "panoptic" ? v1::PANOPTIC : task == "instance" ? v1::INSTANCE : v1::SEMANTIC);
+  request.set_task(task == "panoptic"   ? v1::PANOPTIC
+                   : task == "instance" ? v1::INSTANCE
+                                        : v1::SEMANTIC);
   const std::string mode = flags.count("mode") ? flags["mode"] : "fused";
-  request.mutable_options()->set_head_mode(mode == "mask" ? v1::MASK : mode == "dense" ? v1::DENSE : v1::FUSED);
+  request.mutable_options()->set_head_mode(mode == "mask"    ? v1::MASK
+                                           : mode == "dense" ? v1::DENSE
+                                                             : v1::FUSED);
   request.mutable_options()->set_mask_format(v1::COCO_RLE);
   auto response = client.Segment(request);
   if (!response.ok()) return Fail(response.status());
@@ -174,7 +178,8 @@ int Run(int argc, char** argv) {
     std::ofstream(flags["json"]) << CocoResults(*response, flags["image"]).dump(1) << "\n";
   }
   if (flags.count("out")) {
-    if (absl::Status s = WriteOverlay(bytes.str(), *response, flags["out"]); !s.ok()) return Fail(s);
+    if (absl::Status s = WriteOverlay(bytes.str(), *response, flags["out"]); !s.ok())
+      return Fail(s);
   }
   return 0;
 }

@@ -3,11 +3,11 @@
 #ifndef OVSEG_CLIENT_OVSEG_CLIENT_H_
 #define OVSEG_CLIENT_OVSEG_CLIENT_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -1,13 +1,13 @@
 #include "server/ovseg_server.h"
 
-#include <fstream>
-#include <sstream>
-#include <thread>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -68,7 +68,8 @@ absl::Status OvsegServer::Init() {
   cache_options.max_bytes = c.vocabulary().cache_max_bytes();
   cache_options.prompt_templates.assign(c.vocabulary().prompt_templates().begin(),
                                         c.vocabulary().prompt_templates().end());
-  cache_options.text_encoder_batch_size = static_cast<int>(c.vocabulary().text_encoder_batch_size());
+  cache_options.text_encoder_batch_size =
+      static_cast<int>(c.vocabulary().text_encoder_batch_size());
   cache_ = std::make_unique<VocabularyCache>(cache_options, options_.text_encoder);
   registry_ = std::make_unique<VocabularyRegistry>(10000);
 
@@ -88,9 +89,9 @@ absl::Status OvsegServer::Init() {
   if (!processor.ok()) return processor.status();
   processor_ = *std::move(processor);
 
-  absl::StatusOr<std::unique_ptr<CheckpointStore>> store = CheckpointStore::Create(
-      {c.admin().checkpoint_dir(), c.admin().max_checkpoint_bytes(),
-       static_cast<int>(c.admin().keep_last())});
+  absl::StatusOr<std::unique_ptr<CheckpointStore>> store =
+      CheckpointStore::Create({c.admin().checkpoint_dir(), c.admin().max_checkpoint_bytes(),
+                               static_cast<int>(c.admin().keep_last())});
   if (!store.ok()) return store.status();
   checkpoints_ = *std::move(store);
   std::string token;
@@ -110,12 +111,13 @@ absl::Status OvsegServer::Init() {
     };
   }
   admin_service_ = std::make_unique<AdminService>(token, checkpoints_.get(), activator, &metrics_);
-  segmentation_service_ = std::make_unique<SegmentationService>(SegmentationServiceDeps{
-      &options_.config, processor_.get(), cache_.get(), registry_.get(), model_.get(), &metrics_,
-      log_.get(), &state_, options_.clock});
+  segmentation_service_ = std::make_unique<SegmentationService>(
+      SegmentationServiceDeps{&options_.config, processor_.get(), cache_.get(), registry_.get(),
+                              model_.get(), &metrics_, log_.get(), &state_, options_.clock});
 
   // Pull-style metrics, read at scrape time.
-  metrics_.AddGaugeCallback("ovseg_queue_depth", "Segment requests waiting for decode or the model.",
+  metrics_.AddGaugeCallback("ovseg_queue_depth",
+                            "Segment requests waiting for decode or the model.",
                             [this] { return static_cast<double>(processor_->queue_depth()); });
   auto stat = [this](uint64_t VocabularyCacheStats::*field) {
     return [this, field] { return static_cast<double>(cache_->Stats().*field); };
@@ -139,7 +141,8 @@ absl::Status OvsegServer::Init() {
       return absl::UnavailableError(
           absl::StrCat("metrics_address ", c.metrics_address(), ": ", e.what()));
     }
-    for (const auto& collectable : metrics_.collectables()) exposer_->RegisterCollectable(collectable);
+    for (const auto& collectable : metrics_.collectables())
+      exposer_->RegisterCollectable(collectable);
     const auto ports = exposer_->GetListeningPorts();
     metrics_port_ = ports.empty() ? 0 : ports.front();
   }
@@ -161,7 +164,8 @@ absl::Status OvsegServer::Init() {
   SetHealth(false);
 
   warmup_thread_ = std::thread([this] {
-    absl::Status s = options_.config.model().skip_warmup() ? absl::OkStatus() : processor_->WarmUp();
+    absl::Status s =
+        options_.config.model().skip_warmup() ? absl::OkStatus() : processor_->WarmUp();
     {
       absl::MutexLock lock(&mu_);
       warmup_status_ = s;

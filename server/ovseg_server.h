@@ -4,13 +4,13 @@
 #ifndef OVSEG_SERVER_OVSEG_SERVER_H_
 #define OVSEG_SERVER_OVSEG_SERVER_H_
 
+#include <grpcpp/server.h>
+#include <prometheus/exposer.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/server.h>
-#include <prometheus/exposer.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -62,7 +62,7 @@ struct PipelineSegment {
 };
 
 struct PipelineResult {
-  int width = 0;   // The bucket resolution the masks are expressed in.
+  int width = 0;  // The bucket resolution the masks are expressed in.
   int height = 0;
   std::vector<PipelineSegment> segments;
   // For non-overlapping tasks (semantic, panoptic): per pixel, 0 for none or

@@ -11,11 +11,11 @@
 namespace ovseg {
 
 struct TorchRuntimeInfo {
-  std::string version;       // e.g. "2.15.0"
+  std::string version;  // e.g. "2.15.0"
   bool cuda_available = false;
   int cuda_device_count = 0;
   int intra_op_threads = 0;
-  bool cxx11_abi = false;    // Must match the rest of the process (gRPC, protobuf).
+  bool cxx11_abi = false;  // Must match the rest of the process (gRPC, protobuf).
 };
 
 TorchRuntimeInfo DescribeTorchRuntime();

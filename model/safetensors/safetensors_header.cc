@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -38,8 +37,8 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view prefi
     return Bad(absl::StrCat("header length ", n, " exceeds ", kMaxSafetensorsHeaderBytes));
   }
   if (8 + n > file_size) {
-    return Bad(absl::StrCat("header length ", n, " runs past the end of the ", file_size,
-                            "-byte file"));
+    return Bad(
+        absl::StrCat("header length ", n, " runs past the end of the ", file_size, "-byte file"));
   }
   if (prefix.size() < 8 + n) return Bad("header truncated");
   const nlohmann::json json =
@@ -74,7 +73,8 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view prefi
     for (const auto& d : value["shape"]) {
       if (!d.is_number_unsigned()) return BadTensor(name, "shape entries must be integers >= 0");
       const uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && elements > (uint64_t{1} << 62) / dim) return BadTensor(name, "shape overflows");
+      if (dim != 0 && elements > (uint64_t{1} << 62) / dim)
+        return BadTensor(name, "shape overflows");
       elements *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -86,8 +86,8 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view prefi
     t.begin = offsets[0].get<uint64_t>();
     t.end = offsets[1].get<uint64_t>();
     if (t.begin > t.end || t.end > data_size) {
-      return BadTensor(name, absl::StrCat("data_offsets [", t.begin, ", ", t.end,
-                                          "] outside the ", data_size, "-byte data section"));
+      return BadTensor(name, absl::StrCat("data_offsets [", t.begin, ", ", t.end, "] outside the ",
+                                          data_size, "-byte data section"));
     }
     if (t.end - t.begin != elements * element) {
       return BadTensor(name, absl::StrCat("shape x ", t.dtype, " is ", elements * element,

@@ -25,7 +25,7 @@ struct SafetensorsTensor {
 };
 
 struct SafetensorsHeader {
-  uint64_t header_bytes = 0;  // N
+  uint64_t header_bytes = 0;               // N
   std::vector<SafetensorsTensor> tensors;  // Sorted by begin offset.
   std::map<std::string, std::string> metadata;
 };

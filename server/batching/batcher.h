@@ -36,10 +36,10 @@
 namespace ovseg {
 
 struct BatcherOptions {
-  int max_batch_size = 8;           // >= 1
+  int max_batch_size = 8;             // >= 1
   int64_t max_queue_delay_us = 2000;  // >= 0
-  int max_queue_size = 256;         // >= 1; tasks waiting, all buckets together
-  int num_batch_threads = 1;        // >= 0
+  int max_queue_size = 256;           // >= 1; tasks waiting, all buckets together
+  int num_batch_threads = 1;          // >= 0
 };
 
 template <typename Task>
@@ -74,9 +74,9 @@ class Batcher {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("server is shutting down");
     if (queued_ >= static_cast<size_t>(options_.max_queue_size)) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("queue full: ", queued_, " requests waiting (batching.max_queue_size = ",
-                       options_.max_queue_size, ")"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "queue full: ", queued_,
+          " requests waiting (batching.max_queue_size = ", options_.max_queue_size, ")"));
     }
     buckets_[task->bucket()].push_back(Entry{std::move(task), clock_->Now()});
     ++queued_;
@@ -143,8 +143,8 @@ class Batcher {
     for (auto it = buckets_.begin(); it != buckets_.end(); ++it) {
       if (it->second.empty()) continue;
       const bool full = it->second.size() >= static_cast<size_t>(options_.max_batch_size);
-      const absl::Time t = (full || stopping_) ? absl::InfinitePast()
-                                               : it->second.front().enqueued + delay();
+      const absl::Time t =
+          (full || stopping_) ? absl::InfinitePast() : it->second.front().enqueued + delay();
       const absl::Time oldest = it->second.front().enqueued;
       if (best == buckets_.end() || t < *due ||
           (t == *due && oldest < best->second.front().enqueued)) {
@@ -184,9 +184,8 @@ class Batcher {
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
-            +[](Batcher* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu_) {
-              return b->stopping_ || b->queued_ > 0;
-            },
+            +[](Batcher* b)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu_) { return b->stopping_ || b->queued_ > 0; },
             this));
         if (stopping_ && queued_ == 0) return;
         absl::Time due;
@@ -194,9 +193,8 @@ class Batcher {
         // Wait for the oldest task's delay to pass, waking early when the queue changes
         // (a bucket may fill up) or the batcher stops.
         const uint64_t seen = version_;
-        auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return version_ != seen;
-        };
+        auto changed = [this, seen]()
+                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version_ != seen; };
         if (due > clock_->Now()) {
           mu_.AwaitWithDeadline(absl::Condition(&changed), due);
           continue;

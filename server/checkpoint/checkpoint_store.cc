@@ -9,7 +9,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -26,8 +25,8 @@ absl::Status Errno(const std::string& what) {
 }
 
 bool IsHexDigest(const std::string& s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(),
+                                       [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
 absl::Status FsyncPath(const std::string& path, int flags) {
@@ -59,8 +58,8 @@ CheckpointUpload::~CheckpointUpload() {
 
 absl::Status CheckpointUpload::Append(const std::string& data) {
   if (received_ + data.size() > metadata_.size_bytes()) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint data exceeds the declared size_bytes = ",
-                                                   metadata_.size_bytes()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint data exceeds the declared size_bytes = ", metadata_.size_bytes()));
   }
   size_t written = 0;
   while (written < data.size()) {
@@ -115,9 +114,9 @@ absl::StatusOr<std::unique_ptr<CheckpointUpload>> CheckpointStore::BeginUpload(
         "\": expected [A-Za-z0-9._-]{1,128} ending in .safetensors, not starting with '.'"));
   }
   if (metadata.size_bytes() < 8 || metadata.size_bytes() > options_.max_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata.size_bytes ", metadata.size_bytes(),
-                                                   ": must be in [8, admin.max_checkpoint_bytes = ",
-                                                   options_.max_bytes, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata.size_bytes ", metadata.size_bytes(),
+                     ": must be in [8, admin.max_checkpoint_bytes = ", options_.max_bytes, "]"));
   }
   if (!IsHexDigest(metadata.sha256())) {
     return absl::InvalidArgumentError("metadata.sha256: expected 64 lowercase hex digits");
@@ -218,7 +217,8 @@ absl::StatusOr<std::string> CheckpointStore::PathOf(const std::string& name) con
     return absl::InvalidArgumentError(absl::StrCat("name \"", name, "\": not a checkpoint name"));
   }
   const fs::path path = fs::path(options_.directory) / name;
-  if (!fs::exists(path)) return absl::NotFoundError(absl::StrCat("checkpoint ", name, " not found"));
+  if (!fs::exists(path))
+    return absl::NotFoundError(absl::StrCat("checkpoint ", name, " not found"));
   return path.string();
 }
 

@@ -1,10 +1,10 @@
 #include "server/config/config_loader.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,7 +17,8 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
   explicit CollectErrors(std::string source) : source_(std::move(source)) {}
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
+    if (first_.empty())
+      first_ = absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message);
   }
   const std::string& first() const { return first_; }
 
@@ -137,10 +138,9 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
   }
   if (tls.cert_file().empty() && !c.allow_insecure_non_loopback() &&
       !IsLoopbackAddress(c.listen_address())) {
-    return Invalid("listen_address",
-                   absl::StrCat("\"", c.listen_address(),
-                                "\" is not loopback: configure tls or set "
-                                "allow_insecure_non_loopback"));
+    return Invalid("listen_address", absl::StrCat("\"", c.listen_address(),
+                                                  "\" is not loopback: configure tls or set "
+                                                  "allow_insecure_non_loopback"));
   }
   if (c.shutdown_grace_seconds() < 0) {
     return Invalid("shutdown_grace_seconds", "must be >= 0");

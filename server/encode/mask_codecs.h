@@ -3,10 +3,9 @@
 #ifndef OVSEG_SERVER_ENCODE_MASK_CODECS_H_
 #define OVSEG_SERVER_ENCODE_MASK_CODECS_H_
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "absl/status/statusor.h"
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <numeric>
-
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"

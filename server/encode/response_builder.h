@@ -13,7 +13,7 @@
 namespace ovseg {
 
 struct ResponseOptions {
-  int image_width = 0;   // Original (post-EXIF) resolution.
+  int image_width = 0;  // Original (post-EXIF) resolution.
   int image_height = 0;
   v1::MaskFormat mask_format = v1::COCO_RLE;
   bool semantic_map = false;

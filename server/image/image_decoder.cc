@@ -1,7 +1,6 @@
 #include "server/image/image_decoder.h"
 
 #include <exception>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -13,18 +12,17 @@ namespace {
 
 absl::Status CheckDimensions(uint64_t width, uint64_t height, const ImageLimits& limits) {
   if (width == 0 || height == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("image: empty image (", width, "x", height, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image: empty image (", width, "x", height, ")"));
   }
   if (width > limits.max_side || height > limits.max_side) {
-    return absl::InvalidArgumentError(absl::StrCat("image: ", width, "x", height,
-                                                   " exceeds limits.max_image_side = ",
-                                                   limits.max_side));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image: ", width, "x", height, " exceeds limits.max_image_side = ", limits.max_side));
   }
   if (width * height > limits.max_pixels) {
-    return absl::InvalidArgumentError(absl::StrCat("image: ", width, "x", height, " = ",
-                                                   width * height,
-                                                   " pixels exceed limits.max_image_pixels = ",
-                                                   limits.max_pixels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image: ", width, "x", height, " = ", width * height,
+                     " pixels exceed limits.max_image_pixels = ", limits.max_pixels));
   }
   return absl::OkStatus();
 }
@@ -50,9 +48,9 @@ absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits)
       if (absl::Status s = CheckDimensions(raw.width(), raw.height(), limits); !s.ok()) return s;
       const uint64_t expected = uint64_t{raw.width()} * raw.height() * 3;
       if (raw.pixels().size() != expected) {
-        return absl::InvalidArgumentError(absl::StrCat("image.raw_rgb8.pixels: ",
-                                                       raw.pixels().size(), " bytes, expected ",
-                                                       expected, " (width * height * 3)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("image.raw_rgb8.pixels: ", raw.pixels().size(), " bytes, expected ",
+                         expected, " (width * height * 3)"));
       }
       return absl::OkStatus();
     }

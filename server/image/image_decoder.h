@@ -4,7 +4,6 @@
 #define OVSEG_SERVER_IMAGE_IMAGE_DECODER_H_
 
 #include <cstdint>
-
 #include <opencv2/core.hpp>
 
 #include "absl/status/statusor.h"

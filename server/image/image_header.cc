@@ -44,8 +44,8 @@ absl::StatusOr<ImageHeader> ProbeJpeg(const unsigned char* p, size_t n) {
     if (i + 2 > n) return Truncated(ImageFormat::kJpeg);
     const uint32_t length = Be16(p + i);
     if (length < 2) return absl::InvalidArgumentError("image: corrupt JPEG segment length");
-    const bool is_sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                        marker != 0xC8 && marker != 0xCC;
+    const bool is_sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (is_sof) {
       if (i + 7 > n) return Truncated(ImageFormat::kJpeg);
       return ImageHeader{ImageFormat::kJpeg, Be16(p + i + 5), Be16(p + i + 3)};
@@ -115,11 +115,16 @@ absl::StatusOr<ImageHeader> ProbeTiff(const unsigned char* p, size_t n) {
 
 std::string ImageFormatName(ImageFormat format) {
   switch (format) {
-    case ImageFormat::kJpeg: return "JPEG";
-    case ImageFormat::kPng: return "PNG";
-    case ImageFormat::kWebp: return "WebP";
-    case ImageFormat::kBmp: return "BMP";
-    case ImageFormat::kTiff: return "TIFF";
+    case ImageFormat::kJpeg:
+      return "JPEG";
+    case ImageFormat::kPng:
+      return "PNG";
+    case ImageFormat::kWebp:
+      return "WebP";
+    case ImageFormat::kBmp:
+      return "BMP";
+    case ImageFormat::kTiff:
+      return "TIFF";
   }
   return "unknown";
 }

@@ -15,7 +15,7 @@ enum class ImageFormat { kJpeg, kPng, kWebp, kBmp, kTiff };
 
 struct ImageHeader {
   ImageFormat format;
-  uint32_t width = 0;   // As stored, before any EXIF rotation.
+  uint32_t width = 0;  // As stored, before any EXIF rotation.
   uint32_t height = 0;
 };
 

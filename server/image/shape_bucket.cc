@@ -1,7 +1,6 @@
 #include "server/image/shape_bucket.h"
 
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"

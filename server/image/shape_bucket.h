@@ -3,10 +3,9 @@
 #ifndef OVSEG_SERVER_IMAGE_SHAPE_BUCKET_H_
 #define OVSEG_SERVER_IMAGE_SHAPE_BUCKET_H_
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "model/api/segmentation_pipeline.h"
 

@@ -1,10 +1,9 @@
 #include "server/metrics/server_metrics.h"
 
+#include <prometheus/text_serializer.h>
 #include <unistd.h>
 
 #include <fstream>
-
-#include <prometheus/text_serializer.h>
 
 namespace ovseg {
 namespace {
@@ -20,12 +19,18 @@ const prometheus::Histogram::BucketBoundaries& SecondsBuckets() {
 
 const char* StageName(Stage stage) {
   switch (stage) {
-    case Stage::kQueue: return "queue";
-    case Stage::kDecode: return "decode";
-    case Stage::kVocabulary: return "vocabulary";
-    case Stage::kCompute: return "compute";
-    case Stage::kEncode: return "encode";
-    case Stage::kTextEncoder: return "text_encoder";
+    case Stage::kQueue:
+      return "queue";
+    case Stage::kDecode:
+      return "decode";
+    case Stage::kVocabulary:
+      return "vocabulary";
+    case Stage::kCompute:
+      return "compute";
+    case Stage::kEncode:
+      return "encode";
+    case Stage::kTextEncoder:
+      return "text_encoder";
   }
   return "unknown";
 }

@@ -5,17 +5,17 @@
 #ifndef OVSEG_SERVER_METRICS_SERVER_METRICS_H_
 #define OVSEG_SERVER_METRICS_SERVER_METRICS_H_
 
-#include <functional>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"

@@ -1,9 +1,9 @@
 #include "server/service/admin_service.h"
 
+#include <openssl/crypto.h>
+
 #include <memory>
 #include <utility>
-
-#include <openssl/crypto.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -72,9 +72,12 @@ class AdminService::UploadReactor : public grpc::ServerReadReactor<v1::Checkpoin
   std::unique_ptr<CheckpointUpload> upload_;
 };
 
-AdminService::AdminService(std::string token, CheckpointStore* store,
-                           CheckpointActivator activator, ServerMetrics* metrics)
-    : token_(std::move(token)), store_(store), activator_(std::move(activator)), metrics_(metrics) {}
+AdminService::AdminService(std::string token, CheckpointStore* store, CheckpointActivator activator,
+                           ServerMetrics* metrics)
+    : token_(std::move(token)),
+      store_(store),
+      activator_(std::move(activator)),
+      metrics_(metrics) {}
 
 absl::Status AdminService::Authenticate(const grpc::CallbackServerContext& context) const {
   if (token_.empty()) {

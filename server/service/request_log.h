@@ -4,9 +4,8 @@
 #define OVSEG_SERVER_SERVICE_REQUEST_LOG_H_
 
 #include <cstdio>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"

@@ -55,9 +55,9 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
   // so overload is refused at the door instead of piling up in front of the decoder.
   const size_t limit = static_cast<size_t>(options_.batching.max_queue_size);
   if (queue_depth() >= limit) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "queue full: ", queue_depth(), " requests waiting (batching.max_queue_size = ", limit,
-        ")"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("queue full: ", queue_depth(),
+                     " requests waiting (batching.max_queue_size = ", limit, ")"));
   }
   if (!io_pool_) return absl::UnavailableError("server is shutting down");
   decoding_.fetch_add(1);
@@ -155,7 +155,7 @@ void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
   ro.image_width = work->image_width;
   ro.image_height = work->image_height;
   ro.mask_format = o.mask_format() == v1::MASK_FORMAT_UNSPECIFIED ? options_.default_mask_format
-                                                                   : o.mask_format();
+                                                                  : o.mask_format();
   ro.semantic_map = o.return_semantic_map();
   ro.score_threshold = work->params.score_threshold;
   ro.max_segments = work->params.max_segments;
@@ -197,9 +197,9 @@ absl::Status SegmentProcessor::WarmUp() {
     r.is_thing = {true};
     std::vector<absl::StatusOr<PipelineResult>> out = pipeline->Run({r});
     if (out.size() != 1 || !out[0].ok()) {
-      return absl::InternalError(absl::StrCat(
-          "warm-up at ", bucket.name(), " failed: ",
-          out.empty() ? "no result" : out[0].status().ToString()));
+      return absl::InternalError(
+          absl::StrCat("warm-up at ", bucket.name(),
+                       " failed: ", out.empty() ? "no result" : out[0].status().ToString()));
     }
   }
   return absl::OkStatus();

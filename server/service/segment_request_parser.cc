@@ -9,23 +9,22 @@
 namespace ovseg {
 namespace {
 
-absl::StatusOr<float> CheckedThreshold(const char* field, bool present, float value,
-                                       float fallback, const v1::PostprocessConfig& p) {
+absl::StatusOr<float> CheckedThreshold(const char* field, bool present, float value, float fallback,
+                                       const v1::PostprocessConfig& p) {
   if (!present) return fallback;
   if (!std::isfinite(value) || value < p.min_threshold_override() ||
       value > p.max_threshold_override()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "options.", field, ": ", value, " outside [", p.min_threshold_override(), ", ",
-        p.max_threshold_override(), "] (postprocess.min/max_threshold_override)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("options.", field, ": ", value, " outside [", p.min_threshold_override(), ", ",
+                     p.max_threshold_override(), "] (postprocess.min/max_threshold_override)"));
   }
   return value;
 }
 
 }  // namespace
 
-absl::Status ParseSegmentRequest(const v1::SegmentRequest& request,
-                                 const v1::ServerConfig& config, VocabularyRegistry& registry,
-                                 SegmentWork* work) {
+absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::ServerConfig& config,
+                                 VocabularyRegistry& registry, SegmentWork* work) {
   const v1::LimitsConfig& limits = config.limits();
   if (absl::Status s = CheckImageLimits(
           request.image(), ImageLimits{limits.max_image_pixels(), limits.max_image_side()});
@@ -36,9 +35,8 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request,
   switch (request.vocabulary_case()) {
     case v1::SegmentRequest::kLabels: {
       absl::StatusOr<std::vector<ParsedLabel>> labels = ParseLabels(
-          request.labels().labels(),
-          LabelLimits{static_cast<int>(limits.max_labels()),
-                      static_cast<int>(limits.max_label_bytes())});
+          request.labels().labels(), LabelLimits{static_cast<int>(limits.max_labels()),
+                                                 static_cast<int>(limits.max_label_bytes())});
       if (!labels.ok()) return labels.status();
       work->labels = std::make_shared<const std::vector<ParsedLabel>>(*std::move(labels));
       break;
@@ -46,9 +44,9 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request,
     case v1::SegmentRequest::kVocabularyId:
       work->labels = registry.Find(request.vocabulary_id());
       if (work->labels == nullptr) {
-        return absl::NotFoundError(absl::StrCat(
-            "vocabulary_id \"", request.vocabulary_id(),
-            "\" is not registered on this server; call RegisterVocabulary again"));
+        return absl::NotFoundError(
+            absl::StrCat("vocabulary_id \"", request.vocabulary_id(),
+                         "\" is not registered on this server; call RegisterVocabulary again"));
       }
       break;
     case v1::SegmentRequest::VOCABULARY_NOT_SET:
@@ -58,18 +56,30 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request,
 
   switch (request.task()) {
     case v1::TASK_UNSPECIFIED:
-    case v1::SEMANTIC: work->task = SegmentTask::kSemantic; break;
-    case v1::PANOPTIC: work->task = SegmentTask::kPanoptic; break;
-    case v1::INSTANCE: work->task = SegmentTask::kInstance; break;
+    case v1::SEMANTIC:
+      work->task = SegmentTask::kSemantic;
+      break;
+    case v1::PANOPTIC:
+      work->task = SegmentTask::kPanoptic;
+      break;
+    case v1::INSTANCE:
+      work->task = SegmentTask::kInstance;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("task: unknown value ", request.task()));
   }
   const v1::SegmentOptions& o = request.options();
   switch (o.head_mode()) {
     case v1::HEAD_MODE_UNSPECIFIED:
-    case v1::FUSED: work->head_mode = HeadMode::kFused; break;
-    case v1::MASK: work->head_mode = HeadMode::kMask; break;
-    case v1::DENSE: work->head_mode = HeadMode::kDense; break;
+    case v1::FUSED:
+      work->head_mode = HeadMode::kFused;
+      break;
+    case v1::MASK:
+      work->head_mode = HeadMode::kMask;
+      break;
+    case v1::DENSE:
+      work->head_mode = HeadMode::kDense;
+      break;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat("options.head_mode: unknown value ", o.head_mode()));
@@ -85,19 +95,19 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request,
   }
   const v1::PostprocessConfig& p = config.postprocess();
   if (o.max_segments() > limits.max_segments()) {
-    return absl::InvalidArgumentError(absl::StrCat("options.max_segments: ", o.max_segments(),
-                                                   " exceeds limits.max_segments = ",
-                                                   limits.max_segments()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("options.max_segments: ", o.max_segments(),
+                     " exceeds limits.max_segments = ", limits.max_segments()));
   }
   work->params.max_segments =
       static_cast<int>(o.max_segments() == 0 ? p.max_segments() : o.max_segments());
-  if (o.has_score_threshold() && (!std::isfinite(o.score_threshold()) ||
-                                  o.score_threshold() < 0 || o.score_threshold() > 1)) {
+  if (o.has_score_threshold() &&
+      (!std::isfinite(o.score_threshold()) || o.score_threshold() < 0 || o.score_threshold() > 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("options.score_threshold: ", o.score_threshold(), " outside [0, 1]"));
   }
-  work->params.score_threshold = o.has_score_threshold() ? o.score_threshold()
-                                                         : p.score_threshold();
+  work->params.score_threshold =
+      o.has_score_threshold() ? o.score_threshold() : p.score_threshold();
   absl::StatusOr<float> omt =
       CheckedThreshold("object_mask_threshold", o.has_object_mask_threshold(),
                        o.object_mask_threshold(), p.object_mask_threshold(), p);

@@ -13,9 +13,8 @@ namespace ovseg {
 
 // Fills work->labels, task, head_mode and params. INVALID_ARGUMENT naming the field for
 // bad input; NOT_FOUND for an unknown vocabulary_id.
-absl::Status ParseSegmentRequest(const v1::SegmentRequest& request,
-                                 const v1::ServerConfig& config, VocabularyRegistry& registry,
-                                 SegmentWork* work);
+absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::ServerConfig& config,
+                                 VocabularyRegistry& registry, SegmentWork* work);
 
 }  // namespace ovseg
 

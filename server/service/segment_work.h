@@ -52,7 +52,6 @@ struct SegmentWork {
   void Fail(const absl::Status& status) { done(status); }
 };
 
-
 }  // namespace ovseg
 
 #endif  // OVSEG_SERVER_SERVICE_SEGMENT_WORK_H_

@@ -129,21 +129,22 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
   if (!labels.ok()) return completion->Finish(labels.status());
   auto shared = std::make_shared<const std::vector<ParsedLabel>>(*std::move(labels));
   // Encoding a large vocabulary takes long on a miss: it runs on the vocabulary worker.
-  const bool scheduled = vocab_pool_ && vocab_pool_->TrySchedule([this, completion, response,
-                                                                   shared] {
-    const absl::Time start = absl::Now();
-    absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = deps_.cache->Get(*shared);
-    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    deps_.metrics->ObserveStage(Stage::kTextEncoder, seconds);
-    if (!vocab.ok()) {
-      completion->Finish(vocab.status());
-      return;
-    }
-    response->set_vocabulary_id(deps_.registry->Register(shared));
-    response->set_num_labels(static_cast<uint32_t>(shared->size()));
-    response->set_encode_seconds(seconds);
-    completion->Finish(absl::OkStatus(), {{"labels", shared->size()}});
-  });
+  const bool scheduled =
+      vocab_pool_ && vocab_pool_->TrySchedule([this, completion, response, shared] {
+        const absl::Time start = absl::Now();
+        absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab =
+            deps_.cache->Get(*shared);
+        const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+        deps_.metrics->ObserveStage(Stage::kTextEncoder, seconds);
+        if (!vocab.ok()) {
+          completion->Finish(vocab.status());
+          return;
+        }
+        response->set_vocabulary_id(deps_.registry->Register(shared));
+        response->set_num_labels(static_cast<uint32_t>(shared->size()));
+        response->set_encode_seconds(seconds);
+        completion->Finish(absl::OkStatus(), {{"labels", shared->size()}});
+      });
   if (!scheduled) {
     return completion->Finish(absl::ResourceExhaustedError(
         "too many RegisterVocabulary calls in progress (64 queued); retry later"));
@@ -151,9 +152,9 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
   return completion->reactor();
 }
 
-grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(
-    grpc::CallbackServerContext* context, const v1::GetModelInfoRequest* request,
-    v1::GetModelInfoResponse* response) {
+grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(grpc::CallbackServerContext* context,
+                                                            const v1::GetModelInfoRequest* request,
+                                                            v1::GetModelInfoResponse* response) {
   auto completion = std::make_shared<Completion>(deps_, context, "GetModelInfo");
   const PipelineInfo info = deps_.model->pipeline()->Info();
   std::shared_ptr<TextEncoder> encoder = deps_.model->text_encoder();
@@ -176,9 +177,8 @@ grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(
                                                       : v1::INSTANCE);
   }
   response->set_max_labels(deps_.config->limits().max_labels());
-  response->set_max_image_pixels(
-      static_cast<uint32_t>(std::min<uint64_t>(deps_.config->limits().max_image_pixels(),
-                                               UINT32_MAX)));
+  response->set_max_image_pixels(static_cast<uint32_t>(
+      std::min<uint64_t>(deps_.config->limits().max_image_pixels(), UINT32_MAX)));
   return completion->Finish(absl::OkStatus());
 }
 

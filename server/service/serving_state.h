@@ -21,14 +21,17 @@ class ServingState {
   // OK while serving, else UNAVAILABLE saying why.
   absl::Status CheckServing() const {
     switch (Get()) {
-      case kServing: return absl::OkStatus();
-      case kStarting: return absl::UnavailableError("server is warming up; retry shortly");
-      case kDraining: return absl::UnavailableError("server is draining for shutdown");
+      case kServing:
+        return absl::OkStatus();
+      case kStarting:
+        return absl::UnavailableError("server is warming up; retry shortly");
+      case kDraining:
+        return absl::UnavailableError("server is draining for shutdown");
     }
     return absl::UnavailableError("server is not serving");
   }
 
- // In-flight accounting for the drain: every accepted RPC enters once and leaves once.
+  // In-flight accounting for the drain: every accepted RPC enters once and leaves once.
   void Enter() {
     absl::MutexLock lock(&mu_);
     ++inflight_;

@@ -72,18 +72,17 @@ absl::StatusOr<std::vector<ParsedLabel>> ParseLabels(
     return absl::InvalidArgumentError("labels: at least one non-empty label is required");
   }
   if (labels.size() > limits.max_labels) {
-    return absl::InvalidArgumentError(absl::StrCat("labels: ", labels.size(),
-                                                   " labels exceed limits.max_labels = ",
-                                                   limits.max_labels));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "labels: ", labels.size(), " labels exceed limits.max_labels = ", limits.max_labels));
   }
   std::vector<ParsedLabel> parsed;
   parsed.reserve(labels.size());
   for (int i = 0; i < labels.size(); ++i) {
     const std::string& name = labels[i].name();
     if (name.size() > static_cast<size_t>(limits.max_label_bytes)) {
-      return absl::InvalidArgumentError(absl::StrCat("labels[", i, "]: ", name.size(),
-                                                     " bytes exceed limits.max_label_bytes = ",
-                                                     limits.max_label_bytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat("labels[", i, "]: ", name.size(),
+                       " bytes exceed limits.max_label_bytes = ", limits.max_label_bytes));
     }
     if (!IsValidUtf8(name)) {
       return absl::InvalidArgumentError(absl::StrCat("labels[", i, "]: not valid UTF-8"));

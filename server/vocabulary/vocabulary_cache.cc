@@ -93,8 +93,8 @@ absl::StatusOr<std::vector<std::vector<float>>> VocabularyCache::EncodeLabels(
         encoder.Encode(absl::MakeConstSpan(prompts.data() + begin, count));
     if (!out.ok()) return out.status();
     if (out->size() != count * dim) {
-      return absl::InternalError(absl::StrCat("text encoder returned ", out->size(),
-                                              " floats for ", count, " prompts of dim ", dim));
+      return absl::InternalError(absl::StrCat("text encoder returned ", out->size(), " floats for ",
+                                              count, " prompts of dim ", dim));
     }
     for (size_t p = 0; p < count; ++p) {
       // Each prompt embedding is normalised before averaging, as CLIP prompt ensembles do.

@@ -32,8 +32,8 @@ struct VocabularyCacheOptions {
 };
 
 struct VocabularyCacheStats {
-  uint64_t hits = 0;       // label or vocabulary lookups answered from the cache
-  uint64_t misses = 0;     // label lookups that needed the encoder
+  uint64_t hits = 0;    // label or vocabulary lookups answered from the cache
+  uint64_t misses = 0;  // label lookups that needed the encoder
   uint64_t evictions = 0;
   size_t bytes = 0;
   size_t entries = 0;
@@ -60,7 +60,8 @@ class VocabularyCache {
     size_t bytes = 0;
   };
 
-  std::shared_ptr<const void> LookupLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const void> LookupLocked(const std::string& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InsertLocked(const std::string& key, std::shared_ptr<const void> value, size_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Encodes the labels' prompts and returns one normalised embedding per label.

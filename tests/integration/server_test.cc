@@ -1,13 +1,12 @@
 // A real server on 127.0.0.1 with the fake pipeline, driven by a real gRPC client.
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <thread>
-
-#include <grpcpp/generic/generic_stub.h>
 #include <opencv2/imgcodecs.hpp>
+#include <thread>
 
 #include "client/ovseg_client.h"
 #include "ovseg/v1/admin.grpc.pb.h"
@@ -130,7 +129,8 @@ TEST(ServerTest, SixtyFourConcurrentClientsAllAnsweredAndBatched) {
       OvsegClient client({"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Seconds(30)});
       for (int i = 0; i < 3; ++i) {
         auto r = client.Segment(Request(image, {"label" + std::to_string(c), "sky"}));
-        if (r.ok() && r->segments_size() == 2 && r->segments(0).label() == "label" + std::to_string(c)) {
+        if (r.ok() && r->segments_size() == 2 &&
+            r->segments(0).label() == "label" + std::to_string(c)) {
           ++ok;
         }
       }
@@ -149,7 +149,8 @@ TEST(ServerTest, DeadlineExceededWhileQueued) {
                           {.compute_delay = absl::Milliseconds(300)});
   std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
   absl::SleepFor(absl::Milliseconds(50));
-  OvsegClient hurried({"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Milliseconds(100)});
+  OvsegClient hurried(
+      {"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Milliseconds(100)});
   EXPECT_EQ(hurried.Segment(Request(Jpeg(64, 64), {"b"})).status().code(),
             absl::StatusCode::kDeadlineExceeded);
   slow.join();
@@ -194,9 +195,9 @@ TEST(ServerTest, CancelledRequestsLeaveTheQueue) {
 }
 
 TEST(ServerTest, HealthFollowsWarmUpAndDrain) {
-  Harness h = StartServer("", {.compute_delay = absl::Milliseconds(300),
-                               .warmup_delay = absl::Milliseconds(500)},
-                          /*wait_serving=*/false);
+  Harness h = StartServer(
+      "", {.compute_delay = absl::Milliseconds(300), .warmup_delay = absl::Milliseconds(500)},
+      /*wait_serving=*/false);
   auto health = h.client->Health();
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, "NOT_SERVING");
@@ -242,7 +243,8 @@ TEST(ServerTest, ReflectionListsTheServices) {
   grpc::GenericStub stub(h.client->channel());
   grpc::CompletionQueue cq;
   grpc::ClientContext context;
-  auto call = stub.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto call = stub.PrepareCall(
+      &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   auto step = [&](int id) {
@@ -290,7 +292,8 @@ TEST(ServerTest, AdminChecksTokenAndStoresValidatedCheckpoints) {
   EXPECT_EQ(list("", &listed).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(list("Bearer wrong", &listed).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 
-  const std::string json = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"step":"3"}})";
+  const std::string json =
+      R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"step":"3"}})";
   std::string file(8, '\0');
   file[0] = static_cast<char>(json.size());
   file += json + std::string(8, '\0');

@@ -1,9 +1,8 @@
 // Proves that the torch wheel's LibTorch and Debian's gRPC/protobuf live in one process:
 // a torch computation and a real gRPC round trip, same C++ ABI, no symbol clash.
-#include <gtest/gtest.h>
-
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <gtest/gtest.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "model/runtime/torch_runtime.h"

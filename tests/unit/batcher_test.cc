@@ -28,11 +28,12 @@ class BatcherTest : public ::testing::Test {
  protected:
   std::unique_ptr<Batcher<FakeTask>> Make(BatcherOptions o) {
     o.num_batch_threads = 0;  // Driven by hand with the fake clock.
-    auto b = Batcher<FakeTask>::Create(o, &clock_, [this](std::vector<std::unique_ptr<FakeTask>> batch) {
-      std::vector<int> ids;
-      for (auto& t : batch) ids.push_back(t->id);
-      batches_.push_back(ids);
-    });
+    auto b =
+        Batcher<FakeTask>::Create(o, &clock_, [this](std::vector<std::unique_ptr<FakeTask>> batch) {
+          std::vector<int> ids;
+          for (auto& t : batch) ids.push_back(t->id);
+          batches_.push_back(ids);
+        });
     EXPECT_TRUE(b.ok());
     return *std::move(b);
   }
@@ -141,8 +142,10 @@ TEST_F(BatcherTest, ShutdownRefusesNewTasksAndFlushesQueued) {
 
 TEST(BatcherThreadsTest, RealThreadsDeliverEveryTaskOnce) {
   std::atomic<int> seen{0};
-  auto b = Batcher<FakeTask>::Create({.max_batch_size = 4, .max_queue_delay_us = 200,
-                                      .max_queue_size = 1000, .num_batch_threads = 2},
+  auto b = Batcher<FakeTask>::Create({.max_batch_size = 4,
+                                      .max_queue_delay_us = 200,
+                                      .max_queue_size = 1000,
+                                      .num_batch_threads = 2},
                                      RealClock::Get(),
                                      [&](std::vector<std::unique_ptr<FakeTask>> batch) {
                                        EXPECT_LE(batch.size(), 4u);

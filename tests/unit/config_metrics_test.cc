@@ -34,9 +34,9 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   EXPECT_NE(c.status().message().find("not loopback"), std::string::npos);
   c = ParseServerConfig("tls { require_client_cert: true cert_file: \"a\" key_file: \"b\" }", "x");
   EXPECT_NE(c.status().message().find("client_ca_file"), std::string::npos);
-  EXPECT_TRUE(ParseServerConfig("listen_address: \"0.0.0.0:1\" allow_insecure_non_loopback: true",
-                                "x")
-                  .ok());
+  EXPECT_TRUE(
+      ParseServerConfig("listen_address: \"0.0.0.0:1\" allow_insecure_non_loopback: true", "x")
+          .ok());
 }
 
 TEST(MetricsTest, ExpositionHasCountersHistogramsAndCallbacks) {
@@ -84,11 +84,12 @@ TEST(SafetensorsHeaderTest, ParsesValidAndNamesProblems) {
     const std::string f = Safetensors(json, data);
     return std::string(ParseSafetensorsHeader(f, f.size()).status().message());
   };
-  EXPECT_NE(bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4).find(
-                "tensor \"a\": shape x F32 is 8 bytes but data_offsets span 4"),
+  EXPECT_NE(bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4)
+                .find("tensor \"a\": shape x F32 is 8 bytes but data_offsets span 4"),
             std::string::npos);
-  EXPECT_NE(bad(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", 1).find("unknown dtype"),
-            std::string::npos);
+  EXPECT_NE(
+      bad(R"({"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}})", 1).find("unknown dtype"),
+      std::string::npos);
   EXPECT_NE(bad(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 2).find("outside"),
             std::string::npos);
   EXPECT_NE(bad(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"

@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
@@ -110,8 +109,8 @@ TEST(ResponseBuilderTest, ThresholdMaxSegmentsAndBadPipelineOutput) {
   PipelineResult result;
   result.width = 2;
   result.height = 1;
-  result.segments = {{0, 0.2f, true, {255, 0}}, {1, 0.8f, true, {0, 255}},
-                     {1, 0.7f, true, {255, 255}}};
+  result.segments = {
+      {0, 0.2f, true, {255, 0}}, {1, 0.8f, true, {0, 255}}, {1, 0.7f, true, {255, 255}}};
   ResponseOptions o;
   o.image_width = 2;
   o.image_height = 1;

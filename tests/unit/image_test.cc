@@ -95,8 +95,7 @@ TEST(DecodeTest, TruncatedAndCorruptFilesAreInvalidArgument) {
     auto truncated = DecodeImage(Encoded(bytes.substr(0, bytes.size() / 2)), {});
     EXPECT_EQ(truncated.status().code(), absl::StatusCode::kInvalidArgument) << ext;
     std::string corrupt = bytes.substr(0, 16) + std::string(200, '\x5a');
-    EXPECT_EQ(DecodeImage(Encoded(corrupt), {}).status().code(),
-              absl::StatusCode::kInvalidArgument)
+    EXPECT_EQ(DecodeImage(Encoded(corrupt), {}).status().code(), absl::StatusCode::kInvalidArgument)
         << ext;
   }
   EXPECT_EQ(DecodeImage(Encoded("not an image"), {}).status().message(),

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Checks (or with --fix, applies) clang-format on the project's C++ sources.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=(--dry-run -Werror)
+[ "${1:-}" = "--fix" ] && mode=(-i)
+git ls-files '*.cc' '*.h' | xargs clang-format "${mode[@]}"
+echo "format: ok"
