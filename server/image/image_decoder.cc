@@ -88,9 +88,9 @@ absl::StatusOr<cv::Mat> DecodeImage(const v1::Image& image, const ImageLimits& l
         absl::StrCat("image: corrupt or truncated ", ImageFormatName(format), " data"));
   }
   if (absl::Status s = CheckDimensions(bgr.cols, bgr.rows, limits); !s.ok()) return s;
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return rgb;
+  // In place: a second full-image buffer per request is a cost on the hot path.
+  cv::cvtColor(bgr, bgr, cv::COLOR_BGR2RGB);
+  return bgr;
 }
 
 }  // namespace ovseg
