@@ -10,7 +10,7 @@ RUN scripts/setup.sh && scripts/build.sh
 FROM debian:12
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libopencv-imgcodecs406 libopencv-imgproc406 \
-      libopencv-core406 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 \
+      libopencv-core406 libjpeg62-turbo libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 \
       libabsl20220623 libssl3 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/.venv/lib/python3.11/site-packages/torch/lib /opt/ovseg/torch/lib

@@ -6,6 +6,8 @@ find_package(gRPC CONFIG REQUIRED)
 find_package(absl CONFIG REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
+# libjpeg-turbo: the JPEG fast path decodes straight to RGB (server/image/jpeg_decoder.h).
+find_package(JPEG REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(GTest REQUIRED)

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/serving/model_factory.h"
+#include "server/common/process_tuning.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
 
@@ -33,6 +34,7 @@ int Fail(const absl::Status& status) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  ovseg::ApplyServingProcessTuning();
   // Signals are taken by a sigwait below, not by an async handler, so shutdown runs as
   // ordinary code.
   sigset_t signals;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/image/image_header.h"
+#include "server/image/jpeg_decoder.h"
 
 namespace ovseg {
 namespace {
@@ -34,6 +35,17 @@ bool JpegHasEndMarker(const std::string& bytes) {
   return pos != std::string::npos && bytes.size() - pos <= (size_t{1} << 16);
 }
 
+// One pass from OpenCV's BGR into the RGB buffer the model reads.
+ImageRgb8 CopyBgrToRgb(const cv::Mat& bgr) {
+  ImageRgb8 out;
+  out.width = bgr.cols;
+  out.height = bgr.rows;
+  out.pixels.resize(static_cast<size_t>(bgr.cols) * bgr.rows * 3);
+  cv::Mat rgb = RgbMatView(out);
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return out;
+}
+
 }  // namespace
 
 absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits) {
@@ -60,18 +72,25 @@ absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits)
   return absl::InvalidArgumentError("image: neither encoded nor raw_rgb8 is set");
 }
 
-absl::StatusOr<cv::Mat> DecodeImage(const v1::Image& image, const ImageLimits& limits) {
+absl::StatusOr<ImageRgb8> DecodeImage(const v1::Image& image, const ImageLimits& limits) {
   if (absl::Status s = CheckImageLimits(image, limits); !s.ok()) return s;
   if (image.source_case() == v1::Image::kRawRgb8) {
     const v1::RawRgb8& raw = image.raw_rgb8();
-    cv::Mat view(static_cast<int>(raw.height()), static_cast<int>(raw.width()), CV_8UC3,
-                 const_cast<char*>(raw.pixels().data()));
-    return view.clone();
+    ImageRgb8 out;
+    out.width = static_cast<int>(raw.width());
+    out.height = static_cast<int>(raw.height());
+    out.pixels.assign(raw.pixels().begin(), raw.pixels().end());
+    return out;
   }
   const std::string& bytes = image.encoded();
   const ImageFormat format = ProbeImageHeader(bytes)->format;
-  if (format == ImageFormat::kJpeg && !JpegHasEndMarker(bytes)) {
-    return absl::InvalidArgumentError("image: truncated JPEG (no end-of-image marker)");
+  if (format == ImageFormat::kJpeg) {
+    if (!JpegHasEndMarker(bytes)) {
+      return absl::InvalidArgumentError("image: truncated JPEG (no end-of-image marker)");
+    }
+    absl::StatusOr<ImageRgb8> rgb = DecodeJpegToRgb(bytes, limits.max_pixels);
+    if (rgb.status().code() != absl::StatusCode::kFailedPrecondition) return rgb;
+    // CMYK or YCCK: OpenCV converts those to BGR below.
   }
   cv::Mat bgr;
   try {
@@ -88,9 +107,7 @@ absl::StatusOr<cv::Mat> DecodeImage(const v1::Image& image, const ImageLimits& l
         absl::StrCat("image: corrupt or truncated ", ImageFormatName(format), " data"));
   }
   if (absl::Status s = CheckDimensions(bgr.cols, bgr.rows, limits); !s.ok()) return s;
-  // In place: a second full-image buffer per request is a cost on the hot path.
-  cv::cvtColor(bgr, bgr, cv::COLOR_BGR2RGB);
-  return bgr;
+  return CopyBgrToRgb(bgr);
 }
 
 }  // namespace ovseg

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "server/image/image_decoder.h"
 
 namespace ovseg {
 
@@ -24,18 +25,16 @@ const ShapeBucket& ChooseBucket(int width, int height, const std::vector<ShapeBu
   return *best;
 }
 
-ImageRgb8 ResizeToBucket(const cv::Mat& rgb, const ShapeBucket& bucket) {
+ImageRgb8 ResizeToBucket(ImageRgb8 image, const ShapeBucket& bucket) {
+  if (image.width == bucket.width && image.height == bucket.height) return image;
+  const cv::Mat rgb = RgbMatView(image);
   ImageRgb8 out;
   out.width = bucket.width;
   out.height = bucket.height;
   out.pixels.resize(static_cast<size_t>(bucket.width) * bucket.height * 3);
   cv::Mat dst(bucket.height, bucket.width, CV_8UC3, out.pixels.data());
-  if (rgb.cols == bucket.width && rgb.rows == bucket.height) {
-    rgb.copyTo(dst);
-  } else {
-    const bool shrinking = rgb.cols > bucket.width || rgb.rows > bucket.height;
-    cv::resize(rgb, dst, dst.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
-  }
+  const bool shrinking = rgb.cols > bucket.width || rgb.rows > bucket.height;
+  cv::resize(rgb, dst, dst.size(), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
   return out;
 }
 

@@ -22,7 +22,8 @@ struct ShapeBucket {
 const ShapeBucket& ChooseBucket(int width, int height, const std::vector<ShapeBucket>& buckets);
 
 // Resizes an RGB8 image to the bucket (area averaging when shrinking, bilinear otherwise).
-ImageRgb8 ResizeToBucket(const cv::Mat& rgb, const ShapeBucket& bucket);
+// An image already at the bucket size is moved through untouched.
+ImageRgb8 ResizeToBucket(ImageRgb8 image, const ShapeBucket& bucket);
 
 }  // namespace ovseg
 

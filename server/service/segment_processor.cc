@@ -80,13 +80,13 @@ void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
     return work->Fail(absl::DeadlineExceededError("deadline expired before decode"));
   }
   const absl::Time start = clock_->Now();
-  absl::StatusOr<cv::Mat> rgb = DecodeImage(work->request->image(), options_.image_limits);
+  absl::StatusOr<ImageRgb8> rgb = DecodeImage(work->request->image(), options_.image_limits);
   if (!rgb.ok()) return work->Fail(rgb.status());
-  work->image_width = rgb->cols;
-  work->image_height = rgb->rows;
-  const ShapeBucket& bucket = ChooseBucket(rgb->cols, rgb->rows, options_.buckets);
+  work->image_width = rgb->width;
+  work->image_height = rgb->height;
+  const ShapeBucket& bucket = ChooseBucket(rgb->width, rgb->height, options_.buckets);
   work->bucket_name = bucket.name();
-  work->model_image = ResizeToBucket(*rgb, bucket);
+  work->model_image = ResizeToBucket(*std::move(rgb), bucket);
   work->decode_seconds = Seconds(clock_->Now() - start);
   metrics_->ObserveStage(Stage::kDecode, work->decode_seconds);
   work->enqueued = clock_->Now();

@@ -1,10 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "server/image/image_decoder.h"
+// jpeglib.h uses FILE and size_t without including their headers.
+// clang-format off
+#include <cstdio>
+#include <jpeglib.h>
+// clang-format on
 #include "server/image/image_header.h"
+#include "server/image/jpeg_decoder.h"
 #include "server/image/shape_bucket.h"
 
 namespace ovseg {
@@ -44,12 +51,13 @@ TEST_P(FormatTest, HeaderAndDecodeAgree) {
   EXPECT_EQ(header->format, format);
   EXPECT_EQ(header->width, 40u);
   EXPECT_EQ(header->height, 30u);
-  auto rgb = DecodeImage(Encoded(bytes), {});
-  ASSERT_TRUE(rgb.ok()) << rgb.status();
-  ASSERT_EQ(rgb->type(), CV_8UC3);
-  EXPECT_EQ(rgb->cols, 40);
+  auto decoded = DecodeImage(Encoded(bytes), {});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_EQ(decoded->pixels.size(), 40u * 30 * 3);
+  const cv::Mat rgb = RgbMatView(*decoded);
+  EXPECT_EQ(rgb.cols, 40);
   // RGB order: left is red, right is blue (lossy formats within a tolerance).
-  const cv::Vec3b left = rgb->at<cv::Vec3b>(15, 5), right = rgb->at<cv::Vec3b>(15, 35);
+  const cv::Vec3b left = rgb.at<cv::Vec3b>(15, 5), right = rgb.at<cv::Vec3b>(15, 35);
   EXPECT_GT(left[0], 200);
   EXPECT_LT(left[2], 60);
   EXPECT_GT(right[2], 200);
@@ -67,8 +75,9 @@ TEST(DecodeTest, GrayAlphaAnd16BitBecomeRgb8) {
   for (int type : {CV_8UC1, CV_8UC4, CV_16UC3}) {
     auto rgb = DecodeImage(Encoded(Encode(".png", Picture(type))), {});
     ASSERT_TRUE(rgb.ok()) << rgb.status();
-    EXPECT_EQ(rgb->type(), CV_8UC3);
-    EXPECT_EQ(rgb->size(), cv::Size(40, 30));
+    EXPECT_EQ(rgb->width, 40);
+    EXPECT_EQ(rgb->height, 30);
+    EXPECT_EQ(rgb->pixels.size(), 40u * 30 * 3);
   }
 }
 
@@ -84,9 +93,141 @@ TEST(DecodeTest, ExifOrientationIsApplied) {
   jpeg.insert(2, app1 + payload);
   auto rgb = DecodeImage(Encoded(jpeg), {});
   ASSERT_TRUE(rgb.ok()) << rgb.status();
-  EXPECT_EQ(rgb->size(), cv::Size(30, 40));  // Rotated.
+  EXPECT_EQ(rgb->width, 30);  // Rotated.
+  EXPECT_EQ(rgb->height, 40);
   // Red (left) becomes the top after a clockwise rotation.
-  EXPECT_GT(rgb->at<cv::Vec3b>(5, 15)[0], 200);
+  EXPECT_GT(RgbMatView(*rgb).at<cv::Vec3b>(5, 15)[0], 200);
+}
+
+// Every EXIF orientation, on a 3x2 image whose pixels are all distinct, against the
+// definition: orientation o maps the stored image to the displayed one.
+TEST(DecodeTest, AllExifOrientations) {
+  ImageRgb8 stored{3, 2, {}};
+  for (int i = 0; i < 6; ++i) stored.pixels.insert(stored.pixels.end(), 3, uint8_t(10 * i));
+  auto at = [](const ImageRgb8& im, int x, int y) { return im.pixels[(y * im.width + x) * 3]; };
+  // Displayed (x, y) -> stored (x, y) for a 3x2 stored image, per orientation.
+  struct Case {
+    int o, w, h;
+    std::function<std::pair<int, int>(int, int)> source;
+  };
+  const std::vector<Case> cases = {
+      {1, 3, 2, [](int x, int y) { return std::make_pair(x, y); }},
+      {2, 3, 2, [](int x, int y) { return std::make_pair(2 - x, y); }},
+      {3, 3, 2, [](int x, int y) { return std::make_pair(2 - x, 1 - y); }},
+      {4, 3, 2, [](int x, int y) { return std::make_pair(x, 1 - y); }},
+      {5, 2, 3, [](int x, int y) { return std::make_pair(y, x); }},
+      {6, 2, 3, [](int x, int y) { return std::make_pair(y, 1 - x); }},
+      {7, 2, 3, [](int x, int y) { return std::make_pair(2 - y, 1 - x); }},
+      {8, 2, 3, [](int x, int y) { return std::make_pair(2 - y, x); }},
+  };
+  for (const Case& c : cases) {
+    const ImageRgb8 shown = ApplyExifOrientation(stored, c.o);
+    ASSERT_EQ(shown.width, c.w) << c.o;
+    ASSERT_EQ(shown.height, c.h) << c.o;
+    for (int y = 0; y < c.h; ++y) {
+      for (int x = 0; x < c.w; ++x) {
+        const auto [sx, sy] = c.source(x, y);
+        EXPECT_EQ(at(shown, x, y), at(stored, sx, sy)) << "orientation " << c.o;
+      }
+    }
+  }
+}
+
+TEST(DecodeTest, ExifParserIsBoundsChecked) {
+  const std::string big_endian("Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x03\0\0",
+                               28);
+  EXPECT_EQ(ExifOrientation(big_endian), 3);
+  for (size_t n = 0; n < big_endian.size(); ++n) {
+    EXPECT_EQ(ExifOrientation(big_endian.substr(0, n)), 1) << n;  // Truncated: ignored.
+  }
+  std::string bad_offset = big_endian;
+  bad_offset[13] = '\x7f';  // IFD offset past the end.
+  EXPECT_EQ(ExifOrientation(bad_offset), 1);
+  EXPECT_EQ(ExifOrientation("JFIF"), 1);
+}
+
+// The fast JPEG path and OpenCV's decoder see the same pixels (both use libjpeg's
+// default IDCT and upsampling), including greyscale files.
+TEST(DecodeTest, JpegFastPathMatchesOpenCv) {
+  cv::Mat photo(48, 64, CV_8UC3);
+  cv::randu(photo, 0, 255);
+  cv::GaussianBlur(photo, photo, {5, 5}, 2);
+  cv::Mat grey;
+  cv::cvtColor(photo, grey, cv::COLOR_BGR2GRAY);
+  for (const cv::Mat& m : {photo, grey}) {
+    const std::string jpeg = Encode(".jpg", m);
+    auto fast = DecodeImage(Encoded(jpeg), {});
+    ASSERT_TRUE(fast.ok()) << fast.status();
+    cv::Mat reference =
+        cv::imdecode(cv::Mat(1, jpeg.size(), CV_8UC1, (void*)jpeg.data()), cv::IMREAD_COLOR);
+    cv::cvtColor(reference, reference, cv::COLOR_BGR2RGB);
+    EXPECT_LE(cv::norm(RgbMatView(*fast), reference, cv::NORM_INF), 1.0) << m.channels();
+  }
+}
+
+TEST(DecodeTest, CutJpegWithEndMarkerAppendedIsTruncated) {
+  cv::Mat photo(64, 64, CV_8UC3);
+  cv::randu(photo, 0, 255);
+  const std::string jpeg = Encode(".jpg", photo);
+  const std::string cut = jpeg.substr(0, jpeg.size() / 2) + "\xFF\xD9";
+  EXPECT_EQ(DecodeImage(Encoded(cut), {}).status().message(),
+            "image: truncated JPEG (premature end of data)");
+}
+
+// OpenCV cannot write CMYK JPEGs, so libjpeg writes one here: a cyan left half and a
+// yellow right half (Adobe-style inverted CMYK, as OpenCV's reader expects).
+std::string CmykJpeg() {
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr err;
+  cinfo.err = jpeg_std_error(&err);
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = 40;
+  cinfo.image_height = 30;
+  cinfo.input_components = 4;
+  cinfo.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 95, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  std::vector<unsigned char> row(40 * 4);
+  for (int x = 0; x < 40; ++x) {
+    // Stored inverted: 255 means no ink.
+    const unsigned char c = x < 20 ? 0 : 255, y = x < 20 ? 255 : 0;
+    row[x * 4 + 0] = c;
+    row[x * 4 + 1] = 255;
+    row[x * 4 + 2] = y;
+    row[x * 4 + 3] = 255;
+  }
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&cinfo, &r, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  std::string out(reinterpret_cast<char*>(buffer), size);
+  jpeg_destroy_compress(&cinfo);
+  free(buffer);
+  return out;
+}
+
+TEST(DecodeTest, CmykJpegFallsBackToTheGeneralDecoder) {
+  const std::string jpeg = CmykJpeg();
+  EXPECT_EQ(DecodeJpegToRgb(jpeg, 1 << 20).status().code(), absl::StatusCode::kFailedPrecondition);
+  auto rgb = DecodeImage(Encoded(jpeg), {});
+  ASSERT_TRUE(rgb.ok()) << rgb.status();
+  const cv::Mat view = RgbMatView(*rgb);
+  const cv::Vec3b cyan = view.at<cv::Vec3b>(15, 5), yellow = view.at<cv::Vec3b>(15, 35);
+  EXPECT_LT(cyan[0], 60);  // Cyan: no red, full green and blue.
+  EXPECT_GT(cyan[2], 200);
+  EXPECT_GT(yellow[0], 200);  // Yellow: red and green, no blue.
+  EXPECT_LT(yellow[2], 60);
+}
+
+TEST(DecodeTest, JpegFrameLargerThanPixelLimitIsRejectedBeforeDecoding) {
+  const std::string jpeg = Encode(".jpg", Picture());
+  auto s = DecodeJpegToRgb(jpeg, 40 * 30 - 1);
+  EXPECT_EQ(s.status().message(), "image: JPEG frame 40x30 exceeds limits.max_image_pixels = 1199");
 }
 
 TEST(DecodeTest, TruncatedAndCorruptFilesAreInvalidArgument) {
@@ -126,7 +267,7 @@ TEST(DecodeTest, RawRgb8) {
   image.mutable_raw_rgb8()->set_pixels(std::string("\x01\x02\x03\x04\x05\x06", 6));
   auto rgb = DecodeImage(image, {});
   ASSERT_TRUE(rgb.ok());
-  EXPECT_EQ(rgb->at<cv::Vec3b>(0, 1), cv::Vec3b(4, 5, 6));
+  EXPECT_EQ(RgbMatView(*rgb).at<cv::Vec3b>(0, 1), cv::Vec3b(4, 5, 6));
   image.mutable_raw_rgb8()->set_pixels("short");
   EXPECT_EQ(DecodeImage(image, {}).status().message(),
             "image.raw_rgb8.pixels: 5 bytes, expected 6 (width * height * 3)");
@@ -139,9 +280,15 @@ TEST(ShapeBucketTest, ChoosesClosestAspectAndResizes) {
   EXPECT_EQ(ChooseBucket(1920, 1080, buckets).name(), "896x640");
   EXPECT_EQ(ChooseBucket(480, 640, buckets).name(), "640x896");
   EXPECT_EQ(ChooseBucket(500, 510, buckets).name(), "640x640");
-  const ImageRgb8 out = ResizeToBucket(Picture(), buckets[1]);
+  ImageRgb8 picture{40, 30, PixelBuffer(40 * 30 * 3, 7)};
+  const ImageRgb8 out = ResizeToBucket(picture, buckets[1]);
   EXPECT_EQ(out.width, 896);
   EXPECT_EQ(out.pixels.size(), 896u * 640 * 3);
+  EXPECT_EQ(out.pixels[12345], 7);
+  // Already at the bucket size: moved through, the buffer is not copied.
+  ImageRgb8 exact{640, 640, PixelBuffer(640 * 640 * 3, 1)};
+  const uint8_t* buffer = exact.pixels.data();
+  EXPECT_EQ(ResizeToBucket(std::move(exact), buckets[0]).pixels.data(), buffer);
 }
 
 }  // namespace
