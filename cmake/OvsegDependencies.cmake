@@ -8,6 +8,8 @@ find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
 # libjpeg-turbo: the JPEG fast path decodes straight to RGB (server/image/jpeg_decoder.h).
 find_package(JPEG REQUIRED)
+# zlib: the CLIP tokenizer reads OpenAI's gzip-compressed BPE vocabulary.
+find_package(ZLIB REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(GTest REQUIRED)

@@ -63,8 +63,8 @@ bool RunDecompress(JpegSession* s) {
   jpeg_read_header(cinfo, TRUE);
   for (jpeg_saved_marker_ptr m = cinfo->marker_list; m != nullptr; m = m->next) {
     if (m->marker != JPEG_APP0 + 1) continue;
-    const int orientation = ExifOrientation(
-        std::string_view(reinterpret_cast<const char*>(m->data), m->data_length));
+    const int orientation =
+        ExifOrientation(std::string_view(reinterpret_cast<const char*>(m->data), m->data_length));
     if (orientation != 1) s->orientation = orientation;
   }
   if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK) {
@@ -134,10 +134,18 @@ ImageRgb8 ApplyExifOrientation(ImageRgb8 image, int orientation) {
   cv::Mat upright;
   // EXIF 2..8: mirror, rotate 180, flip, transpose, rotate 90 cw, transverse, rotate 90 ccw.
   switch (orientation) {
-    case 2: cv::flip(src, upright, 1); break;
-    case 3: cv::flip(src, upright, -1); break;
-    case 4: cv::flip(src, upright, 0); break;
-    case 5: cv::transpose(src, upright); break;
+    case 2:
+      cv::flip(src, upright, 1);
+      break;
+    case 3:
+      cv::flip(src, upright, -1);
+      break;
+    case 4:
+      cv::flip(src, upright, 0);
+      break;
+    case 5:
+      cv::transpose(src, upright);
+      break;
     default: {
       cv::Mat transposed;
       cv::transpose(src, transposed);
@@ -173,9 +181,9 @@ absl::StatusOr<ImageRgb8> DecodeJpegToRgb(std::string_view bytes, uint64_t max_p
     return absl::FailedPreconditionError("image: CMYK/YCCK JPEG needs the general decoder");
   }
   if (session.too_many_pixels) {
-    return absl::InvalidArgumentError(absl::StrCat("image: JPEG frame ", width, "x", height,
-                                                   " exceeds limits.max_image_pixels = ",
-                                                   max_pixels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image: JPEG frame ", width, "x", height,
+                     " exceeds limits.max_image_pixels = ", max_pixels));
   }
   if (session.premature_end) {
     return absl::InvalidArgumentError("image: truncated JPEG (premature end of data)");
