@@ -1,8 +1,8 @@
 #include "model/clip/clip_model.h"
 
 #include <cmath>
-#include <sstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -31,18 +31,19 @@ int64_t CountBlocks(const std::map<std::string, torch::Tensor>& state, const std
 absl::StatusOr<torch::Tensor> Require(const std::map<std::string, torch::Tensor>& state,
                                       const std::string& key, int64_t dims) {
   auto it = state.find(key);
-  if (it == state.end()) return absl::InvalidArgumentError(absl::StrCat("clip: missing \"", key, "\""));
+  if (it == state.end())
+    return absl::InvalidArgumentError(absl::StrCat("clip: missing \"", key, "\""));
   if (it->second.dim() != dims) {
-    return absl::InvalidArgumentError(absl::StrCat("clip: \"", key, "\" has ", it->second.dim(),
-                                                   " dimensions, expected ", dims));
+    return absl::InvalidArgumentError(
+        absl::StrCat("clip: \"", key, "\" has ", it->second.dim(), " dimensions, expected ", dims));
   }
   return it->second;
 }
 
 absl::StatusOr<int64_t> HeadsFor(int64_t width, const char* which) {
   if (width <= 0 || width % 64 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("clip: ", which, " width ", width, " is not a multiple of 64 (heads = width / 64)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "clip: ", which, " width ", width, " is not a multiple of 64 (heads = width / 64)"));
   }
   return width / 64;
 }
@@ -67,8 +68,8 @@ absl::StatusOr<ClipConfig> InferClipConfig(const std::map<std::string, torch::Te
   const int64_t tokens = vpos->size(0) - 1;
   const auto grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(tokens))));
   if (tokens <= 0 || grid * grid != tokens) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "clip: visual.positional_embedding has ", tokens + 1, " rows, not 1 + a square grid"));
+    return absl::InvalidArgumentError(absl::StrCat("clip: visual.positional_embedding has ",
+                                                   tokens + 1, " rows, not 1 + a square grid"));
   }
   c.vision.image_size = grid * c.vision.patch_size;
   c.vision.layers = CountBlocks(state, "visual.transformer.resblocks.");
@@ -89,9 +90,9 @@ absl::StatusOr<ClipConfig> InferClipConfig(const std::map<std::string, torch::Te
   c.vision.heads = *vh;
   c.text.heads = *th;
   if (vproj->size(0) != c.vision.width || vproj->size(1) != c.embed_dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "clip: visual.proj is [", vproj->size(0), ", ", vproj->size(1), "], expected [",
-        c.vision.width, ", ", c.embed_dim, "]"));
+    return absl::InvalidArgumentError(absl::StrCat("clip: visual.proj is [", vproj->size(0), ", ",
+                                                   vproj->size(1), "], expected [", c.vision.width,
+                                                   ", ", c.embed_dim, "]"));
   }
   return c;
 }
@@ -148,7 +149,8 @@ torch::Tensor ClipResidualBlockImpl::forward(const torch::Tensor& x, const torch
 ClipTransformerImpl::ClipTransformerImpl(int64_t width, int64_t layers, int64_t heads,
                                          bool quick_gelu) {
   resblocks = register_module("resblocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < layers; ++i) resblocks->push_back(ClipResidualBlock(width, heads, quick_gelu));
+  for (int64_t i = 0; i < layers; ++i)
+    resblocks->push_back(ClipResidualBlock(width, heads, quick_gelu));
 }
 
 ClipResidualBlock ClipTransformerImpl::block(int64_t i) const {
@@ -158,15 +160,18 @@ ClipResidualBlock ClipTransformerImpl::block(int64_t i) const {
 ClipVisionImpl::ClipVisionImpl(const ClipConfig& config) : config_(config) {
   const ClipVisionConfig& v = config.vision;
   const int64_t grid = v.image_size / v.patch_size;
-  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, v.width, v.patch_size)
-                                                         .stride(v.patch_size)
-                                                         .bias(false)));
+  conv1 = register_module(
+      "conv1",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, v.width, v.patch_size).stride(v.patch_size).bias(false)));
   class_embedding = register_parameter("class_embedding", torch::randn({v.width}) * 0.02);
   positional_embedding =
       register_parameter("positional_embedding", torch::randn({grid * grid + 1, v.width}) * 0.02);
   ln_pre = register_module("ln_pre", torch::nn::LayerNorm(torch::nn::LayerNormOptions({v.width})));
-  transformer = register_module("transformer", ClipTransformer(v.width, v.layers, v.heads, config.quick_gelu));
-  ln_post = register_module("ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({v.width})));
+  transformer = register_module("transformer",
+                                ClipTransformer(v.width, v.layers, v.heads, config.quick_gelu));
+  ln_post =
+      register_module("ln_post", torch::nn::LayerNorm(torch::nn::LayerNormOptions({v.width})));
   proj = register_parameter("proj", torch::randn({v.width, config.embed_dim}) * 0.02);
 }
 
@@ -178,8 +183,9 @@ void ClipVisionImpl::ClearCache() {
 torch::Tensor ClipVisionImpl::PositionalEmbedding(int64_t grid_h, int64_t grid_w) {
   const int64_t grid = config_.vision.image_size / config_.vision.patch_size;
   if (grid_h == grid && grid_w == grid) return positional_embedding;
-  const auto key = std::make_tuple(grid_h, grid_w, static_cast<int>(positional_embedding.scalar_type()),
-                                   positional_embedding.device().str());
+  const auto key =
+      std::make_tuple(grid_h, grid_w, static_cast<int>(positional_embedding.scalar_type()),
+                      positional_embedding.device().str());
   std::lock_guard<std::mutex> lock(cache_mu_);
   auto it = pos_cache_.find(key);
   if (it != pos_cache_.end()) return it->second;
@@ -244,9 +250,12 @@ ClipModelImpl::ClipModelImpl(const ClipConfig& config) : config_(config) {
   token_embedding = register_module("token_embedding", torch::nn::Embedding(t.vocab_size, t.width));
   positional_embedding =
       register_parameter("positional_embedding", torch::randn({t.context_length, t.width}) * 0.01);
-  transformer = register_module("transformer", ClipTransformer(t.width, t.layers, t.heads, config.quick_gelu));
-  ln_final = register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({t.width})));
-  text_projection = register_parameter("text_projection", torch::randn({t.width, config.embed_dim}) * 0.02);
+  transformer = register_module("transformer",
+                                ClipTransformer(t.width, t.layers, t.heads, config.quick_gelu));
+  ln_final =
+      register_module("ln_final", torch::nn::LayerNorm(torch::nn::LayerNormOptions({t.width})));
+  text_projection =
+      register_parameter("text_projection", torch::randn({t.width, config.embed_dim}) * 0.02);
   logit_scale = register_parameter("logit_scale", torch::full({}, std::log(1 / 0.07)));
 }
 

@@ -20,9 +20,9 @@ namespace ovseg {
 enum class PosEmbedInterpolation { kBicubic, kBilinear };
 
 struct ClipVisionConfig {
-  int64_t width = 0;       // C
+  int64_t width = 0;  // C
   int64_t layers = 0;
-  int64_t heads = 0;       // width / 64
+  int64_t heads = 0;  // width / 64
   int64_t patch_size = 0;
   int64_t image_size = 0;  // Pre-training resolution (grid * patch).
 };
@@ -38,7 +38,7 @@ struct ClipTextConfig {
 struct ClipConfig {
   ClipVisionConfig vision;
   ClipTextConfig text;
-  int64_t embed_dim = 0;  // E
+  int64_t embed_dim = 0;   // E
   bool quick_gelu = true;  // OpenAI weights: QuickGELU; OpenCLIP weights: GELU.
   PosEmbedInterpolation interpolation = PosEmbedInterpolation::kBicubic;
 };
@@ -98,9 +98,9 @@ class ClipTransformerImpl : public torch::nn::Module {
 TORCH_MODULE(ClipTransformer);
 
 struct ClipVisionOutput {
-  torch::Tensor embedding;             // [B, E]: ln_post(class token) @ proj, unnormalised.
-  std::vector<torch::Tensor> layers;   // Requested block outputs, [B, 1 + gh*gw, C] each.
-  torch::Tensor tokens;                // Last block's output, [B, 1 + gh*gw, C] (pre ln_post).
+  torch::Tensor embedding;            // [B, E]: ln_post(class token) @ proj, unnormalised.
+  std::vector<torch::Tensor> layers;  // Requested block outputs, [B, 1 + gh*gw, C] each.
+  torch::Tensor tokens;               // Last block's output, [B, 1 + gh*gw, C] (pre ln_post).
   int64_t grid_h = 0, grid_w = 0;
 };
 
@@ -139,7 +139,9 @@ class ClipModelImpl : public torch::nn::Module {
   // cut after the last end token of the batch: causal attention makes the rest irrelevant.
   torch::Tensor EncodeText(const torch::Tensor& tokens);
   // CLIP's encode_image: [B, E].
-  torch::Tensor EncodeImage(const torch::Tensor& images) { return visual->forward(images).embedding; }
+  torch::Tensor EncodeImage(const torch::Tensor& images) {
+    return visual->forward(images).embedding;
+  }
 
   ClipVision visual{nullptr};
   torch::nn::Embedding token_embedding{nullptr};

@@ -41,7 +41,8 @@ absl::StatusOr<std::optional<bool>> HuggingFaceQuickGelu(const std::string& weig
   std::optional<bool> quick;
   for (const char* tower : {"text_config", "vision_config"}) {
     std::string act = "quick_gelu";
-    if (config.contains(tower) && config[tower].is_object() && config[tower].contains("hidden_act")) {
+    if (config.contains(tower) && config[tower].is_object() &&
+        config[tower].contains("hidden_act")) {
       act = config[tower]["hidden_act"].get<std::string>();
     }
     if (act != "quick_gelu" && act != "gelu") {
@@ -86,10 +87,14 @@ absl::StatusOr<ClipWeightFormat> ParseClipWeightFormat(const std::string& name) 
 
 const char* ClipWeightFormatName(ClipWeightFormat format) {
   switch (format) {
-    case ClipWeightFormat::kAuto: return "auto";
-    case ClipWeightFormat::kOpenAi: return "openai";
-    case ClipWeightFormat::kHuggingFace: return "hf";
-    case ClipWeightFormat::kTorchScript: return "torchscript";
+    case ClipWeightFormat::kAuto:
+      return "auto";
+    case ClipWeightFormat::kOpenAi:
+      return "openai";
+    case ClipWeightFormat::kHuggingFace:
+      return "hf";
+    case ClipWeightFormat::kTorchScript:
+      return "torchscript";
   }
   return "?";
 }
@@ -104,10 +109,14 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> ConvertHuggingFaceClip(
   static const std::map<std::string, std::string> kBlockParts = {
       {"self_attn.out_proj.weight", "attn.out_proj.weight"},
       {"self_attn.out_proj.bias", "attn.out_proj.bias"},
-      {"layer_norm1.weight", "ln_1.weight"}, {"layer_norm1.bias", "ln_1.bias"},
-      {"layer_norm2.weight", "ln_2.weight"}, {"layer_norm2.bias", "ln_2.bias"},
-      {"mlp.fc1.weight", "mlp.c_fc.weight"}, {"mlp.fc1.bias", "mlp.c_fc.bias"},
-      {"mlp.fc2.weight", "mlp.c_proj.weight"}, {"mlp.fc2.bias", "mlp.c_proj.bias"}};
+      {"layer_norm1.weight", "ln_1.weight"},
+      {"layer_norm1.bias", "ln_1.bias"},
+      {"layer_norm2.weight", "ln_2.weight"},
+      {"layer_norm2.bias", "ln_2.bias"},
+      {"mlp.fc1.weight", "mlp.c_fc.weight"},
+      {"mlp.fc1.bias", "mlp.c_fc.bias"},
+      {"mlp.fc2.weight", "mlp.c_proj.weight"},
+      {"mlp.fc2.bias", "mlp.c_proj.bias"}};
   static const std::map<std::string, std::string> kTopLevel = {
       {"text_model.embeddings.token_embedding.weight", "token_embedding.weight"},
       {"text_model.embeddings.position_embedding.weight", "positional_embedding"},
@@ -165,15 +174,16 @@ absl::StatusOr<std::map<std::string, torch::Tensor>> ConvertHuggingFaceClip(
     out[name] = torch::cat({parts["q"], parts["k"], parts["v"]}, 0);
   }
   if (!unknown.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("clip (hf): unexpected keys [",
-                                                   absl::StrJoin(unknown, ", "), "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("clip (hf): unexpected keys [", absl::StrJoin(unknown, ", "), "]"));
   }
   return out;
 }
 
 absl::StatusOr<ClipWeights> ReadClipWeights(const std::string& path, ClipWeightFormat format) {
   ClipWeights weights;
-  if (format == ClipWeightFormat::kAuto && IsZipArchive(path)) format = ClipWeightFormat::kTorchScript;
+  if (format == ClipWeightFormat::kAuto && IsZipArchive(path))
+    format = ClipWeightFormat::kTorchScript;
   if (format == ClipWeightFormat::kTorchScript) {
     absl::StatusOr<std::map<std::string, torch::Tensor>> state = ReadTorchScript(path);
     if (!state.ok()) return state.status();
@@ -197,7 +207,8 @@ absl::StatusOr<ClipWeights> ReadClipWeights(const std::string& path, ClipWeightF
   }
   weights.format = format;
   if (format == ClipWeightFormat::kHuggingFace) {
-    absl::StatusOr<std::map<std::string, torch::Tensor>> converted = ConvertHuggingFaceClip(*tensors);
+    absl::StatusOr<std::map<std::string, torch::Tensor>> converted =
+        ConvertHuggingFaceClip(*tensors);
     if (!converted.ok()) return converted.status();
     weights.state = *std::move(converted);
     absl::StatusOr<std::optional<bool>> quick = HuggingFaceQuickGelu(path);

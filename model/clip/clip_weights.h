@@ -32,7 +32,7 @@ struct ClipLoadOptions {
 };
 
 struct ClipWeights {
-  std::map<std::string, torch::Tensor> state;  // OpenAI key names, fp32 on CPU.
+  std::map<std::string, torch::Tensor> state;         // OpenAI key names, fp32 on CPU.
   ClipWeightFormat format = ClipWeightFormat::kAuto;  // The format actually read.
   std::optional<bool> quick_gelu;                     // When the file records it.
 };

@@ -151,14 +151,13 @@ absl::Status WriteSafetensors(const std::string& path,
     }
     const std::string dtype = SafetensorsDtypeOf(tensor.scalar_type());
     if (dtype.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("safetensors: tensor \"", name,
-                                                     "\": dtype has no safetensors name"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("safetensors: tensor \"", name, "\": dtype has no safetensors name"));
     }
     torch::Tensor c = tensor.detach().to(torch::kCPU).contiguous();
     const uint64_t bytes = c.numel() * c.element_size();
-    header[name] = {{"dtype", dtype},
-                    {"shape", c.sizes().vec()},
-                    {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", dtype}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
     cpu.push_back(std::move(c));
   }

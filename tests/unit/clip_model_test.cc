@@ -1,6 +1,8 @@
 // CLIP against the public implementations: a tiny random model in OpenAI, HuggingFace and
 // TorchScript layouts with outputs from openai/CLIP, open_clip and transformers
 // (scripts/testdata/make_clip_reference.py, data in tests/data/clip_tiny/).
+#include "model/clip/clip_model.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -8,7 +10,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "model/clip/clip_model.h"
 #include "model/clip/clip_weights.h"
 
 namespace ovseg {
@@ -92,7 +93,8 @@ TEST(ClipModelTest, HuggingFaceLayoutIsDetectedAndMatchesTransformers) {
 }
 
 TEST(ClipModelTest, TorchScriptArchiveWithFp16WeightsIsDetectedAndConverted) {
-  absl::StatusOr<ClipWeights> weights = ReadClipWeights(DataDir() + "openai_fp16.pt", ClipWeightFormat::kAuto);
+  absl::StatusOr<ClipWeights> weights =
+      ReadClipWeights(DataDir() + "openai_fp16.pt", ClipWeightFormat::kAuto);
   ASSERT_TRUE(weights.ok()) << weights.status();
   EXPECT_EQ(weights->format, ClipWeightFormat::kTorchScript);
   EXPECT_EQ(weights->state.at("visual.proj").scalar_type(), torch::kFloat32);
@@ -109,16 +111,18 @@ TEST(ClipModelTest, IntermediateBlockOutputs) {
   ASSERT_EQ(out.layers.size(), 2u);
   EXPECT_EQ(out.grid_h, 4);
   for (int k = 0; k < 2; ++k) {
-    EXPECT_LE(MaxAbsDiff(out.layers[k], Floats(Reference()["openai_blocks_image0"][k], {1, 17, 64})),
-              1e-4)
+    EXPECT_LE(
+        MaxAbsDiff(out.layers[k], Floats(Reference()["openai_blocks_image0"][k], {1, 17, 64})),
+        1e-4)
         << "block " << k;
   }
   EXPECT_THROW(model->visual->forward(Images(1, 32, 32), {2}), c10::Error);
 }
 
 TEST(ClipModelTest, PositionalEmbeddingInterpolationBicubicAndBilinear) {
-  for (auto [mode, key] : {std::pair{PosEmbedInterpolation::kBicubic, "interpolated_bicubic_48x64"},
-                           std::pair{PosEmbedInterpolation::kBilinear, "interpolated_bilinear_48x64"}}) {
+  for (auto [mode, key] :
+       {std::pair{PosEmbedInterpolation::kBicubic, "interpolated_bicubic_48x64"},
+        std::pair{PosEmbedInterpolation::kBilinear, "interpolated_bilinear_48x64"}}) {
     ClipLoadOptions options;
     options.quick_gelu = true;
     options.interpolation = mode;
@@ -168,7 +172,8 @@ TEST(ClipModelTest, OpenAiSafetensorsWithoutActivationFlagIsRefused) {
 }
 
 TEST(ClipModelTest, MissingUnexpectedAndMisshapedKeysAreNamed) {
-  absl::StatusOr<ClipWeights> weights = ReadClipWeights(DataDir() + "openai.safetensors", ClipWeightFormat::kOpenAi);
+  absl::StatusOr<ClipWeights> weights =
+      ReadClipWeights(DataDir() + "openai.safetensors", ClipWeightFormat::kOpenAi);
   ASSERT_TRUE(weights.ok());
   std::map<std::string, torch::Tensor> state = weights->state;
   auto config = InferClipConfig(state, true);
@@ -186,7 +191,8 @@ TEST(ClipModelTest, MissingUnexpectedAndMisshapedKeysAreNamed) {
   state = weights->state;
   state["visual.transformer.resblocks.0.ln_1.weight"] = torch::zeros({64});
   state.erase("visual.conv1.weight");
-  EXPECT_EQ(InferClipConfig(state, true).status().message(), "clip: missing \"visual.conv1.weight\"");
+  EXPECT_EQ(InferClipConfig(state, true).status().message(),
+            "clip: missing \"visual.conv1.weight\"");
 }
 
 TEST(ClipModelTest, HuggingFaceConversionNamesUnknownKeys) {
