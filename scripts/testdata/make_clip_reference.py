@@ -40,6 +40,15 @@ def openai_module(repo):
     return mod
 
 
+def oa_preprocess(n_px):
+    # openai/CLIP clip/clip.py _transform, written out (its module imports pkg resources).
+    from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
+    return Compose([Resize(n_px, interpolation=InterpolationMode.BICUBIC), CenterCrop(n_px),
+                    lambda image: image.convert("RGB"), ToTensor(),
+                    Normalize((0.48145466, 0.4578275, 0.40821073),
+                              (0.26862954, 0.26130258, 0.27577711))])
+
+
 def images(n, h, w):
     # Reproduced bit for bit by the C++ test with the same torch ops.
     count = n * 3 * h * w
@@ -184,6 +193,19 @@ def main():
     traced.save(os.path.join(OUT, "openai_fp16.pt"))
     t16, i16 = openai_outputs(rounded, toks, imgs)
     ref["torchscript_fp16_weights"] = {"text": flat(t16), "image": flat(i16)}
+
+    # 8-bit images through OpenAI's own preprocess (PIL + torchvision), as ovseg-embed
+    # reads PNGs: one at the model resolution, one that needs resize and centre crop.
+    from PIL import Image
+    import numpy as np
+    preprocess = oa_preprocess(RES)
+    for name, (w, h) in {"png_32x32": (32, 32), "png_48x40": (48, 40)}.items():
+        pixels = np.array([[[min(255, 2 * x + 2 * y + 40 * c + (x * y) % 7) for c in range(3)]
+                            for x in range(w)] for y in range(h)], dtype=np.uint8)
+        with torch.no_grad():
+            emb = model.encode_image(preprocess(Image.fromarray(pixels)).unsqueeze(0))
+        ref[name] = {"formula": "min(255, 2x + 2y + 40c + (x*y) % 7)", "width": w, "height": h,
+                     "image": flat(emb)}
 
     json.dump(ref, open(os.path.join(OUT, "reference.json"), "w"))
 

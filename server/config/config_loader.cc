@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "model/clip/prompt_templates.h"
 
 namespace ovseg {
 namespace {
@@ -82,7 +83,14 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
     bucket->set_height(640);
   }
   v1::VocabularyConfig* v = c->mutable_vocabulary();
-  if (v->prompt_templates().empty()) v->add_prompt_templates("a photo of a {}.");
+  if (v->template_set().empty()) v->set_template_set("single");
+  if (v->prompt_templates().empty()) {
+    // An unknown set name leaves the list empty; validation then names the field.
+    absl::StatusOr<std::vector<std::string>> set = PromptTemplateSet(v->template_set());
+    if (set.ok()) {
+      for (const std::string& t : *set) v->add_prompt_templates(t);
+    }
+  }
   if (v->cache_max_bytes() == 0) v->set_cache_max_bytes(256 << 20);
   if (v->text_encoder_batch_size() == 0) v->set_text_encoder_batch_size(256);
   v1::PostprocessConfig* p = c->mutable_postprocess();
@@ -115,6 +123,10 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
                      absl::StrCat(b.width(), "x", b.height(),
                                   ": sides must be positive multiples of 32, at most 4096"));
     }
+  }
+  if (c.vocabulary().prompt_templates().empty()) {
+    const absl::Status set = PromptTemplateSet(c.vocabulary().template_set()).status();
+    return Invalid("vocabulary.template_set", set.ok() ? "no templates" : set.message());
   }
   for (const std::string& t : c.vocabulary().prompt_templates()) {
     if (!absl::StrContains(t, "{}")) {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
+#include "model/clip/prompt_templates.h"
 #include "server/common/sha256.h"
 
 namespace ovseg {
@@ -79,13 +79,13 @@ absl::StatusOr<std::vector<std::vector<float>>> VocabularyCache::EncodeLabels(
   for (size_t i = 0; i < labels.size(); ++i) {
     for (const std::string& synonym : labels[i]->synonyms) {
       for (const std::string& tmpl : options_.prompt_templates) {
-        prompts.push_back(absl::StrReplaceAll(tmpl, {{"{}", synonym}}));
+        prompts.push_back(FillTemplate(tmpl, synonym));
         owner.push_back(i);
       }
     }
   }
   const int dim = encoder.EmbeddingDim();
-  std::vector<std::vector<float>> sums(labels.size(), std::vector<float>(dim, 0.0f));
+  PromptEnsemble ensemble(labels.size(), dim);
   const size_t step = std::max(1, options_.text_encoder_batch_size);
   for (size_t begin = 0; begin < prompts.size(); begin += step) {
     const size_t count = std::min(step, prompts.size() - begin);
@@ -96,23 +96,9 @@ absl::StatusOr<std::vector<std::vector<float>>> VocabularyCache::EncodeLabels(
       return absl::InternalError(absl::StrCat("text encoder returned ", out->size(), " floats for ",
                                               count, " prompts of dim ", dim));
     }
-    for (size_t p = 0; p < count; ++p) {
-      // Each prompt embedding is normalised before averaging, as CLIP prompt ensembles do.
-      const float* row = out->data() + p * dim;
-      double norm = 0;
-      for (int d = 0; d < dim; ++d) norm += double{row[d]} * row[d];
-      const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-      std::vector<float>& sum = sums[owner[begin + p]];
-      for (int d = 0; d < dim; ++d) sum[d] += row[d] * inv;
-    }
+    for (size_t p = 0; p < count; ++p) ensemble.Add(owner[begin + p], out->data() + p * dim);
   }
-  for (std::vector<float>& sum : sums) {
-    double norm = 0;
-    for (float v : sum) norm += double{v} * v;
-    const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.0f;
-    for (float& v : sum) v *= inv;
-  }
-  return sums;
+  return std::move(ensemble).Finish();
 }
 
 absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> VocabularyCache::Get(

@@ -39,11 +39,21 @@ int main(int argc, char** argv) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       const size_t at = rng() % s.size();
       switch (rng() % 5) {
-        case 0: s[at] = static_cast<char>(rng()); break;
-        case 1: s.resize(at); break;
-        case 2: s.insert(at, 1, "{}[]\",:0123456789-e"[rng() % 19]); break;
-        case 3: s.erase(at, 1 + rng() % 8); break;
-        case 4: if (s.size() >= 8) s[rng() % 8] = static_cast<char>(rng()); break;  // Length field.
+        case 0:
+          s[at] = static_cast<char>(rng());
+          break;
+        case 1:
+          s.resize(at);
+          break;
+        case 2:
+          s.insert(at, 1, "{}[]\",:0123456789-e"[rng() % 19]);
+          break;
+        case 3:
+          s.erase(at, 1 + rng() % 8);
+          break;
+        case 4:
+          if (s.size() >= 8) s[rng() % 8] = static_cast<char>(rng());
+          break;  // Length field.
       }
     }
     Run(s);

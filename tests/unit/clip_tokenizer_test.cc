@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "model/clip/prompt_templates.h"
 
 namespace ovseg {
 namespace {
@@ -96,6 +99,30 @@ TEST(ClipTokenizerTest, MalformedFilesAreNamedErrors) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ClipTokenizer::FromBpeGzipFile("/nonexistent.gz").status().code(),
             absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace ovseg
+
+namespace ovseg {
+namespace {
+
+TEST(PromptTemplatesTest, SetsFillAndEnsemble) {
+  EXPECT_EQ(PromptTemplateSet("vild")->size(), 14u);
+  EXPECT_EQ(PromptTemplateSet("none")->front(), "{}");
+  EXPECT_FALSE(PromptTemplateSet("all").ok());
+  EXPECT_EQ(FillTemplate("a {} and a {}.", "cat"), "a cat and a cat.");
+  // Label 0: rows (3,4) and (0,2) -> normalised (0.6,0.8) + (0,1) = (0.6,1.8) -> /|.|.
+  PromptEnsemble e(2, 2);
+  const float a[2] = {3, 4}, b[2] = {0, 2}, zero[2] = {0, 0};
+  e.Add(0, a);
+  e.Add(0, b);
+  e.Add(1, zero);  // A zero row is skipped, not a NaN.
+  const std::vector<std::vector<float>> out = std::move(e).Finish();
+  const double n = std::sqrt(0.6 * 0.6 + 1.8 * 1.8);
+  EXPECT_NEAR(out[0][0], 0.6 / n, 1e-6);
+  EXPECT_NEAR(out[0][1], 1.8 / n, 1e-6);
+  EXPECT_EQ(out[1], (std::vector<float>{0, 0}));
 }
 
 }  // namespace

@@ -25,6 +25,32 @@ TEST(ConfigTest, DefaultsAndShippedConfigParse) {
   EXPECT_TRUE(shipped.ok()) << shipped.status();
 }
 
+TEST(ConfigTest, TemplateSets) {
+  auto single = ParseServerConfig("", "default");
+  ASSERT_TRUE(single.ok());
+  EXPECT_EQ(single->vocabulary().template_set(), "single");
+  ASSERT_EQ(single->vocabulary().prompt_templates_size(), 1);
+  EXPECT_EQ(single->vocabulary().prompt_templates(0), "a photo of a {}.");
+  auto vild = ParseServerConfig("vocabulary { template_set: \"vild\" }", "vild");
+  ASSERT_TRUE(vild.ok());
+  EXPECT_EQ(vild->vocabulary().prompt_templates_size(), 14);
+  EXPECT_EQ(vild->vocabulary().prompt_templates(13), "There is a large {} in the scene.");
+  auto none = ParseServerConfig("vocabulary { template_set: \"none\" }", "none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->vocabulary().prompt_templates(0), "{}");
+  // Explicit templates win over the set.
+  auto own = ParseServerConfig(
+      "vocabulary { template_set: \"vild\" prompt_templates: \"art of {}\" }", "own");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->vocabulary().prompt_templates_size(), 1);
+  auto bad = ParseServerConfig("vocabulary { template_set: \"many\" }", "bad");
+  EXPECT_NE(
+      std::string(bad.status().message())
+          .find("vocabulary.template_set template set \"many\": expected none, single or vild"),
+      std::string::npos)
+      << bad.status().ToString();
+}
+
 TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   auto c = ParseServerConfig("limits {\n  max_labelz: 3\n}", "bad.pbtxt");
   EXPECT_NE(c.status().message().find("bad.pbtxt:2:"), std::string::npos) << c.status();

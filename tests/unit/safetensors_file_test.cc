@@ -76,9 +76,8 @@ TEST(SafetensorsFileTest, AlignedTensorsAliasTheMappingAndWritesStayPrivate) {
 
 TEST(SafetensorsFileTest, UnalignedTensorIsCopied) {
   // A one-byte tensor first puts the F32 tensor at data offset 1.
-  const std::string json =
-      R"({"pad":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
-      R"("x":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
+  const std::string json = R"({"pad":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                           R"("x":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
   std::string padded = json + std::string((8 - (8 + json.size()) % 8) % 8, ' ');
   float values[2] = {1.5f, -2.25f};
   std::string data(1, '\x07');
