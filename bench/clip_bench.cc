@@ -105,10 +105,11 @@ int Main(int argc, char** argv) {
         torch::InferenceMode guard;
         const double s = BestSeconds(3, [&] { model->EncodeImage(images); });
         const double gflops = VisionFlops(config, side) * batch / s / 1e9;
-        std::printf("image encoder ViT-B/16 %s %3lldx%-3lld batch %lld: %7.2f images/s  %6.0f GFLOP/s"
-                    "  (%.0f%% of %s matmul)\n",
-                    name, static_cast<long long>(side), static_cast<long long>(side),
-                    static_cast<long long>(batch), batch / s, gflops, 100.0 * gflops / limit, name);
+        std::printf(
+            "image encoder ViT-B/16 %s %3lldx%-3lld batch %lld: %7.2f images/s  %6.0f GFLOP/s"
+            "  (%.0f%% of %s matmul)\n",
+            name, static_cast<long long>(side), static_cast<long long>(side),
+            static_cast<long long>(batch), batch / s, gflops, 100.0 * gflops / limit, name);
       }
     }
   }
@@ -142,7 +143,8 @@ int Main(int argc, char** argv) {
     if (!out.ok()) return std::fprintf(stderr, "%s\n", out.status().ToString().c_str()), 1;
     const double mean_tokens = static_cast<double>(tokens) / prompts.size();
     const double gflops = TextFlops(config, static_cast<int64_t>(mean_tokens + 0.5),
-                                    static_cast<int64_t>(prompts.size())) / s / 1e9;
+                                    static_cast<int64_t>(prompts.size())) /
+                          s / 1e9;
     const char* name = dtype == torch::kFloat32 ? "fp32" : "bf16";
     std::printf("text encoder %s: %.2f s (%.0f prompts/s, ~%.0f GFLOP/s, %.0f%% of %s matmul)\n",
                 name, s, prompts.size() / s, gflops,

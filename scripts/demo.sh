@@ -13,8 +13,9 @@ build/server/ovseg-server --config configs/server.pbtxt "$@"
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then
-  echo "demo: the server did not start (exit $rc). Missing today: CLIP encoders (issue 3),"
-  echo "      TeVA classifier (4), Mask2Former (5), FGAseg head (6), trained demo model (8)."
-  echo "      What runs now: the gRPC serving core, exercised by scripts/test.sh."
+  echo "demo: the server did not start (exit $rc). Missing today: TeVA classifier (issue 4),"
+  echo "      Mask2Former (5), FGAseg head (6), trained demo model (8). What runs now: the gRPC"
+  echo "      serving core and CLIP (scripts/test.sh; build/model/ovseg-embed), e.g.:"
+  build/model/ovseg-embed tokenize --text "a photo of a fire hydrant."
 fi
 exit $rc

@@ -33,13 +33,12 @@ torch::Tensor ClipPreprocess(const uint8_t* rgb, int width, int height, int size
   const int64_t shorter = wide ? height : width, longer = wide ? width : height;
   const auto scaled_long = static_cast<int64_t>(static_cast<double>(size) * longer / shorter);
   const int64_t new_h = wide ? size : scaled_long, new_w = wide ? scaled_long : size;
-  torch::Tensor resized =
-      F::interpolate(Bytes(rgb, width, height).to(torch::kFloat32),
-                     F::InterpolateFuncOptions()
-                         .size(std::vector<int64_t>{new_h, new_w})
-                         .mode(torch::kBicubic)
-                         .align_corners(false)
-                         .antialias(true));
+  torch::Tensor resized = F::interpolate(Bytes(rgb, width, height).to(torch::kFloat32),
+                                         F::InterpolateFuncOptions()
+                                             .size(std::vector<int64_t>{new_h, new_w})
+                                             .mode(torch::kBicubic)
+                                             .align_corners(false)
+                                             .antialias(true));
   resized = resized.round().clamp(0, 255);  // PIL resizes 8-bit images to 8-bit.
   const auto top = static_cast<int64_t>(std::round((new_h - size) / 2.0));
   const auto left = static_cast<int64_t>(std::round((new_w - size) / 2.0));

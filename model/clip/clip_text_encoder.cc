@@ -40,8 +40,8 @@ absl::StatusOr<std::vector<float>> ClipTextEncoder::Encode(absl::Span<const std:
   for (size_t begin = 0; begin < order.size(); begin += max_batch_) {
     const size_t count = std::min<size_t>(max_batch_, order.size() - begin);
     const size_t length = tokens[order[begin + count - 1]].size();
-    torch::Tensor batch = torch::zeros({static_cast<int64_t>(count), static_cast<int64_t>(length)},
-                                       torch::kLong);
+    torch::Tensor batch =
+        torch::zeros({static_cast<int64_t>(count), static_cast<int64_t>(length)}, torch::kLong);
     auto accessor = batch.accessor<int64_t, 2>();
     for (size_t i = 0; i < count; ++i) {
       const std::vector<int>& t = tokens[order[begin + i]];

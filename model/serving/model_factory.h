@@ -21,6 +21,10 @@ struct ServingModel {
 // never serves fake output.
 absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config);
 
+// The CLIP text encoder from config.clip_weights (layout, activation, device, precision
+// as configured). Weight problems are INVALID_ARGUMENT/NOT_FOUND naming file and tensor.
+absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::ModelConfig& config);
+
 }  // namespace ovseg
 
 #endif  // OVSEG_MODEL_SERVING_MODEL_FACTORY_H_

@@ -79,7 +79,8 @@ absl::StatusOr<torch::ScalarType> ParsePrecision(const std::string& p) {
   if (p == "fp32") return torch::kFloat32;
   if (p == "bf16") return torch::kBFloat16;
   if (p == "fp16") return torch::kFloat16;
-  return absl::InvalidArgumentError(absl::StrCat("--precision ", p, ": expected fp32, bf16 or fp16"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--precision ", p, ": expected fp32, bf16 or fp16"));
 }
 
 absl::Status Encode(const Args& args) {
@@ -126,7 +127,8 @@ absl::Status Encode(const Args& args) {
     nlohmann::json embeds = nlohmann::json::array();
     if (template_set == "none") {
       for (size_t i = 0; i < texts.size(); ++i) {
-        embeds.push_back(std::vector<float>(rows->begin() + i * dim, rows->begin() + (i + 1) * dim));
+        embeds.push_back(
+            std::vector<float>(rows->begin() + i * dim, rows->begin() + (i + 1) * dim));
       }
     } else {
       PromptEnsemble ensemble(texts.size(), dim);
@@ -163,9 +165,9 @@ int Main(int argc, char** argv) {
       absl::StatusOr<Args> args = ParseArgs(argc, argv, {"--text"});
       status = args.ok() ? Tokenize(*args) : args.status();
     } else if (command == "encode") {
-      absl::StatusOr<Args> args =
-          ParseArgs(argc, argv, {"--clip", "--format", "--quick-gelu", "--text", "--image",
-                                 "--templates", "--precision", "--device"});
+      absl::StatusOr<Args> args = ParseArgs(argc, argv,
+                                            {"--clip", "--format", "--quick-gelu", "--text",
+                                             "--image", "--templates", "--precision", "--device"});
       status = args.ok() ? Encode(*args) : args.status();
     } else {
       return std::fprintf(stderr, "unknown command %s\n%s", command.c_str(), kUsage), 2;

@@ -48,8 +48,8 @@ std::string WritePattern(int w, int h) {
       }
     }
   }
-  const std::string path = ::testing::TempDir() + "/pattern_" + std::to_string(w) + "x" +
-                           std::to_string(h) + ".png";
+  const std::string path =
+      ::testing::TempDir() + "/pattern_" + std::to_string(w) + "x" + std::to_string(h) + ".png";
   cv::imwrite(path, bgr);
   return path;
 }
@@ -57,7 +57,8 @@ std::string WritePattern(int w, int h) {
 double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, double(std::abs(a[i] - b[i])));
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::max(m, double(std::abs(a[i] - b[i])));
   return m;
 }
 
@@ -76,8 +77,9 @@ TEST(OvsegEmbedTest, TokenizeMatchesOpenAi) {
 
 TEST(OvsegEmbedTest, ImageAtModelResolutionMatchesOpenAiPreprocessAndModel) {
   const nlohmann::json ref = Reference()["png_32x32"];
-  const Result r = RunEmbed("encode --clip " + Source() + "/tests/data/clip_tiny/openai.safetensors" +
-                       " --quick-gelu true --image " + WritePattern(32, 32));
+  const Result r =
+      RunEmbed("encode --clip " + Source() + "/tests/data/clip_tiny/openai.safetensors" +
+               " --quick-gelu true --image " + WritePattern(32, 32));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto json = nlohmann::json::parse(r.out);
   EXPECT_LE(MaxAbsDiff(json["image_embeds"][0].get<std::vector<float>>(),
@@ -87,8 +89,9 @@ TEST(OvsegEmbedTest, ImageAtModelResolutionMatchesOpenAiPreprocessAndModel) {
 
 TEST(OvsegEmbedTest, ResizedImageIsCloseToPilBicubicAndCrop) {
   const nlohmann::json ref = Reference()["png_48x40"];
-  const Result r = RunEmbed("encode --clip " + Source() + "/tests/data/clip_tiny/openai.safetensors" +
-                       " --quick-gelu true --image " + WritePattern(48, 40));
+  const Result r =
+      RunEmbed("encode --clip " + Source() + "/tests/data/clip_tiny/openai.safetensors" +
+               " --quick-gelu true --image " + WritePattern(48, 40));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   const auto json = nlohmann::json::parse(r.out);
   // PIL's bicubic filter is matched closely, not bit for bit (embeddings of order 1).
@@ -99,7 +102,7 @@ TEST(OvsegEmbedTest, ResizedImageIsCloseToPilBicubicAndCrop) {
 
 TEST(OvsegEmbedTest, ErrorsAreMessagesNotCrashes) {
   Result r = RunEmbed("encode --clip " + Source() +
-                 "/tests/data/clip_tiny/openai.safetensors --quick-gelu true --text cat");
+                      "/tests/data/clip_tiny/openai.safetensors --quick-gelu true --text cat");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("exceeds the model's vocabulary of 512"), std::string::npos) << r.out;
   r = RunEmbed("encode --clip " + Source() + "/tests/data/clip_tiny/openai.safetensors");
