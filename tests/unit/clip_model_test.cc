@@ -227,3 +227,31 @@ TEST(ClipModelTest, TextFingerprintFollowsTextWeightsAndActivation) {
 
 }  // namespace
 }  // namespace ovseg
+
+namespace ovseg {
+namespace {
+
+// CUDA fp16 and bf16 against fp32 on CPU. Skipped where no GPU is present (this machine);
+// runs wherever the suite runs on a GPU machine.
+TEST(ClipModelTest, CudaHalfPrecisionsStayCloseToCpuFp32) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ClipLoadOptions options;
+  options.quick_gelu = true;
+  ClipModel model = Load("openai.safetensors", options);
+  torch::InferenceMode guard;
+  const torch::Tensor text32 = model->EncodeText(AllTokens());
+  const torch::Tensor image32 = model->EncodeImage(Images(2, 32, 32));
+  for (torch::ScalarType dtype : {torch::kFloat16, torch::kBFloat16}) {
+    model->to(torch::Device(torch::kCUDA), dtype);
+    model->visual->ClearCache();
+    const torch::Tensor text = model->EncodeText(AllTokens().cuda()).cpu();
+    const torch::Tensor image = model->EncodeImage(Images(2, 32, 32).cuda()).cpu();
+    EXPECT_GE(torch::cosine_similarity(text.to(torch::kFloat32), text32, 1).min().item<double>(),
+              0.999);
+    EXPECT_GE(torch::cosine_similarity(image.to(torch::kFloat32), image32, 1).min().item<double>(),
+              0.999);
+  }
+}
+
+}  // namespace
+}  // namespace ovseg

@@ -28,7 +28,8 @@ ClipModel RandomTextModel() {
 torch::Tensor Direct(ClipModel& model, const std::string& prompt) {
   torch::InferenceMode guard;
   const std::vector<int> ids = ClipTokenizer::Default().Tokenize(prompt);
-  return model->EncodeText(torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0))[0];
+  return model->EncodeText(
+      torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0))[0];
 }
 
 TEST(ClipTextEncoderTest, BatchedLengthSortedEncodingKeepsInputOrder) {
@@ -73,7 +74,8 @@ TEST(ClipTextEncoderTest, PluggedIntoTheVocabularyCache) {
     }
   }
   const torch::Tensor expected = sum / sum.norm();
-  const torch::Tensor got = torch::from_blob(const_cast<float*>((*vocab)->data.data()), {32}).clone();
+  const torch::Tensor got =
+      torch::from_blob(const_cast<float*>((*vocab)->data.data()), {32}).clone();
   EXPECT_LE((got - expected).abs().max().item<double>(), 1e-5);
   // The cache key carries the encoder's fingerprint.
   EXPECT_EQ(cache.fingerprint(), encoder->Fingerprint());
