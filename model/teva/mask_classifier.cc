@@ -1,0 +1,176 @@
+#include "model/teva/mask_classifier.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace ovseg {
+namespace F = torch::nn::functional;
+
+namespace {
+
+torch::Tensor SplitHeads(const torch::Tensor& t, int64_t heads) {
+  const int64_t b = t.size(0), l = t.size(1), c = t.size(2);
+  return t.view({b, l, heads, c / heads}).transpose(1, 2);
+}
+
+torch::Tensor MergeHeads(const torch::Tensor& t) {
+  const int64_t b = t.size(0), h = t.size(1), l = t.size(2), d = t.size(3);
+  return t.transpose(1, 2).reshape({b, l, h * d});
+}
+
+}  // namespace
+
+TevaCrossAttentionImpl::TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads)
+    : heads_(heads) {
+  g_q = register_module("g_q", torch::nn::Linear(width, width));
+  g_k = register_module("g_k", torch::nn::Linear(embed_dim, width));
+  g_v = register_module("g_v", torch::nn::Linear(embed_dim, width));
+  out = register_module("out", torch::nn::Linear(width, width));
+  torch::NoGradGuard no_grad;
+  out->weight.zero_();
+  out->bias.zero_();
+}
+
+torch::Tensor TevaCrossAttentionImpl::forward(const torch::Tensor& tokens,
+                                              const torch::Tensor& targets,
+                                              const torch::Tensor& target_valid) {
+  const torch::Tensor q = SplitHeads(g_q(tokens), heads_);
+  const torch::Tensor k = SplitHeads(g_k(targets), heads_);
+  const torch::Tensor v = SplitHeads(g_v(targets), heads_);
+  // [B, 1, 1, T]: padded classes take no part.
+  const torch::Tensor mask = target_valid.to(torch::kBool).view({target_valid.size(0), 1, 1, -1});
+  return out(MergeHeads(at::scaled_dot_product_attention(q, k, v, mask)));
+}
+
+DistributionAdapterImpl::DistributionAdapterImpl(int64_t hidden) {
+  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, hidden, 3).padding(1)));
+  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, 1, 3).padding(1)));
+  torch::NoGradGuard no_grad;
+  conv2->weight.zero_();
+  conv2->bias.fill_(10.0);
+}
+
+torch::Tensor DistributionAdapterImpl::forward(const torch::Tensor& mask_logits) {
+  return conv2(torch::gelu(conv1(mask_logits)));
+}
+
+torch::Tensor MaskAttentionSupport(const torch::Tensor& mask_logits, int64_t grid_h, int64_t grid_w) {
+  const int64_t b = mask_logits.size(0), n = mask_logits.size(1);
+  const torch::Tensor inside = (mask_logits > 0).to(torch::kFloat32).flatten(0, 1).unsqueeze(1);
+  const torch::Tensor patches =
+      F::adaptive_max_pool2d(inside, F::AdaptiveMaxPool2dFuncOptions({grid_h, grid_w}))
+          .view({b, n, grid_h * grid_w}) > 0.5;
+  const torch::Tensor cls = torch::ones({b, n, 1}, patches.options());
+  return torch::cat({cls, patches}, 2);
+}
+
+MaskClassifierImpl::MaskClassifierImpl(ClipVision clip_visual, int64_t embed_dim,
+                                       const MaskClassifierConfig& config)
+    : config_(config), embed_dim_(embed_dim) {
+  clip = register_module("clip", std::move(clip_visual));
+  for (auto& p : clip->parameters()) p.set_requires_grad(false);
+  const int64_t width = clip->class_embedding.size(0);
+  const int64_t blocks = clip->transformer->size();
+  teva = register_module("teva", torch::nn::ModuleList());
+  for (int64_t i = 0; i < blocks; ++i) {
+    teva->push_back(TevaCrossAttention(width, embed_dim, clip->transformer->block(i)->attn->heads()));
+  }
+  adapter = register_module("adapter", DistributionAdapter(config.adapter_hidden));
+  void_embedding = register_parameter("void_embedding", torch::randn({embed_dim}) * 0.02);
+  for (int64_t i = 0; i < blocks; ++i) {
+    fq_weight.push_back(register_parameter("fq_weight_" + std::to_string(i), torch::empty({width, width})));
+    fq_bias.push_back(register_parameter("fq_bias_" + std::to_string(i), torch::empty({width})));
+  }
+  ResetQueryProjections();
+}
+
+void MaskClassifierImpl::ResetQueryProjections() {
+  torch::NoGradGuard no_grad;
+  const int64_t width = clip->class_embedding.size(0);
+  for (size_t i = 0; i < fq_weight.size(); ++i) {
+    ClipAttention attn = clip->transformer->block(static_cast<int64_t>(i))->attn;
+    fq_weight[i].copy_(attn->in_proj_weight.narrow(0, 0, width));
+    fq_bias[i].copy_(attn->in_proj_bias.narrow(0, 0, width));
+  }
+}
+
+std::map<std::string, std::vector<torch::Tensor>> MaskClassifierImpl::ParameterGroups() {
+  std::map<std::string, std::vector<torch::Tensor>> groups;
+  for (const auto& item : named_parameters(/*recurse=*/true)) {
+    const std::string& name = item.key();
+    const char* group = name.rfind("clip.", 0) == 0 ? "frozen"
+                        : name.rfind("fq_", 0) == 0 ? "clip_fq"
+                                                    : "teva";
+    groups[group].push_back(item.value());
+  }
+  return groups;
+}
+
+MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) {
+  MaskClassifierOutput out;
+  torch::Tensor x = clip->Embed(in.images, &out.grid_h, &out.grid_w);  // [B, L, C]
+  const int64_t b = x.size(0), l = x.size(1), c = x.size(2);
+  const int64_t n = in.mask_logits.size(1);
+  const auto dtype = x.scalar_type();
+  torch::Tensor m = x.narrow(1, 0, 1).expand({b, n, c}).contiguous();
+
+  // Additive attention bias of the mask-token rows: 0 on the support, -inf elsewhere, plus
+  // the adapter's soft bias on patches. Padded proposals see only the class token.
+  torch::Tensor support = MaskAttentionSupport(in.mask_logits, out.grid_h, out.grid_w);
+  support = support & in.proposal_valid.to(torch::kBool).unsqueeze(-1);
+  support.select(2, 0).fill_(true);
+  torch::Tensor bias = torch::zeros({b, n, l}, x.options().dtype(torch::kFloat32));
+  if (config_.use_adapter) {
+    const int64_t h = in.mask_logits.size(2), w = in.mask_logits.size(3);
+    const torch::Tensor da = adapter(in.mask_logits.reshape({b * n, 1, h, w}).to(adapter->conv1->weight.scalar_type()));
+    const torch::Tensor soft =
+        F::adaptive_avg_pool2d(F::logsigmoid(da.to(torch::kFloat32)),
+                               F::AdaptiveAvgPool2dFuncOptions({out.grid_h, out.grid_w}));
+    bias = bias + torch::cat({torch::zeros({b, n, 1}, bias.options()), soft.view({b, n, l - 1})}, 2);
+  }
+  bias = bias.masked_fill(~support, -std::numeric_limits<float>::infinity());
+  // Rows: L image tokens (no mask: plain CLIP self-attention), then N mask tokens.
+  const torch::Tensor attn_mask =
+      torch::cat({torch::zeros({b, l, l}, bias.options()), bias}, 1).unsqueeze(1).to(dtype);
+
+  const torch::Tensor targets = in.class_embeddings.to(dtype);
+  for (int64_t i = 0; i < clip->transformer->size(); ++i) {
+    ClipResidualBlock block = clip->transformer->block(i);
+    const int64_t heads = block->attn->heads();
+    const torch::Tensor xl = block->ln_1(x);
+    torch::Tensor ml = block->ln_1(m);
+    if (config_.use_teva) {
+      const torch::Tensor t = teva[i]->as<TevaCrossAttentionImpl>()->forward(ml, targets, in.class_valid);
+      ml = config_.teva_residual ? ml + t : t;
+    }
+    const torch::Tensor& w = block->attn->in_proj_weight;
+    const torch::Tensor& wb = block->attn->in_proj_bias;
+    const torch::Tensor k = F::linear(xl, w.narrow(0, c, c), wb.narrow(0, c, c));
+    const torch::Tensor v = F::linear(xl, w.narrow(0, 2 * c, c), wb.narrow(0, 2 * c, c));
+    const torch::Tensor q = F::linear(torch::cat({xl, ml}, 1), fq_weight[i], fq_bias[i]);
+    const torch::Tensor attended = MergeHeads(at::scaled_dot_product_attention(
+        SplitHeads(q, heads), SplitHeads(k, heads), SplitHeads(v, heads), attn_mask));
+    torch::Tensor y = torch::cat({x, m}, 1) + block->attn->out_proj(attended);
+    y = y + block->mlp(block->ln_2(y));
+    x = y.narrow(1, 0, l);
+    m = y.narrow(1, l, n);
+    if (std::find(in.dense_layers.begin(), in.dense_layers.end(), i) != in.dense_layers.end()) {
+      out.dense_features.push_back(x);
+    }
+  }
+  out.mask_embeddings = F::normalize(torch::matmul(clip->ln_post(m), clip->proj).to(torch::kFloat32),
+                                     F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor classes = F::normalize(in.class_embeddings.to(torch::kFloat32),
+                                             F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor void_row = F::normalize(void_embedding.to(torch::kFloat32), F::NormalizeFuncOptions().dim(0));
+  torch::Tensor logits = torch::cat(
+      {torch::matmul(out.mask_embeddings, classes.transpose(1, 2)),
+       torch::matmul(out.mask_embeddings, void_row).unsqueeze(-1)},
+      2) * config_.temperature;
+  const torch::Tensor valid = torch::cat(
+      {in.class_valid.to(torch::kBool), torch::ones({b, 1}, in.class_valid.options().dtype(torch::kBool))}, 1);
+  out.class_logits = logits.masked_fill(~valid.unsqueeze(1), -std::numeric_limits<float>::infinity());
+  return out;
+}
+
+}  // namespace ovseg

@@ -1,0 +1,106 @@
+// The FOV-Seg mask classifier (DESIGN.md: "Mask tokens", "TeVA", "Classification"): CLIP's
+// vision transformer runs its image tokens unchanged while one mask token per proposal
+// rides along. Mask tokens attend only to the class token and the patches their proposal
+// covers; TeVA first lets each mask token read the request's class embeddings
+// (Mask-Target cross-attention), and the Distribution Adapter turns the proposal's logits
+// into a soft bias on that support. Each mask token ends as an embedding classified by
+// cosine similarity against the classes and a learnable void embedding.
+#ifndef OVSEG_MODEL_TEVA_MASK_CLASSIFIER_H_
+#define OVSEG_MODEL_TEVA_MASK_CLASSIFIER_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/clip/clip_model.h"
+
+namespace ovseg {
+
+struct MaskClassifierConfig {
+  bool use_teva = true;       // false: the plain MaskCLIP-style classifier (the baseline).
+  bool teva_residual = true;  // M^ = M + CrossAttn (default) or the literal M^ = CrossAttn.
+  bool use_adapter = true;
+  int64_t adapter_hidden = 16;
+  double temperature = 100.0;  // MaskCLIP's 1 / 0.01.
+};
+
+// Mask-Target cross-attention of one block: queries from mask tokens (width C), keys and
+// values from class embeddings (width E). The output projection starts at zero, so an
+// untrained TeVA in residual mode is the identity.
+class TevaCrossAttentionImpl : public torch::nn::Module {
+ public:
+  TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads);
+  // tokens [B, N, C]; targets [B, T, E]; target_valid [B, T] bool. Returns [B, N, C].
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& targets,
+                        const torch::Tensor& target_valid);
+  torch::nn::Linear g_q{nullptr}, g_k{nullptr}, g_v{nullptr}, out{nullptr};
+
+ private:
+  int64_t heads_;
+};
+TORCH_MODULE(TevaCrossAttention);
+
+// Two 3x3 convolutions (1 -> hidden -> 1) over each proposal's mask logits. Its output
+// enters attention as log sigmoid(DA(mask)) averaged over each patch; the last layer
+// starts with zero weights and bias +10, so the bias starts at ~-5e-5 (about nothing).
+class DistributionAdapterImpl : public torch::nn::Module {
+ public:
+  explicit DistributionAdapterImpl(int64_t hidden);
+  torch::Tensor forward(const torch::Tensor& mask_logits);  // [M, 1, h, w] -> same
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+};
+TORCH_MODULE(DistributionAdapter);
+
+struct MaskClassifierInput {
+  torch::Tensor images;            // [B, 3, H, W], CLIP-normalised
+  torch::Tensor mask_logits;       // [B, N, h, w] proposal logits (> 0 means inside)
+  torch::Tensor proposal_valid;    // [B, N] bool; padded proposals are false
+  torch::Tensor class_embeddings;  // [B, T, E], L2-normalised
+  torch::Tensor class_valid;       // [B, T] bool; padded classes are false
+  std::vector<int64_t> dense_layers;  // CLIP blocks whose image tokens to return
+};
+
+struct MaskClassifierOutput {
+  // [B, N, T + 1]: cosine x temperature against each class, void last. Padded classes are
+  // -inf, so they never win a softmax or an argmax.
+  torch::Tensor class_logits;
+  torch::Tensor mask_embeddings;             // [B, N, E], L2-normalised
+  std::vector<torch::Tensor> dense_features;  // Requested blocks' image tokens, [B, 1+n, C]
+  int64_t grid_h = 0, grid_w = 0;
+};
+
+// Which tokens each mask token may attend to: [B, N, 1 + gh*gw] bool. The class token is
+// always visible; patch j is visible iff the binarised mask (logit > 0) has a pixel in it.
+torch::Tensor MaskAttentionSupport(const torch::Tensor& mask_logits, int64_t grid_h, int64_t grid_w);
+
+class MaskClassifierImpl : public torch::nn::Module {
+ public:
+  // Shares `clip` (its parameters stay frozen); adds TeVA, the adapter, the void embedding
+  // and a trainable copy of every block's query projection f_q.
+  MaskClassifierImpl(ClipVision clip, int64_t embed_dim, const MaskClassifierConfig& config);
+
+  MaskClassifierOutput forward(const MaskClassifierInput& input);
+
+  // "teva" (g_*, adapter, void), "clip_fq" (query projections), "frozen" (CLIP).
+  std::map<std::string, std::vector<torch::Tensor>> ParameterGroups();
+  // Re-copies f_q from CLIP (after CLIP weights are loaded).
+  void ResetQueryProjections();
+
+  const MaskClassifierConfig& config() const { return config_; }
+  ClipVision clip{nullptr};
+  torch::nn::ModuleList teva{nullptr};  // One TevaCrossAttention per block.
+  DistributionAdapter adapter{nullptr};
+  torch::Tensor void_embedding;
+  std::vector<torch::Tensor> fq_weight, fq_bias;  // Per block: [C, C], [C].
+
+ private:
+  MaskClassifierConfig config_;
+  int64_t embed_dim_;
+};
+TORCH_MODULE(MaskClassifier);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_MODEL_TEVA_MASK_CLASSIFIER_H_
