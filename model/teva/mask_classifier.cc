@@ -43,8 +43,10 @@ torch::Tensor TevaCrossAttentionImpl::forward(const torch::Tensor& tokens,
 }
 
 DistributionAdapterImpl::DistributionAdapterImpl(int64_t hidden) {
-  conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, hidden, 3).padding(1)));
-  conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, 1, 3).padding(1)));
+  conv1 = register_module("conv1",
+                          torch::nn::Conv2d(torch::nn::Conv2dOptions(1, hidden, 3).padding(1)));
+  conv2 = register_module("conv2",
+                          torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, 1, 3).padding(1)));
   torch::NoGradGuard no_grad;
   conv2->weight.zero_();
   conv2->bias.fill_(10.0);
@@ -54,7 +56,8 @@ torch::Tensor DistributionAdapterImpl::forward(const torch::Tensor& mask_logits)
   return conv2(torch::gelu(conv1(mask_logits)));
 }
 
-torch::Tensor MaskAttentionSupport(const torch::Tensor& mask_logits, int64_t grid_h, int64_t grid_w) {
+torch::Tensor MaskAttentionSupport(const torch::Tensor& mask_logits, int64_t grid_h,
+                                   int64_t grid_w) {
   const int64_t b = mask_logits.size(0), n = mask_logits.size(1);
   const torch::Tensor inside = (mask_logits > 0).to(torch::kFloat32).flatten(0, 1).unsqueeze(1);
   const torch::Tensor patches =
@@ -73,12 +76,14 @@ MaskClassifierImpl::MaskClassifierImpl(ClipVision clip_visual, int64_t embed_dim
   const int64_t blocks = clip->transformer->size();
   teva = register_module("teva", torch::nn::ModuleList());
   for (int64_t i = 0; i < blocks; ++i) {
-    teva->push_back(TevaCrossAttention(width, embed_dim, clip->transformer->block(i)->attn->heads()));
+    teva->push_back(
+        TevaCrossAttention(width, embed_dim, clip->transformer->block(i)->attn->heads()));
   }
   adapter = register_module("adapter", DistributionAdapter(config.adapter_hidden));
   void_embedding = register_parameter("void_embedding", torch::randn({embed_dim}) * 0.02);
   for (int64_t i = 0; i < blocks; ++i) {
-    fq_weight.push_back(register_parameter("fq_weight_" + std::to_string(i), torch::empty({width, width})));
+    fq_weight.push_back(
+        register_parameter("fq_weight_" + std::to_string(i), torch::empty({width, width})));
     fq_bias.push_back(register_parameter("fq_bias_" + std::to_string(i), torch::empty({width})));
   }
   ResetQueryProjections();
@@ -122,11 +127,13 @@ MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) 
   torch::Tensor bias = torch::zeros({b, n, l}, x.options().dtype(torch::kFloat32));
   if (config_.use_adapter) {
     const int64_t h = in.mask_logits.size(2), w = in.mask_logits.size(3);
-    const torch::Tensor da = adapter(in.mask_logits.reshape({b * n, 1, h, w}).to(adapter->conv1->weight.scalar_type()));
+    const torch::Tensor da =
+        adapter(in.mask_logits.reshape({b * n, 1, h, w}).to(adapter->conv1->weight.scalar_type()));
     const torch::Tensor soft =
         F::adaptive_avg_pool2d(F::logsigmoid(da.to(torch::kFloat32)),
                                F::AdaptiveAvgPool2dFuncOptions({out.grid_h, out.grid_w}));
-    bias = bias + torch::cat({torch::zeros({b, n, 1}, bias.options()), soft.view({b, n, l - 1})}, 2);
+    bias =
+        bias + torch::cat({torch::zeros({b, n, 1}, bias.options()), soft.view({b, n, l - 1})}, 2);
   }
   bias = bias.masked_fill(~support, -std::numeric_limits<float>::infinity());
   // Rows: L image tokens (no mask: plain CLIP self-attention), then N mask tokens.
@@ -140,7 +147,8 @@ MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) 
     const torch::Tensor xl = block->ln_1(x);
     torch::Tensor ml = block->ln_1(m);
     if (config_.use_teva) {
-      const torch::Tensor t = teva[i]->as<TevaCrossAttentionImpl>()->forward(ml, targets, in.class_valid);
+      const torch::Tensor t =
+          teva[i]->as<TevaCrossAttentionImpl>()->forward(ml, targets, in.class_valid);
       ml = config_.teva_residual ? ml + t : t;
     }
     const torch::Tensor& w = block->attn->in_proj_weight;
@@ -158,18 +166,23 @@ MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) 
       out.dense_features.push_back(x);
     }
   }
-  out.mask_embeddings = F::normalize(torch::matmul(clip->ln_post(m), clip->proj).to(torch::kFloat32),
-                                     F::NormalizeFuncOptions().dim(-1));
-  const torch::Tensor classes = F::normalize(in.class_embeddings.to(torch::kFloat32),
-                                             F::NormalizeFuncOptions().dim(-1));
-  const torch::Tensor void_row = F::normalize(void_embedding.to(torch::kFloat32), F::NormalizeFuncOptions().dim(0));
-  torch::Tensor logits = torch::cat(
-      {torch::matmul(out.mask_embeddings, classes.transpose(1, 2)),
-       torch::matmul(out.mask_embeddings, void_row).unsqueeze(-1)},
-      2) * config_.temperature;
-  const torch::Tensor valid = torch::cat(
-      {in.class_valid.to(torch::kBool), torch::ones({b, 1}, in.class_valid.options().dtype(torch::kBool))}, 1);
-  out.class_logits = logits.masked_fill(~valid.unsqueeze(1), -std::numeric_limits<float>::infinity());
+  out.mask_embeddings =
+      F::normalize(torch::matmul(clip->ln_post(m), clip->proj).to(torch::kFloat32),
+                   F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor classes =
+      F::normalize(in.class_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor void_row =
+      F::normalize(void_embedding.to(torch::kFloat32), F::NormalizeFuncOptions().dim(0));
+  torch::Tensor logits = torch::cat({torch::matmul(out.mask_embeddings, classes.transpose(1, 2)),
+                                     torch::matmul(out.mask_embeddings, void_row).unsqueeze(-1)},
+                                    2) *
+                         config_.temperature;
+  const torch::Tensor valid =
+      torch::cat({in.class_valid.to(torch::kBool),
+                  torch::ones({b, 1}, in.class_valid.options().dtype(torch::kBool))},
+                 1);
+  out.class_logits =
+      logits.masked_fill(~valid.unsqueeze(1), -std::numeric_limits<float>::infinity());
   return out;
 }
 

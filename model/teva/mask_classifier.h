@@ -54,11 +54,11 @@ class DistributionAdapterImpl : public torch::nn::Module {
 TORCH_MODULE(DistributionAdapter);
 
 struct MaskClassifierInput {
-  torch::Tensor images;            // [B, 3, H, W], CLIP-normalised
-  torch::Tensor mask_logits;       // [B, N, h, w] proposal logits (> 0 means inside)
-  torch::Tensor proposal_valid;    // [B, N] bool; padded proposals are false
-  torch::Tensor class_embeddings;  // [B, T, E], L2-normalised
-  torch::Tensor class_valid;       // [B, T] bool; padded classes are false
+  torch::Tensor images;               // [B, 3, H, W], CLIP-normalised
+  torch::Tensor mask_logits;          // [B, N, h, w] proposal logits (> 0 means inside)
+  torch::Tensor proposal_valid;       // [B, N] bool; padded proposals are false
+  torch::Tensor class_embeddings;     // [B, T, E], L2-normalised
+  torch::Tensor class_valid;          // [B, T] bool; padded classes are false
   std::vector<int64_t> dense_layers;  // CLIP blocks whose image tokens to return
 };
 
@@ -66,14 +66,15 @@ struct MaskClassifierOutput {
   // [B, N, T + 1]: cosine x temperature against each class, void last. Padded classes are
   // -inf, so they never win a softmax or an argmax.
   torch::Tensor class_logits;
-  torch::Tensor mask_embeddings;             // [B, N, E], L2-normalised
+  torch::Tensor mask_embeddings;              // [B, N, E], L2-normalised
   std::vector<torch::Tensor> dense_features;  // Requested blocks' image tokens, [B, 1+n, C]
   int64_t grid_h = 0, grid_w = 0;
 };
 
 // Which tokens each mask token may attend to: [B, N, 1 + gh*gw] bool. The class token is
 // always visible; patch j is visible iff the binarised mask (logit > 0) has a pixel in it.
-torch::Tensor MaskAttentionSupport(const torch::Tensor& mask_logits, int64_t grid_h, int64_t grid_w);
+torch::Tensor MaskAttentionSupport(const torch::Tensor& mask_logits, int64_t grid_h,
+                                   int64_t grid_w);
 
 class MaskClassifierImpl : public torch::nn::Module {
  public:

@@ -82,7 +82,8 @@ torch::Tensor ReferenceMaskEmbeddings(ClipModel& clip, const torch::Tensor& imag
     const torch::Tensor xl = block->ln_1(x), ml = block->ln_1(m);
     const torch::Tensor q = torch::matmul(ml, w.narrow(0, 0, c).t()) + bias.narrow(0, 0, c);
     const torch::Tensor k = torch::matmul(xl, w.narrow(0, c, c).t()) + bias.narrow(0, c, c);
-    const torch::Tensor val = torch::matmul(xl, w.narrow(0, 2 * c, c).t()) + bias.narrow(0, 2 * c, c);
+    const torch::Tensor val =
+        torch::matmul(xl, w.narrow(0, 2 * c, c).t()) + bias.narrow(0, 2 * c, c);
     torch::Tensor scores = torch::matmul(q, k.transpose(1, 2)) / std::sqrt(double(c));  // 1 head
     scores = scores.masked_fill(~visible, -INFINITY);
     const torch::Tensor attended = torch::matmul(torch::softmax(scores, -1), val);
@@ -96,8 +97,9 @@ torch::Tensor ReferenceMaskEmbeddings(ClipModel& clip, const torch::Tensor& imag
 TEST(MaskClassifierTest, AttentionSupportAdmitsExactlyTheCoveredPatches) {
   // One 16x16 mask over a 4x4 grid (4x4 pixels per patch).
   torch::Tensor masks = torch::full({1, 3, 16, 16}, -1.0f);
-  masks[0][0][5][9] = 1.0f;                                      // One pixel: patch (1, 2).
-  masks[0][1].index_put_({torch::indexing::Slice(0, 8), torch::indexing::Slice(0, 8)}, 2.0f);  // Patches (0..1, 0..1).
+  masks[0][0][5][9] = 1.0f;  // One pixel: patch (1, 2).
+  masks[0][1].index_put_({torch::indexing::Slice(0, 8), torch::indexing::Slice(0, 8)},
+                         2.0f);  // Patches (0..1, 0..1).
   // Mask 2 stays empty.
   const torch::Tensor s = MaskAttentionSupport(masks, 4, 4);
   ASSERT_EQ(s.sizes(), (std::vector<int64_t>{1, 3, 17}));
@@ -122,7 +124,10 @@ TEST(MaskClassifierTest, PlainClassifierMatchesIndependentMaskClip) {
   MaskClassifierInput in = Input(images, masks, classes);
   in.dense_layers = {0, 1};
   const MaskClassifierOutput out = f.classifier->forward(in);
-  EXPECT_LE((out.mask_embeddings - ReferenceMaskEmbeddings(f.clip, images, masks)).abs().max().item<double>(),
+  EXPECT_LE((out.mask_embeddings - ReferenceMaskEmbeddings(f.clip, images, masks))
+                .abs()
+                .max()
+                .item<double>(),
             1e-5);
   // Image tokens are CLIP's own: mask tokens never reach them.
   const ClipVisionOutput clip = f.clip->visual->forward(images, {0, 1});
@@ -130,7 +135,8 @@ TEST(MaskClassifierTest, PlainClassifierMatchesIndependentMaskClip) {
     EXPECT_LE((out.dense_features[k] - clip.layers[k]).abs().max().item<double>(), 1e-5);
   }
   // Logits: cosine x 100 against the classes, void last.
-  const torch::Tensor expected = torch::matmul(out.mask_embeddings, classes.transpose(1, 2)) * 100.0;
+  const torch::Tensor expected =
+      torch::matmul(out.mask_embeddings, classes.transpose(1, 2)) * 100.0;
   EXPECT_LE((out.class_logits.narrow(2, 0, 7) - expected).abs().max().item<double>(), 1e-4);
   EXPECT_EQ(out.class_logits.size(2), 8);
 }
@@ -190,10 +196,14 @@ TEST(MaskClassifierTest, BatchedVocabulariesOf3_150_847MatchRunningAlone) {
   }
   const torch::Tensor batched = f.classifier->forward(batch).class_logits;
   for (int64_t r = 0; r < 3; ++r) {
-    const torch::Tensor alone = f.classifier->forward(Input(images[r], masks[r], classes[r])).class_logits[0];
+    const torch::Tensor alone =
+        f.classifier->forward(Input(images[r], masks[r], classes[r])).class_logits[0];
     const torch::Tensor got = batched[r].narrow(0, 0, proposals[r]);
     // Classes, then void (at 847 in the batch, at sizes[r] alone).
-    EXPECT_LE((got.narrow(1, 0, sizes[r]) - alone.narrow(1, 0, sizes[r])).abs().max().item<double>(), 1e-4) << sizes[r];
+    EXPECT_LE(
+        (got.narrow(1, 0, sizes[r]) - alone.narrow(1, 0, sizes[r])).abs().max().item<double>(),
+        1e-4)
+        << sizes[r];
     EXPECT_LE((got.select(1, 847) - alone.select(1, sizes[r])).abs().max().item<double>(), 1e-4);
     // Padded classes never win.
     if (sizes[r] < 847) {
@@ -207,7 +217,8 @@ TEST(MaskClassifierTest, BatchedVocabulariesOf3_150_847MatchRunningAlone) {
 TEST(MaskClassifierTest, EmptyAndFullMasksAreFinite) {
   Fixture f = Make();
   torch::NoGradGuard no_grad;
-  torch::Tensor masks = torch::stack({torch::full({32, 32}, -1.0f), torch::full({32, 32}, 1.0f)}).unsqueeze(0);
+  torch::Tensor masks =
+      torch::stack({torch::full({32, 32}, -1.0f), torch::full({32, 32}, 1.0f)}).unsqueeze(0);
   const MaskClassifierOutput out = f.classifier->forward(Input(Images(1), masks, Classes(1, 4)));
   EXPECT_TRUE(torch::isfinite(out.class_logits).all().item<bool>());
   // The empty mask sees only the class token; the full mask sees everything.
@@ -218,7 +229,8 @@ TEST(MaskClassifierTest, EmptyAndFullMasksAreFinite) {
 
 TEST(MaskClassifierTest, GradientsReachOnlyTevaAndQueryProjections) {
   Fixture f = Make();
-  const MaskClassifierOutput out = f.classifier->forward(Input(Images(2), RandomMasks(2, 3), Classes(2, 5)));
+  const MaskClassifierOutput out =
+      f.classifier->forward(Input(Images(2), RandomMasks(2, 3), Classes(2, 5)));
   out.class_logits.sum().backward();
   auto groups = f.classifier->ParameterGroups();
   ASSERT_EQ(groups.size(), 3u);
