@@ -65,9 +65,20 @@ struct PostprocessParams {
   int max_segments = 100;
 };
 
+// Client-supplied regions ("classify these regions") at the bucket resolution:
+// count x height x width bytes, 1 inside, 0 outside.
+struct RegionMasks {
+  int count = 0;
+  int width = 0;
+  int height = 0;
+  std::vector<uint8_t> data;
+};
+
 struct PipelineRequest {
   // At the batch's bucket resolution; owned by the caller for the duration of Run().
   const ImageRgb8* image = nullptr;
+  // When set (count > 0), these regions are classified instead of generated proposals.
+  const RegionMasks* regions = nullptr;
   std::shared_ptr<const VocabularyEmbeddings> vocabulary;
   // Per label: thing (true) or stuff (false); used by panoptic inference.
   std::vector<bool> is_thing;
@@ -100,6 +111,8 @@ struct PipelineInfo {
   std::string device;
   std::vector<HeadMode> head_modes;
   std::vector<SegmentTask> tasks;
+  // False when the model has no mask generator: every request must bring regions.
+  bool generates_masks = true;
 };
 
 class SegmentationPipeline {

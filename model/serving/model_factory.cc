@@ -4,6 +4,7 @@
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_weights.h"
 #include "model/runtime/torch_runtime.h"
+#include "model/serving/fovseg_pipeline.h"
 
 namespace ovseg {
 namespace {
@@ -23,9 +24,9 @@ absl::StatusOr<torch::ScalarType> Precision(const std::string& precision,
       absl::StrCat("model.precision \"", precision, "\": expected fp32, bf16 or fp16"));
 }
 
-}  // namespace
-
-absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::ModelConfig& config) {
+// CLIP as configured, on the configured device and precision.
+absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
+                                             torch::Device* device_out) {
   if (config.clip_weights().empty()) {
     return absl::InvalidArgumentError("model.clip_weights is required");
   }
@@ -54,8 +55,18 @@ absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::Mod
   }
   absl::StatusOr<ClipModel> model = LoadClipModel(config.clip_weights(), options);
   if (!model.ok()) return model.status();
-  (*model)->to(torch::Device(*device), *dtype);
+  *device_out = torch::Device(*device);
+  (*model)->to(*device_out, *dtype);
   (*model)->visual->ClearCache();
+  return model;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::ModelConfig& config) {
+  torch::Device device(torch::kCPU);
+  absl::StatusOr<ClipModel> model = LoadConfiguredClip(config, &device);
+  if (!model.ok()) return model.status();
   return std::make_shared<ClipTextEncoder>(*std::move(model), ClipTokenizer::Default());
 }
 
@@ -66,21 +77,30 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
   absl::StatusOr<std::string> device = ResolveDevice(config.device());
   if (!device.ok()) return device.status();
   if (absl::Status check = RunTorchSelfCheck(*device); !check.ok()) return check;
-  std::string clip = "no model.clip_weights configured";
-  if (!config.clip_weights().empty()) {
-    absl::StatusOr<std::shared_ptr<TextEncoder>> text = CreateClipTextEncoder(config);
-    if (!text.ok()) return text.status();
-    clip = absl::StrCat("the CLIP encoders loaded from ", config.clip_weights(),
-                        " (text fingerprint ", (*text)->Fingerprint().substr(0, 12), ")");
+  if (config.clip_weights().empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        "model preset \"", config.preset(), "\" cannot be built: LibTorch ",
+        DescribeTorchRuntime().version, " runs on ", *device,
+        ", but no model.clip_weights are configured and no trained demo model exists yet "
+        "(the Mask2Former generator and FGAseg head are also still missing). The server "
+        "refuses to start rather than serve fake output."));
   }
-  // The TeVA classifier (issue 4), Mask2Former (issue 5) and the FGAseg head (issue 6)
-  // complete a preset.
-  return absl::UnimplementedError(
-      absl::StrCat("model preset \"", config.preset(), "\" cannot be built yet: LibTorch ",
-                   DescribeTorchRuntime().version, " runs on ", *device, " with ", clip,
-                   ", but the TeVA mask classifier, Mask2Former generator and FGAseg head are not "
-                   "implemented in this build. The server refuses to start rather than serve fake "
-                   "output."));
+  torch::Device torch_device(torch::kCPU);
+  absl::StatusOr<ClipModel> clip = LoadConfiguredClip(config, &torch_device);
+  if (!clip.ok()) return clip.status();
+  auto text = std::make_shared<ClipTextEncoder>(*clip, ClipTokenizer::Default());
+  MaskClassifier classifier((*clip)->visual, (*clip)->config().embed_dim, MaskClassifierConfig{});
+  classifier->to(torch_device, (*clip)->text_projection.scalar_type());
+  PipelineInfo info;
+  info.model_name = config.preset();
+  info.model_version = absl::StrCat("clip-", text->Fingerprint().substr(0, 12), "-untrained");
+  info.device = *device;
+  info.head_modes = {HeadMode::kMask, HeadMode::kFused};
+  info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
+  ServingModel model;
+  model.text_encoder = text;
+  model.pipeline = std::make_shared<FovSegPipeline>(std::move(classifier), torch_device, info);
+  return model;
 }
 
 }  // namespace ovseg

@@ -6,14 +6,17 @@
 
 namespace ovseg {
 
-torch::Tensor SemanticInference(const torch::Tensor& class_logits, const torch::Tensor& mask_logits) {
+torch::Tensor SemanticInference(const torch::Tensor& class_logits,
+                                const torch::Tensor& mask_logits) {
   const int64_t classes = class_logits.size(1) - 1;
-  const torch::Tensor probs = torch::softmax(class_logits.to(torch::kFloat32), -1).narrow(1, 0, classes);
+  const torch::Tensor probs =
+      torch::softmax(class_logits.to(torch::kFloat32), -1).narrow(1, 0, classes);
   const torch::Tensor masks = torch::sigmoid(mask_logits.to(torch::kFloat32));
   return torch::einsum("qc,qhw->chw", {probs, masks});
 }
 
-PanopticOutput PanopticInference(const torch::Tensor& class_logits, const torch::Tensor& mask_logits,
+PanopticOutput PanopticInference(const torch::Tensor& class_logits,
+                                 const torch::Tensor& mask_logits,
                                  const std::vector<bool>& is_thing, float object_mask_threshold,
                                  float overlap_threshold) {
   const int64_t classes = class_logits.size(1) - 1;
@@ -57,10 +60,11 @@ PanopticOutput PanopticInference(const torch::Tensor& class_logits, const torch:
   return out;
 }
 
-InstanceOutput InstanceInference(const torch::Tensor& class_logits, const torch::Tensor& mask_logits,
-                                 int top_k) {
+InstanceOutput InstanceInference(const torch::Tensor& class_logits,
+                                 const torch::Tensor& mask_logits, int top_k) {
   const int64_t classes = class_logits.size(1) - 1;
-  const torch::Tensor probs = torch::softmax(class_logits.to(torch::kFloat32), -1).narrow(1, 0, classes);
+  const torch::Tensor probs =
+      torch::softmax(class_logits.to(torch::kFloat32), -1).narrow(1, 0, classes);
   const int64_t k = std::min<int64_t>(top_k, probs.numel());
   const auto [top_scores, top_index] = probs.flatten().topk(k);
   const torch::Tensor labels = top_index % classes;
@@ -69,7 +73,8 @@ InstanceOutput InstanceInference(const torch::Tensor& class_logits, const torch:
   const torch::Tensor inside = (chosen > 0).to(torch::kFloat32).flatten(1);
   InstanceOutput out;
   out.mask_probs = torch::sigmoid(chosen);
-  const torch::Tensor mask_scores = (out.mask_probs.flatten(1) * inside).sum(1) / (inside.sum(1) + 1e-6);
+  const torch::Tensor mask_scores =
+      (out.mask_probs.flatten(1) * inside).sum(1) / (inside.sum(1) + 1e-6);
   const torch::Tensor scores = top_scores * mask_scores;
   for (int64_t i = 0; i < k; ++i) {
     out.labels.push_back(static_cast<int>(labels[i].item<int64_t>()));
@@ -88,7 +93,8 @@ PipelineResult ToSemanticResult(const torch::Tensor& semantic, const std::vector
   const torch::Tensor share = best / semantic.sum(0).clamp_min(1e-12);
   const torch::Tensor flat_label = label.flatten();
   const torch::Tensor area = torch::bincount(flat_label, {}, classes).to(torch::kFloat64);
-  const torch::Tensor share_sum = torch::bincount(flat_label, share.flatten().to(torch::kFloat64), classes);
+  const torch::Tensor share_sum =
+      torch::bincount(flat_label, share.flatten().to(torch::kFloat64), classes);
   std::vector<std::pair<float, int>> ranked;  // (score, label)
   for (int64_t t = 0; t < classes; ++t) {
     const double a = area[t].item<double>();
@@ -96,7 +102,8 @@ PipelineResult ToSemanticResult(const torch::Tensor& semantic, const std::vector
     const auto score = static_cast<float>(share_sum[t].item<double>() / a);
     if (score >= params.score_threshold) ranked.push_back({score, static_cast<int>(t)});
   }
-  std::stable_sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](auto& a, auto& b) { return a.first > b.first; });
   if (static_cast<int>(ranked.size()) > params.max_segments) ranked.resize(params.max_segments);
   std::vector<int32_t> id_of_label(classes, 0);
   for (size_t i = 0; i < ranked.size(); ++i) {
@@ -129,8 +136,10 @@ PipelineResult ToPanopticResult(const PanopticOutput& panoptic, const Postproces
     new_id[kept[i]->id] = static_cast<int32_t>(i + 1);
     result.segments.push_back({kept[i]->label, kept[i]->score, kept[i]->is_thing, {}});
   }
-  const torch::Tensor ids =
-      torch::tensor(new_id).index({panoptic.segment_map.flatten().to(torch::kLong)}).to(torch::kInt32).contiguous();
+  const torch::Tensor ids = torch::tensor(new_id)
+                                .index({panoptic.segment_map.flatten().to(torch::kLong)})
+                                .to(torch::kInt32)
+                                .contiguous();
   result.segment_id_map.assign(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
   return result;
 }
@@ -153,8 +162,10 @@ PipelineResult ToInstanceResult(const InstanceOutput& instances, const std::vect
     s.label_index = instances.labels[i];
     s.score = instances.scores[i];
     s.is_thing = s.label_index < static_cast<int>(is_thing.size()) ? is_thing[s.label_index] : true;
-    const torch::Tensor bytes =
-        (instances.mask_probs[static_cast<int64_t>(i)] * 255.0f).round().to(torch::kUInt8).contiguous();
+    const torch::Tensor bytes = (instances.mask_probs[static_cast<int64_t>(i)] * 255.0f)
+                                    .round()
+                                    .to(torch::kUInt8)
+                                    .contiguous();
     s.soft_mask.assign(bytes.data_ptr<uint8_t>(), bytes.data_ptr<uint8_t>() + bytes.numel());
     result.segments.push_back(std::move(s));
   }

@@ -14,7 +14,8 @@ namespace ovseg {
 
 // class_logits [N, T + 1] (void last; -inf for classes that must never win), mask_logits
 // [N, H, W]. Returns [T, H, W]: sum over proposals of softmax(class)[:T] x sigmoid(mask).
-torch::Tensor SemanticInference(const torch::Tensor& class_logits, const torch::Tensor& mask_logits);
+torch::Tensor SemanticInference(const torch::Tensor& class_logits,
+                                const torch::Tensor& mask_logits);
 
 struct PanopticSegmentInfo {
   int id = 0;  // 1-based value in segment_map
@@ -31,7 +32,8 @@ struct PanopticOutput {
 // above object_mask_threshold; give each pixel to the kept proposal with the largest
 // score x mask probability; drop segments whose pixels are fewer than overlap_threshold x
 // their own mask area (prob >= 0.5); merge stuff segments of one class.
-PanopticOutput PanopticInference(const torch::Tensor& class_logits, const torch::Tensor& mask_logits,
+PanopticOutput PanopticInference(const torch::Tensor& class_logits,
+                                 const torch::Tensor& mask_logits,
                                  const std::vector<bool>& is_thing, float object_mask_threshold,
                                  float overlap_threshold);
 
@@ -44,8 +46,8 @@ struct InstanceOutput {
 // MaskFormer's instance_inference: the top_k (proposal, class) pairs by class probability
 // (void excluded), each scored by class prob x the mean mask probability over its pixels
 // with logit > 0.
-InstanceOutput InstanceInference(const torch::Tensor& class_logits, const torch::Tensor& mask_logits,
-                                 int top_k);
+InstanceOutput InstanceInference(const torch::Tensor& class_logits,
+                                 const torch::Tensor& mask_logits, int top_k);
 
 // The plain struct the server encodes, at the masks' resolution. Semantic: each pixel takes
 // its best class; a segment per class present, scored by the mean share of the winning

@@ -72,6 +72,7 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (l->max_labels() == 0) l->set_max_labels(2048);
   if (l->max_label_bytes() == 0) l->set_max_label_bytes(256);
   if (l->max_segments() == 0) l->set_max_segments(1000);
+  if (l->max_regions() == 0) l->set_max_regions(256);
   v1::BatchingConfig* b = c->mutable_batching();
   if (b->max_batch_size() == 0) b->set_max_batch_size(8);
   if (!b->has_max_queue_delay_us()) b->set_max_queue_delay_us(2000);

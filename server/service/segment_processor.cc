@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/encode/response_builder.h"
+#include "server/image/region_decoder.h"
 
 namespace ovseg {
 namespace {
@@ -87,6 +88,13 @@ void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
   const ShapeBucket& bucket = ChooseBucket(rgb->width, rgb->height, options_.buckets);
   work->bucket_name = bucket.name();
   work->model_image = ResizeToBucket(*std::move(rgb), bucket);
+  if (work->request->regions_size() > 0) {
+    absl::StatusOr<RegionMasks> regions =
+        DecodeRegions(work->request->regions(), work->image_width, work->image_height, bucket.width,
+                      bucket.height);
+    if (!regions.ok()) return work->Fail(regions.status());
+    work->regions = *std::move(regions);
+  }
   work->decode_seconds = Seconds(clock_->Now() - start);
   metrics_->ObserveStage(Stage::kDecode, work->decode_seconds);
   work->enqueued = clock_->Now();
@@ -110,6 +118,7 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
     }
     PipelineRequest r;
     r.image = &work->model_image;
+    if (work->regions.count > 0) r.regions = &work->regions;
     r.vocabulary = *std::move(vocab);
     r.task = work->task;
     r.head_mode = work->head_mode;
@@ -191,8 +200,16 @@ absl::Status SegmentProcessor::WarmUp() {
     image.width = bucket.width;
     image.height = bucket.height;
     image.pixels.assign(static_cast<size_t>(bucket.width) * bucket.height * 3, 127);
+    // One region over the whole image, so that models without a mask generator (client
+    // regions only) warm up the same path.
+    RegionMasks whole;
+    whole.count = 1;
+    whole.width = bucket.width;
+    whole.height = bucket.height;
+    whole.data.assign(static_cast<size_t>(bucket.width) * bucket.height, 1);
     PipelineRequest r;
     r.image = &image;
+    r.regions = &whole;
     r.vocabulary = *vocab;
     r.is_thing = {true};
     std::vector<absl::StatusOr<PipelineResult>> out = pipeline->Run({r});

@@ -68,6 +68,11 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
     default:
       return absl::InvalidArgumentError(absl::StrCat("task: unknown value ", request.task()));
   }
+  if (request.regions_size() > static_cast<int>(limits.max_regions())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("regions: ", request.regions_size(),
+                     " exceed limits.max_regions = ", limits.max_regions()));
+  }
   const v1::SegmentOptions& o = request.options();
   switch (o.head_mode()) {
     case v1::HEAD_MODE_UNSPECIFIED:

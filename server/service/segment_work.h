@@ -28,6 +28,7 @@ struct SegmentWork {
 
   // Filled by the decode stage.
   ImageRgb8 model_image;  // At the bucket resolution.
+  RegionMasks regions;    // Client-supplied regions at the bucket resolution (may be empty).
   std::string bucket_name;
   int image_width = 0;
   int image_height = 0;

@@ -129,9 +129,17 @@ TEST(ModelFactoryTest, ConfigErrorsNameTheField) {
             std::string::npos);
   config.set_pos_embed_interpolation("");
   config.set_preset("fovseg-vit-b16");
+  absl::StatusOr<ServingModel> model = CreateServingModel(config);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const PipelineInfo info = model->pipeline->Info();
+  EXPECT_EQ(info.model_name, "fovseg-vit-b16");
+  EXPECT_FALSE(info.generates_masks);  // Client regions only until Mask2Former lands.
+  EXPECT_EQ(info.model_version.rfind("clip-", 0), 0u);
+  config.clear_clip_weights();
   const absl::Status s = CreateServingModel(config).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(std::string(s.message()).find("with the CLIP encoders loaded from"), std::string::npos)
+  EXPECT_NE(std::string(s.message()).find("no model.clip_weights are configured"),
+            std::string::npos)
       << s;
 }
 

@@ -53,11 +53,11 @@ TEST(PostprocessTest, SemanticSumsClassTimesMaskProbabilities) {
 
 TEST(PostprocessTest, PanopticKeepsConfidentMasksAndMergesStuff) {
   // Class 0 is a thing, class 1 stuff; the last column is void.
-  const torch::Tensor cls = LogitsOf({{0.9f, 0.05f, 0.05f},    // thing, kept
-                                      {0.05f, 0.85f, 0.1f},    // stuff, kept
-                                      {0.05f, 0.9f, 0.05f},    // same stuff, merged
-                                      {0.1f, 0.1f, 0.8f},      // void: dropped
-                                      {0.5f, 0.3f, 0.2f}});    // below 0.8: dropped
+  const torch::Tensor cls = LogitsOf({{0.9f, 0.05f, 0.05f},  // thing, kept
+                                      {0.05f, 0.85f, 0.1f},  // stuff, kept
+                                      {0.05f, 0.9f, 0.05f},  // same stuff, merged
+                                      {0.1f, 0.1f, 0.8f},    // void: dropped
+                                      {0.5f, 0.3f, 0.2f}});  // below 0.8: dropped
   const torch::Tensor masks = Masks({{20, 20, -20, -20},
                                      {-20, -20, 20, -20},
                                      {-20, -20, -20, 20},

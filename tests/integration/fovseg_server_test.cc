@@ -1,0 +1,150 @@
+// Segment over gRPC on a real (tiny, random) FOV-Seg model built from config: CLIP weights
+// in a safetensors file, the CLIP text encoder behind the vocabulary cache, the TeVA mask
+// classifier over client-supplied regions, MaskFormer post-processing, real encoding.
+#include <gtest/gtest.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "client/ovseg_client.h"
+#include "model/clip/clip_model.h"
+#include "model/serving/model_factory.h"
+#include "model/weights/safetensors_file.h"
+#include "server/config/config_loader.h"
+#include "server/encode/coco_rle.h"
+#include "server/ovseg_server.h"
+
+namespace ovseg {
+namespace {
+
+// A random CLIP with the real 49408-token vocabulary (so labels tokenize), 64 wide.
+std::string WriteTinyClip() {
+  torch::manual_seed(5);
+  ClipConfig c;
+  c.vision = {64, 2, 1, 16, 64};
+  c.text = {64, 2, 1, 77, 49408};
+  c.embed_dim = 32;
+  ClipModel model(c);
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& p : model->named_parameters()) tensors.push_back({p.key(), p.value()});
+  const std::string path = ::testing::TempDir() + "/tiny_clip_full_vocab.safetensors";
+  EXPECT_TRUE(WriteSafetensors(path, tensors).ok());
+  return path;
+}
+
+struct Server {
+  std::unique_ptr<OvsegServer> server;
+  std::unique_ptr<OvsegClient> client;
+};
+
+Server Start() {
+  static const std::string weights = WriteTinyClip();
+  auto config = ParseServerConfig(
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
+      "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 0 } "
+      "admin { checkpoint_dir: \"" + ::testing::TempDir() + "/fovseg-ckpt\" } "
+      "model { preset: \"fovseg-tiny\" clip_weights: \"" + weights + "\" clip_quick_gelu: true }",
+      "test");
+  EXPECT_TRUE(config.ok()) << config.status();
+  absl::StatusOr<ServingModel> model = CreateServingModel(config->model());
+  EXPECT_TRUE(model.ok()) << model.status();
+  OvsegServerOptions o;
+  o.config = *config;
+  o.pipeline = model->pipeline;
+  o.text_encoder = model->text_encoder;
+  o.request_log = nullptr;
+  auto server = OvsegServer::Start(std::move(o));
+  EXPECT_TRUE(server.ok()) << server.status();
+  Server s;
+  s.server = *std::move(server);
+  EXPECT_TRUE(s.server->WaitUntilServing(absl::Seconds(60)));  // Warm-up runs the model.
+  s.client = std::make_unique<OvsegClient>(
+      ClientOptions{"127.0.0.1:" + std::to_string(s.server->port()), "", absl::Seconds(60)});
+  return s;
+}
+
+v1::SegmentRequest Request(v1::Task task) {
+  v1::SegmentRequest r;
+  v1::RawRgb8* raw = r.mutable_image()->mutable_raw_rgb8();
+  raw->set_width(64);
+  raw->set_height(64);
+  std::string pixels(64 * 64 * 3, '\0');
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((i * 37) % 251);
+  raw->set_pixels(pixels);
+  for (const char* label : {"cat", "dog", "grass,lawn"}) r.mutable_labels()->add_labels()->set_name(label);
+  r.set_task(task);
+  r.mutable_options()->set_head_mode(v1::MASK);
+  r.mutable_options()->set_score_threshold(0.0f);
+  // Region 0: left half (RLE). Region 1: right half (PNG).
+  std::vector<uint8_t> left(64 * 64, 0);
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 32; ++x) left[y * 64 + x] = 1;
+  }
+  const CocoRleMask rle = EncodeRle(left.data(), 64, 64);
+  v1::CocoRle* proto_rle = r.add_regions()->mutable_rle();
+  proto_rle->set_height(64);
+  proto_rle->set_width(64);
+  proto_rle->set_counts(RleCountsToString(rle.counts));
+  cv::Mat right(64, 64, CV_8UC1, cv::Scalar(0));
+  right(cv::Rect(32, 0, 32, 64)).setTo(255);
+  std::vector<uchar> png;
+  cv::imencode(".png", right, png);
+  r.add_regions()->set_png(std::string(png.begin(), png.end()));
+  return r;
+}
+
+TEST(FovSegServerTest, SegmentsClientRegionsForEveryTask) {
+  Server s = Start();
+  absl::StatusOr<v1::GetModelInfoResponse> info = s.client->GetModelInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+
+  absl::StatusOr<v1::SegmentResponse> semantic = s.client->Segment(Request(v1::SEMANTIC));
+  ASSERT_TRUE(semantic.ok()) << semantic.status();
+  EXPECT_EQ(semantic->image_width(), 64);
+  EXPECT_GE(semantic->segments_size(), 1);
+  EXPECT_LE(semantic->segments_size(), 2);  // One class per region at most.
+  for (const auto& seg : semantic->segments()) {
+    EXPECT_GE(seg.label_index(), 0);
+    EXPECT_LT(seg.label_index(), 3);
+    EXPECT_GT(seg.score(), 0.0f);
+  }
+
+  absl::StatusOr<v1::SegmentResponse> instance = s.client->Segment(Request(v1::INSTANCE));
+  ASSERT_TRUE(instance.ok()) << instance.status();
+  EXPECT_GE(instance->segments_size(), 1);
+
+  v1::SegmentRequest panoptic = Request(v1::PANOPTIC);
+  absl::StatusOr<v1::SegmentResponse> pan = s.client->Segment(panoptic);
+  ASSERT_TRUE(pan.ok()) << pan.status();  // An untrained model may keep no segment.
+}
+
+TEST(FovSegServerTest, MissingOrBadRegionsArePreciseErrors) {
+  Server s = Start();
+  v1::SegmentRequest r = Request(v1::SEMANTIC);
+  r.clear_regions();
+  absl::StatusOr<v1::SegmentResponse> out = s.client->Segment(r);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(out.status().message()).find("send the regions to classify"),
+            std::string::npos)
+      << out.status();
+  r = Request(v1::SEMANTIC);
+  r.mutable_regions(0)->mutable_rle()->set_width(63);
+  out = s.client->Segment(r);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(out.status().message()).find("regions[0].rle: 63x64 does not match"),
+            std::string::npos)
+      << out.status();
+  r = Request(v1::SEMANTIC);
+  r.mutable_regions(1)->set_png("not a png");
+  out = s.client->Segment(r);
+  EXPECT_NE(std::string(out.status().message()).find("regions[1].png"), std::string::npos)
+      << out.status();
+  r = Request(v1::SEMANTIC);
+  r.mutable_options()->set_head_mode(v1::DENSE);
+  out = s.client->Segment(r);
+  EXPECT_EQ(out.status().code(), absl::StatusCode::kUnimplemented) << out.status();
+  // The server is still fine afterwards.
+  EXPECT_TRUE(s.client->Segment(Request(v1::SEMANTIC)).ok());
+}
+
+}  // namespace
+}  // namespace ovseg
