@@ -1,0 +1,89 @@
+// Benchmark (not a test): the TeVA mask classifier (CLIP ViT-B/16 image tokens + mask
+// tokens + TeVA) vs vocabulary size (150, 847 classes) and proposals (100, 200), fp32 and
+// bf16, at 448 and 896 input. Random weights, real shapes; class embeddings as a warm
+// vocabulary cache hands them over. docs/benchmarks.md records the figures.
+//   build/bench/classifier_bench [--threads N] [--sizes 448,896]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "model/teva/mask_classifier.h"
+
+namespace ovseg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <typename Fn>
+double BestSeconds(int reps, Fn fn) {
+  fn();  // Warm-up (and positional-embedding interpolation for this size).
+  double best = 1e300;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = Clock::now();
+    fn();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return best;
+}
+
+int Main(int argc, char** argv) {
+  int threads = 2;
+  std::vector<int64_t> sizes = {448, 896};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string(argv[i]) == "--threads") threads = std::atoi(argv[i + 1]);
+    if (std::string(argv[i]) == "--sizes") {
+      sizes.clear();
+      for (const char* p = argv[i + 1]; *p;) {
+        sizes.push_back(std::strtoll(p, const_cast<char**>(&p), 10));
+        if (*p == ',') ++p;
+      }
+    }
+  }
+  torch::set_num_threads(threads);
+  torch::manual_seed(0);
+  ClipConfig c;
+  c.vision = {768, 12, 12, 16, 224};
+  c.text = {512, 1, 8, 77, 49408};  // The text tower is not used here.
+  c.embed_dim = 512;
+  c.interpolation = PosEmbedInterpolation::kBilinear;
+  std::printf("TeVA mask classifier, ViT-B/16 shapes, %d threads, best of 2 after a warm-up\n",
+              torch::get_num_threads());
+  for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat32}) {
+    ClipModel clip(c);
+    MaskClassifier classifier(clip->visual, 512, MaskClassifierConfig{});
+    classifier->eval();
+    classifier->to(dtype);
+    const char* name = dtype == torch::kFloat32 ? "fp32" : "bf16";
+    for (int64_t side : sizes) {
+      for (int64_t proposals : {100, 200}) {
+        double seconds[2];
+        int k = 0;
+        for (int64_t classes : {150, 847}) {
+          MaskClassifierInput in;
+          in.images = torch::randn({1, 3, side, side}).to(dtype);
+          in.mask_logits = (torch::randn({1, proposals, side / 4, side / 4}) * 4).to(dtype);
+          in.proposal_valid = torch::ones({1, proposals}, torch::kBool);
+          in.class_embeddings = torch::nn::functional::normalize(
+              torch::randn({1, classes, 512}), torch::nn::functional::NormalizeFuncOptions().dim(-1)).to(dtype);
+          in.class_valid = torch::ones({1, classes}, torch::kBool);
+          torch::InferenceMode guard;
+          seconds[k++] = BestSeconds(2, [&] { classifier->forward(in); });
+        }
+        std::printf("%s %4lldx%-4lld %3lld proposals: 150 classes %.3f s, 847 classes %.3f s (%+.1f%%)\n",
+                    name, static_cast<long long>(side), static_cast<long long>(side),
+                    static_cast<long long>(proposals), seconds[0], seconds[1],
+                    100.0 * (seconds[1] / seconds[0] - 1.0));
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ovseg
+
+int main(int argc, char** argv) { return ovseg::Main(argc, argv); }
