@@ -67,15 +67,18 @@ int Main(int argc, char** argv) {
           in.mask_logits = (torch::randn({1, proposals, side / 4, side / 4}) * 4).to(dtype);
           in.proposal_valid = torch::ones({1, proposals}, torch::kBool);
           in.class_embeddings = torch::nn::functional::normalize(
-              torch::randn({1, classes, 512}), torch::nn::functional::NormalizeFuncOptions().dim(-1)).to(dtype);
+                                    torch::randn({1, classes, 512}),
+                                    torch::nn::functional::NormalizeFuncOptions().dim(-1))
+                                    .to(dtype);
           in.class_valid = torch::ones({1, classes}, torch::kBool);
           torch::InferenceMode guard;
           seconds[k++] = BestSeconds(2, [&] { classifier->forward(in); });
         }
-        std::printf("%s %4lldx%-4lld %3lld proposals: 150 classes %.3f s, 847 classes %.3f s (%+.1f%%)\n",
-                    name, static_cast<long long>(side), static_cast<long long>(side),
-                    static_cast<long long>(proposals), seconds[0], seconds[1],
-                    100.0 * (seconds[1] / seconds[0] - 1.0));
+        std::printf(
+            "%s %4lldx%-4lld %3lld proposals: 150 classes %.3f s, 847 classes %.3f s (%+.1f%%)\n",
+            name, static_cast<long long>(side), static_cast<long long>(side),
+            static_cast<long long>(proposals), seconds[0], seconds[1],
+            100.0 * (seconds[1] / seconds[0] - 1.0));
         std::fflush(stdout);
       }
     }

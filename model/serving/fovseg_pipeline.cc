@@ -45,10 +45,10 @@ PipelineResult PostProcess(const PipelineRequest& r, const torch::Tensor& class_
     case SegmentTask::kSemantic:
       return ToSemanticResult(SemanticInference(class_logits, mask_logits), r.is_thing, r.params);
     case SegmentTask::kPanoptic:
-      return ToPanopticResult(PanopticInference(class_logits, mask_logits, r.is_thing,
-                                                r.params.object_mask_threshold,
-                                                r.params.overlap_threshold),
-                              r.params);
+      return ToPanopticResult(
+          PanopticInference(class_logits, mask_logits, r.is_thing, r.params.object_mask_threshold,
+                            r.params.overlap_threshold),
+          r.params);
     case SegmentTask::kInstance:
       return ToInstanceResult(InstanceInference(class_logits, mask_logits, r.params.max_segments),
                               r.is_thing, r.params);
@@ -133,7 +133,8 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
       const int64_t n = r.regions->count, t = r.vocabulary->num_labels;
       const torch::Tensor rows = logits[k].narrow(0, 0, n);
       // This request's classes, then void (at max_labels in the padded batch).
-      const torch::Tensor cls = torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
+      const torch::Tensor cls =
+          torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
       results[runnable[k]] = PostProcess(r, cls, full_masks[k]);
     }
   } catch (const c10::Error& e) {

@@ -136,9 +136,7 @@ MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) 
         bias + torch::cat({torch::zeros({b, n, 1}, bias.options()), soft.view({b, n, l - 1})}, 2);
   }
   bias = bias.masked_fill(~support, -std::numeric_limits<float>::infinity());
-  // Rows: L image tokens (no mask: plain CLIP self-attention), then N mask tokens.
-  const torch::Tensor attn_mask =
-      torch::cat({torch::zeros({b, l, l}, bias.options()), bias}, 1).unsqueeze(1).to(dtype);
+  const torch::Tensor mask_bias = bias.unsqueeze(1).to(dtype);  // [B, 1, N, L]
 
   const torch::Tensor targets = in.class_embeddings.to(dtype);
   for (int64_t i = 0; i < clip->transformer->size(); ++i) {
@@ -155,9 +153,16 @@ MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) 
     const torch::Tensor& wb = block->attn->in_proj_bias;
     const torch::Tensor k = F::linear(xl, w.narrow(0, c, c), wb.narrow(0, c, c));
     const torch::Tensor v = F::linear(xl, w.narrow(0, 2 * c, c), wb.narrow(0, 2 * c, c));
-    const torch::Tensor q = F::linear(torch::cat({xl, ml}, 1), fq_weight[i], fq_bias[i]);
-    const torch::Tensor attended = MergeHeads(at::scaled_dot_product_attention(
-        SplitHeads(q, heads), SplitHeads(k, heads), SplitHeads(v, heads), attn_mask));
+    const torch::Tensor kh = SplitHeads(k, heads), vh = SplitHeads(v, heads);
+    // Image tokens: unmasked self-attention (SDPA's fused kernels apply). Mask tokens: the
+    // same keys and values under their support bias. Two calls, because an additive mask
+    // over the image rows would push the large image attention onto the slow path.
+    const torch::Tensor qx = SplitHeads(F::linear(xl, fq_weight[i], fq_bias[i]), heads);
+    const torch::Tensor qm = SplitHeads(F::linear(ml, fq_weight[i], fq_bias[i]), heads);
+    const torch::Tensor attended =
+        torch::cat({MergeHeads(at::scaled_dot_product_attention(qx, kh, vh)),
+                    MergeHeads(at::scaled_dot_product_attention(qm, kh, vh, mask_bias))},
+                   1);
     torch::Tensor y = torch::cat({x, m}, 1) + block->attn->out_proj(attended);
     y = y + block->mlp(block->ln_2(y));
     x = y.narrow(1, 0, l);

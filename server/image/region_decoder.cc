@@ -34,9 +34,9 @@ absl::StatusOr<cv::Mat> RegionMatrix(const v1::Region& region, int index, int wi
       const std::string& png = region.png();
       cv::Mat decoded;
       try {
-        decoded = cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8UC1,
-                                       const_cast<char*>(png.data())),
-                               cv::IMREAD_UNCHANGED);
+        decoded = cv::imdecode(
+            cv::Mat(1, static_cast<int>(png.size()), CV_8UC1, const_cast<char*>(png.data())),
+            cv::IMREAD_UNCHANGED);
       } catch (const std::exception& e) {
         decoded = cv::Mat();
       }
@@ -60,9 +60,9 @@ absl::StatusOr<cv::Mat> RegionMatrix(const v1::Region& region, int index, int wi
 
 }  // namespace
 
-absl::StatusOr<RegionMasks> DecodeRegions(const google::protobuf::RepeatedPtrField<v1::Region>& regions,
-                                          int image_width, int image_height, int bucket_width,
-                                          int bucket_height) {
+absl::StatusOr<RegionMasks> DecodeRegions(
+    const google::protobuf::RepeatedPtrField<v1::Region>& regions, int image_width,
+    int image_height, int bucket_width, int bucket_height) {
   RegionMasks out;
   out.count = regions.size();
   out.width = bucket_width;

@@ -12,9 +12,9 @@ namespace ovseg {
 
 // Decodes COCO RLE or PNG regions of an image_width x image_height image and resizes them
 // (nearest neighbour) to bucket_width x bucket_height.
-absl::StatusOr<RegionMasks> DecodeRegions(const google::protobuf::RepeatedPtrField<v1::Region>& regions,
-                                          int image_width, int image_height, int bucket_width,
-                                          int bucket_height);
+absl::StatusOr<RegionMasks> DecodeRegions(
+    const google::protobuf::RepeatedPtrField<v1::Region>& regions, int image_width,
+    int image_height, int bucket_width, int bucket_height);
 
 }  // namespace ovseg
 

@@ -41,8 +41,11 @@ Server Start() {
   auto config = ParseServerConfig(
       "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
       "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 0 } "
-      "admin { checkpoint_dir: \"" + ::testing::TempDir() + "/fovseg-ckpt\" } "
-      "model { preset: \"fovseg-tiny\" clip_weights: \"" + weights + "\" clip_quick_gelu: true }",
+      "admin { checkpoint_dir: \"" +
+          ::testing::TempDir() +
+          "/fovseg-ckpt\" } "
+          "model { preset: \"fovseg-tiny\" clip_weights: \"" +
+          weights + "\" clip_quick_gelu: true }",
       "test");
   EXPECT_TRUE(config.ok()) << config.status();
   absl::StatusOr<ServingModel> model = CreateServingModel(config->model());
@@ -70,7 +73,8 @@ v1::SegmentRequest Request(v1::Task task) {
   std::string pixels(64 * 64 * 3, '\0');
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((i * 37) % 251);
   raw->set_pixels(pixels);
-  for (const char* label : {"cat", "dog", "grass,lawn"}) r.mutable_labels()->add_labels()->set_name(label);
+  for (const char* label : {"cat", "dog", "grass,lawn"})
+    r.mutable_labels()->add_labels()->set_name(label);
   r.set_task(task);
   r.mutable_options()->set_head_mode(v1::MASK);
   r.mutable_options()->set_score_threshold(0.0f);
