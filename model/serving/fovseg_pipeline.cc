@@ -15,7 +15,9 @@ namespace F = torch::nn::functional;
 // pooling keeps "a patch is visible iff the region has a pixel in it" exact.
 constexpr int64_t kProposalStride = 4;
 
-absl::Status Check(const PipelineRequest& r, int width, int height) {
+bool HasRegions(const PipelineRequest& r) { return r.regions != nullptr && r.regions->count > 0; }
+
+absl::Status Check(const PipelineRequest& r, int width, int height, bool has_generator) {
   if (r.image == nullptr || r.vocabulary == nullptr || r.vocabulary->num_labels <= 0) {
     return absl::InvalidArgumentError("pipeline: request without image or labels");
   }
@@ -24,12 +26,12 @@ absl::Status Check(const PipelineRequest& r, int width, int height) {
                                                    r.image->height, " in a batch of ", width, "x",
                                                    height));
   }
-  if (r.regions == nullptr || r.regions->count == 0) {
+  if (!HasRegions(r) && !has_generator) {
     return absl::FailedPreconditionError(
         "this model has no mask generator yet (Mask2Former lands in a later build): send the "
         "regions to classify in SegmentRequest.regions");
   }
-  if (r.regions->width != width || r.regions->height != height) {
+  if (HasRegions(r) && (r.regions->width != width || r.regions->height != height)) {
     return absl::InvalidArgumentError("pipeline: regions do not match the image size");
   }
   if (r.head_mode == HeadMode::kDense) {
@@ -65,10 +67,15 @@ torch::Tensor RegionLogits(const RegionMasks& regions) {
   return bytes.to(torch::kFloat32) * 20.0f - 10.0f;
 }
 
-FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info)
-    : classifier_(std::move(classifier)), device_(device), info_(std::move(info)) {
+FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info,
+                               std::shared_ptr<MaskGenerator> generator, int max_proposals)
+    : classifier_(std::move(classifier)),
+      generator_(std::move(generator)),
+      max_proposals_(std::max(1, max_proposals)),
+      device_(device),
+      info_(std::move(info)) {
   classifier_->eval();
-  info_.generates_masks = false;  // No generator is wired in yet: regions only.
+  info_.generates_masks = generator_ != nullptr;
 }
 
 std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
@@ -79,7 +86,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
   const int height = batch[0].image ? batch[0].image->height : 0;
   std::vector<size_t> runnable;
   for (size_t i = 0; i < batch.size(); ++i) {
-    absl::Status s = Check(batch[i], width, height);
+    absl::Status s = Check(batch[i], width, height, generator_ != nullptr);
     if (s.ok()) {
       runnable.push_back(i);
     } else {
@@ -90,16 +97,50 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
   try {
     torch::InferenceMode inference;
     const auto dtype = classifier_->clip->proj.scalar_type();
-    int64_t max_regions = 0, max_labels = 0, dim = 0;
-    for (size_t i : runnable) {
-      max_regions = std::max<int64_t>(max_regions, batch[i].regions->count);
-      max_labels = std::max<int64_t>(max_labels, batch[i].vocabulary->num_labels);
-      dim = batch[i].vocabulary->dim;
-    }
     const int64_t b = static_cast<int64_t>(runnable.size());
-    const int64_t ph = height / kProposalStride, pw = width / kProposalStride;
     std::vector<torch::Tensor> images;
-    std::vector<torch::Tensor> full_masks;
+    for (size_t i : runnable) {
+      images.push_back(ClipNormalize(batch[i].image->pixels.data(), width, height));
+    }
+    const torch::Tensor pixels = torch::cat(images, 0).to(device_, dtype);
+    // Proposals at full resolution (for post-processing), per request: its regions, else
+    // the generator's most object-like masks upsampled from their stride.
+    std::vector<torch::Tensor> full_masks(b);
+    std::vector<int64_t> generated;
+    for (int64_t k = 0; k < b; ++k) {
+      if (HasRegions(batch[runnable[k]])) {
+        full_masks[k] = RegionLogits(*batch[runnable[k]].regions);
+      } else {
+        generated.push_back(k);
+      }
+    }
+    if (!generated.empty()) {
+      std::vector<torch::Tensor> subset;
+      for (int64_t k : generated) subset.push_back(pixels[k]);
+      std::vector<MaskProposals> proposals;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        proposals = generator_->Generate(torch::stack(subset));
+      }
+      for (size_t j = 0; j < generated.size(); ++j) {
+        const MaskProposals& p = proposals.at(j);
+        const int64_t keep = std::min<int64_t>(max_proposals_, p.objectness.size(0));
+        const torch::Tensor order = std::get<1>(p.objectness.to(torch::kFloat32).topk(keep));
+        torch::Tensor logits = p.logits.index_select(0, order).to(torch::kFloat32).unsqueeze(1);
+        logits = F::interpolate(logits, F::InterpolateFuncOptions()
+                                            .size(std::vector<int64_t>{height, width})
+                                            .mode(torch::kBilinear)
+                                            .align_corners(false));
+        full_masks[generated[j]] = logits.squeeze(1).to(torch::kCPU);
+      }
+    }
+    int64_t max_regions = 0, max_labels = 0, dim = 0;
+    for (int64_t k = 0; k < b; ++k) {
+      max_regions = std::max<int64_t>(max_regions, full_masks[k].size(0));
+      max_labels = std::max<int64_t>(max_labels, batch[runnable[k]].vocabulary->num_labels);
+      dim = batch[runnable[k]].vocabulary->dim;
+    }
+    const int64_t ph = height / kProposalStride, pw = width / kProposalStride;
     MaskClassifierInput in;
     in.mask_logits = torch::full({b, max_regions, ph, pw}, -10.0f);
     in.proposal_valid = torch::zeros({b, max_regions}, torch::kBool);
@@ -107,10 +148,8 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
     in.class_valid = torch::zeros({b, max_labels}, torch::kBool);
     for (int64_t k = 0; k < b; ++k) {
       const PipelineRequest& r = batch[runnable[k]];
-      images.push_back(ClipNormalize(r.image->pixels.data(), width, height));
-      const torch::Tensor full = RegionLogits(*r.regions);
-      full_masks.push_back(full);
-      const int64_t n = r.regions->count, t = r.vocabulary->num_labels;
+      const torch::Tensor& full = full_masks[k];
+      const int64_t n = full.size(0), t = r.vocabulary->num_labels;
       in.mask_logits[k].narrow(0, 0, n).copy_(
           F::max_pool2d(full.unsqueeze(1), F::MaxPool2dFuncOptions(kProposalStride)).squeeze(1));
       in.proposal_valid[k].narrow(0, 0, n).fill_(true);
@@ -118,7 +157,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
           torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {t, dim}));
       in.class_valid[k].narrow(0, 0, t).fill_(true);
     }
-    in.images = torch::cat(images, 0).to(device_, dtype);
+    in.images = pixels;
     in.mask_logits = in.mask_logits.to(device_, dtype);
     in.proposal_valid = in.proposal_valid.to(device_);
     in.class_embeddings = in.class_embeddings.to(device_, dtype);
@@ -130,7 +169,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
     }
     for (int64_t k = 0; k < b; ++k) {
       const PipelineRequest& r = batch[runnable[k]];
-      const int64_t n = r.regions->count, t = r.vocabulary->num_labels;
+      const int64_t n = full_masks[k].size(0), t = r.vocabulary->num_labels;
       const torch::Tensor rows = logits[k].narrow(0, 0, n);
       // This request's classes, then void (at max_labels in the padded batch).
       const torch::Tensor cls =

@@ -12,19 +12,25 @@
 
 #include "model/api/segmentation_pipeline.h"
 #include "model/teva/mask_classifier.h"
+#include "model/teva/mask_generator.h"
 
 namespace ovseg {
 
 class FovSegPipeline : public SegmentationPipeline {
  public:
-  // `classifier` already on `device` in `dtype`.
-  FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info);
+  // `classifier` (and `generator`, if any) already on `device` in the model's dtype.
+  // Without a generator every request must bring regions. With one, requests without
+  // regions are classified over its `max_proposals` most object-like proposals.
+  FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info,
+                 std::shared_ptr<MaskGenerator> generator = nullptr, int max_proposals = 100);
 
   std::vector<absl::StatusOr<PipelineResult>> Run(absl::Span<const PipelineRequest> batch) override;
   PipelineInfo Info() const override { return info_; }
 
  private:
   MaskClassifier classifier_;
+  std::shared_ptr<MaskGenerator> generator_;
+  int max_proposals_;
   torch::Device device_;
   PipelineInfo info_;
   std::mutex mu_;  // One forward at a time; LibTorch already uses every intra-op thread.
