@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "model/runtime/torch_precision.h"
 
 namespace ovseg {
 
@@ -63,6 +64,22 @@ absl::Status RunTorchSelfCheck(const std::string& device) {
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("LibTorch self-check on ", device, ": ", e.what()));
   }
+}
+
+absl::StatusOr<torch::ScalarType> ParsePrecision(const std::string& precision,
+                                                 const std::string& device,
+                                                 const std::string& field) {
+  if (precision.empty() || precision == "fp32") return torch::kFloat32;
+  if (precision == "bf16") return torch::kBFloat16;
+  if (precision == "fp16") {
+    if (device.rfind("cuda", 0) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " \"fp16\" runs on CUDA only (use bf16 on CPU)"));
+    }
+    return torch::kFloat16;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " \"", precision, "\": expected fp32, bf16 or fp16"));
 }
 
 }  // namespace ovseg

@@ -3,26 +3,12 @@
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_weights.h"
+#include "model/runtime/torch_precision.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/serving/fovseg_pipeline.h"
 
 namespace ovseg {
 namespace {
-
-absl::StatusOr<torch::ScalarType> Precision(const std::string& precision,
-                                            const std::string& device) {
-  if (precision.empty() || precision == "fp32") return torch::kFloat32;
-  if (precision == "bf16") return torch::kBFloat16;
-  if (precision == "fp16") {
-    if (device.rfind("cuda", 0) != 0) {
-      return absl::InvalidArgumentError(
-          "model.precision \"fp16\" runs on CUDA only (use bf16 on CPU)");
-    }
-    return torch::kFloat16;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("model.precision \"", precision, "\": expected fp32, bf16 or fp16"));
-}
 
 // CLIP as configured, on the configured device and precision.
 absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
@@ -33,7 +19,8 @@ absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
   absl::StatusOr<std::string> device =
       ResolveDevice(config.device().empty() ? "cpu" : config.device());
   if (!device.ok()) return device.status();
-  absl::StatusOr<torch::ScalarType> dtype = Precision(config.precision(), *device);
+  absl::StatusOr<torch::ScalarType> dtype =
+      ParsePrecision(config.precision(), *device, "model.precision");
   if (!dtype.ok()) return dtype.status();
   ClipLoadOptions options;
   absl::StatusOr<ClipWeightFormat> format =

@@ -19,6 +19,7 @@
 #include "model/clip/clip_tokenizer.h"
 #include "model/clip/clip_weights.h"
 #include "model/clip/prompt_templates.h"
+#include "model/runtime/torch_precision.h"
 
 namespace ovseg {
 namespace {
@@ -75,14 +76,6 @@ absl::Status Tokenize(const Args& args) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<torch::ScalarType> ParsePrecision(const std::string& p) {
-  if (p == "fp32") return torch::kFloat32;
-  if (p == "bf16") return torch::kBFloat16;
-  if (p == "fp16") return torch::kFloat16;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--precision ", p, ": expected fp32, bf16 or fp16"));
-}
-
 absl::Status Encode(const Args& args) {
   ClipLoadOptions options;
   absl::StatusOr<ClipWeightFormat> format = ParseClipWeightFormat(args.Get("format", "auto"));
@@ -95,14 +88,16 @@ absl::Status Encode(const Args& args) {
     return absl::InvalidArgumentError("--quick-gelu: expected true or false");
   }
   if (args.Get("clip").empty()) return absl::InvalidArgumentError("--clip PATH is required");
-  absl::StatusOr<torch::ScalarType> dtype = ParsePrecision(args.Get("precision", "fp32"));
+  const std::string device_name = args.Get("device", "cpu");
+  absl::StatusOr<torch::ScalarType> dtype =
+      ParsePrecision(args.Get("precision", "fp32"), device_name, "--precision");
   if (!dtype.ok()) return dtype.status();
   const std::string template_set = args.Get("templates", "none");
   absl::StatusOr<std::vector<std::string>> templates = PromptTemplateSet(template_set);
   if (!templates.ok()) return templates.status();
   absl::StatusOr<ClipModel> model = LoadClipModel(args.Get("clip"), options);
   if (!model.ok()) return model.status();
-  const torch::Device device(args.Get("device", "cpu"));
+  const torch::Device device(device_name);
   (*model)->to(device, *dtype);
   (*model)->visual->ClearCache();
 

@@ -200,8 +200,8 @@ absl::Status SegmentProcessor::WarmUp() {
     image.width = bucket.width;
     image.height = bucket.height;
     image.pixels.assign(static_cast<size_t>(bucket.width) * bucket.height * 3, 127);
-    // One region over the whole image, so that models without a mask generator (client
-    // regions only) warm up the same path.
+    // A model without a mask generator classifies client regions only: warm it up with one
+    // region over the whole image. A model with a generator warms up its own proposals.
     RegionMasks whole;
     whole.count = 1;
     whole.width = bucket.width;
@@ -209,7 +209,7 @@ absl::Status SegmentProcessor::WarmUp() {
     whole.data.assign(static_cast<size_t>(bucket.width) * bucket.height, 1);
     PipelineRequest r;
     r.image = &image;
-    r.regions = &whole;
+    if (!pipeline->Info().generates_masks) r.regions = &whole;
     r.vocabulary = *vocab;
     r.is_thing = {true};
     std::vector<absl::StatusOr<PipelineResult>> out = pipeline->Run({r});

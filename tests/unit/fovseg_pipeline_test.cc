@@ -55,7 +55,8 @@ std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels) {
 
 TEST(FovSegPipelineTest, GeneratorProposalsAndClientRegionsInOneBatch) {
   auto generator = std::make_shared<FakeMaskGenerator>(6);
-  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, generator, /*max_proposals=*/4);
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, generator,
+                          /*max_proposals=*/4);
   EXPECT_TRUE(pipeline.Info().generates_masks);
   ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
   RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 1)};
