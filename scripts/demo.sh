@@ -13,9 +13,10 @@ build/server/ovseg-server --config configs/server.pbtxt "$@"
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then
-  echo "demo: the server did not start (exit $rc). Missing today: TeVA classifier (issue 4),"
-  echo "      Mask2Former (5), FGAseg head (6), trained demo model (8). What runs now: the gRPC"
-  echo "      serving core and CLIP (scripts/test.sh; build/model/ovseg-embed), e.g.:"
+  echo "demo: the server did not start (exit $rc). Missing today: the trained demo model (issue 8),"
+  echo "      Mask2Former (5) and the FGAseg head (6). What runs now: the gRPC serving core, CLIP"
+  echo "      and the TeVA classifier on client regions (set model.clip_weights to CLIP weights"
+  echo "      you have; scripts/test.sh runs them on a tiny model), and build/model/ovseg-embed:"
   build/model/ovseg-embed tokenize --text "a photo of a fire hydrant."
 fi
 exit $rc
