@@ -1,6 +1,10 @@
 # Every dependency is found here, once. Debian 12 packages provide all but LibTorch, which
 # comes from the pinned torch wheel in the repository's .venv (scripts/setup.sh).
 find_package(Threads REQUIRED)
+# Every translation unit compiles with -pthread (gRPC's targets add it to their users). One
+# flag set for all keeps LibTorch's precompiled header valid everywhere: a PCH built
+# without _REENTRANT is silently ignored by targets that define it.
+add_compile_options(-pthread)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(absl CONFIG REQUIRED)
