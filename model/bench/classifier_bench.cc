@@ -1,7 +1,9 @@
 // Benchmark (not a test): the TeVA mask classifier (CLIP ViT-B/16 image tokens + mask
 // tokens + TeVA) vs vocabulary size (150, 847 classes) and proposals (100, 200), fp32 and
-// bf16, at 448 and 896 input. Random weights, real shapes; class embeddings as a warm
-// vocabulary cache hands them over. docs/benchmarks.md records the figures.
+// bf16, at 448 and 896 input. Random weights, real shapes; a warm vocabulary: class
+// embeddings and TeVA's keys and values come precomputed, as the serving caches
+// (VocabularyCache, TevaTargetCache) hand them over. docs/benchmarks.md records the figures.
+//   --cold-teva: project TeVA's keys and values in every forward instead (no cache).
 //   build/bench/classifier_bench [--threads N] [--sizes 448,896] [--reps 5]
 #include <torch/torch.h>
 
@@ -19,8 +21,12 @@ using Clock = std::chrono::steady_clock;
 
 int Main(int argc, char** argv) {
   int threads = 2, reps = 5;
+  bool cold_teva = false;
   std::vector<int64_t> sizes = {448, 896};
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--cold-teva") cold_teva = true;
+  }
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--threads") threads = std::atoi(argv[i + 1]);
     if (std::string(argv[i]) == "--reps") reps = std::atoi(argv[i + 1]);
     if (std::string(argv[i]) == "--sizes") {
@@ -40,8 +46,8 @@ int Main(int argc, char** argv) {
   c.interpolation = PosEmbedInterpolation::kBilinear;
   std::printf(
       "TeVA mask classifier, ViT-B/16 shapes, %d threads, alternating, best of %d after a "
-      "warm-up\n",
-      torch::get_num_threads(), reps);
+      "warm-up, TeVA keys/values %s\n",
+      torch::get_num_threads(), reps, cold_teva ? "projected per image" : "cached");
   for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat32}) {
     ClipModel clip(c);
     MaskClassifier classifier(clip->visual, 512, MaskClassifierConfig{});
@@ -63,6 +69,11 @@ int Main(int argc, char** argv) {
                                     torch::nn::functional::NormalizeFuncOptions().dim(-1))
                                     .to(dtype);
           in.class_valid = torch::ones({1, classes}, torch::kBool);
+          if (!cold_teva) {
+            torch::InferenceMode guard;
+            in.teva_targets = std::make_shared<const TevaTargets>(
+                classifier->ProjectTargets(in.class_embeddings, in.class_valid));
+          }
           inputs.push_back(std::move(in));
         }
         torch::InferenceMode guard;

@@ -239,20 +239,21 @@ absl::StatusOr<ClipModel> LoadClipModel(const std::string& path, const ClipLoadO
   return model;
 }
 
-std::string ClipTextFingerprint(const ClipModel& model) {
+namespace {
+
+// sha256 (hex) of a prefix string and the named tensors (names, shapes, fp32 values) in
+// name order: independent of the file layout and of the dtype the model was stored in.
+std::string TensorFingerprint(const std::string& prefix,
+                              const std::map<std::string, torch::Tensor>& tensors) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  auto update = [&](const std::string& s) { EVP_DigestUpdate(ctx, s.data(), s.size()); };
-  update(model->config().quick_gelu ? "act=quick_gelu;" : "act=gelu;");
-  std::map<std::string, torch::Tensor> text;
-  for (const auto& p : model->named_parameters(/*recurse=*/true)) {
-    if (!StartsWith(p.key(), "visual.") && p.key() != "logit_scale") text[p.key()] = p.value();
-  }
-  for (const auto& [name, tensor] : text) {
+  EVP_DigestUpdate(ctx, prefix.data(), prefix.size());
+  for (const auto& [name, tensor] : tensors) {
     const torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
     std::ostringstream header;
     header << name << t.sizes() << ";";
-    update(header.str());
+    const std::string h = header.str();
+    EVP_DigestUpdate(ctx, h.data(), h.size());
     EVP_DigestUpdate(ctx, t.data_ptr(), t.numel() * sizeof(float));
   }
   unsigned char digest[32];
@@ -266,6 +267,26 @@ std::string ClipTextFingerprint(const ClipModel& model) {
     hex.push_back(kHex[digest[i] & 15]);
   }
   return hex;
+}
+
+const char* ActivationTag(const ClipModel& model) {
+  return model->config().quick_gelu ? "act=quick_gelu;" : "act=gelu;";
+}
+
+}  // namespace
+
+std::string ClipTextFingerprint(const ClipModel& model) {
+  std::map<std::string, torch::Tensor> text;
+  for (const auto& p : model->named_parameters(/*recurse=*/true)) {
+    if (!StartsWith(p.key(), "visual.") && p.key() != "logit_scale") text[p.key()] = p.value();
+  }
+  return TensorFingerprint(ActivationTag(model), text);
+}
+
+std::string ClipWeightsFingerprint(const ClipModel& model) {
+  std::map<std::string, torch::Tensor> all;
+  for (const auto& p : model->named_parameters(/*recurse=*/true)) all[p.key()] = p.value();
+  return TensorFingerprint(ActivationTag(model), all);
 }
 
 }  // namespace ovseg

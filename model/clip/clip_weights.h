@@ -53,6 +53,10 @@ absl::StatusOr<ClipModel> LoadClipModel(const std::string& path, const ClipLoadO
 // text tower's tensors (names, shapes, fp32 values) in name order.
 std::string ClipTextFingerprint(const ClipModel& model);
 
+// sha256 (hex) of the whole model the same way: the base-weight fingerprint a trained
+// checkpoint records. Take it before converting to a serving precision.
+std::string ClipWeightsFingerprint(const ClipModel& model);
+
 }  // namespace ovseg
 
 #endif  // OVSEG_MODEL_CLIP_CLIP_WEIGHTS_H_

@@ -68,14 +68,37 @@ torch::Tensor RegionLogits(const RegionMasks& regions) {
 }
 
 FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info,
-                               std::shared_ptr<MaskGenerator> generator, int max_proposals)
+                               std::shared_ptr<MaskGenerator> generator,
+                               FovSegPipelineOptions options)
     : classifier_(std::move(classifier)),
       generator_(std::move(generator)),
-      max_proposals_(std::max(1, max_proposals)),
+      max_proposals_(std::max(1, options.max_proposals)),
+      teva_cache_(options.teva_cache_bytes),
       device_(device),
       info_(std::move(info)) {
   classifier_->eval();
   info_.generates_masks = generator_ != nullptr;
+}
+
+std::shared_ptr<const TevaTargets> FovSegPipeline::TargetsFor(
+    absl::Span<const PipelineRequest> batch, const std::vector<size_t>& runnable) {
+  const auto dtype = classifier_->clip->proj.scalar_type();
+  std::vector<std::shared_ptr<const TevaTargets>> parts;
+  for (size_t i : runnable) {
+    const VocabularyEmbeddings& v = *batch[i].vocabulary;
+    auto compute = [&] {
+      const torch::Tensor embeddings =
+          torch::from_blob(const_cast<float*>(v.data.data()), {1, v.num_labels, v.dim})
+              .to(device_, dtype);
+      return classifier_->ProjectTargets(
+          embeddings,
+          torch::ones({1, v.num_labels}, torch::TensorOptions(device_).dtype(torch::kBool)));
+    };
+    // A vocabulary without a key (never from the server's cache) is projected every time.
+    parts.push_back(v.key.empty() ? std::make_shared<const TevaTargets>(compute())
+                                  : teva_cache_.Get(v.key, compute));
+  }
+  return BatchTevaTargets(parts);
 }
 
 std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
@@ -162,6 +185,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
     in.proposal_valid = in.proposal_valid.to(device_);
     in.class_embeddings = in.class_embeddings.to(device_, dtype);
     in.class_valid = in.class_valid.to(device_);
+    if (classifier_->config().use_teva) in.teva_targets = TargetsFor(batch, runnable);
     torch::Tensor logits;
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -1,18 +1,24 @@
 #include "model/serving/model_factory.h"
 
+#include <filesystem>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_weights.h"
 #include "model/runtime/torch_precision.h"
 #include "model/runtime/torch_runtime.h"
+#include "model/serving/fovseg_checkpoint.h"
 #include "model/serving/fovseg_pipeline.h"
 
 namespace ovseg {
 namespace {
 
-// CLIP as configured, on the configured device and precision.
+// CLIP as configured, on the configured device and precision. `weights_sha256`, when
+// given, receives the base-weight fingerprint (taken before the precision conversion).
 absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
-                                             torch::Device* device_out) {
+                                             torch::Device* device_out,
+                                             std::string* weights_sha256 = nullptr) {
   if (config.clip_weights().empty()) {
     return absl::InvalidArgumentError("model.clip_weights is required");
   }
@@ -42,6 +48,7 @@ absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
   }
   absl::StatusOr<ClipModel> model = LoadClipModel(config.clip_weights(), options);
   if (!model.ok()) return model.status();
+  if (weights_sha256 != nullptr) *weights_sha256 = ClipWeightsFingerprint(*model);
   *device_out = torch::Device(*device);
   (*model)->to(*device_out, *dtype);
   (*model)->visual->ClearCache();
@@ -72,21 +79,45 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
         "(the Mask2Former generator and FGAseg head are also still missing). The server "
         "refuses to start rather than serve fake output."));
   }
+  // A trained checkpoint, when configured, is checked before the (slow) CLIP load's result
+  // is used: its metadata decides the classifier's configuration.
+  std::optional<Checkpoint> checkpoint;
+  if (!config.checkpoint().empty()) {
+    absl::StatusOr<Checkpoint> opened = OpenCheckpoint(config.checkpoint());
+    if (!opened.ok()) return opened.status();
+    checkpoint = *std::move(opened);
+  }
   torch::Device torch_device(torch::kCPU);
-  absl::StatusOr<ClipModel> clip = LoadConfiguredClip(config, &torch_device);
+  std::string clip_sha256;
+  absl::StatusOr<ClipModel> clip =
+      LoadConfiguredClip(config, &torch_device, checkpoint ? &clip_sha256 : nullptr);
   if (!clip.ok()) return clip.status();
   auto text = std::make_shared<ClipTextEncoder>(*clip, ClipTokenizer::Default());
-  MaskClassifier classifier((*clip)->visual, (*clip)->config().embed_dim, MaskClassifierConfig{});
+  MaskClassifier classifier((*clip)->visual, (*clip)->config().embed_dim,
+                            checkpoint ? checkpoint->metadata.classifier : MaskClassifierConfig{});
   classifier->to(torch_device, (*clip)->text_projection.scalar_type());
   PipelineInfo info;
   info.model_name = config.preset();
   info.model_version = absl::StrCat("clip-", text->Fingerprint().substr(0, 12), "-untrained");
+  if (checkpoint) {
+    if (absl::Status s = CheckCheckpointBase(checkpoint->metadata, config.preset(), clip_sha256);
+        !s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("model.checkpoint ", config.checkpoint(), ": ", s.message()));
+    }
+    if (absl::Status s = LoadCheckpointInto(*checkpoint, classifier); !s.ok()) return s;
+    info.model_version = absl::StrCat(std::filesystem::path(config.checkpoint()).stem().string(),
+                                      "@step", checkpoint->metadata.step);
+  }
   info.device = *device;
   info.head_modes = {HeadMode::kMask, HeadMode::kFused};
   info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
   ServingModel model;
   model.text_encoder = text;
-  model.pipeline = std::make_shared<FovSegPipeline>(std::move(classifier), torch_device, info);
+  FovSegPipelineOptions options;
+  options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
+  model.pipeline = std::make_shared<FovSegPipeline>(std::move(classifier), torch_device, info,
+                                                    /*generator=*/nullptr, options);
   return model;
 }
 

@@ -34,12 +34,30 @@ TevaCrossAttentionImpl::TevaCrossAttentionImpl(int64_t width, int64_t embed_dim,
 torch::Tensor TevaCrossAttentionImpl::forward(const torch::Tensor& tokens,
                                               const torch::Tensor& targets,
                                               const torch::Tensor& target_valid) {
+  const auto [k, v] = ProjectTargets(targets);
+  return Attend(tokens, k, v, target_valid);
+}
+
+std::pair<torch::Tensor, torch::Tensor> TevaCrossAttentionImpl::ProjectTargets(
+    const torch::Tensor& targets) {
+  return {SplitHeads(g_k(targets), heads_), SplitHeads(g_v(targets), heads_)};
+}
+
+torch::Tensor TevaCrossAttentionImpl::Attend(const torch::Tensor& tokens, const torch::Tensor& keys,
+                                             const torch::Tensor& values,
+                                             const torch::Tensor& target_valid) {
   const torch::Tensor q = SplitHeads(g_q(tokens), heads_);
-  const torch::Tensor k = SplitHeads(g_k(targets), heads_);
-  const torch::Tensor v = SplitHeads(g_v(targets), heads_);
   // [B, 1, 1, T]: padded classes take no part.
   const torch::Tensor mask = target_valid.to(torch::kBool).view({target_valid.size(0), 1, 1, -1});
-  return out(MergeHeads(at::scaled_dot_product_attention(q, k, v, mask)));
+  return out(MergeHeads(at::scaled_dot_product_attention(q, keys, values, mask)));
+}
+
+int64_t TevaTargets::Bytes() const {
+  int64_t bytes = 0;
+  for (const auto* list : {&keys, &values}) {
+    for (const torch::Tensor& t : *list) bytes += t.numel() * t.element_size();
+  }
+  return bytes;
 }
 
 DistributionAdapterImpl::DistributionAdapterImpl(int64_t hidden) {
@@ -111,6 +129,19 @@ std::map<std::string, std::vector<torch::Tensor>> MaskClassifierImpl::ParameterG
   return groups;
 }
 
+TevaTargets MaskClassifierImpl::ProjectTargets(const torch::Tensor& class_embeddings,
+                                               const torch::Tensor& class_valid) {
+  TevaTargets targets;
+  const torch::Tensor embeddings = class_embeddings.to(clip->proj.scalar_type());
+  for (size_t i = 0; i < teva->size(); ++i) {
+    auto [k, v] = teva[i]->as<TevaCrossAttentionImpl>()->ProjectTargets(embeddings);
+    targets.keys.push_back(std::move(k));
+    targets.values.push_back(std::move(v));
+  }
+  targets.valid = class_valid.to(torch::kBool);
+  return targets;
+}
+
 MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) {
   MaskClassifierOutput out;
   torch::Tensor x = clip->Embed(in.images, &out.grid_h, &out.grid_w);  // [B, L, C]
@@ -138,15 +169,23 @@ MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) 
   bias = bias.masked_fill(~support, -std::numeric_limits<float>::infinity());
   const torch::Tensor mask_bias = bias.unsqueeze(1).to(dtype);  // [B, 1, N, L]
 
-  const torch::Tensor targets = in.class_embeddings.to(dtype);
+  std::shared_ptr<const TevaTargets> targets = in.teva_targets;
+  if (config_.use_teva && targets == nullptr) {
+    targets = std::make_shared<TevaTargets>(ProjectTargets(in.class_embeddings, in.class_valid));
+  }
+  if (config_.use_teva) {
+    TORCH_CHECK(targets->keys.size() == teva->size() && targets->valid.size(0) == b &&
+                    targets->num_targets() == in.class_valid.size(1),
+                "MaskClassifier: teva_targets do not match the batch's classes");
+  }
   for (int64_t i = 0; i < clip->transformer->size(); ++i) {
     ClipResidualBlock block = clip->transformer->block(i);
     const int64_t heads = block->attn->heads();
     const torch::Tensor xl = block->ln_1(x);
     torch::Tensor ml = block->ln_1(m);
     if (config_.use_teva) {
-      const torch::Tensor t =
-          teva[i]->as<TevaCrossAttentionImpl>()->forward(ml, targets, in.class_valid);
+      const torch::Tensor t = teva[i]->as<TevaCrossAttentionImpl>()->Attend(
+          ml, targets->keys[i], targets->values[i], targets->valid);
       ml = config_.teva_residual ? ml + t : t;
     }
     const torch::Tensor& w = block->attn->in_proj_weight;

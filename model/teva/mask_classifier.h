@@ -11,7 +11,9 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/clip/clip_model.h"
@@ -35,6 +37,11 @@ class TevaCrossAttentionImpl : public torch::nn::Module {
   // tokens [B, N, C]; targets [B, T, E]; target_valid [B, T] bool. Returns [B, N, C].
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& targets,
                         const torch::Tensor& target_valid);
+  // The two halves of forward(): g_k and g_v of the targets, split into heads
+  // ([B, heads, T, C / heads] each), and the attention of the tokens over them.
+  std::pair<torch::Tensor, torch::Tensor> ProjectTargets(const torch::Tensor& targets);
+  torch::Tensor Attend(const torch::Tensor& tokens, const torch::Tensor& keys,
+                       const torch::Tensor& values, const torch::Tensor& target_valid);
   torch::nn::Linear g_q{nullptr}, g_k{nullptr}, g_v{nullptr}, out{nullptr};
 
  private:
@@ -53,6 +60,17 @@ class DistributionAdapterImpl : public torch::nn::Module {
 };
 TORCH_MODULE(DistributionAdapter);
 
+// TeVA's keys and values for a batch of class embeddings, per block [B, heads, T, d]. They
+// depend only on the vocabulary and TeVA's weights, so serving computes them once per
+// vocabulary (model/teva/teva_target_cache.h) instead of projecting every class twice in
+// every block for every image: for ADE-847 on ViT-B/16 that is ~16 GFLOP per image.
+struct TevaTargets {
+  std::vector<torch::Tensor> keys, values;
+  torch::Tensor valid;  // [B, T] bool
+  int64_t num_targets() const { return valid.defined() ? valid.size(1) : 0; }
+  int64_t Bytes() const;
+};
+
 struct MaskClassifierInput {
   torch::Tensor images;               // [B, 3, H, W], CLIP-normalised
   torch::Tensor mask_logits;          // [B, N, h, w] proposal logits (> 0 means inside)
@@ -60,6 +78,10 @@ struct MaskClassifierInput {
   torch::Tensor class_embeddings;     // [B, T, E], L2-normalised
   torch::Tensor class_valid;          // [B, T] bool; padded classes are false
   std::vector<int64_t> dense_layers;  // CLIP blocks whose image tokens to return
+  // Optional: TeVA's keys and values of `class_embeddings`, precomputed (ProjectTargets).
+  // Without them forward() projects the embeddings itself (training: gradients reach g_k,
+  // g_v). With them the projections are skipped; they must match class_valid's shape.
+  std::shared_ptr<const TevaTargets> teva_targets;
 };
 
 struct MaskClassifierOutput {
@@ -83,6 +105,11 @@ class MaskClassifierImpl : public torch::nn::Module {
   MaskClassifierImpl(ClipVision clip, int64_t embed_dim, const MaskClassifierConfig& config);
 
   MaskClassifierOutput forward(const MaskClassifierInput& input);
+
+  // TeVA's keys and values of every block for class_embeddings [B, T, E] (any dtype; cast
+  // to the classifier's) with validity [B, T].
+  TevaTargets ProjectTargets(const torch::Tensor& class_embeddings,
+                             const torch::Tensor& class_valid);
 
   // "teva" (g_*, adapter, void), "clip_fq" (query projections), "frozen" (CLIP).
   std::map<std::string, std::vector<torch::Tensor>> ParameterGroups();

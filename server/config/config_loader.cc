@@ -107,6 +107,7 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   v1::ModelConfig* m = c->mutable_model();
   if (m->device().empty()) m->set_device("cpu");
   if (m->precision().empty()) m->set_precision("fp32");
+  if (m->teva_cache_max_bytes() == 0) m->set_teva_cache_max_bytes(256 << 20);
 }
 
 absl::Status ValidateServerConfig(const v1::ServerConfig& c) {

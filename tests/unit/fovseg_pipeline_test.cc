@@ -43,8 +43,9 @@ MaskClassifier TinyClassifier() {
   return MaskClassifier(clip->visual, 32, MaskClassifierConfig{});
 }
 
-std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels) {
+std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels, std::string key = "") {
   auto v = std::make_shared<VocabularyEmbeddings>();
+  v->key = std::move(key);
   v->num_labels = labels;
   v->dim = 32;
   const torch::Tensor e = torch::nn::functional::normalize(
@@ -55,8 +56,9 @@ std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels) {
 
 TEST(FovSegPipelineTest, GeneratorProposalsAndClientRegionsInOneBatch) {
   auto generator = std::make_shared<FakeMaskGenerator>(6);
-  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, generator,
-                          /*max_proposals=*/4);
+  FovSegPipelineOptions options;
+  options.max_proposals = 4;
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, generator, options);
   EXPECT_TRUE(pipeline.Info().generates_masks);
   ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
   RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 1)};
@@ -82,6 +84,62 @@ TEST(FovSegPipelineTest, GeneratorProposalsAndClientRegionsInOneBatch) {
   EXPECT_EQ(out[1]->segments.size(), 5u);
   // Generated masks are upsampled to the bucket resolution.
   EXPECT_EQ(out[0]->segments[0].soft_mask.size(), 64u * 64);
+}
+
+// A classifier whose TeVA is no longer the identity, so wrong keys or values would show.
+MaskClassifier TrainedLookingClassifier() {
+  MaskClassifier classifier = TinyClassifier();
+  torch::NoGradGuard no_grad;
+  auto groups = classifier->ParameterGroups();  // Outlives the loop.
+  for (auto& p : groups["teva"]) p.normal_(0, 0.2);
+  return classifier;
+}
+
+std::vector<float> Scores(const PipelineResult& r) {
+  std::vector<float> s;
+  for (const auto& seg : r.segments) s.push_back(seg.score);
+  return s;
+}
+
+TEST(FovSegPipelineTest, TevaTargetsAreCachedPerVocabularyAndBatchesMatchSingles) {
+  FovSegPipeline pipeline(TrainedLookingClassifier(), torch::kCPU, PipelineInfo{});
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 37) % 251;
+  RegionMasks regions{3, 64, 64, std::vector<uint8_t>(3 * 64 * 64, 0)};
+  for (int k = 0; k < 3; ++k) std::fill_n(regions.data.begin() + k * 64 * 64 + k * 1000, 1500, 1);
+  auto request = [&](std::shared_ptr<const VocabularyEmbeddings> v) {
+    PipelineRequest r;
+    r.image = &image;
+    r.regions = &regions;
+    r.vocabulary = std::move(v);
+    r.is_thing.assign(r.vocabulary->num_labels, true);
+    r.task = SegmentTask::kInstance;
+    r.params.score_threshold = 0.0f;
+    return r;
+  };
+  const PipelineRequest small = request(Vocabulary(3, "small"));
+  const PipelineRequest large = request(Vocabulary(40, "large"));
+  const auto alone_small = pipeline.Run({small});
+  const auto alone_large = pipeline.Run({large});
+  ASSERT_TRUE(alone_small[0].ok() && alone_large[0].ok());
+  EXPECT_EQ(pipeline.teva_cache_stats().misses, 2);
+  EXPECT_EQ(pipeline.teva_cache_stats().entries, 2);
+  // Mixed vocabularies in one batch (padded) and a repeated one (expanded): same answers,
+  // and no new projections.
+  const auto mixed = pipeline.Run({large, small, small});
+  EXPECT_EQ(pipeline.teva_cache_stats().misses, 2);
+  EXPECT_EQ(pipeline.teva_cache_stats().hits, 3);
+  for (int k = 0; k < 3; ++k) ASSERT_TRUE(mixed[k].ok()) << mixed[k].status();
+  const std::vector<float> expect_large = Scores(*alone_large[0]);
+  const std::vector<float> expect_small = Scores(*alone_small[0]);
+  const std::vector<float> got_large = Scores(*mixed[0]);
+  ASSERT_EQ(got_large.size(), expect_large.size());
+  for (size_t i = 0; i < got_large.size(); ++i) EXPECT_NEAR(got_large[i], expect_large[i], 1e-5);
+  for (int k : {1, 2}) {
+    const std::vector<float> got = Scores(*mixed[k]);
+    ASSERT_EQ(got.size(), expect_small.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expect_small[i], 1e-5);
+  }
 }
 
 TEST(FovSegPipelineTest, WithoutGeneratorRegionsAreRequired) {

@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include "model/teva/teva_target_cache.h"
+
 namespace ovseg {
 namespace {
 
@@ -195,6 +197,21 @@ TEST(MaskClassifierTest, BatchedVocabulariesOf3_150_847MatchRunningAlone) {
     batch.class_valid[r].narrow(0, 0, sizes[r]).fill_(true);
   }
   const torch::Tensor batched = f.classifier->forward(batch).class_logits;
+  // TeVA's keys and values projected per vocabulary (as the serving cache holds them) and
+  // padded into the batch give the same logits as projecting the padded batch.
+  std::vector<std::shared_ptr<const TevaTargets>> parts;
+  for (int64_t r = 0; r < 3; ++r) {
+    parts.push_back(std::make_shared<const TevaTargets>(
+        f.classifier->ProjectTargets(classes[r], torch::ones({1, sizes[r]}, torch::kBool))));
+  }
+  MaskClassifierInput cached = batch;
+  cached.teva_targets = BatchTevaTargets(parts);
+  EXPECT_LE((f.classifier->forward(cached).class_logits - batched)
+                .nan_to_num(0, 0, 0)
+                .abs()
+                .max()
+                .item<double>(),
+            1e-4);
   for (int64_t r = 0; r < 3; ++r) {
     const torch::Tensor alone =
         f.classifier->forward(Input(images[r], masks[r], classes[r])).class_logits[0];
@@ -212,6 +229,27 @@ TEST(MaskClassifierTest, BatchedVocabulariesOf3_150_847MatchRunningAlone) {
       EXPECT_TRUE(((winners < sizes[r]) | (winners == 847)).all().item<bool>());
     }
   }
+}
+
+TEST(MaskClassifierTest, OneSharedVocabularyIsExpandedNotCopied) {
+  Fixture f = Make();
+  torch::NoGradGuard no_grad;
+  auto groups = f.classifier->ParameterGroups();  // Outlives the loop.
+  for (auto& p : groups["teva"]) p.normal_(0, 0.05);
+  const torch::Tensor classes = Classes(1, 9);
+  auto one = std::make_shared<const TevaTargets>(
+      f.classifier->ProjectTargets(classes, torch::ones({1, 9}, torch::kBool)));
+  const std::shared_ptr<const TevaTargets> batch = BatchTevaTargets({one, one, one});
+  EXPECT_EQ(batch->keys[0].size(0), 3);
+  EXPECT_EQ(batch->keys[0].data_ptr(), one->keys[0].data_ptr());  // No copy.
+  MaskClassifierInput in = Input(Images(3), RandomMasks(3, 4), classes.expand({3, 9, 32}));
+  const torch::Tensor direct = f.classifier->forward(in).class_logits;
+  in.teva_targets = batch;
+  EXPECT_LE((f.classifier->forward(in).class_logits - direct).abs().max().item<double>(), 1e-5);
+  // Targets of the wrong length are refused, not silently misread.
+  in.teva_targets = BatchTevaTargets({std::make_shared<const TevaTargets>(
+      f.classifier->ProjectTargets(Classes(3, 5), torch::ones({3, 5}, torch::kBool)))});
+  EXPECT_THROW(f.classifier->forward(in), c10::Error);
 }
 
 TEST(MaskClassifierTest, EmptyAndFullMasksAreFinite) {

@@ -1,0 +1,76 @@
+// Trained FOV-Seg checkpoints (DESIGN.md, "Formats"): a small safetensors file holding only
+// the trained tensors, under "classifier." the TeVA classifier's own parameters (TeVA,
+// adapter, void embedding, per-block f_q; never CLIP's frozen weights, never the FiSeR
+// predictor), with __metadata__ saying what they were trained on and for:
+//   format            "ovseg-checkpoint"
+//   format_version    "1"
+//   preset            model preset, e.g. "fovseg-vit-b16"
+//   clip_sha256       ClipWeightsFingerprint of the base CLIP
+//   mask_generator_sha256   of the frozen generator ("" when regions-only)
+//   classifier_config JSON: use_teva, teva_residual, use_adapter, adapter_hidden,
+//                     temperature
+//   step              training step
+//   training_vocabulary  JSON array of the labels seen in training (seen vs unseen)
+//   eval_metrics      JSON object of validation figures
+#ifndef OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_
+#define OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/teva/mask_classifier.h"
+#include "model/weights/safetensors_file.h"
+
+namespace ovseg {
+
+inline constexpr char kCheckpointFormat[] = "ovseg-checkpoint";
+inline constexpr int kCheckpointFormatVersion = 1;
+
+struct CheckpointMetadata {
+  int format_version = kCheckpointFormatVersion;
+  std::string preset;
+  std::string clip_sha256;
+  std::string mask_generator_sha256;
+  MaskClassifierConfig classifier;
+  int64_t step = 0;
+  std::vector<std::string> training_vocabulary;
+  std::string eval_metrics_json = "{}";
+};
+
+// An opened checkpoint: metadata parsed and checked, tensors still memory-mapped.
+struct Checkpoint {
+  CheckpointMetadata metadata;
+  std::shared_ptr<SafetensorsFile> file;
+};
+
+// The classifier's trained tensors under their checkpoint names ("classifier." + name).
+std::vector<std::pair<std::string, torch::Tensor>> ClassifierCheckpointTensors(
+    MaskClassifier& classifier);
+
+// Writes the classifier's trained tensors (fp32) and `metadata` atomically.
+absl::Status WriteCheckpoint(const std::string& path, MaskClassifier& classifier,
+                             const CheckpointMetadata& metadata);
+
+// Opens `path` and parses its metadata; an unknown format or version, or a missing or
+// malformed field, is an error naming it.
+absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path);
+
+// Checks that the checkpoint was trained on these base weights and for this preset
+// (FAILED_PRECONDITION naming both fingerprints otherwise).
+absl::Status CheckCheckpointBase(const CheckpointMetadata& metadata, const std::string& preset,
+                                 const std::string& clip_sha256);
+
+// Copies the checkpoint's tensors into `classifier` (built with metadata.classifier),
+// converting to each parameter's dtype and device. Every missing, unexpected or
+// mis-shaped tensor is named; nothing is modified unless all of them match.
+absl::Status LoadCheckpointInto(const Checkpoint& checkpoint, MaskClassifier& classifier);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_

@@ -1,0 +1,180 @@
+// Trained checkpoints: round trip of the classifier's trained tensors and metadata, every
+// malformed case named, and the factory serving a checkpoint only on its own base weights.
+#include "model/serving/fovseg_checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "model/clip/clip_weights.h"
+#include "model/serving/model_factory.h"
+
+namespace ovseg {
+namespace {
+
+std::string TinyClipPath() {
+  const char* root = std::getenv("OVSEG_SOURCE_DIR");
+  return std::string(root ? root : ".") + "/tests/data/clip_tiny/openai.safetensors";
+}
+
+ClipModel TinyClip() {
+  ClipLoadOptions options;
+  options.quick_gelu = true;
+  absl::StatusOr<ClipModel> clip = LoadClipModel(TinyClipPath(), options);
+  EXPECT_TRUE(clip.ok()) << clip.status();
+  return *clip;
+}
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / name).string();
+}
+
+MaskClassifierConfig NonDefaultConfig() {
+  MaskClassifierConfig c;
+  c.teva_residual = false;
+  c.adapter_hidden = 8;
+  c.temperature = 50.0;
+  return c;
+}
+
+// A classifier whose trained tensors are all away from their initial values.
+MaskClassifier Trained(ClipModel& clip, const MaskClassifierConfig& config) {
+  MaskClassifier classifier(clip->visual, clip->config().embed_dim, config);
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : ClassifierCheckpointTensors(classifier)) t.add_(torch::randn_like(t) * 0.1);
+  return classifier;
+}
+
+CheckpointMetadata Metadata(const ClipModel& clip) {
+  CheckpointMetadata m;
+  m.preset = "fovseg-tiny";
+  m.clip_sha256 = ClipWeightsFingerprint(clip);
+  m.classifier = NonDefaultConfig();
+  m.step = 1200;
+  m.training_vocabulary = {"cat", "dog, puppy"};
+  m.eval_metrics_json = R"({"PQ": 12.5})";
+  return m;
+}
+
+TEST(FovSegCheckpointTest, RoundTripRestoresEveryTrainedTensorAndTheMetadata) {
+  torch::manual_seed(5);
+  ClipModel clip = TinyClip();
+  MaskClassifier trained = Trained(clip, NonDefaultConfig());
+  const std::string path = TempPath("round_trip.safetensors");
+  ASSERT_TRUE(WriteCheckpoint(path, trained, Metadata(clip)).ok());
+
+  absl::StatusOr<Checkpoint> checkpoint = OpenCheckpoint(path);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  const CheckpointMetadata& m = checkpoint->metadata;
+  EXPECT_EQ(m.preset, "fovseg-tiny");
+  EXPECT_EQ(m.step, 1200);
+  EXPECT_EQ(m.training_vocabulary, (std::vector<std::string>{"cat", "dog, puppy"}));
+  EXPECT_EQ(m.eval_metrics_json, R"({"PQ": 12.5})");
+  EXPECT_FALSE(m.classifier.teva_residual);
+  EXPECT_EQ(m.classifier.adapter_hidden, 8);
+  EXPECT_EQ(m.classifier.temperature, 50.0);
+  // Only trained tensors: no frozen CLIP weight.
+  for (const std::string& name : checkpoint->file->Names()) {
+    EXPECT_EQ(name.rfind("classifier.", 0), 0u) << name;
+    EXPECT_EQ(name.find("clip."), std::string::npos) << name;
+  }
+  EXPECT_TRUE(checkpoint->file->Contains("classifier.teva.0.g_k.weight"));
+  EXPECT_TRUE(checkpoint->file->Contains("classifier.fq_weight_0"));
+  EXPECT_TRUE(checkpoint->file->Contains("classifier.void_embedding"));
+
+  MaskClassifier fresh(clip->visual, clip->config().embed_dim, m.classifier);
+  ASSERT_TRUE(LoadCheckpointInto(*checkpoint, fresh).ok());
+  auto want = ClassifierCheckpointTensors(trained);
+  auto got = ClassifierCheckpointTensors(fresh);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_TRUE(torch::equal(want[i].second, got[i].second)) << want[i].first;
+  }
+}
+
+TEST(FovSegCheckpointTest, MismatchesAreNamedAndLeaveTheClassifierUntouched) {
+  torch::manual_seed(6);
+  ClipModel clip = TinyClip();
+  MaskClassifier trained = Trained(clip, NonDefaultConfig());
+  const std::string path = TempPath("mismatch.safetensors");
+  ASSERT_TRUE(WriteCheckpoint(path, trained, Metadata(clip)).ok());
+  absl::StatusOr<Checkpoint> checkpoint = OpenCheckpoint(path);
+  ASSERT_TRUE(checkpoint.ok());
+
+  MaskClassifier other(clip->visual, clip->config().embed_dim, MaskClassifierConfig{});
+  const torch::Tensor before = other->adapter->conv1->weight.clone();
+  const absl::Status s = LoadCheckpointInto(*checkpoint, other);  // adapter_hidden 16 vs 8
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("classifier.adapter.conv1.weight [8, 1, 3, 3] vs "
+                                          "[16, 1, 3, 3]"),
+            std::string::npos)
+      << s;
+  EXPECT_TRUE(torch::equal(other->adapter->conv1->weight, before));
+
+  // An extra tensor (say a FiSeR predictor saved by mistake) and a missing one.
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (auto& [name, t] : ClassifierCheckpointTensors(trained)) {
+    if (name != "classifier.void_embedding") tensors.emplace_back(name, t.detach());
+  }
+  tensors.emplace_back("fiser.predictor.weight", torch::zeros({2}));
+  const std::string extra = TempPath("extra.safetensors");
+  ASSERT_TRUE(WriteSafetensors(extra, tensors, checkpoint->file->header().metadata).ok());
+  absl::StatusOr<Checkpoint> bad = OpenCheckpoint(extra);
+  ASSERT_TRUE(bad.ok());
+  const std::string message(LoadCheckpointInto(*bad, trained).message());
+  EXPECT_NE(message.find("missing: classifier.void_embedding"), std::string::npos) << message;
+  EXPECT_NE(message.find("unexpected: fiser.predictor.weight"), std::string::npos) << message;
+
+  // Metadata problems name the field.
+  auto metadata = checkpoint->file->header().metadata;
+  metadata["format_version"] = "2";
+  ASSERT_TRUE(WriteSafetensors(extra, tensors, metadata).ok());
+  EXPECT_NE(std::string(OpenCheckpoint(extra).status().message()).find("\"format_version\" is \"2\""),
+            std::string::npos);
+  metadata = checkpoint->file->header().metadata;
+  metadata.erase("clip_sha256");
+  ASSERT_TRUE(WriteSafetensors(extra, tensors, metadata).ok());
+  EXPECT_NE(std::string(OpenCheckpoint(extra).status().message()).find("\"clip_sha256\" is missing"),
+            std::string::npos);
+  metadata = checkpoint->file->header().metadata;
+  metadata["classifier_config"] = "{\"use_teva\": true}";
+  ASSERT_TRUE(WriteSafetensors(extra, tensors, metadata).ok());
+  EXPECT_NE(std::string(OpenCheckpoint(extra).status().message()).find("malformed metadata"),
+            std::string::npos);
+
+  EXPECT_EQ(CheckCheckpointBase(checkpoint->metadata, "fovseg-tiny", "0123").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckCheckpointBase(checkpoint->metadata, "fovseg-vit-b16",
+                                checkpoint->metadata.clip_sha256)
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(FovSegCheckpointTest, FactoryServesACheckpointOnlyOnItsBaseWeights) {
+  torch::manual_seed(7);
+  ClipModel clip = TinyClip();
+  MaskClassifier trained = Trained(clip, NonDefaultConfig());
+  const std::string path = TempPath("served.safetensors");
+  ASSERT_TRUE(WriteCheckpoint(path, trained, Metadata(clip)).ok());
+  v1::ModelConfig config;
+  config.set_preset("fovseg-tiny");
+  config.set_clip_weights(TinyClipPath());
+  config.set_clip_quick_gelu(true);
+  config.set_checkpoint(path);
+  absl::StatusOr<ServingModel> model = CreateServingModel(config);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->pipeline->Info().model_version, "served@step1200");
+
+  CheckpointMetadata foreign = Metadata(clip);
+  foreign.clip_sha256 = std::string(64, 'a');
+  ASSERT_TRUE(WriteCheckpoint(path, trained, foreign).ok());
+  const absl::Status s = CreateServingModel(config).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(s.message()).find("trained on CLIP weights aaaa"), std::string::npos) << s;
+  config.set_checkpoint(TempPath("absent.safetensors"));
+  EXPECT_FALSE(CreateServingModel(config).ok());
+}
+
+}  // namespace
+}  // namespace ovseg
