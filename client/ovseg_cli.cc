@@ -1,6 +1,8 @@
 // ovseg: command-line client.
 //   ovseg segment --server H:P --image x.jpg --labels "cat,dog" [--task semantic|panoptic|instance]
 //                 [--mode mask|dense|fused] [--out overlay.png] [--json result.json]
+//                 [--regions a.png,b.json]   (classify these regions: client/region_files.h)
+//                 [--score_threshold F] [--max_segments N]
 //   ovseg vocab register --server H:P --labels "cat,dog"
 //   ovseg info --server H:P
 //   ovseg health --server H:P
@@ -13,11 +15,13 @@
 #include <opencv2/imgproc.hpp>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "client/ovseg_client.h"
+#include "client/region_files.h"
 #include "server/encode/coco_rle.h"
 
 namespace ovseg {
@@ -27,7 +31,8 @@ int Usage() {
   std::cerr << "usage:\n"
                "  ovseg segment --server H:P --image FILE --labels \"cat,dog\" [--task "
                "semantic|panoptic|instance] [--mode mask|dense|fused] [--out overlay.png] "
-               "[--json result.json] [--timeout_s N]\n"
+               "[--json result.json] [--regions a.png,b.json] [--score_threshold F] "
+               "[--max_segments N] [--timeout_s N]\n"
                "  ovseg vocab register --server H:P --labels \"cat,dog\"\n"
                "  ovseg info --server H:P\n"
                "  ovseg health --server H:P\n";
@@ -158,6 +163,12 @@ int Run(int argc, char** argv) {
   for (const std::string& l : SplitLabels(flags["labels"])) {
     request.mutable_labels()->add_labels()->set_name(l);
   }
+  if (flags.count("regions")) {
+    std::vector<std::string> paths = absl::StrSplit(flags["regions"], ',', absl::SkipEmpty());
+    absl::StatusOr<std::vector<v1::Region>> regions = ReadRegionFiles(paths);
+    if (!regions.ok()) return Fail(regions.status());
+    for (v1::Region& r : *regions) *request.add_regions() = std::move(r);
+  }
   const std::string task = flags.count("task") ? flags["task"] : "semantic";
   request.set_task(task == "panoptic"   ? v1::PANOPTIC
                    : task == "instance" ? v1::INSTANCE
@@ -167,6 +178,16 @@ int Run(int argc, char** argv) {
                                            : mode == "dense" ? v1::DENSE
                                                              : v1::FUSED);
   request.mutable_options()->set_mask_format(v1::COCO_RLE);
+  if (flags.count("score_threshold")) {
+    float threshold = 0;
+    if (!absl::SimpleAtof(flags["score_threshold"], &threshold)) return Usage();
+    request.mutable_options()->set_score_threshold(threshold);
+  }
+  if (flags.count("max_segments")) {
+    uint32_t max_segments = 0;
+    if (!absl::SimpleAtoi(flags["max_segments"], &max_segments)) return Usage();
+    request.mutable_options()->set_max_segments(max_segments);
+  }
   auto response = client.Segment(request);
   if (!response.ok()) return Fail(response.status());
   for (const v1::Segment& s : response->segments()) {

@@ -1,8 +1,8 @@
 #include "model/serving/fovseg_checkpoint.h"
 
 #include <map>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -78,8 +78,8 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path) {
   absl::StatusOr<std::string> format = field("format");
   if (!format.ok()) return format.status();
   if (*format != kCheckpointFormat) {
-    return FieldError(path, "format", absl::StrCat("is \"", *format, "\", expected \"",
-                                                   kCheckpointFormat, "\""));
+    return FieldError(path, "format",
+                      absl::StrCat("is \"", *format, "\", expected \"", kCheckpointFormat, "\""));
   }
   absl::StatusOr<std::string> version = field("format_version");
   if (!version.ok()) return version.status();
@@ -89,7 +89,8 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path) {
                       absl::StrCat("is \"", *version, "\"; this server reads version ",
                                    kCheckpointFormatVersion));
   }
-  for (auto [name, target] : {std::pair{"preset", &m.preset}, {"clip_sha256", &m.clip_sha256},
+  for (auto [name, target] : {std::pair{"preset", &m.preset},
+                              {"clip_sha256", &m.clip_sha256},
                               {"mask_generator_sha256", &m.mask_generator_sha256}}) {
     absl::StatusOr<std::string> value = field(name);
     if (!value.ok()) return value.status();
@@ -167,7 +168,8 @@ absl::Status LoadCheckpointInto(const Checkpoint& checkpoint, MaskClassifier& cl
   }
   if (!missing.empty() || !mis_shaped.empty() || !unexpected.empty()) {
     std::string problems;
-    if (!missing.empty()) absl::StrAppend(&problems, " missing: ", absl::StrJoin(missing, ", "), ";");
+    if (!missing.empty())
+      absl::StrAppend(&problems, " missing: ", absl::StrJoin(missing, ", "), ";");
     if (!mis_shaped.empty()) {
       absl::StrAppend(&problems, " shape (checkpoint vs model): ", absl::StrJoin(mis_shaped, ", "),
                       ";");

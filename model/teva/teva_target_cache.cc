@@ -69,8 +69,7 @@ std::shared_ptr<const TevaTargets> BatchTevaTargets(
     for (auto [list, source] : {std::pair{&batch->keys, &TevaTargets::keys},
                                 std::pair{&batch->values, &TevaTargets::values}}) {
       const torch::Tensor& like = (first.*source)[i];
-      torch::Tensor padded =
-          torch::zeros({b, like.size(1), longest, like.size(3)}, like.options());
+      torch::Tensor padded = torch::zeros({b, like.size(1), longest, like.size(3)}, like.options());
       for (int64_t k = 0; k < b; ++k) {
         const torch::Tensor& part = ((*per_request[k]).*source)[i];
         padded[k].narrow(1, 0, part.size(2)).copy_(part[0]);

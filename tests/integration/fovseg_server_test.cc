@@ -3,6 +3,9 @@
 // classifier over client-supplied regions, MaskFormer post-processing, real encoding.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "client/ovseg_client.h"
@@ -148,6 +151,44 @@ TEST(FovSegServerTest, MissingOrBadRegionsArePreciseErrors) {
   EXPECT_EQ(out.status().code(), absl::StatusCode::kUnimplemented) << out.status();
   // The server is still fine afterwards.
   EXPECT_TRUE(s.client->Segment(Request(v1::SEMANTIC)).ok());
+}
+
+// The `ovseg` command line with --regions (a PNG and a COCO RLE JSON file) against the
+// same server: both regions are classified and written back as COCO results.
+TEST(FovSegServerTest, CommandLineClassifiesRegionFiles) {
+  Server s = Start();
+  const std::string dir = ::testing::TempDir();
+  cv::Mat image(64, 64, CV_8UC3, cv::Scalar(30, 120, 200));
+  ASSERT_TRUE(cv::imwrite(dir + "/cli_image.png", image));
+  cv::Mat right(64, 64, CV_8UC1, cv::Scalar(0));
+  right(cv::Rect(32, 0, 32, 64)).setTo(255);
+  ASSERT_TRUE(cv::imwrite(dir + "/cli_right.png", right));
+  std::vector<uint8_t> left(64 * 64, 0);
+  for (int y = 0; y < 64; ++y) std::fill_n(left.begin() + y * 64, 32, 1);
+  const CocoRleMask rle = EncodeRle(left.data(), 64, 64);
+  std::ofstream(dir + "/cli_left.json") << R"([{"segmentation": {"size": [64, 64], "counts": ")"
+                                        << RleCountsToString(rle.counts) << R"("}}])";
+  const std::string command = std::string(OVSEG_CLI_BINARY) +
+                              " segment --server 127.0.0.1:" + std::to_string(s.server->port()) +
+                              " --image " + dir + "/cli_image.png --labels cat,dog" +
+                              " --task instance --mode mask --score_threshold 0 --regions " + dir + "/cli_left.json," +
+                              dir + "/cli_right.png --json " + dir + "/cli_out.json > " + dir +
+                              "/cli_stdout.txt 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::ifstream in(dir + "/cli_out.json");
+  const nlohmann::json results = nlohmann::json::parse(in);
+  // Instance pairs: 2 regions x 2 labels, each region's mask is exactly the region.
+  ASSERT_EQ(results.size(), 4u) << results.dump();
+  for (const nlohmann::json& r : results) EXPECT_EQ(r["area"], 64 * 32) << r.dump();
+  // A region file that does not exist is a clear error, not a request.
+  const std::string bad = std::string(OVSEG_CLI_BINARY) +
+                          " segment --server 127.0.0.1:" + std::to_string(s.server->port()) +
+                          " --image " + dir + "/cli_image.png --labels cat --regions " + dir +
+                          "/absent.json > " + dir + "/cli_bad.txt 2>&1";
+  EXPECT_NE(std::system(bad.c_str()), 0);
+  std::ifstream bad_out(dir + "/cli_bad.txt");
+  const std::string message((std::istreambuf_iterator<char>(bad_out)), {});
+  EXPECT_NE(message.find("cannot read region file"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ MaskClassifierConfig NonDefaultConfig() {
 MaskClassifier Trained(ClipModel& clip, const MaskClassifierConfig& config) {
   MaskClassifier classifier(clip->visual, clip->config().embed_dim, config);
   torch::NoGradGuard no_grad;
-  for (auto& [name, t] : ClassifierCheckpointTensors(classifier)) t.add_(torch::randn_like(t) * 0.1);
+  for (auto& [name, t] : ClassifierCheckpointTensors(classifier))
+    t.add_(torch::randn_like(t) * 0.1);
   return classifier;
 }
 
@@ -106,8 +107,9 @@ TEST(FovSegCheckpointTest, MismatchesAreNamedAndLeaveTheClassifierUntouched) {
   const torch::Tensor before = other->adapter->conv1->weight.clone();
   const absl::Status s = LoadCheckpointInto(*checkpoint, other);  // adapter_hidden 16 vs 8
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(std::string(s.message()).find("classifier.adapter.conv1.weight [8, 1, 3, 3] vs "
-                                          "[16, 1, 3, 3]"),
+  EXPECT_NE(std::string(s.message())
+                .find("classifier.adapter.conv1.weight [8, 1, 3, 3] vs "
+                      "[16, 1, 3, 3]"),
             std::string::npos)
       << s;
   EXPECT_TRUE(torch::equal(other->adapter->conv1->weight, before));
@@ -130,13 +132,15 @@ TEST(FovSegCheckpointTest, MismatchesAreNamedAndLeaveTheClassifierUntouched) {
   auto metadata = checkpoint->file->header().metadata;
   metadata["format_version"] = "2";
   ASSERT_TRUE(WriteSafetensors(extra, tensors, metadata).ok());
-  EXPECT_NE(std::string(OpenCheckpoint(extra).status().message()).find("\"format_version\" is \"2\""),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(OpenCheckpoint(extra).status().message()).find("\"format_version\" is \"2\""),
+      std::string::npos);
   metadata = checkpoint->file->header().metadata;
   metadata.erase("clip_sha256");
   ASSERT_TRUE(WriteSafetensors(extra, tensors, metadata).ok());
-  EXPECT_NE(std::string(OpenCheckpoint(extra).status().message()).find("\"clip_sha256\" is missing"),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(OpenCheckpoint(extra).status().message()).find("\"clip_sha256\" is missing"),
+      std::string::npos);
   metadata = checkpoint->file->header().metadata;
   metadata["classifier_config"] = "{\"use_teva\": true}";
   ASSERT_TRUE(WriteSafetensors(extra, tensors, metadata).ok());
@@ -145,10 +149,10 @@ TEST(FovSegCheckpointTest, MismatchesAreNamedAndLeaveTheClassifierUntouched) {
 
   EXPECT_EQ(CheckCheckpointBase(checkpoint->metadata, "fovseg-tiny", "0123").code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(CheckCheckpointBase(checkpoint->metadata, "fovseg-vit-b16",
-                                checkpoint->metadata.clip_sha256)
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      CheckCheckpointBase(checkpoint->metadata, "fovseg-vit-b16", checkpoint->metadata.clip_sha256)
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(FovSegCheckpointTest, FactoryServesACheckpointOnlyOnItsBaseWeights) {
