@@ -16,8 +16,8 @@ absl::StatusOr<Assignment> SolveLinearAssignment(absl::Span<const double> cost, 
   }
   for (int64_t i = 0; i < rows * cols; ++i) {
     if (!std::isfinite(cost[i])) {
-      return absl::InvalidArgumentError(absl::StrCat("linear assignment: cost[", i / cols, "][",
-                                                     i % cols, "] is ", cost[i]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("linear assignment: cost[", i / cols, "][", i % cols, "] is ", cost[i]));
     }
   }
   Assignment result;

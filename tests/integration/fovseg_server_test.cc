@@ -171,9 +171,9 @@ TEST(FovSegServerTest, CommandLineClassifiesRegionFiles) {
   const std::string command = std::string(OVSEG_CLI_BINARY) +
                               " segment --server 127.0.0.1:" + std::to_string(s.server->port()) +
                               " --image " + dir + "/cli_image.png --labels cat,dog" +
-                              " --task instance --mode mask --score_threshold 0 --regions " + dir + "/cli_left.json," +
-                              dir + "/cli_right.png --json " + dir + "/cli_out.json > " + dir +
-                              "/cli_stdout.txt 2>&1";
+                              " --task instance --mode mask --score_threshold 0 --regions " + dir +
+                              "/cli_left.json," + dir + "/cli_right.png --json " + dir +
+                              "/cli_out.json > " + dir + "/cli_stdout.txt 2>&1";
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
   std::ifstream in(dir + "/cli_out.json");
   const nlohmann::json results = nlohmann::json::parse(in);

@@ -31,16 +31,17 @@ TEST(RegionFilesTest, ParsesEveryCocoRleShape) {
 
 TEST(RegionFilesTest, ErrorsNameTheFileAndElement) {
   EXPECT_EQ(ParseRleRegions("{", "x.json").status().message(), "x.json: not JSON");
-  EXPECT_NE(std::string(ParseRleRegions(R"([{"size": [2, 3], "counts": "1"}, {"size": [2]}])",
-                                        "y.json")
-                            .status()
-                            .message())
-                .find("y.json[1]"),
-            std::string::npos);
-  EXPECT_NE(std::string(
-                ParseRleRegions(R"({"size": [2, 3], "counts": [1, -2]})", "z.json").status().message())
-                .find("non-negative integers"),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(ParseRleRegions(R"([{"size": [2, 3], "counts": "1"}, {"size": [2]}])", "y.json")
+                      .status()
+                      .message())
+          .find("y.json[1]"),
+      std::string::npos);
+  EXPECT_NE(
+      std::string(
+          ParseRleRegions(R"({"size": [2, 3], "counts": [1, -2]})", "z.json").status().message())
+          .find("non-negative integers"),
+      std::string::npos);
   EXPECT_EQ(ReadRegionFiles({"/nonexistent/r.png"}).status().code(), absl::StatusCode::kNotFound);
   const std::string txt = ::testing::TempDir() + "/region.txt";
   std::ofstream(txt) << "x";
