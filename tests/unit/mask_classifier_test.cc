@@ -252,6 +252,36 @@ TEST(MaskClassifierTest, OneSharedVocabularyIsExpandedNotCopied) {
   EXPECT_THROW(f.classifier->forward(in), c10::Error);
 }
 
+TEST(MaskClassifierTest, Bf16CrossAttentionMatchesFp32) {
+  // bf16 on CPU takes a matmul-softmax path instead of SDPA; it must agree with fp32 SDPA
+  // to bf16 precision, padding included.
+  torch::manual_seed(4);
+  TevaCrossAttention attn(64, 32, 4);
+  torch::NoGradGuard no_grad;
+  attn->out->weight.normal_(0, 0.1);
+  const torch::Tensor tokens = torch::randn({2, 7, 64});
+  const torch::Tensor targets = torch::randn({2, 150, 32});
+  torch::Tensor valid = torch::ones({2, 150}, torch::kBool);
+  valid[1].narrow(0, 100, 50).fill_(false);
+  const torch::Tensor want = attn->forward(tokens, targets, valid);
+  attn->to(torch::kBFloat16);
+  const torch::Tensor got =
+      attn->forward(tokens.to(torch::kBFloat16), targets.to(torch::kBFloat16), valid)
+          .to(torch::kFloat32);
+  EXPECT_GT(torch::nn::functional::cosine_similarity(
+                got.flatten(), want.flatten(),
+                torch::nn::functional::CosineSimilarityFuncOptions().dim(0))
+                .item<double>(),
+            0.999);
+  // Padded targets take no part: changing them changes nothing.
+  torch::Tensor changed = targets.clone();
+  changed[1].narrow(0, 100, 50).normal_();
+  const torch::Tensor again =
+      attn->forward(tokens.to(torch::kBFloat16), changed.to(torch::kBFloat16), valid)
+          .to(torch::kFloat32);
+  EXPECT_TRUE(torch::equal(again[1], got[1]));
+}
+
 TEST(MaskClassifierTest, EmptyAndFullMasksAreFinite) {
   Fixture f = Make();
   torch::NoGradGuard no_grad;
