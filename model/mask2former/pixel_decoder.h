@@ -60,7 +60,8 @@ class PixelDecoderImpl : public torch::nn::Module {
   torch::nn::ModuleList input_projections_{nullptr};
   torch::nn::ModuleList encoder_layers_{nullptr};
   torch::nn::Conv2d mask_projection_{nullptr};
-  std::vector<torch::nn::Sequential> lateral_, output_;  // From the 1/8 level upwards... down.
+  // FPN steps in the order they run, coarse to fine (HF names them fine to coarse).
+  std::vector<torch::nn::Sequential> lateral_, output_;
 };
 TORCH_MODULE(PixelDecoder);
 
