@@ -40,8 +40,8 @@ MsDeformAttnImpl::MsDeformAttnImpl(int64_t dim, int64_t heads, int64_t levels, i
     : heads_(heads), levels_(levels), points_(points) {
   TORCH_CHECK(dim % heads == 0, "deformable attention: width ", dim, " not divisible by ", heads,
               " heads");
-  sampling_offsets = register_module("sampling_offsets",
-                                     torch::nn::Linear(dim, heads * levels * points * 2));
+  sampling_offsets =
+      register_module("sampling_offsets", torch::nn::Linear(dim, heads * levels * points * 2));
   attention_weights =
       register_module("attention_weights", torch::nn::Linear(dim, heads * levels * points));
   value_proj = register_module("value_proj", torch::nn::Linear(dim, dim));
@@ -56,21 +56,19 @@ torch::Tensor MsDeformAttnImpl::forward(const torch::Tensor& queries,
   torch::Tensor value = value_proj(input);
   if (padding.defined()) value = value.masked_fill(padding.unsqueeze(-1), 0);
   value = value.view({b, s, heads_, -1});
-  const torch::Tensor offsets =
-      sampling_offsets(queries).view({b, q, heads_, levels_, points_, 2});
-  const torch::Tensor weights = torch::softmax(
-      attention_weights(queries).view({b, q, heads_, levels_ * points_}), -1)
-                                    .view({b, q, heads_, levels_, points_});
+  const torch::Tensor offsets = sampling_offsets(queries).view({b, q, heads_, levels_, points_, 2});
+  const torch::Tensor weights =
+      torch::softmax(attention_weights(queries).view({b, q, heads_, levels_ * points_}), -1)
+          .view({b, q, heads_, levels_, points_});
   // Offsets are in pixels of each level: normalise by (width, height).
   std::vector<float> normaliser;
   for (const auto& [h, w] : shapes) {
     normaliser.push_back(static_cast<float>(w));
     normaliser.push_back(static_cast<float>(h));
   }
-  const torch::Tensor norm = torch::tensor(normaliser, queries.options())
-                                 .view({1, 1, 1, levels_, 1, 2});
-  const torch::Tensor locations =
-      reference_points.view({b, q, 1, levels_, 1, 2}) + offsets / norm;
+  const torch::Tensor norm =
+      torch::tensor(normaliser, queries.options()).view({1, 1, 1, levels_, 1, 2});
+  const torch::Tensor locations = reference_points.view({b, q, 1, levels_, 1, 2}) + offsets / norm;
   return output_proj(MultiScaleDeformableAttention(value, shapes, locations, weights));
 }
 

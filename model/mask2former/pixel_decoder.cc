@@ -36,12 +36,12 @@ torch::Tensor ReferencePoints(const LevelShapes& shapes, const torch::TensorOpti
 DeformableEncoderLayerImpl::DeformableEncoderLayerImpl(int64_t dim, int64_t heads, int64_t levels,
                                                        int64_t points, int64_t ffn_dim) {
   self_attn = register_module("self_attn", MsDeformAttn(dim, heads, levels, points));
-  self_attn_layer_norm = register_module(
-      "self_attn_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  self_attn_layer_norm = register_module("self_attn_layer_norm",
+                                         torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   fc1 = register_module("fc1", torch::nn::Linear(dim, ffn_dim));
   fc2 = register_module("fc2", torch::nn::Linear(ffn_dim, dim));
-  final_layer_norm = register_module("final_layer_norm",
-                                     torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  final_layer_norm =
+      register_module("final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
 }
 
 torch::Tensor DeformableEncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& pos,
@@ -70,8 +70,8 @@ PixelDecoderImpl::PixelDecoderImpl(const PixelDecoderConfig& config) : config_(c
                                                       config.points, config.ffn_dim));
   }
   mask_projection_ = register_module(
-      "mask_projection", torch::nn::Conv2d(torch::nn::Conv2dOptions(config.feature_dim,
-                                                                    config.mask_dim, 1)));
+      "mask_projection",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(config.feature_dim, config.mask_dim, 1)));
   // HF names the FPN steps adapter_N / layer_N from the finest backbone level up; they run
   // coarse to fine.
   for (int64_t i = fpn_levels_ - 1; i >= 0; --i) {
@@ -95,8 +95,8 @@ PixelDecoderOutput PixelDecoderImpl::forward(const std::vector<torch::Tensor>& f
     const torch::Tensor x = input_projections_[i]->as<torch::nn::SequentialImpl>()->forward(f);
     shapes.emplace_back(x.size(2), x.size(3));
     inputs.push_back(x.flatten(2).transpose(1, 2));
-    const torch::Tensor pos = SinePositionEncoding(b, x.size(2), x.size(3),
-                                                   config_.feature_dim / 2, x.options());
+    const torch::Tensor pos =
+        SinePositionEncoding(b, x.size(2), x.size(3), config_.feature_dim / 2, x.options());
     positions.push_back(pos.flatten(2).transpose(1, 2) + level_embed_[i].view({1, 1, -1}));
   }
   torch::Tensor x = torch::cat(inputs, 1);
@@ -119,11 +119,11 @@ PixelDecoderOutput PixelDecoderImpl::forward(const std::vector<torch::Tensor>& f
   for (int64_t i = 0; i < fpn_levels_; ++i) {
     const torch::Tensor lateral = lateral_[i]->forward(features[fpn_levels_ - 1 - i]);
     finest = output_[i]->forward(
-        lateral + F::interpolate(finest, F::InterpolateFuncOptions()
-                                             .size(std::vector<int64_t>{lateral.size(2),
-                                                                        lateral.size(3)})
-                                             .mode(torch::kBilinear)
-                                             .align_corners(false)));
+        lateral +
+        F::interpolate(finest, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{lateral.size(2), lateral.size(3)})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false)));
   }
   out.mask_features = mask_projection_(finest);
   return out;

@@ -18,18 +18,18 @@ struct PixelDecoderConfig {
   // Backbone channels at strides 4, 8, 16, 32 (e.g. 256/512/1024/2048 for ResNet-50,
   // 96/192/384/768 for Swin-T).
   std::vector<int64_t> in_channels;
-  int64_t feature_dim = 256;     // HF feature_size
-  int64_t mask_dim = 256;        // HF mask_feature_size
-  int64_t heads = 8;             // HF num_attention_heads
+  int64_t feature_dim = 256;  // HF feature_size
+  int64_t mask_dim = 256;     // HF mask_feature_size
+  int64_t heads = 8;          // HF num_attention_heads
   int64_t points = 4;
-  int64_t encoder_layers = 6;    // HF encoder_layers
-  int64_t ffn_dim = 1024;        // HF encoder_feedforward_dim
-  int64_t common_stride = 4;     // Mask features' stride
+  int64_t encoder_layers = 6;  // HF encoder_layers
+  int64_t ffn_dim = 1024;      // HF encoder_feedforward_dim
+  int64_t common_stride = 4;   // Mask features' stride
 };
 
 struct PixelDecoderOutput {
-  torch::Tensor mask_features;              // [B, mask_dim, H/4, W/4]
-  std::vector<torch::Tensor> multi_scale;   // [B, feature_dim, h, w] at 1/32, 1/16, 1/8
+  torch::Tensor mask_features;             // [B, mask_dim, H/4, W/4]
+  std::vector<torch::Tensor> multi_scale;  // [B, feature_dim, h, w] at 1/32, 1/16, 1/8
 };
 
 class DeformableEncoderLayerImpl : public torch::nn::Module {

@@ -4,15 +4,14 @@
 
 namespace ovseg {
 
-torch::Tensor SinePositionEncoding(int64_t batch, int64_t height, int64_t width,
-                                   int64_t num_feats, const torch::TensorOptions& options,
+torch::Tensor SinePositionEncoding(int64_t batch, int64_t height, int64_t width, int64_t num_feats,
+                                   const torch::TensorOptions& options,
                                    const torch::Tensor& padding, double temperature) {
   // Computed in fp32 whatever the model's dtype: cumulative sums and 10000^x lose too
   // much in bf16.
   const auto f32 = options.dtype(torch::kFloat32);
-  const torch::Tensor inside = padding.defined()
-                                   ? (~padding.to(torch::kBool)).to(f32)
-                                   : torch::ones({batch, height, width}, f32);
+  const torch::Tensor inside = padding.defined() ? (~padding.to(torch::kBool)).to(f32)
+                                                 : torch::ones({batch, height, width}, f32);
   constexpr double kEps = 1e-6;
   const double scale = 2 * M_PI;
   torch::Tensor y = inside.cumsum(1);

@@ -10,10 +10,9 @@
 namespace ovseg {
 
 // [B, 2 * num_feats, H, W]. `padding` [B, H, W] bool (true = padded pixel) or undefined.
-torch::Tensor SinePositionEncoding(int64_t batch, int64_t height, int64_t width,
-                                   int64_t num_feats, const torch::TensorOptions& options,
-                                   const torch::Tensor& padding = {},
-                                   double temperature = 10000.0);
+torch::Tensor SinePositionEncoding(int64_t batch, int64_t height, int64_t width, int64_t num_feats,
+                                   const torch::TensorOptions& options,
+                                   const torch::Tensor& padding = {}, double temperature = 10000.0);
 
 }  // namespace ovseg
 

@@ -34,9 +34,8 @@ double MaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
 
 TEST(Mask2FormerTest, DeformableAttentionMatchesTheReference) {
   auto f = Reference();
-  const torch::Tensor out =
-      MultiScaleDeformableAttention(Get(*f, "msda.value"), {{5, 7}, {3, 4}},
-                                    Get(*f, "msda.locations"), Get(*f, "msda.weights"));
+  const torch::Tensor out = MultiScaleDeformableAttention(
+      Get(*f, "msda.value"), {{5, 7}, {3, 4}}, Get(*f, "msda.locations"), Get(*f, "msda.weights"));
   EXPECT_LE(MaxDiff(out, Get(*f, "msda.output")), 1e-5);
 }
 
