@@ -55,8 +55,9 @@ Mask2FormerConfig Mask2FormerConfig::TinySwin() {
 std::string Mask2FormerConfig::Describe() const {
   const std::string backbone_text =
       backbone == Backbone::kSwin
-          ? absl::StrCat("swin(embed ", swin.embed_dim, ", depths ", absl::StrJoin(swin.depths, "/"),
-                         ", heads ", absl::StrJoin(swin.heads, "/"), ", window ", swin.window, ")")
+          ? absl::StrCat("swin(embed ", swin.embed_dim, ", depths ",
+                         absl::StrJoin(swin.depths, "/"), ", heads ",
+                         absl::StrJoin(swin.heads, "/"), ", window ", swin.window, ")")
           : absl::StrCat("resnet(", resnet.bottleneck ? "bottleneck" : "basic", ", depths ",
                          absl::StrJoin(resnet.depths, "/"), ", widths ",
                          absl::StrJoin(resnet.widths, "/"), ")");

@@ -39,7 +39,8 @@ std::optional<std::string> HfResNetToTorchvision(absl::string_view rest) {
     if (!kind) return std::nullopt;
     return absl::StrCat(*kind, "1.", p[3]);
   }
-  if (p.size() < 7 || p[0] != "encoder" || p[1] != "stages" || p[3] != "layers") return std::nullopt;
+  if (p.size() < 7 || p[0] != "encoder" || p[1] != "stages" || p[3] != "layers")
+    return std::nullopt;
   const int stage = ParseIndex(p[2]), block = ParseIndex(p[4]);
   if (stage < 0 || block < 0) return std::nullopt;
   const std::string prefix = absl::StrCat("layer", stage + 1, ".", block, ".");
@@ -60,8 +61,8 @@ std::optional<std::string> HfResNetToTorchvision(absl::string_view rest) {
 }  // namespace
 
 std::optional<std::string> HfToOvsegName(const std::string& key) {
-  if (absl::EndsWith(key, ".num_batches_tracked") || absl::EndsWith(key, ".relative_position_index") ||
-      key == "criterion.empty_weight") {
+  if (absl::EndsWith(key, ".num_batches_tracked") ||
+      absl::EndsWith(key, ".relative_position_index") || key == "criterion.empty_weight") {
     return std::string();
   }
   absl::string_view rest = key;
@@ -99,7 +100,8 @@ std::string OvsegToHfName(const std::string& name, Mask2FormerConfig::Backbone b
   const int stage = ParseIndex(absl::StripPrefix(p[0], "layer")) - 1;
   const std::string block = absl::StrCat(kEncoder, "encoder.stages.", stage, ".layers.", p[1], ".");
   if (p.size() == 5 && p[2] == "downsample") {
-    return absl::StrCat(block, "shortcut.", p[3] == "0" ? "convolution" : "normalization", ".", p[4]);
+    return absl::StrCat(block, "shortcut.", p[3] == "0" ? "convolution" : "normalization", ".",
+                        p[4]);
   }
   const int k = ParseIndex(p[2].substr(p[2].size() - 1)) - 1;
   return absl::StrCat(block, "layer.", k, ".", kind(p[2]), ".", p[3]);
@@ -153,8 +155,8 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
       const std::string blocks = absl::StrCat("backbone.encoder.layers.", stage, ".blocks.");
       c.swin.depths[stage] = Count(s, blocks, ".layernorm_before.weight");
       if (c.swin.depths[stage] == 0) {
-        return absl::InvalidArgumentError(absl::StrCat("mask2former weights: swin stage ", stage,
-                                                       " has no blocks"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("mask2former weights: swin stage ", stage, " has no blocks"));
       }
       const std::string table = blocks + "0.attention.self.relative_position_bias_table";
       if (absl::Status r = Require(s, {table, blocks + "0.intermediate.dense.weight"}); !r.ok()) {
@@ -184,9 +186,10 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
   }
 
   const std::string pd = "pixel_decoder.";
-  if (absl::Status r = Require(s, {pd + "input_projections.0.0.weight", pd + "mask_projection.weight",
-                                   pd + "encoder.layers.0.fc1.weight",
-                                   pd + "encoder.layers.0.self_attn.attention_weights.weight"});
+  if (absl::Status r =
+          Require(s, {pd + "input_projections.0.0.weight", pd + "mask_projection.weight",
+                      pd + "encoder.layers.0.fc1.weight",
+                      pd + "encoder.layers.0.self_attn.attention_weights.weight"});
       !r.ok()) {
     return r;
   }
@@ -199,8 +202,8 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
   if (heads_points != options.heads * options.points) {
     return absl::InvalidArgumentError(absl::StrCat(
         "mask2former weights: the pixel decoder has ", heads_points,
-        " attention weights per level, not heads x points = ", options.heads, " x ",
-        options.points, "; set the head count and deformable points of this checkpoint"));
+        " attention weights per level, not heads x points = ", options.heads, " x ", options.points,
+        "; set the head count and deformable points of this checkpoint"));
   }
   c.pixel_decoder.heads = options.heads;
   c.pixel_decoder.points = options.points;
@@ -209,9 +212,9 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
   c.pixel_decoder.common_stride = 8 >> fpn_levels;
 
   const std::string t = "transformer.";
-  if (absl::Status r = Require(s, {t + "queries_features.weight", t + "decoder.layers.0.fc1.weight",
-                                   t + "decoder.mask_predictor.mask_embedder.2.0.weight",
-                                   t + "class_predictor.weight"});
+  if (absl::Status r = Require(
+          s, {t + "queries_features.weight", t + "decoder.layers.0.fc1.weight",
+              t + "decoder.mask_predictor.mask_embedder.2.0.weight", t + "class_predictor.weight"});
       !r.ok()) {
     return r;
   }
@@ -231,7 +234,8 @@ absl::StatusOr<Mask2Former> LoadMask2Former(const std::string& path,
   if (!file.ok()) return file.status();
   absl::StatusOr<Mask2FormerConfig> config = InferMask2FormerConfig(**file, options);
   if (!config.ok()) {
-    return absl::Status(config.status().code(), absl::StrCat(path, ": ", config.status().message()));
+    return absl::Status(config.status().code(),
+                        absl::StrCat(path, ": ", config.status().message()));
   }
   Mask2Former model(*config);
   std::map<std::string, torch::Tensor> targets;
@@ -264,16 +268,16 @@ absl::StatusOr<Mask2Former> LoadMask2Former(const std::string& path,
   }
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
     std::vector<std::string> parts;
-    if (!missing.empty()) parts.push_back(absl::StrCat("missing [", absl::StrJoin(missing, ", "), "]"));
+    if (!missing.empty())
+      parts.push_back(absl::StrCat("missing [", absl::StrJoin(missing, ", "), "]"));
     if (!unexpected.empty()) {
       parts.push_back(absl::StrCat("unexpected [", absl::StrJoin(unexpected, ", "), "]"));
     }
     if (!mismatched.empty()) {
       parts.push_back(absl::StrCat("wrong shape [", absl::StrJoin(mismatched, ", "), "]"));
     }
-    return absl::InvalidArgumentError(absl::StrCat(path, ": mask2former weights (",
-                                                   config->Describe(), "): ",
-                                                   absl::StrJoin(parts, "; ")));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": mask2former weights (", config->Describe(), "): ", absl::StrJoin(parts, "; ")));
   }
   model->eval();
   return model;

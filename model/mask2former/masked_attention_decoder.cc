@@ -52,8 +52,8 @@ torch::Tensor MaskedAttentionBlocked(const torch::Tensor& mask_logits, int64_t h
 
 MaskedAttentionLayerImpl::MaskedAttentionLayerImpl(int64_t dim, int64_t heads, int64_t ffn_dim)
     : heads_(heads) {
-  TORCH_CHECK(dim % heads == 0, "mask2former decoder: width ", dim, " is not a multiple of ",
-              heads, " heads");
+  TORCH_CHECK(dim % heads == 0, "mask2former decoder: width ", dim, " is not a multiple of ", heads,
+              " heads");
   auto self_attn = register_module("self_attn", std::make_shared<torch::nn::Module>());
   q_proj_ = self_attn->register_module("q_proj", torch::nn::Linear(dim, dim));
   k_proj_ = self_attn->register_module("k_proj", torch::nn::Linear(dim, dim));
@@ -83,12 +83,13 @@ torch::Tensor MaskedAttentionLayerImpl::forward(const torch::Tensor& queries,
   const torch::Tensor ck = SplitHeads(F::linear(memory + memory_pos, w[1], b[1]), heads_);
   const torch::Tensor cv = SplitHeads(F::linear(memory, w[2], b[2]), heads_);
   torch::Tensor h = cross_attn_layer_norm_(
-      queries + cross_out_proj_(MergeHeads(Attend(cq, ck, cv, blocked.logical_not().unsqueeze(1)))));
+      queries +
+      cross_out_proj_(MergeHeads(Attend(cq, ck, cv, blocked.logical_not().unsqueeze(1)))));
   // Self-attention among the queries.
   const torch::Tensor with_pos = h + query_pos;
-  const torch::Tensor self = MergeHeads(Attend(SplitHeads(q_proj_(with_pos), heads_),
-                                               SplitHeads(k_proj_(with_pos), heads_),
-                                               SplitHeads(v_proj_(h), heads_), {}));
+  const torch::Tensor self =
+      MergeHeads(Attend(SplitHeads(q_proj_(with_pos), heads_),
+                        SplitHeads(k_proj_(with_pos), heads_), SplitHeads(v_proj_(h), heads_), {}));
   h = self_attn_layer_norm_(h + out_proj_(self));
   return final_layer_norm_(h + fc2_(torch::relu(fc1_(h))));
 }
@@ -114,10 +115,13 @@ MaskedAttentionDecoderImpl::MaskedAttentionDecoderImpl(const MaskedAttentionDeco
         std::to_string(i), MaskedAttentionLayer(d, config.heads, config.ffn_dim)));
   }
   layernorm_ = decoder->register_module("layernorm", Norm(d));
-  auto predictor = decoder->register_module("mask_predictor", std::make_shared<torch::nn::Module>());
-  auto embedder = predictor->register_module("mask_embedder", std::make_shared<torch::nn::Module>());
+  auto predictor =
+      decoder->register_module("mask_predictor", std::make_shared<torch::nn::Module>());
+  auto embedder =
+      predictor->register_module("mask_embedder", std::make_shared<torch::nn::Module>());
   for (int64_t i = 0; i < 3; ++i) {  // HF: mask_embedder.{i}.0 is the Linear of block i.
-    auto block = embedder->register_module(std::to_string(i), std::make_shared<torch::nn::Module>());
+    auto block =
+        embedder->register_module(std::to_string(i), std::make_shared<torch::nn::Module>());
     mask_embedder_.push_back(
         block->register_module("0", torch::nn::Linear(d, i == 2 ? config.mask_dim : d)));
   }
@@ -152,7 +156,8 @@ std::vector<MaskPrediction> MaskedAttentionDecoderImpl::forward(
     const torch::Tensor& f = multi_scale[i];
     sizes.emplace_back(f.size(2), f.size(3));
     const torch::Tensor projected = input_projections_.empty() ? f : input_projections_[i](f);
-    memory.push_back(projected.flatten(2).transpose(1, 2) + level_embed_->weight[i].view({1, 1, d}));
+    memory.push_back(projected.flatten(2).transpose(1, 2) +
+                     level_embed_->weight[i].view({1, 1, d}));
     memory_pos.push_back(SinePositionEncoding(b, f.size(2), f.size(3), d / 2, f.options())
                              .flatten(2)
                              .transpose(1, 2));
@@ -163,8 +168,8 @@ std::vector<MaskPrediction> MaskedAttentionDecoderImpl::forward(
   predictions.push_back(Predict(queries, mask_features, all_stages || config_.layers == 0));
   for (int64_t i = 0; i < config_.layers; ++i) {
     const int64_t level = i % kLevels;
-    const torch::Tensor blocked = MaskedAttentionBlocked(
-        predictions.back().mask_logits.detach(), sizes[level].first, sizes[level].second);
+    const torch::Tensor blocked = MaskedAttentionBlocked(predictions.back().mask_logits.detach(),
+                                                         sizes[level].first, sizes[level].second);
     queries = layers_[i]->forward(queries, query_pos, memory[level], memory_pos[level], blocked);
     predictions.push_back(Predict(queries, mask_features, all_stages || i + 1 == config_.layers));
   }

@@ -24,7 +24,7 @@ struct MaskedAttentionDecoderConfig {
   int64_t layers = 9;  // HF's decoder_layers is this + 1 (it counts the initial prediction)
   int64_t heads = 8;
   int64_t ffn_dim = 2048;
-  int64_t mask_dim = 256;    // pixel decoder mask_dim
+  int64_t mask_dim = 256;     // pixel decoder mask_dim
   int64_t num_classes = 133;  // logits per query: num_classes + 1 (the last is void)
   // Projections from in_channels to hidden_dim exist when the widths differ or when set.
   bool enforce_input_projection = false;

@@ -42,8 +42,8 @@ ResNetBlockImpl::ResNetBlockImpl(int64_t in, int64_t out, int64_t stride, bool b
                                      FrozenBatchNorm(convs_[i]->options.out_channels())));
   }
   if (in != out || stride != 1) {
-    downsample_ = register_module("downsample",
-                                  torch::nn::Sequential(Conv(in, out, 1, stride), FrozenBatchNorm(out)));
+    downsample_ = register_module(
+        "downsample", torch::nn::Sequential(Conv(in, out, 1, stride), FrozenBatchNorm(out)));
   }
 }
 

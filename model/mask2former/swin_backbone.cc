@@ -14,8 +14,9 @@ torch::Tensor PartitionWindows(const torch::Tensor& x, int64_t w) {
 
 torch::Tensor MergeWindows(const torch::Tensor& windows, int64_t w, int64_t h, int64_t wd) {
   const int64_t c = windows.size(-1);
-  return windows.view({-1, h / w, wd / w, w, w, c}).permute({0, 1, 3, 2, 4, 5}).reshape(
-      {-1, h, wd, c});
+  return windows.view({-1, h / w, wd / w, w, w, c})
+      .permute({0, 1, 3, 2, 4, 5})
+      .reshape({-1, h, wd, c});
 }
 
 // Additive mask for shifted windows on an (h, wd) padded map: after the cyclic shift a
@@ -29,8 +30,8 @@ torch::Tensor ShiftedWindowMask(int64_t h, int64_t wd, int64_t w, int64_t shift,
     r.narrow(0, size - shift, shift).fill_(2);
     return r;
   };
-  const torch::Tensor ids = (region(h).view({h, 1}) * 3 + region(wd).view({1, wd})).view(
-      {1, h, wd, 1});
+  const torch::Tensor ids =
+      (region(h).view({h, 1}) * 3 + region(wd).view({1, wd})).view({1, h, wd, 1});
   const torch::Tensor windows = PartitionWindows(ids, w).squeeze(-1);  // [nW, w*w]
   const torch::Tensor differ = windows.unsqueeze(1) != windows.unsqueeze(2);
   return torch::zeros(differ.sizes(), options).masked_fill(differ, -100.0);
@@ -119,10 +120,12 @@ SwinBackboneImpl::SwinBackboneImpl(const SwinConfig& config) : config_(config) {
   TORCH_CHECK(config.depths.size() == 4 && config.heads.size() == 4,
               "swin: expected 4 stages, got ", config.depths.size());
   auto embeddings = register_module("embeddings", std::make_shared<torch::nn::Module>());
-  auto patch = embeddings->register_module("patch_embeddings", std::make_shared<torch::nn::Module>());
+  auto patch =
+      embeddings->register_module("patch_embeddings", std::make_shared<torch::nn::Module>());
   patch_projection_ = patch->register_module(
-      "projection", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, config.embed_dim, config.patch)
-                                          .stride(config.patch)));
+      "projection",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(3, config.embed_dim, config.patch).stride(config.patch)));
   patch_norm_ = embeddings->register_module(
       "norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.embed_dim})));
   auto encoder = register_module("encoder", std::make_shared<torch::nn::Module>());
@@ -135,9 +138,9 @@ SwinBackboneImpl::SwinBackboneImpl(const SwinConfig& config) : config_(config) {
     blocks_.emplace_back();
     for (int64_t i = 0; i < config.depths[s]; ++i) {
       blocks_.back().push_back(blocks->register_module(
-          std::to_string(i), SwinBlock(dim, config.heads[s], config.window,
-                                       i % 2 == 0 ? 0 : config.window / 2,
-                                       config.mlp_hidden_ratio * dim)));
+          std::to_string(i),
+          SwinBlock(dim, config.heads[s], config.window, i % 2 == 0 ? 0 : config.window / 2,
+                    config.mlp_hidden_ratio * dim)));
     }
     if (s < 3) {
       auto merge = stage->register_module("downsample", std::make_shared<torch::nn::Module>());

@@ -68,6 +68,20 @@ def write(name, backbone, height, width):
     for i, s in enumerate(stages):
         tensors[f"output.class_logits_{i}"] = s["class_queries_logits"].contiguous()
         tensors[f"output.mask_logits_{i}"] = s["masks_queries_logits"].contiguous()
+    # The training loss on random ground truth (3 and 2 segments), seeded: the C++ port
+    # draws the same points from the same stream.
+    mask_labels = [(torch.rand(3, height, width) > 0.6).float(), (torch.rand(2, height, width) > 0.3).float()]
+    class_labels = [torch.tensor([1, 4, 1]), torch.tensor([0, 2])]
+    for i, (m, c) in enumerate(zip(mask_labels, class_labels)):
+        tensors[f"target.masks_{i}"] = m
+        tensors[f"target.labels_{i}"] = c
+    torch.manual_seed(7)
+    losses = model.criterion(masks_queries_logits=out.masks_queries_logits,
+                             class_queries_logits=out.class_queries_logits, mask_labels=mask_labels,
+                             class_labels=class_labels,
+                             auxiliary_predictions=list(out.auxiliary_logits))
+    for k, v in losses.items():
+        tensors[f"loss.{k}"] = v.detach().reshape(1)
     os.makedirs(OUT, exist_ok=True)
     save_file(weights, os.path.join(OUT, f"{name}_weights.safetensors"))
     save_file(tensors, os.path.join(OUT, f"{name}_vectors.safetensors"))

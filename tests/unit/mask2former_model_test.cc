@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_weights.h"
 #include "model/weights/safetensors_file.h"
 
@@ -128,6 +129,41 @@ TEST_P(Mask2FormerModelTest, RoundTripsThroughHfNames) {
   for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
 }
 
+TEST_P(Mask2FormerModelTest, LossEqualsHuggingFaceOnTheSameRandomStream) {
+  absl::StatusOr<Mask2Former> model =
+      LoadMask2Former(DataPath(GetParam() + "_weights.safetensors"), TestOptions());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto vectors = SafetensorsFile::Open(DataPath(GetParam() + "_vectors.safetensors"));
+  ASSERT_TRUE(vectors.ok());
+  const SafetensorsFile& v = **vectors;
+  std::vector<MaskPrediction> stages;
+  for (int i = 0; i < 5; ++i) {
+    stages.push_back({Get(v, "output.class_logits_" + std::to_string(i)),
+                      Get(v, "output.mask_logits_" + std::to_string(i))});
+  }
+  std::vector<SegmentTargets> targets;
+  for (int i = 0; i < 2; ++i) {
+    targets.push_back({Get(v, "target.masks_" + std::to_string(i)),
+                       Get(v, "target.labels_" + std::to_string(i))});
+  }
+  // HF's defaults: 12544 importance-sampled points, no-object weight 0.1.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
+  absl::StatusOr<Mask2FormerLosses> losses =
+      ComputeMask2FormerLoss(stages, targets, Mask2FormerLossOptions(), generator);
+  ASSERT_TRUE(losses.ok()) << losses.status();
+  double ce = 0, bce = 0, dice = 0;
+  for (const std::string suffix : {"", "_0", "_1", "_2", "_3"}) {
+    ce += Get(v, "loss.loss_cross_entropy" + suffix).item<double>();
+    bce += Get(v, "loss.loss_mask" + suffix).item<double>();
+    dice += Get(v, "loss.loss_dice" + suffix).item<double>();
+  }
+  EXPECT_NEAR(losses->classification.item<double>(), ce, 1e-4 * ce);
+  EXPECT_NEAR(losses->mask_bce.item<double>(), bce, 1e-4 * bce);
+  EXPECT_NEAR(losses->mask_dice.item<double>(), dice, 1e-4 * dice);
+  EXPECT_NEAR(losses->total.item<double>(), 2 * ce + 5 * bce + 5 * dice,
+              1e-4 * (ce + bce + dice) * 5);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backbones, Mask2FormerModelTest, ::testing::Values("resnet", "swin"));
 
 TEST(Mask2FormerWeightsTest, MapsEveryHfFamilyOfKeys) {
@@ -185,7 +221,8 @@ TEST(Mask2FormerWeightsTest, ReportsMissingAndUnexpectedKeysByName) {
 
 TEST(Mask2FormerModelShapes, AnyPaddedSizeAndDeterministic) {
   torch::manual_seed(3);
-  for (Mask2FormerConfig config : {Mask2FormerConfig::TinyResNet(), Mask2FormerConfig::TinySwin()}) {
+  for (Mask2FormerConfig config :
+       {Mask2FormerConfig::TinyResNet(), Mask2FormerConfig::TinySwin()}) {
     Mask2Former model(config);
     model->eval();
     torch::NoGradGuard no_grad;

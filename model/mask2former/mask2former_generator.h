@@ -1,0 +1,45 @@
+// Mask2Former as ovseg's mask generator (DESIGN.md, "Mask generator"): class-agnostic
+// proposals ranked by objectness = 1 - p(void), where p is the softmax over the class
+// head (its class predictions are otherwise ignored, as FOV-Seg does).
+//
+// Input handling: the pipeline hands over CLIP-normalised images; Mask2Former was trained
+// on ImageNet normalisation, so the generator re-normalises (one affine map per channel),
+// pads right and bottom with zeros (the normalised mean, as detectron2 pads) to a multiple
+// of 32, and crops the logits back to the image's own extent.
+#ifndef OVSEG_MODEL_MASK2FORMER_MASK2FORMER_GENERATOR_H_
+#define OVSEG_MODEL_MASK2FORMER_MASK2FORMER_GENERATOR_H_
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "model/mask2former/mask2former_model.h"
+#include "model/teva/mask_generator.h"
+
+namespace ovseg {
+
+struct Mask2FormerGeneratorOptions {
+  int64_t top_k = 0;      // proposals kept per image, most object-like first; 0 = all
+  bool upsample = false;  // logits at the input resolution (stride 1) instead of 1/4
+};
+
+// objectness [B, Q] = 1 - softmax(class_logits)[..., void], computed in fp32.
+torch::Tensor Objectness(const torch::Tensor& class_logits);
+
+class Mask2FormerGenerator : public MaskGenerator {
+ public:
+  // `model` already on its device and dtype, in eval mode.
+  Mask2FormerGenerator(Mask2Former model, Mask2FormerGeneratorOptions options = {});
+  std::vector<MaskProposals> Generate(const torch::Tensor& images) override;
+  int64_t stride() const override { return options_.upsample ? 1 : 4; }
+  std::string name() const override;
+
+ private:
+  Mask2Former model_;
+  Mask2FormerGeneratorOptions options_;
+};
+
+}  // namespace ovseg
+
+#endif  // OVSEG_MODEL_MASK2FORMER_MASK2FORMER_GENERATOR_H_
