@@ -28,8 +28,8 @@ std::string Mask2FormerGenerator::name() const {
 }
 
 std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& images) {
-  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "mask generator: expected [B, 3, H, W], got ",
-              images.sizes());
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3,
+              "mask generator: expected [B, 3, H, W], got ", images.sizes());
   const int64_t b = images.size(0), h = images.size(2), w = images.size(3);
   // x_imagenet = (x_clip * std_clip + mean_clip - mean_imagenet) / std_imagenet
   std::vector<float> scale(3), shift(3);
@@ -46,8 +46,7 @@ std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& i
   x = x.to(images.scalar_type());
   const MaskPrediction final = model_->forward(x, /*all_stages=*/false).back();
   // Crop to the image: the 1/4 cells that hold any of its pixels.
-  torch::Tensor logits =
-      final.mask_logits.narrow(2, 0, (h + 3) / 4).narrow(3, 0, (w + 3) / 4);
+  torch::Tensor logits = final.mask_logits.narrow(2, 0, (h + 3) / 4).narrow(3, 0, (w + 3) / 4);
   if (options_.upsample) {
     // Upsample the padded map to the padded size, then crop: the same geometry as the
     // reference's post-processing.
@@ -62,8 +61,8 @@ std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& i
   const torch::Tensor objectness = Objectness(final.class_logits);
   std::vector<MaskProposals> out;
   for (int64_t i = 0; i < b; ++i) {
-    const int64_t keep = options_.top_k > 0 ? std::min(options_.top_k, objectness.size(1))
-                                            : objectness.size(1);
+    const int64_t keep =
+        options_.top_k > 0 ? std::min(options_.top_k, objectness.size(1)) : objectness.size(1);
     const auto [score, order] = objectness[i].topk(keep);
     out.push_back({logits[i].index_select(0, order), score});
   }

@@ -36,7 +36,10 @@ torch::Tensor UncertainPoints(const torch::Tensor& logits, const Mask2FormerLoss
 torch::Tensor SamplePoints(const torch::Tensor& maps, const torch::Tensor& points) {
   const torch::Tensor grid = (points * 2.0 - 1.0).unsqueeze(2).to(maps.scalar_type());
   return F::grid_sample(maps.unsqueeze(1), grid,
-                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false))
+                        F::GridSampleFuncOptions()
+                            .mode(torch::kBilinear)
+                            .padding_mode(torch::kZeros)
+                            .align_corners(false))
       .squeeze(-1)
       .squeeze(1);
 }
@@ -66,7 +69,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> MatchQueries(
   const torch::Tensor cost_class = -probs.index_select(1, targets.labels.to(probs.device()));
   // One set of uniform points shared by every query and target of the image.
   const torch::Tensor points = Uniform(1, options.num_points, generator, mask_logits.device());
-  const torch::Tensor pred = SamplePoints(mask_logits.to(torch::kFloat32), points.expand({q, -1, -1}));
+  const torch::Tensor pred =
+      SamplePoints(mask_logits.to(torch::kFloat32), points.expand({q, -1, -1}));
   const torch::Tensor target = SamplePoints(targets.masks.to(mask_logits.device(), torch::kFloat32),
                                             points.expand({t, -1, -1}));
   const torch::Tensor cost = options.mask_weight * PairwiseMaskBce(pred, target) +
@@ -88,8 +92,8 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
   if (predictions.empty()) return absl::InvalidArgumentError("mask2former loss: no predictions");
   const int64_t b = predictions[0].mask_logits.size(0);
   if (static_cast<int64_t>(targets.size()) != b) {
-    return absl::InvalidArgumentError(absl::StrCat("mask2former loss: ", targets.size(),
-                                                   " target sets for a batch of ", b));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mask2former loss: ", targets.size(), " target sets for a batch of ", b));
   }
   int64_t total_targets = 0;
   for (const SegmentTargets& t : targets) {
@@ -131,8 +135,10 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
         indices.push_back(target);
       }
       if (queries.empty()) continue;
-      const torch::Tensor qi = torch::tensor(queries, torch::TensorOptions().dtype(torch::kLong)).to(device);
-      const torch::Tensor ti = torch::tensor(indices, torch::TensorOptions().dtype(torch::kLong)).to(device);
+      const torch::Tensor qi =
+          torch::tensor(queries, torch::TensorOptions().dtype(torch::kLong)).to(device);
+      const torch::Tensor ti =
+          torch::tensor(indices, torch::TensorOptions().dtype(torch::kLong)).to(device);
       class_targets[i].index_put_({qi}, targets[i].labels.to(device).index_select(0, ti));
       matched_pred.push_back(p.mask_logits[i].index_select(0, qi));
       matched_target.push_back(targets[i].masks.to(device, torch::kFloat32).index_select(0, ti));

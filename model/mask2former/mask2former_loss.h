@@ -39,7 +39,7 @@ struct SegmentTargets {
 };
 
 struct Mask2FormerLosses {
-  torch::Tensor total;  // weighted sum over terms and stages
+  torch::Tensor total;                                // weighted sum over terms and stages
   torch::Tensor classification, mask_bce, mask_dice;  // unweighted, summed over stages
 };
 
