@@ -1,6 +1,5 @@
 #include "model/clip/clip_weights.h"
 
-#include <openssl/evp.h>
 #include <torch/script.h>
 
 #include <fstream>
@@ -10,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "model/weights/safetensors_file.h"
+#include "model/weights/tensor_fingerprint.h"
 
 namespace ovseg {
 namespace {
@@ -240,34 +240,6 @@ absl::StatusOr<ClipModel> LoadClipModel(const std::string& path, const ClipLoadO
 }
 
 namespace {
-
-// sha256 (hex) of a prefix string and the named tensors (names, shapes, fp32 values) in
-// name order: independent of the file layout and of the dtype the model was stored in.
-std::string TensorFingerprint(const std::string& prefix,
-                              const std::map<std::string, torch::Tensor>& tensors) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, prefix.data(), prefix.size());
-  for (const auto& [name, tensor] : tensors) {
-    const torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    std::ostringstream header;
-    header << name << t.sizes() << ";";
-    const std::string h = header.str();
-    EVP_DigestUpdate(ctx, h.data(), h.size());
-    EVP_DigestUpdate(ctx, t.data_ptr(), t.numel() * sizeof(float));
-  }
-  unsigned char digest[32];
-  unsigned int size = 0;
-  EVP_DigestFinal_ex(ctx, digest, &size);
-  EVP_MD_CTX_free(ctx);
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < size; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
-}
 
 const char* ActivationTag(const ClipModel& model) {
   return model->config().quick_gelu ? "act=quick_gelu;" : "act=gelu;";

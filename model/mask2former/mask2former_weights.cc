@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "model/weights/tensor_fingerprint.h"
 
 namespace ovseg {
 namespace {
@@ -281,6 +282,13 @@ absl::StatusOr<Mask2Former> LoadMask2Former(const std::string& path,
   }
   model->eval();
   return model;
+}
+
+std::string Mask2FormerWeightsFingerprint(Mask2Former& model) {
+  std::map<std::string, torch::Tensor> all;
+  for (auto& p : model->named_parameters()) all[p.key()] = p.value();
+  for (auto& b : model->named_buffers()) all[b.key()] = b.value();
+  return TensorFingerprint("mask2former;", all);
 }
 
 absl::Status WriteMask2Former(const std::string& path, Mask2Former& model,

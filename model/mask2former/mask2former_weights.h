@@ -50,6 +50,10 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
 absl::StatusOr<Mask2Former> LoadMask2Former(const std::string& path,
                                             const Mask2FormerLoadOptions& options = {});
 
+// Fingerprint of the weights (model/weights/tensor_fingerprint.h), recorded by
+// checkpoints trained on top of this generator.
+std::string Mask2FormerWeightsFingerprint(Mask2Former& model);
+
 // Writes the model under HF's key names (loadable by LoadMask2Former and by transformers).
 absl::Status WriteMask2Former(const std::string& path, Mask2Former& model,
                               const std::map<std::string, std::string>& metadata = {});

@@ -129,7 +129,8 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path) {
 }
 
 absl::Status CheckCheckpointBase(const CheckpointMetadata& m, const std::string& preset,
-                                 const std::string& clip_sha256) {
+                                 const std::string& clip_sha256,
+                                 const std::string& mask_generator_sha256) {
   if (m.preset != preset) {
     return absl::FailedPreconditionError(absl::StrCat(
         "checkpoint was trained for preset \"", m.preset, "\", this model is \"", preset, "\""));
@@ -138,6 +139,12 @@ absl::Status CheckCheckpointBase(const CheckpointMetadata& m, const std::string&
     return absl::FailedPreconditionError(
         absl::StrCat("checkpoint was trained on CLIP weights ", m.clip_sha256,
                      ", but the configured model.clip_weights are ", clip_sha256));
+  }
+  if (!m.mask_generator_sha256.empty() && !mask_generator_sha256.empty() &&
+      m.mask_generator_sha256 != mask_generator_sha256) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "checkpoint was trained with mask generator weights ", m.mask_generator_sha256,
+        ", but the configured model.mask_generator_weights are ", mask_generator_sha256));
   }
   return absl::OkStatus();
 }

@@ -63,8 +63,11 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path);
 
 // Checks that the checkpoint was trained on these base weights and for this preset
 // (FAILED_PRECONDITION naming both fingerprints otherwise).
+// `mask_generator_sha256` is "" when the server runs without a generator; a checkpoint
+// that names a generator is then still accepted (its classifier serves client regions).
 absl::Status CheckCheckpointBase(const CheckpointMetadata& metadata, const std::string& preset,
-                                 const std::string& clip_sha256);
+                                 const std::string& clip_sha256,
+                                 const std::string& mask_generator_sha256 = "");
 
 // Copies the checkpoint's tensors into `classifier` (built with metadata.classifier),
 // converting to each parameter's dtype and device. Every missing, unexpected or

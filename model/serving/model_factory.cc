@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_weights.h"
+#include "model/mask2former/mask2former_generator.h"
+#include "model/mask2former/mask2former_weights.h"
 #include "model/runtime/torch_precision.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/serving/fovseg_checkpoint.h"
@@ -76,7 +78,7 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
         "model preset \"", config.preset(), "\" cannot be built: LibTorch ",
         DescribeTorchRuntime().version, " runs on ", *device,
         ", but no model.clip_weights are configured and no trained demo model exists yet "
-        "(the Mask2Former generator and FGAseg head are also still missing). The server "
+        "(the FGAseg head is also still missing). The server "
         "refuses to start rather than serve fake output."));
   }
   // A trained checkpoint, when configured, is checked before the (slow) CLIP load's result
@@ -93,6 +95,20 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
       LoadConfiguredClip(config, &torch_device, checkpoint ? &clip_sha256 : nullptr);
   if (!clip.ok()) return clip.status();
   auto text = std::make_shared<ClipTextEncoder>(*clip, ClipTokenizer::Default());
+  std::shared_ptr<MaskGenerator> generator;
+  std::string generator_sha256;
+  if (!config.mask_generator_weights().empty()) {
+    Mask2FormerLoadOptions options;
+    if (config.mask_generator_heads() > 0) options.heads = config.mask_generator_heads();
+    absl::StatusOr<Mask2Former> m2f = LoadMask2Former(config.mask_generator_weights(), options);
+    if (!m2f.ok()) {
+      return absl::Status(m2f.status().code(),
+                          absl::StrCat("model.mask_generator_weights: ", m2f.status().message()));
+    }
+    generator_sha256 = Mask2FormerWeightsFingerprint(*m2f);
+    (*m2f)->to(torch_device, (*clip)->text_projection.scalar_type());
+    generator = std::make_shared<Mask2FormerGenerator>(*m2f);
+  }
   MaskClassifier classifier((*clip)->visual, (*clip)->config().embed_dim,
                             checkpoint ? checkpoint->metadata.classifier : MaskClassifierConfig{});
   classifier->to(torch_device, (*clip)->text_projection.scalar_type());
@@ -100,7 +116,8 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
   info.model_name = config.preset();
   info.model_version = absl::StrCat("clip-", text->Fingerprint().substr(0, 12), "-untrained");
   if (checkpoint) {
-    if (absl::Status s = CheckCheckpointBase(checkpoint->metadata, config.preset(), clip_sha256);
+    if (absl::Status s = CheckCheckpointBase(checkpoint->metadata, config.preset(), clip_sha256,
+                                             generator_sha256);
         !s.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("model.checkpoint ", config.checkpoint(), ": ", s.message()));
@@ -117,7 +134,7 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
   FovSegPipelineOptions options;
   options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
   model.pipeline = std::make_shared<FovSegPipeline>(std::move(classifier), torch_device, info,
-                                                    /*generator=*/nullptr, options);
+                                                    generator, options);
   return model;
 }
 

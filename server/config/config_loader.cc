@@ -108,6 +108,7 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (m->device().empty()) m->set_device("cpu");
   if (m->precision().empty()) m->set_precision("fp32");
   if (m->teva_cache_max_bytes() == 0) m->set_teva_cache_max_bytes(256 << 20);
+  if (m->mask_generator_heads() == 0) m->set_mask_generator_heads(8);
 }
 
 absl::Status ValidateServerConfig(const v1::ServerConfig& c) {

@@ -180,5 +180,57 @@ TEST(FovSegCheckpointTest, FactoryServesACheckpointOnlyOnItsBaseWeights) {
   EXPECT_FALSE(CreateServingModel(config).ok());
 }
 
+TEST(FovSegCheckpointTest, FactoryServesWithTheConfiguredMask2FormerGenerator) {
+  torch::manual_seed(8);
+  ClipModel clip = TinyClip();
+  const char* root = std::getenv("OVSEG_SOURCE_DIR");
+  const std::string generator_path =
+      std::string(root ? root : ".") + "/tests/data/mask2former_tiny/resnet_weights.safetensors";
+  v1::ModelConfig config;
+  config.set_preset("fovseg-tiny");
+  config.set_clip_weights(TinyClipPath());
+  config.set_clip_quick_gelu(true);
+  config.set_mask_generator_weights(generator_path);
+  config.set_mask_generator_heads(4);
+  absl::StatusOr<ServingModel> model = CreateServingModel(config);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_TRUE(model->pipeline->Info().generates_masks);
+  // A request without regions is answered from the generator's proposals.
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 0)};
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 31) % 253;
+  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
+  vocabulary->num_labels = 3;
+  vocabulary->dim = static_cast<int>(clip->config().embed_dim);
+  const torch::Tensor e = torch::nn::functional::normalize(
+      torch::randn({3, vocabulary->dim}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  vocabulary->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  PipelineRequest request;
+  request.image = &image;
+  request.vocabulary = vocabulary;
+  request.is_thing.assign(3, true);
+  request.task = SegmentTask::kInstance;
+  request.params.score_threshold = 0.0f;
+  const auto results = model->pipeline->Run({request});
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_FALSE(results[0]->segments.empty());
+
+  // The head count is not in the file; a wrong one is refused, naming the field.
+  config.set_mask_generator_heads(3);
+  absl::Status wrong = CreateServingModel(config).status();
+  EXPECT_NE(std::string(wrong.message()).find("model.mask_generator_weights"), std::string::npos)
+      << wrong;
+  config.set_mask_generator_heads(4);
+  // A checkpoint trained on another generator is refused.
+  MaskClassifier trained = Trained(clip, NonDefaultConfig());
+  CheckpointMetadata metadata = Metadata(clip);
+  metadata.mask_generator_sha256 = std::string(64, 'b');
+  const std::string path = TempPath("other_generator.safetensors");
+  ASSERT_TRUE(WriteCheckpoint(path, trained, metadata).ok());
+  config.set_checkpoint(path);
+  const absl::Status s = CreateServingModel(config).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(s.message()).find("mask generator weights bbbb"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace ovseg

@@ -1,12 +1,13 @@
 // Mask2Former as a mask generator (objectness, top-k, padding and cropping, upsampling),
 // deformable attention against a naive per-point loop, and the tiny configs learning on
 // CPU: a few optimiser steps on synthetic shapes must cut the class-agnostic loss.
+#include "model/mask2former/mask2former_generator.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "model/mask2former/deformable_attention.h"
-#include "model/mask2former/mask2former_generator.h"
 #include "model/mask2former/mask2former_loss.h"
 
 namespace ovseg {
@@ -35,7 +36,8 @@ TEST(Mask2FormerGeneratorTest, PadsCropsRanksAndKeepsTopK) {
   for (const MaskProposals& m : p) {
     EXPECT_EQ(m.logits.sizes(), (std::vector<int64_t>{7, 25, 38}));
     ASSERT_EQ(m.objectness.size(0), 7);
-    EXPECT_TRUE(torch::all(m.objectness.slice(0, 0, 6) >= m.objectness.slice(0, 1, 7)).item<bool>());
+    EXPECT_TRUE(
+        torch::all(m.objectness.slice(0, 0, 6) >= m.objectness.slice(0, 1, 7)).item<bool>());
     EXPECT_TRUE(torch::all((m.objectness >= 0) & (m.objectness <= 1)).item<bool>());
   }
   // The best of all 50 queries comes first.
@@ -63,10 +65,11 @@ TEST(Mask2FormerGeneratorTest, RunsInBf16OnCpu) {
   model->to(torch::kBFloat16);
   const MaskPrediction half = model->forward(images.to(torch::kBFloat16), false).back();
   EXPECT_EQ(half.mask_logits.scalar_type(), torch::kBFloat16);
-  const double cosine = torch::nn::functional::cosine_similarity(
-                            half.mask_logits.to(torch::kFloat32).flatten(), full.mask_logits.flatten(),
-                            torch::nn::functional::CosineSimilarityFuncOptions().dim(0))
-                            .item<double>();
+  const double cosine =
+      torch::nn::functional::cosine_similarity(
+          half.mask_logits.to(torch::kFloat32).flatten(), full.mask_logits.flatten(),
+          torch::nn::functional::CosineSimilarityFuncOptions().dim(0))
+          .item<double>();
   EXPECT_GT(cosine, 0.98);
 }
 
@@ -74,7 +77,8 @@ TEST(Mask2FormerGeneratorTest, RunsInBf16OnCpu) {
 double Bilinear(const torch::Tensor& value, double x, double y) {
   const int64_t h = value.size(0), w = value.size(1);
   const double px = x * w - 0.5, py = y * h - 0.5;
-  const int64_t x0 = static_cast<int64_t>(std::floor(px)), y0 = static_cast<int64_t>(std::floor(py));
+  const int64_t x0 = static_cast<int64_t>(std::floor(px)),
+                y0 = static_cast<int64_t>(std::floor(py));
   double out = 0;
   for (int dy = 0; dy < 2; ++dy) {
     for (int dx = 0; dx < 2; ++dx) {
@@ -103,7 +107,8 @@ TEST(DeformableAttentionTest, EqualsANaivePerPointLoop) {
         int64_t start = 0;
         for (int64_t l = 0; l < levels; ++l) {
           const auto [lh, lw] = shapes[l];
-          const torch::Tensor map = value[0].narrow(0, start, lh * lw).select(1, h).select(1, c).view({lh, lw});
+          const torch::Tensor map =
+              value[0].narrow(0, start, lh * lw).select(1, h).select(1, c).view({lh, lw});
           for (int64_t p = 0; p < points; ++p) {
             expected += weights[0][qi][h][l][p].item<double>() *
                         Bilinear(map, locations[0][qi][h][l][p][0].item<double>(),
@@ -111,7 +116,8 @@ TEST(DeformableAttentionTest, EqualsANaivePerPointLoop) {
           }
           start += lh * lw;
         }
-        EXPECT_NEAR(out[0][qi][h * d + c].item<double>(), expected, 1e-5) << qi << " " << h << " " << c;
+        EXPECT_NEAR(out[0][qi][h * d + c].item<double>(), expected, 1e-5)
+            << qi << " " << h << " " << c;
       }
     }
   }
@@ -127,21 +133,24 @@ std::pair<torch::Tensor, std::vector<SegmentTargets>> Scenes(int64_t n, int64_t 
     const int64_t s = size / 4, x = (i * 37) % (size - s), y = (i * 53) % (size - s);
     const torch::Tensor square = (xx >= x) & (xx < x + s) & (yy >= y) & (yy < y + s);
     const int64_t cx = size - 1 - x - s / 2, cy = size - 1 - y - s / 2;
-    const torch::Tensor disc = ((xx - cx) * (xx - cx) + (yy - cy) * (yy - cy) < s * s / 4) & ~square;
+    const torch::Tensor disc =
+        ((xx - cx) * (xx - cx) + (yy - cy) * (yy - cy) < s * s / 4) & ~square;
     images[i].masked_fill_(square.unsqueeze(0).expand({3, size, size}), 2.0);
     images[i].masked_fill_(disc.unsqueeze(0).expand({3, size, size}), -2.0);
-    targets.push_back({torch::stack({square, disc}).to(torch::kFloat32),
-                       torch::zeros({2}, torch::kLong)});
+    targets.push_back(
+        {torch::stack({square, disc}).to(torch::kFloat32), torch::zeros({2}, torch::kLong)});
   }
   return {images, targets};
 }
 
 TEST(Mask2FormerTrainingTest, TinyConfigsLearnOnCpu) {
-  for (Mask2FormerConfig config : {Mask2FormerConfig::TinyResNet(), Mask2FormerConfig::TinySwin()}) {
+  for (Mask2FormerConfig config :
+       {Mask2FormerConfig::TinyResNet(), Mask2FormerConfig::TinySwin()}) {
     torch::manual_seed(5);
     Mask2Former model(config);
     model->train();
-    torch::optim::AdamW optimiser(model->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+    torch::optim::AdamW optimiser(model->parameters(),
+                                  torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
     const auto [images, targets] = Scenes(4, 128);
     Mask2FormerLossOptions options;
     options.num_points = 1024;
