@@ -98,29 +98,62 @@ TEST(DeformableAttentionTest, EqualsANaivePerPointLoop) {
   const torch::Tensor value = torch::randn({b, 4 * 5 + 2 * 3, heads, d});
   const torch::Tensor locations = torch::rand({b, q, heads, levels, points, 2}) * 1.4 - 0.2;
   const torch::Tensor weights = torch::rand({b, q, heads, levels, points});
-  const torch::Tensor out = MultiScaleDeformableAttention(value, shapes, locations, weights);
-  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{b, q, heads * d}));
-  for (int64_t qi = 0; qi < q; ++qi) {
-    for (int64_t h = 0; h < heads; ++h) {
-      for (int64_t c = 0; c < d; ++c) {
-        double expected = 0;
-        int64_t start = 0;
-        for (int64_t l = 0; l < levels; ++l) {
-          const auto [lh, lw] = shapes[l];
-          const torch::Tensor map =
-              value[0].narrow(0, start, lh * lw).select(1, h).select(1, c).view({lh, lw});
-          for (int64_t p = 0; p < points; ++p) {
-            expected += weights[0][qi][h][l][p].item<double>() *
-                        Bilinear(map, locations[0][qi][h][l][p][0].item<double>(),
-                                 locations[0][qi][h][l][p][1].item<double>());
+  for (DeformableSampling sampling :
+       {DeformableSampling::kGridSample, DeformableSampling::kGather}) {
+    const torch::Tensor out =
+        MultiScaleDeformableAttention(value, shapes, locations, weights, sampling);
+    ASSERT_EQ(out.sizes(), (std::vector<int64_t>{b, q, heads * d}));
+    for (int64_t qi = 0; qi < q; ++qi) {
+      for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t c = 0; c < d; ++c) {
+          double expected = 0;
+          int64_t start = 0;
+          for (int64_t l = 0; l < levels; ++l) {
+            const auto [lh, lw] = shapes[l];
+            const torch::Tensor map =
+                value[0].narrow(0, start, lh * lw).select(1, h).select(1, c).view({lh, lw});
+            for (int64_t p = 0; p < points; ++p) {
+              expected += weights[0][qi][h][l][p].item<double>() *
+                          Bilinear(map, locations[0][qi][h][l][p][0].item<double>(),
+                                   locations[0][qi][h][l][p][1].item<double>());
+            }
+            start += lh * lw;
           }
-          start += lh * lw;
+          EXPECT_NEAR(out[0][qi][h * d + c].item<double>(), expected, 1e-5)
+              << qi << " " << h << " " << c;
         }
-        EXPECT_NEAR(out[0][qi][h * d + c].item<double>(), expected, 1e-5)
-            << qi << " " << h << " " << c;
       }
     }
   }
+}
+
+TEST(DeformableAttentionTest, GatherAndGridSamplePathsAgreeInValueAndGradient) {
+  torch::manual_seed(6);
+  const LevelShapes shapes = {{8, 12}, {4, 6}, {2, 3}};
+  const torch::Tensor value0 = torch::randn({2, 96 + 24 + 6, 4, 8});
+  const torch::Tensor locations0 = torch::rand({2, 10, 4, 3, 4, 2}) * 1.3 - 0.15;
+  const torch::Tensor weights0 =
+      torch::softmax(torch::randn({2, 10, 4, 12}), -1).view({2, 10, 4, 3, 4});
+  std::vector<torch::Tensor> outputs, grads;
+  for (DeformableSampling sampling :
+       {DeformableSampling::kGridSample, DeformableSampling::kGather}) {
+    torch::Tensor value = value0.clone().requires_grad_(),
+                  weights = weights0.clone().requires_grad_();
+    const torch::Tensor out =
+        MultiScaleDeformableAttention(value, shapes, locations0, weights, sampling);
+    (out * torch::arange(out.numel()).view(out.sizes()).sin()).sum().backward();
+    outputs.push_back(out.detach());
+    grads.push_back(value.grad());
+    grads.push_back(weights.grad());
+  }
+  EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(grads[0], grads[2], 1e-5, 1e-5));  // d/d value
+  EXPECT_TRUE(torch::allclose(grads[1], grads[3], 1e-4, 1e-5));  // d/d attention weights
+  // bf16 on the gather path stays close to fp32.
+  const torch::Tensor half =
+      MultiScaleDeformableAttention(value0.to(torch::kBFloat16), shapes, locations0,
+                                    weights0.to(torch::kBFloat16), DeformableSampling::kGather);
+  EXPECT_LT((half.to(torch::kFloat32) - outputs[0]).abs().max().item<double>(), 0.05);
 }
 
 // Synthetic scenes: a bright square and a dark disc on noise, at random places.

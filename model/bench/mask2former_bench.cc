@@ -1,0 +1,115 @@
+// Benchmark (not a test): the Mask2Former mask generator's forward (inference: final
+// prediction only, masked attention as the reference) for the R50 and Swin-T COCO shapes
+// (133 classes, 100 queries; random weights), at 512x512 and 800x1333 (padded to
+// 800x1344), fp32 and bf16, batch 1. Prints the median time of the whole forward and of
+// its parts (backbone, pixel decoder, transformer decoder). docs/benchmarks.md records
+// the figures.
+//   build/bench/mask2former_bench [--threads 2] [--reps 3] [--models r50,swin-t]
+//                                 [--sizes 512x512,800x1344] [--precisions fp32,bf16]
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "model/mask2former/mask2former_model.h"
+
+namespace ovseg {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Timing {
+  double total, backbone, pixel_decoder, transformer;
+};
+
+Timing TimeForward(Mask2Former& model, const torch::Tensor& images, int reps) {
+  std::vector<double> total, backbone, pixel, transformer;
+  for (int rep = 0; rep < reps + 1; ++rep) {  // rep 0 warms up
+    const auto t0 = Clock::now();
+    const std::vector<torch::Tensor> features = model->backbone().Features(images);
+    const double t_backbone = Since(t0);
+    const auto t1 = Clock::now();
+    const PixelDecoderOutput pixels = model->pixel_decoder()->forward(features);
+    const double t_pixel = Since(t1);
+    const auto t2 = Clock::now();
+    const std::vector<MaskPrediction> out =
+        model->transformer()->forward(pixels.multi_scale, pixels.mask_features, false);
+    const double t_transformer = Since(t2);
+    if (rep == 0) continue;
+    backbone.push_back(t_backbone);
+    pixel.push_back(t_pixel);
+    transformer.push_back(t_transformer);
+    total.push_back(t_backbone + t_pixel + t_transformer);
+  }
+  return {Median(total), Median(backbone), Median(pixel), Median(transformer)};
+}
+
+int Main(int argc, char** argv) {
+  int threads = 2, reps = 3;
+  std::vector<std::string> models = {"r50", "swin-t"}, precisions = {"fp32", "bf16"};
+  std::vector<std::pair<int64_t, int64_t>> sizes = {{512, 512}, {800, 1344}};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--threads") {
+      threads = std::stoi(value);
+    } else if (flag == "--reps") {
+      reps = std::stoi(value);
+    } else if (flag == "--models") {
+      models = absl::StrSplit(value, ',');
+    } else if (flag == "--precisions") {
+      precisions = absl::StrSplit(value, ',');
+    } else if (flag == "--sizes") {
+      sizes.clear();
+      for (absl::string_view s : absl::StrSplit(value, ',')) {
+        const std::vector<std::string> hw = absl::StrSplit(s, 'x');
+        sizes.emplace_back(std::stoll(hw.at(0)), std::stoll(hw.at(1)));
+      }
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  torch::set_num_threads(threads);
+  torch::InferenceMode inference;
+  std::printf("Mask2Former forward, batch 1, %d threads, median of %d (after 1 warm-up)\n",
+              threads, reps);
+  std::printf("%-7s %-10s %-5s %9s %9s %9s %9s\n", "model", "input", "dtype", "total_s",
+              "backbone", "pixeldec", "decoder");
+  for (const std::string& name : models) {
+    torch::manual_seed(0);
+    Mask2FormerConfig config = name == "r50" ? Mask2FormerConfig::ResNet50Coco()
+                                             : Mask2FormerConfig::SwinCoco(SwinConfig::Tiny(), 100);
+    for (const std::string& precision : precisions) {
+      Mask2Former model(config);
+      model->eval();
+      const torch::ScalarType dtype = precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+      model->to(dtype);
+      for (const auto& [h, w] : sizes) {
+        const torch::Tensor images = torch::randn({1, 3, h, w}).to(dtype);
+        const Timing t = TimeForward(model, images, reps);
+        std::printf("%-7s %4ldx%-5ld %-5s %9.3f %9.3f %9.3f %9.3f\n", name.c_str(),
+                    static_cast<long>(h), static_cast<long>(w), precision.c_str(), t.total,
+                    t.backbone, t.pixel_decoder, t.transformer);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ovseg
+
+int main(int argc, char** argv) { return ovseg::Main(argc, argv); }
