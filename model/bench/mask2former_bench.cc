@@ -6,6 +6,9 @@
 // the figures.
 //   build/bench/mask2former_bench [--threads 2] [--reps 3] [--models r50,swin-t]
 //                                 [--sizes 512x512,800x1344] [--precisions fp32,bf16]
+//   build/bench/mask2former_bench --train-tiny STEPS
+//     instead: class-agnostic training of the tiny configs (AdamW, batch 4, synthetic
+//     shapes, fp32) at 128 and 256 pixels; seconds per step and the loss going down.
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -14,16 +17,19 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_model.h"
+#include "tests/fakes/synthetic_shapes.h"
 
 namespace ovseg {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -56,6 +62,46 @@ Timing TimeForward(Mask2Former& model, const torch::Tensor& images, int reps) {
   return {Median(total), Median(backbone), Median(pixel), Median(transformer)};
 }
 
+// Trains each tiny config for `steps` steps per size; prints the step time and the loss.
+void TrainTiny(int steps) {
+  std::printf("tiny configs, class-agnostic training: batch 4, AdamW 1e-3, %d steps, fp32\n",
+              steps);
+  std::printf("%-40s %5s %10s %10s %10s\n", "config", "size", "s/step", "loss@1", "loss@end");
+  for (const char* name : {"tiny-resnet", "tiny-swin"}) {
+    for (int64_t size : {128, 256}) {
+      torch::manual_seed(5);
+      Mask2FormerConfig config = std::string(name) == "tiny-resnet"
+                                     ? Mask2FormerConfig::TinyResNet()
+                                     : Mask2FormerConfig::TinySwin();
+      Mask2Former model(config);
+      model->train();
+      torch::optim::AdamW optimiser(model->parameters(),
+                                    torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
+      const auto [images, targets] = testing::SyntheticShapes(4, size);
+      Mask2FormerLossOptions options;
+      options.num_points = 112 * 112 * size * size / (512 * 512);  // as 12544 at 512
+      double first = 0, last = 0;
+      const auto start = Clock::now();
+      for (int step = 0; step < steps; ++step) {
+        optimiser.zero_grad();
+        absl::StatusOr<Mask2FormerLosses> loss =
+            ComputeMask2FormerLoss(model->forward(images), targets, options);
+        if (!loss.ok()) {
+          std::fprintf(stderr, "%s\n", loss.status().ToString().c_str());
+          return;
+        }
+        loss->total.backward();
+        torch::nn::utils::clip_grad_norm_(model->parameters(), 0.1);
+        optimiser.step();
+        (step == 0 ? first : last) = loss->total.item<double>();
+      }
+      std::printf("%-40s %5ld %10.3f %10.2f %10.2f\n", name, static_cast<long>(size),
+                  Since(start) / steps, first, last);
+      std::fflush(stdout);
+    }
+  }
+}
+
 int Main(int argc, char** argv) {
   int threads = 2, reps = 3;
   std::vector<std::string> models = {"r50", "swin-t"}, precisions = {"fp32", "bf16"};
@@ -70,6 +116,10 @@ int Main(int argc, char** argv) {
       models = absl::StrSplit(value, ',');
     } else if (flag == "--precisions") {
       precisions = absl::StrSplit(value, ',');
+    } else if (flag == "--train-tiny") {
+      torch::set_num_threads(threads);
+      TrainTiny(std::stoi(value));
+      return 0;
     } else if (flag == "--sizes") {
       sizes.clear();
       for (absl::string_view s : absl::StrSplit(value, ',')) {
@@ -83,10 +133,10 @@ int Main(int argc, char** argv) {
   }
   torch::set_num_threads(threads);
   torch::InferenceMode inference;
-  std::printf("Mask2Former forward, batch 1, %d threads, median of %d (after 1 warm-up)\n",
-              threads, reps);
-  std::printf("%-7s %-10s %-5s %9s %9s %9s %9s\n", "model", "input", "dtype", "total_s",
-              "backbone", "pixeldec", "decoder");
+  std::printf("Mask2Former forward, batch 1, %d threads, median of %d (after 1 warm-up)\n", threads,
+              reps);
+  std::printf("%-7s %-10s %-5s %9s %9s %9s %9s\n", "model", "input", "dtype", "total_s", "backbone",
+              "pixeldec", "decoder");
   for (const std::string& name : models) {
     torch::manual_seed(0);
     Mask2FormerConfig config = name == "r50" ? Mask2FormerConfig::ResNet50Coco()

@@ -48,7 +48,8 @@ class Mask2FormerImpl : public torch::nn::Module {
  public:
   explicit Mask2FormerImpl(Mask2FormerConfig config);
   // images [B, 3, H, W], ImageNet-normalised, H and W multiples of 32. Returns the
-  // decoder's layers + 1 predictions (mask logits at 1/4); see MaskedAttentionDecoder.
+  // decoder's layers + 1 predictions (mask logits at 1/4) with all_stages, else the final
+  // one only; see MaskedAttentionDecoder.
   std::vector<MaskPrediction> forward(const torch::Tensor& images, bool all_stages = true);
 
   const Mask2FormerConfig& config() const { return config_; }

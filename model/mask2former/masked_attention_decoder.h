@@ -65,8 +65,10 @@ class MaskedAttentionDecoderImpl : public torch::nn::Module {
  public:
   explicit MaskedAttentionDecoderImpl(const MaskedAttentionDecoderConfig& config);
   // multi_scale: [B, in_channels, h, w] at 1/32, 1/16, 1/8; mask_features [B, mask_dim, H, W].
-  // Returns layers + 1 predictions, the last being the final one. With all_stages false
-  // (inference) the earlier predictions carry no class logits.
+  // With all_stages (training: deep supervision) returns layers + 1 predictions, the last
+  // being the final one; without (inference) only the final prediction, the earlier
+  // stages' attention masks computed at the levels' own resolution (equal up to float
+  // rounding).
   std::vector<MaskPrediction> forward(const std::vector<torch::Tensor>& multi_scale,
                                       const torch::Tensor& mask_features, bool all_stages = true);
   const MaskedAttentionDecoderConfig& config() const { return config_; }

@@ -32,8 +32,8 @@ double BruteForce(const std::vector<double>& cost, int rows, int cols) {
 
 TEST(LinearAssignmentTest, MatchesBruteForceOnRandomMatrices) {
   std::mt19937 rng(3);
-  for (int trial = 0; trial < 400; ++trial) {
-    const int rows = 1 + trial % 6, cols = 1 + (trial / 6) % 7;
+  for (int trial = 0; trial < 490; ++trial) {  // every shape from 1x1 to 7x7, 10 times
+    const int rows = 1 + trial % 7, cols = 1 + (trial / 7) % 7;
     std::vector<double> cost(rows * cols);
     // Every fourth matrix draws from few values, so ties are common.
     std::uniform_int_distribution<int> small(0, 3);

@@ -9,6 +9,7 @@
 
 #include "model/mask2former/deformable_attention.h"
 #include "model/mask2former/mask2former_loss.h"
+#include "tests/fakes/synthetic_shapes.h"
 
 namespace ovseg {
 namespace {
@@ -156,26 +157,6 @@ TEST(DeformableAttentionTest, GatherAndGridSamplePathsAgreeInValueAndGradient) {
   EXPECT_LT((half.to(torch::kFloat32) - outputs[0]).abs().max().item<double>(), 0.05);
 }
 
-// Synthetic scenes: a bright square and a dark disc on noise, at random places.
-std::pair<torch::Tensor, std::vector<SegmentTargets>> Scenes(int64_t n, int64_t size) {
-  torch::Tensor images = torch::randn({n, 3, size, size}) * 0.2;
-  std::vector<SegmentTargets> targets;
-  const torch::Tensor yy = torch::arange(size).view({-1, 1}).expand({size, size});
-  const torch::Tensor xx = torch::arange(size).view({1, -1}).expand({size, size});
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t s = size / 4, x = (i * 37) % (size - s), y = (i * 53) % (size - s);
-    const torch::Tensor square = (xx >= x) & (xx < x + s) & (yy >= y) & (yy < y + s);
-    const int64_t cx = size - 1 - x - s / 2, cy = size - 1 - y - s / 2;
-    const torch::Tensor disc =
-        ((xx - cx) * (xx - cx) + (yy - cy) * (yy - cy) < s * s / 4) & ~square;
-    images[i].masked_fill_(square.unsqueeze(0).expand({3, size, size}), 2.0);
-    images[i].masked_fill_(disc.unsqueeze(0).expand({3, size, size}), -2.0);
-    targets.push_back(
-        {torch::stack({square, disc}).to(torch::kFloat32), torch::zeros({2}, torch::kLong)});
-  }
-  return {images, targets};
-}
-
 TEST(Mask2FormerTrainingTest, TinyConfigsLearnOnCpu) {
   for (Mask2FormerConfig config :
        {Mask2FormerConfig::TinyResNet(), Mask2FormerConfig::TinySwin()}) {
@@ -184,7 +165,7 @@ TEST(Mask2FormerTrainingTest, TinyConfigsLearnOnCpu) {
     model->train();
     torch::optim::AdamW optimiser(model->parameters(),
                                   torch::optim::AdamWOptions(1e-3).weight_decay(0.05));
-    const auto [images, targets] = Scenes(4, 128);
+    const auto [images, targets] = testing::SyntheticShapes(4, 128);
     Mask2FormerLossOptions options;
     options.num_points = 1024;
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(9);
