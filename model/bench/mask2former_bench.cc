@@ -6,6 +6,9 @@
 // the figures.
 //   build/bench/mask2former_bench [--threads 2] [--reps 3] [--models r50,swin-t]
 //                                 [--sizes 512x512,800x1344] [--precisions fp32,bf16]
+//   build/bench/mask2former_bench --sampling HxW
+//     instead: one pixel-decoder layer's deformable sampling (8 heads, 4 points, 3
+//     levels, width 256) at that input size, by each path, fp32 and bf16.
 //   build/bench/mask2former_bench --train-tiny STEPS
 //     instead: class-agnostic training of the tiny configs (AdamW, batch 4, synthetic
 //     shapes, fp32) at 128 and 256 pixels; seconds per step and the loss going down.
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "model/mask2former/deformable_attention.h"
 #include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_model.h"
 #include "tests/fakes/synthetic_shapes.h"
@@ -60,6 +64,33 @@ Timing TimeForward(Mask2Former& model, const torch::Tensor& images, int reps) {
     total.push_back(t_backbone + t_pixel + t_transformer);
   }
   return {Median(total), Median(backbone), Median(pixel), Median(transformer)};
+}
+
+void TimeSampling(int64_t h, int64_t w, int reps) {
+  const LevelShapes shapes = {{h / 32, w / 32}, {h / 16, w / 16}, {h / 8, w / 8}};
+  int64_t tokens = 0;
+  for (const auto& [lh, lw] : shapes) tokens += lh * lw;
+  std::printf("deformable sampling, one layer at %ldx%ld (%ld queries), median of %d\n",
+              static_cast<long>(h), static_cast<long>(w), static_cast<long>(tokens), reps);
+  const torch::Tensor value = torch::randn({1, tokens, 8, 32});
+  const torch::Tensor locations = torch::rand({1, tokens, 8, 3, 4, 2});
+  const torch::Tensor weights =
+      torch::softmax(torch::randn({1, tokens, 8, 12}), -1).view({1, tokens, 8, 3, 4});
+  for (torch::ScalarType dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (const auto& [name, sampling] : {std::pair{"grid_sample", DeformableSampling::kGridSample},
+                                         std::pair{"gather", DeformableSampling::kGather},
+                                         std::pair{"cpu kernel", DeformableSampling::kCpuKernel}}) {
+      const torch::Tensor v = value.to(dtype), l = locations.to(dtype), a = weights.to(dtype);
+      std::vector<double> times;
+      for (int rep = 0; rep < reps + 1; ++rep) {
+        const auto t0 = Clock::now();
+        MultiScaleDeformableAttention(v, shapes, l, a, sampling);
+        if (rep > 0) times.push_back(Since(t0));
+      }
+      std::printf("  %-5s %-12s %8.3f s\n", dtype == torch::kFloat32 ? "fp32" : "bf16", name,
+                  Median(times));
+    }
+  }
 }
 
 // Trains each tiny config for `steps` steps per size; prints the step time and the loss.
@@ -116,6 +147,12 @@ int Main(int argc, char** argv) {
       models = absl::StrSplit(value, ',');
     } else if (flag == "--precisions") {
       precisions = absl::StrSplit(value, ',');
+    } else if (flag == "--sampling") {
+      torch::set_num_threads(threads);
+      torch::InferenceMode guard;
+      const std::vector<std::string> hw = absl::StrSplit(value, 'x');
+      TimeSampling(std::stoll(hw.at(0)), std::stoll(hw.at(1)), reps);
+      return 0;
     } else if (flag == "--train-tiny") {
       torch::set_num_threads(threads);
       TrainTiny(std::stoi(value));

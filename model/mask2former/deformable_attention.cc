@@ -1,5 +1,7 @@
 #include "model/mask2former/deformable_attention.h"
 
+#include "model/mask2former/deformable_sampling_cpu.h"
+
 namespace ovseg {
 namespace F = torch::nn::functional;
 
@@ -10,7 +12,7 @@ torch::Tensor SampleWithGridSample(const torch::Tensor& value, const LevelShapes
   const int64_t b = value.size(0), heads = value.size(2), d = value.size(3);
   const int64_t q = locations.size(1), levels = locations.size(3), points = locations.size(4);
   // grid_sample wants [-1, 1]; align_corners=false maps -1 and 1 to the outer pixel edges.
-  const torch::Tensor grids = locations * 2 - 1;
+  const torch::Tensor grids = (locations * 2 - 1).to(value.scalar_type());
   std::vector<torch::Tensor> sampled;
   int64_t start = 0;
   for (int64_t level = 0; level < levels; ++level) {
@@ -94,11 +96,23 @@ torch::Tensor MultiScaleDeformableAttention(const torch::Tensor& value, const Le
               "deformable attention: ", shapes.size(), " level shapes for ", locations.size(3),
               " levels");
   if (sampling == DeformableSampling::kAuto) {
-    sampling = value.is_cpu() ? DeformableSampling::kGather : DeformableSampling::kGridSample;
+    const bool wants_grad =
+        torch::GradMode::is_enabled() &&
+        (value.requires_grad() || locations.requires_grad() || weights.requires_grad());
+    const bool kernel_dtype =
+        value.scalar_type() == torch::kFloat32 || value.scalar_type() == torch::kBFloat16;
+    sampling = !value.is_cpu()               ? DeformableSampling::kGridSample
+               : wants_grad || !kernel_dtype ? DeformableSampling::kGather
+                                             : DeformableSampling::kCpuKernel;
   }
-  return sampling == DeformableSampling::kGather
-             ? SampleWithGather(value, shapes, locations, weights)
-             : SampleWithGridSample(value, shapes, locations, weights);
+  switch (sampling) {
+    case DeformableSampling::kCpuKernel:
+      return DeformableSamplingCpu(value, shapes, locations, weights);
+    case DeformableSampling::kGather:
+      return SampleWithGather(value, shapes, locations, weights);
+    default:
+      return SampleWithGridSample(value, shapes, locations, weights);
+  }
 }
 
 MsDeformAttnImpl::MsDeformAttnImpl(int64_t dim, int64_t heads, int64_t levels, int64_t points)
@@ -131,9 +145,12 @@ torch::Tensor MsDeformAttnImpl::forward(const torch::Tensor& queries,
     normaliser.push_back(static_cast<float>(w));
     normaliser.push_back(static_cast<float>(h));
   }
-  const torch::Tensor norm =
-      torch::tensor(normaliser, queries.options()).view({1, 1, 1, levels_, 1, 2});
-  const torch::Tensor locations = reference_points.view({b, q, 1, levels_, 1, 2}) + offsets / norm;
+  // Locations in fp32 (see PixelDecoder): reduced precision would misplace samples.
+  const torch::Tensor norm = torch::tensor(normaliser, queries.options().dtype(torch::kFloat32))
+                                 .view({1, 1, 1, levels_, 1, 2});
+  const torch::Tensor locations =
+      reference_points.to(torch::kFloat32).view({b, q, 1, levels_, 1, 2}) +
+      offsets.to(torch::kFloat32) / norm;
   return output_proj(MultiScaleDeformableAttention(value, shapes, locations, weights));
 }
 

@@ -16,7 +16,8 @@ using LevelShapes = std::vector<std::pair<int64_t, int64_t>>;  // (height, width
 
 // How the bilinear samples are taken; both give the same numbers (to float rounding).
 enum class DeformableSampling {
-  // The device's default: kGather on CPU, kGridSample elsewhere.
+  // The device's default: on CPU kCpuKernel when no gradient is wanted, else kGather;
+  // kGridSample elsewhere.
   kAuto,
   // The reference's pure-PyTorch path: grid_sample per level (bilinear, zero padding,
   // align_corners=false), then the weighted sum.
@@ -25,6 +26,8 @@ enum class DeformableSampling {
   // into one weighted row gather (embedding_bag, mode sum). On CPU 4x (fp32) to 6x (bf16)
   // faster than grid_sample, whose CPU kernel is not vectorised for bf16.
   kGather,
+  // deformable_sampling_cpu.h: a direct loop, inference only (CPU, fp32 or bf16).
+  kCpuKernel,
 };
 
 // value [B, S, heads, d] (S = sum of h*w, levels in order); locations

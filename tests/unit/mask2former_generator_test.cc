@@ -99,8 +99,8 @@ TEST(DeformableAttentionTest, EqualsANaivePerPointLoop) {
   const torch::Tensor value = torch::randn({b, 4 * 5 + 2 * 3, heads, d});
   const torch::Tensor locations = torch::rand({b, q, heads, levels, points, 2}) * 1.4 - 0.2;
   const torch::Tensor weights = torch::rand({b, q, heads, levels, points});
-  for (DeformableSampling sampling :
-       {DeformableSampling::kGridSample, DeformableSampling::kGather}) {
+  for (DeformableSampling sampling : {DeformableSampling::kGridSample, DeformableSampling::kGather,
+                                      DeformableSampling::kCpuKernel}) {
     const torch::Tensor out =
         MultiScaleDeformableAttention(value, shapes, locations, weights, sampling);
     ASSERT_EQ(out.sizes(), (std::vector<int64_t>{b, q, heads * d}));
@@ -150,11 +150,17 @@ TEST(DeformableAttentionTest, GatherAndGridSamplePathsAgreeInValueAndGradient) {
   EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-5, 1e-5));
   EXPECT_TRUE(torch::allclose(grads[0], grads[2], 1e-5, 1e-5));  // d/d value
   EXPECT_TRUE(torch::allclose(grads[1], grads[3], 1e-4, 1e-5));  // d/d attention weights
-  // bf16 on the gather path stays close to fp32.
-  const torch::Tensor half =
-      MultiScaleDeformableAttention(value0.to(torch::kBFloat16), shapes, locations0,
-                                    weights0.to(torch::kBFloat16), DeformableSampling::kGather);
-  EXPECT_LT((half.to(torch::kFloat32) - outputs[0]).abs().max().item<double>(), 0.05);
+  // The inference kernel agrees, and in bf16 both fast paths stay close to fp32.
+  EXPECT_TRUE(torch::allclose(MultiScaleDeformableAttention(value0, shapes, locations0, weights0,
+                                                            DeformableSampling::kCpuKernel),
+                              outputs[0], 1e-5, 1e-5));
+  for (DeformableSampling sampling :
+       {DeformableSampling::kGather, DeformableSampling::kCpuKernel}) {
+    const torch::Tensor half = MultiScaleDeformableAttention(
+        value0.to(torch::kBFloat16), shapes, locations0, weights0.to(torch::kBFloat16), sampling);
+    EXPECT_EQ(half.scalar_type(), torch::kBFloat16);
+    EXPECT_LT((half.to(torch::kFloat32) - outputs[0]).abs().max().item<double>(), 0.05);
+  }
 }
 
 TEST(Mask2FormerTrainingTest, TinyConfigsLearnOnCpu) {

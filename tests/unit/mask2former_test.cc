@@ -34,9 +34,13 @@ double MaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
 
 TEST(Mask2FormerTest, DeformableAttentionMatchesTheReference) {
   auto f = Reference();
-  const torch::Tensor out = MultiScaleDeformableAttention(
-      Get(*f, "msda.value"), {{5, 7}, {3, 4}}, Get(*f, "msda.locations"), Get(*f, "msda.weights"));
-  EXPECT_LE(MaxDiff(out, Get(*f, "msda.output")), 1e-5);
+  for (DeformableSampling sampling : {DeformableSampling::kGridSample, DeformableSampling::kGather,
+                                      DeformableSampling::kCpuKernel}) {
+    const torch::Tensor out =
+        MultiScaleDeformableAttention(Get(*f, "msda.value"), {{5, 7}, {3, 4}},
+                                      Get(*f, "msda.locations"), Get(*f, "msda.weights"), sampling);
+    EXPECT_LE(MaxDiff(out, Get(*f, "msda.output")), 1e-5) << static_cast<int>(sampling);
+  }
 }
 
 TEST(Mask2FormerTest, SinePositionsAreNormalisedPerAxis) {
