@@ -130,7 +130,7 @@ absl::Status Require(const Shapes& s, const std::vector<std::string>& names) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Shapes> MappedShapes(const SafetensorsFile& file) {
+Shapes MappedShapes(const SafetensorsFile& file) {
   Shapes shapes;
   for (const SafetensorsTensor& t : file.header().tensors) {
     const std::optional<std::string> name = HfToOvsegName(t.name);
@@ -143,9 +143,7 @@ absl::StatusOr<Shapes> MappedShapes(const SafetensorsFile& file) {
 
 absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& file,
                                                          const Mask2FormerLoadOptions& options) {
-  absl::StatusOr<Shapes> mapped = MappedShapes(file);
-  if (!mapped.ok()) return mapped.status();
-  const Shapes& s = *mapped;
+  const Shapes s = MappedShapes(file);
   Mask2FormerConfig c;
   if (Has(s, "backbone.embeddings.patch_embeddings.projection.weight")) {
     c.backbone = Mask2FormerConfig::Backbone::kSwin;
