@@ -82,8 +82,8 @@ torch::Tensor DeformableSamplingCpu(const torch::Tensor& value, const LevelShape
     using T = decltype(tag);
     // Mask2Former's heads are 32 wide (256 / 8): that width gets a fixed-size loop.
     auto sample = d == 32 ? Sample<32, T> : Sample<0, T>;
-    sample(v.data_ptr<T>(), loc.data_ptr<float>(), w.data_ptr<float>(), out.data_ptr<T>(), b, s,
-           q, heads, d, points, shapes, starts);
+    sample(v.data_ptr<T>(), loc.data_ptr<float>(), w.data_ptr<float>(), out.data_ptr<T>(), b, s, q,
+           heads, d, points, shapes, starts);
   };
   if (value.scalar_type() == torch::kBFloat16) {
     run(c10::BFloat16());

@@ -1,0 +1,226 @@
+// The FGAseg head against the official FGAseg modules with the same random weights
+// (scripts/testdata/make_fgaseg_reference.py), and its serving behaviour: Top-K leaves the
+// kept classes' logits unchanged, batches equal single requests, gradients reach every
+// trainable parameter, the T2P branch stays out of serving, any vocabulary size.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <set>
+
+#include "model/fgaseg/fgaseg_head.h"
+#include "model/weights/safetensors_file.h"
+
+namespace ovseg {
+namespace {
+
+std::string DataPath(const std::string& name) {
+  const char* root = std::getenv("OVSEG_SOURCE_DIR");
+  return std::string(root ? root : ".") + "/tests/data/fgaseg_tiny/" + name;
+}
+
+FgaSegConfig TinyConfig() {
+  FgaSegConfig c;
+  c.embed_dim = 32;
+  c.clip_width = 24;
+  c.hidden_dim = 32;
+  c.text_guidance_proj_dim = 16;
+  c.appearance_guidance_proj_dim = 16;
+  c.decoder_dims = {16, 16};
+  c.decoder_guidance_dims = {24, 12};
+  c.decoder_guidance_proj_dims = {8, 4};
+  c.layers = 2;
+  c.heads = 4;
+  c.pooling = 2;
+  c.window = 4;
+  c.pad_len = 8;
+  return c;
+}
+
+// Loads the official-named weights; every tensor must find its place and vice versa.
+FgaSegHead LoadTiny() {
+  FgaSegHead head(TinyConfig());
+  auto file = SafetensorsFile::Open(DataPath("weights.safetensors"));
+  EXPECT_TRUE(file.ok()) << file.status();
+  std::map<std::string, torch::Tensor> targets;
+  for (auto& p : head->named_parameters()) targets[p.key()] = p.value();
+  for (auto& b : head->named_buffers()) targets[b.key()] = b.value();
+  std::set<std::string> stored;
+  torch::NoGradGuard no_grad;
+  for (const std::string& name : (*file)->Names()) {
+    // The official code stores its shifted-window masks; here they follow the map's size.
+    if (name.size() > 9 && name.substr(name.size() - 9) == "attn_mask") continue;
+    stored.insert(name);
+    auto it = targets.find(name);
+    if (it == targets.end()) {
+      ADD_FAILURE() << "unexpected " << name;
+      continue;
+    }
+    const torch::Tensor t = *(*file)->Get(name);
+    EXPECT_EQ(t.sizes(), it->second.sizes()) << name;
+    if (t.sizes() == it->second.sizes()) it->second.copy_(t);
+  }
+  for (const auto& [name, t] : targets) EXPECT_TRUE(stored.count(name)) << "missing " << name;
+  return head;
+}
+
+torch::Tensor Get(const SafetensorsFile& f, const std::string& name) {
+  absl::StatusOr<torch::Tensor> t = f.Get(name);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? *t : torch::Tensor();
+}
+
+double RelativeDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  EXPECT_EQ(a.sizes(), b.sizes());
+  if (a.sizes() != b.sizes()) return 1e9;
+  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
+}
+
+FgaSegInputs CaseInputs(const SafetensorsFile& v, const std::string& name) {
+  FgaSegInputs in;
+  in.dense = Get(v, name + ".dense");
+  in.guidance = {Get(v, name + ".guidance_0"), Get(v, name + ".guidance_1")};
+  const torch::Tensor classes = Get(v, name + ".classes");
+  in.classes = classes.unsqueeze(0).expand({2, -1, -1}).contiguous();
+  in.class_valid = torch::ones({2, classes.size(0)}, torch::kBool);
+  return in;
+}
+
+class FgaSegReferenceTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FgaSegReferenceTest, TrainingOutputsMatchTheOfficialModules) {
+  FgaSegHead head = LoadTiny();
+  head->train();  // The T2P branch's batch norm uses batch statistics, as the reference ran.
+  auto vectors = SafetensorsFile::Open(DataPath("vectors.safetensors"));
+  ASSERT_TRUE(vectors.ok());
+  const std::string c = GetParam();
+  torch::NoGradGuard no_grad;
+  const FgaSegOutputs out = head->forward(CaseInputs(**vectors, c), /*training_outputs=*/true);
+  EXPECT_LE(RelativeDiff(out.logits, Get(**vectors, c + ".logits")), 1e-4);
+  EXPECT_LE(RelativeDiff(out.alignment, Get(**vectors, c + ".alignment")), 1e-4);
+  if (c == "few") {  // With classes cut, the reference's auxiliary maps are in its own order.
+    EXPECT_LE(RelativeDiff(out.aux0, Get(**vectors, c + ".aux0")), 1e-4);
+    EXPECT_LE(RelativeDiff(out.aux1, Get(**vectors, c + ".aux1")), 1e-4);
+    EXPECT_LE(RelativeDiff(out.aux2, Get(**vectors, c + ".aux2")), 1e-4);
+  } else {
+    EXPECT_EQ((out.logits == kFgaSegSkippedLogit).all(-1).all(-1).sum().item<int64_t>(), 2 * 4);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, FgaSegReferenceTest, ::testing::Values("few", "many"));
+
+FgaSegInputs RandomInputs(const FgaSegConfig& c, int64_t b, int64_t t, int64_t grid) {
+  FgaSegInputs in;
+  in.dense = torch::randn({b, c.embed_dim, grid, grid});
+  in.guidance = {torch::randn({b, c.clip_width, grid, grid}),
+                 torch::randn({b, c.clip_width, grid, grid})};
+  in.classes = torch::nn::functional::normalize(
+      torch::randn({b, t, c.embed_dim}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  in.class_valid = torch::ones({b, t}, torch::kBool);
+  return in;
+}
+
+TEST(FgaSegHeadTest, TopKKeepsTheKeptClassesExactly) {
+  // 60 classes on a 4x4 grid: top-1 of 16 pixels keeps at most 16 per image.
+  FgaSegConfig fast_config = TinyConfig(), all_config = TinyConfig();
+  fast_config.pad_len = all_config.pad_len = 0;
+  fast_config.top_k = 1;
+  all_config.top_k = 0;
+  torch::manual_seed(3);
+  FgaSegHead fast(fast_config), every(all_config);
+  fast->eval();
+  every->eval();
+  torch::NoGradGuard no_grad;
+  auto src = fast->named_parameters();
+  for (auto& p : every->named_parameters()) p.value().copy_(src[p.key()]);
+  auto src_buffers = fast->named_buffers();
+  for (auto& b : every->named_buffers()) b.value().copy_(src_buffers[b.key()]);
+  const FgaSegInputs in = RandomInputs(fast_config, 2, 60, 4);
+  const FgaSegOutputs full = every->forward(in);
+  EXPECT_TRUE(full.kept.all().item<bool>());
+  const FgaSegOutputs selected = fast->forward(in);
+  const int64_t kept = selected.kept.sum().item<int64_t>();
+  EXPECT_GE(kept, 2);   // at least one class per image
+  EXPECT_LE(kept, 32);  // at most one per pixel of the 4x4 auxiliary map, per image
+  for (int64_t i = 0; i < 2; ++i) {
+    for (int64_t t = 0; t < 60; ++t) {
+      if (selected.kept[i][t].item<bool>()) {
+        EXPECT_TRUE(torch::allclose(selected.logits[i][t], full.logits[i][t], 1e-5, 1e-5))
+            << i << " " << t;
+      } else {
+        EXPECT_TRUE((selected.logits[i][t] == kFgaSegSkippedLogit).all().item<bool>());
+      }
+    }
+  }
+}
+
+TEST(FgaSegHeadTest, MixedVocabulariesInABatchEqualSingleRequests) {
+  FgaSegHead head = LoadTiny();
+  head->eval();
+  torch::manual_seed(4);
+  torch::NoGradGuard no_grad;
+  const FgaSegInputs a = RandomInputs(TinyConfig(), 1, 3, 8), b = RandomInputs(TinyConfig(), 1, 6, 8);
+  FgaSegInputs batch;
+  batch.dense = torch::cat({a.dense, b.dense});
+  batch.guidance = {torch::cat({a.guidance[0], b.guidance[0]}),
+                    torch::cat({a.guidance[1], b.guidance[1]})};
+  batch.classes = torch::zeros({2, 6, 32});
+  batch.classes[0].narrow(0, 0, 3).copy_(a.classes[0]);
+  batch.classes[1].copy_(b.classes[0]);
+  batch.class_valid = torch::zeros({2, 6}, torch::kBool);
+  batch.class_valid[0].narrow(0, 0, 3).fill_(true);
+  batch.class_valid[1].fill_(true);
+  const FgaSegOutputs together = head->forward(batch);
+  const FgaSegOutputs alone_a = head->forward(a), alone_b = head->forward(b);
+  EXPECT_TRUE(torch::allclose(together.logits[0].narrow(0, 0, 3), alone_a.logits[0], 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(together.logits[1], alone_b.logits[0], 1e-4, 1e-4));
+  EXPECT_FALSE(together.kept[0].narrow(0, 3, 3).any().item<bool>());  // padding never kept
+}
+
+TEST(FgaSegHeadTest, GradientsReachEveryParameterAndT2PStaysOutOfServing) {
+  torch::manual_seed(5);
+  FgaSegHead head(TinyConfig());
+  head->train();
+  const FgaSegInputs in = RandomInputs(TinyConfig(), 2, 5, 8);
+  const FgaSegOutputs out = head->forward(in, /*training_outputs=*/true);
+  (out.logits.sum() + out.aux0.sum() + out.aux1.sum() + out.aux2.sum() + out.alignment.sum())
+      .backward();
+  for (const auto& p : head->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+  // Serving: no alignment map, and nothing of the T2P branch takes part.
+  head->zero_grad();
+  for (torch::Tensor& p : head->parameters()) p.mutable_grad() = torch::Tensor();
+  head->eval();
+  const FgaSegOutputs served = head->forward(in);
+  EXPECT_FALSE(served.alignment.defined());
+  EXPECT_FALSE(served.aux0.defined());
+  served.logits.sum().backward();
+  for (const torch::Tensor& p : head->TrainingOnlyParameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(FgaSegHeadTest, AnyVocabularySizeWithTheDefaultConfig) {
+  torch::manual_seed(6);
+  FgaSegConfig config;  // ViT-B/16 sizes, pad_len 256
+  FgaSegHead head(config);
+  head->eval();
+  torch::NoGradGuard no_grad;
+  for (int64_t classes : {1, 150, 847}) {
+    const FgaSegInputs in = RandomInputs(config, 1, classes, 12);
+    const FgaSegOutputs out = head->forward(in);
+    EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{1, classes, 48, 48}));
+    EXPECT_EQ(out.kept.sizes(), (std::vector<int64_t>{1, classes}));
+    EXPECT_GE(out.kept.sum().item<int64_t>(), 1);
+    EXPECT_FALSE(torch::isnan(out.logits).any().item<bool>());
+  }
+  // bf16 on CPU.
+  head->to(torch::kBFloat16);
+  FgaSegInputs in = RandomInputs(config, 1, 20, 12);
+  in.dense = in.dense.to(torch::kBFloat16);
+  for (auto& g : in.guidance) g = g.to(torch::kBFloat16);
+  in.classes = in.classes.to(torch::kBFloat16);
+  EXPECT_EQ(head->forward(in).logits.scalar_type(), torch::kBFloat16);
+}
+
+}  // namespace
+}  // namespace ovseg
