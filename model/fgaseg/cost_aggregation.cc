@@ -15,8 +15,9 @@ torch::Tensor Partition(const torch::Tensor& x, int64_t w) {
 }
 torch::Tensor Merge(const torch::Tensor& windows, int64_t w, int64_t h, int64_t wd) {
   const int64_t c = windows.size(-1);
-  return windows.view({-1, h / w, wd / w, w, w, c}).permute({0, 1, 3, 2, 4, 5}).reshape(
-      {-1, h, wd, c});
+  return windows.view({-1, h / w, wd / w, w, w, c})
+      .permute({0, 1, 3, 2, 4, 5})
+      .reshape({-1, h, wd, c});
 }
 
 // -100 between positions of the shifted map that came from different regions.
@@ -104,7 +105,8 @@ SpatialAggregationImpl::SpatialAggregationImpl(int64_t dim, int64_t guidance_dim
   if (guidance_dim > 0) guidance_norm_ = register_module("guidance_norm", Norm(guidance_dim));
 }
 
-torch::Tensor SpatialAggregationImpl::forward(const torch::Tensor& x, const torch::Tensor& guidance) {
+torch::Tensor SpatialAggregationImpl::forward(const torch::Tensor& x,
+                                              const torch::Tensor& guidance) {
   const int64_t b = x.size(0), c = x.size(1), t = x.size(2), h = x.size(3), w = x.size(4);
   torch::Tensor tokens = x.permute({0, 2, 3, 4, 1}).reshape({b * t, h * w, c});
   torch::Tensor g;
@@ -119,8 +121,8 @@ torch::Tensor SpatialAggregationImpl::forward(const torch::Tensor& x, const torc
   return tokens.view({b, t, h, w, c}).permute({0, 4, 1, 2, 3});
 }
 
-torch::Tensor LinearAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const torch::Tensor& key_valid) {
+torch::Tensor LinearAttention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& key_valid) {
   constexpr double kEps = 1e-6;
   const torch::Tensor qf = F::elu(q) + 1;
   torch::Tensor kf = F::elu(k) + 1;
@@ -142,16 +144,17 @@ ClassAggregationImpl::ClassAggregationImpl(int64_t dim, int64_t guidance_dim, in
   if (pad_len > 0) {
     padding_tokens_ = register_parameter("padding_tokens", torch::zeros({1, 1, dim}));
     if (guidance_dim > 0) {
-      padding_guidance_ = register_parameter("padding_guidance", torch::zeros({1, 1, guidance_dim}));
+      padding_guidance_ =
+          register_parameter("padding_guidance", torch::zeros({1, 1, guidance_dim}));
     }
   }
   auto attention = register_module("attention", std::make_shared<torch::nn::Module>());
   q_ = attention->register_module("q", torch::nn::Linear(dim + guidance_dim, dim));
   k_ = attention->register_module("k", torch::nn::Linear(dim + guidance_dim, dim));
   v_ = attention->register_module("v", torch::nn::Linear(dim, dim));
-  mlp_ = register_module("MLP", torch::nn::Sequential(torch::nn::Linear(dim, 4 * dim),
-                                                      torch::nn::ReLU(),
-                                                      torch::nn::Linear(4 * dim, dim)));
+  mlp_ = register_module("MLP",
+                         torch::nn::Sequential(torch::nn::Linear(dim, 4 * dim), torch::nn::ReLU(),
+                                               torch::nn::Linear(4 * dim, dim)));
   norm1_ = register_module("norm1", Norm(dim));
   norm2_ = register_module("norm2", Norm(dim));
 }
@@ -172,7 +175,8 @@ torch::Tensor ClassAggregationImpl::forward(const torch::Tensor& x, const torch:
     // Batch-padding classes become padding tokens, then every sequence is pad_len long.
     tokens = torch::where(valid, tokens, padding_tokens_.view({1, 1, 1, c}));
     if (t < pad_len_) {
-      tokens = torch::cat({tokens, padding_tokens_.view({1, 1, 1, c}).expand({b, pad_len_ - t, hp * wp, c})}, 1);
+      tokens = torch::cat(
+          {tokens, padding_tokens_.view({1, 1, 1, c}).expand({b, pad_len_ - t, hp * wp, c})}, 1);
     }
     if (g.defined() && padding_guidance_.defined()) {
       const int64_t gd = g.size(2);
@@ -189,7 +193,8 @@ torch::Tensor ClassAggregationImpl::forward(const torch::Tensor& x, const torch:
   torch::Tensor normed = norm1_(seqs), qk_input = normed;
   if (g.defined()) {
     qk_input = torch::cat(
-        {normed, g.unsqueeze(1).expand({b, hp * wp, seq, g.size(2)}).reshape({b * hp * wp, seq, -1})},
+        {normed,
+         g.unsqueeze(1).expand({b, hp * wp, seq, g.size(2)}).reshape({b * hp * wp, seq, -1})},
         -1);
   }
   auto split = [&](const torch::Tensor& z) { return z.view({z.size(0), z.size(1), heads_, -1}); };
@@ -199,11 +204,10 @@ torch::Tensor ClassAggregationImpl::forward(const torch::Tensor& x, const torch:
   seqs = seqs + mlp_->forward(norm2_(seqs));
   // Back to maps, upsampled to the input's size (align_corners=true as the reference).
   torch::Tensor maps = seqs.view({b, hp, wp, seq, c}).permute({0, 3, 4, 1, 2}).narrow(1, 0, t);
-  maps = F::interpolate(maps.reshape({b * t, c, hp, wp}),
-                        F::InterpolateFuncOptions()
-                            .size(std::vector<int64_t>{h, w})
-                            .mode(torch::kBilinear)
-                            .align_corners(true));
+  maps = F::interpolate(maps.reshape({b * t, c, hp, wp}), F::InterpolateFuncOptions()
+                                                              .size(std::vector<int64_t>{h, w})
+                                                              .mode(torch::kBilinear)
+                                                              .align_corners(true));
   return x + maps.view({b, t, c, h, w}).transpose(1, 2);
 }
 
@@ -212,8 +216,8 @@ AggregationLayerImpl::AggregationLayerImpl(int64_t dim, int64_t text_guidance_di
                                            int64_t pooling, int64_t window, int64_t pad_len) {
   swin_block_ = register_module("swin_block",
                                 SpatialAggregation(dim, appearance_guidance_dim, heads, window));
-  attention_ = register_module(
-      "attention", ClassAggregation(dim, text_guidance_dim, heads, pooling, pad_len));
+  attention_ = register_module("attention",
+                               ClassAggregation(dim, text_guidance_dim, heads, pooling, pad_len));
 }
 
 torch::Tensor AggregationLayerImpl::forward(const torch::Tensor& x,

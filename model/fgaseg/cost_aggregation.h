@@ -45,8 +45,8 @@ TORCH_MODULE(SpatialAggregation);
 
 // elu(x) + 1 feature-map linear attention (Katharopoulos et al.), as CAT-Seg. q [N, L, h,
 // d], k/v [N, S, h, d]; `key_valid` [N, S] bool or undefined.
-torch::Tensor LinearAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const torch::Tensor& key_valid = {});
+torch::Tensor LinearAttention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& key_valid = {});
 
 class ClassAggregationImpl : public torch::nn::Module {
  public:

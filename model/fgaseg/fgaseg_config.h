@@ -23,10 +23,10 @@ struct FgaSegConfig {
   std::vector<int64_t> decoder_dims = {64, 32};
   std::vector<int64_t> decoder_guidance_dims = {256, 128};  // upsample1/2 outputs
   std::vector<int64_t> decoder_guidance_proj_dims = {32, 16};
-  int64_t layers = 2;     // aggregation layers (spatial + class)
-  int64_t heads = 4;      // aggregation attention heads
-  int64_t pooling = 2;    // class aggregation's average pooling
-  int64_t window = 12;    // spatial aggregation's Swin window
+  int64_t layers = 2;   // aggregation layers (spatial + class)
+  int64_t heads = 4;    // aggregation attention heads
+  int64_t pooling = 2;  // class aggregation's average pooling
+  int64_t window = 12;  // spatial aggregation's Swin window
   // Class aggregation always sees this many class tokens: fewer are padded with learned
   // tokens, more are cut to the ones with the highest global similarity (CAT-Seg's
   // pad_len). 0 disables both.

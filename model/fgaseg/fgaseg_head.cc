@@ -16,9 +16,9 @@ torch::Tensor KeptRows(const torch::Tensor& keep) { return keep.flatten().nonzer
 // Classes that are among the top k of some pixel of `scores` [B, T, h, w], valid only.
 torch::Tensor TopKClasses(const torch::Tensor& scores, const torch::Tensor& valid, int64_t k) {
   const int64_t t = scores.size(1);
-  const torch::Tensor masked =
-      scores.to(torch::kFloat32).masked_fill(valid.logical_not().view({valid.size(0), t, 1, 1}),
-                                             -std::numeric_limits<float>::infinity());
+  const torch::Tensor masked = scores.to(torch::kFloat32)
+                                   .masked_fill(valid.logical_not().view({valid.size(0), t, 1, 1}),
+                                                -std::numeric_limits<float>::infinity());
   const torch::Tensor index = std::get<1>(masked.topk(std::min(k, t), 1)).flatten(1);
   torch::Tensor kept = torch::zeros({scores.size(0), t}, valid.options());
   kept.scatter_(1, index, true);
@@ -37,13 +37,13 @@ FgaSegHeadImpl::FgaSegHeadImpl(const FgaSegConfig& config) : config_(config) {
   p2t_ = register_module("DCDT", P2Tformer(c.embed_dim, c.p2t_heads, c.p2t_layers));
   t2p_ = register_module("proj", T2PAlignment(c.embed_dim, c.embed_dim / 2, c.kernel_size));
   upsample1_ = register_module(
-      "upsample1", torch::nn::ConvTranspose2d(
-                       torch::nn::ConvTranspose2dOptions(c.clip_width, c.decoder_guidance_dims[0], 2)
-                           .stride(2)));
+      "upsample1", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(
+                                                  c.clip_width, c.decoder_guidance_dims[0], 2)
+                                                  .stride(2)));
   upsample2_ = register_module(
-      "upsample2", torch::nn::ConvTranspose2d(
-                       torch::nn::ConvTranspose2dOptions(c.clip_width, c.decoder_guidance_dims[1], 4)
-                           .stride(4)));
+      "upsample2", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(
+                                                  c.clip_width, c.decoder_guidance_dims[1], 4)
+                                                  .stride(4)));
   auto t = register_module("transformer", std::make_shared<torch::nn::Module>());
   auto layers = t->register_module("layers", std::make_shared<torch::nn::Module>());
   for (int64_t i = 0; i < c.layers; ++i) {
@@ -60,8 +60,8 @@ FgaSegHeadImpl::FgaSegHeadImpl(const FgaSegConfig& config) : config_(config) {
   conv_cat_decoder_2_ =
       t->register_module("conv_cat_decoder_2", torch::nn::Linear(c.hidden_dim, c.hidden_dim / 2));
   // corr_local_decoder_projection = [ConvTranspose2d, DoubleConv, ReLU]
-  auto local = t->register_module("corr_local_decoder_projection",
-                                  std::make_shared<torch::nn::Module>());
+  auto local =
+      t->register_module("corr_local_decoder_projection", std::make_shared<torch::nn::Module>());
   local_up_ = local->register_module(
       "0", torch::nn::ConvTranspose2d(
                torch::nn::ConvTranspose2dOptions(c.hidden_dim, c.hidden_dim / 2, 2).stride(2)));
@@ -77,8 +77,8 @@ FgaSegHeadImpl::FgaSegHeadImpl(const FgaSegConfig& config) : config_(config) {
   auto decoder_guidance =
       t->register_module("decoder_guidance_projection", std::make_shared<torch::nn::Module>());
   for (int i = 0; i < 2; ++i) {
-    auto step = decoder_guidance->register_module(std::to_string(i),
-                                                  std::make_shared<torch::nn::Module>());
+    auto step =
+        decoder_guidance->register_module(std::to_string(i), std::make_shared<torch::nn::Module>());
     decoder_guidance_projection_.push_back(step->register_module(
         "0", Conv(c.decoder_guidance_dims[i], c.decoder_guidance_proj_dims[i], 3)));
   }
@@ -90,8 +90,8 @@ FgaSegHeadImpl::FgaSegHeadImpl(const FgaSegConfig& config) : config_(config) {
   head_aux0_ = t->register_module("head_auxi_0", Conv(c.hidden_dim, 1, 3));
   head_aux1_ = t->register_module("head_auxi_1", Conv(c.hidden_dim, 1, 3));
   head_aux2_ = t->register_module("head_auxi_2", Conv(c.hidden_dim / 2, 1, 3));
-  local_align_ = t->register_module("Local_align",
-                                    LocalAlignment(c.embed_dim, c.embed_dim, c.kernel_size));
+  local_align_ =
+      t->register_module("Local_align", LocalAlignment(c.embed_dim, c.embed_dim, c.kernel_size));
 }
 
 std::vector<torch::Tensor> FgaSegHeadImpl::TrainingOnlyParameters() { return t2p_->parameters(); }
@@ -118,17 +118,20 @@ FgaSegOutputs FgaSegHeadImpl::forward(const FgaSegInputs& in, bool training_outp
   torch::Tensor text = p2t_->forward(in.dense, in.classes);
   if (training_outputs) out.alignment = t2p_->forward(in.dense, text);
   torch::Tensor valid = in.class_valid;
-  torch::Tensor corr_global = torch::einsum(
-      "bchw,btc->bthw", {F::normalize(in.dense, F::NormalizeFuncOptions().dim(1)),
-                         F::normalize(text, F::NormalizeFuncOptions().dim(-1))});
+  torch::Tensor corr_global =
+      torch::einsum("bchw,btc->bthw", {F::normalize(in.dense, F::NormalizeFuncOptions().dim(1)),
+                                       F::normalize(text, F::NormalizeFuncOptions().dim(-1))});
   torch::Tensor corr_local = local_align_->forward(in.dense, text);
   // More classes than aggregation's fixed length: keep, per image, the pad_len with the
   // highest global similarity anywhere (CAT-Seg); the others read -100.
   const int64_t all_classes = text.size(1);
   torch::Tensor chosen;  // [B, pad_len] indices into the request's classes
   if (c.pad_len > 0 && all_classes > c.pad_len) {
-    const torch::Tensor best = corr_global.flatten(2).amax(-1).to(torch::kFloat32).masked_fill(
-        valid.logical_not(), -std::numeric_limits<float>::infinity());
+    const torch::Tensor best =
+        corr_global.flatten(2)
+            .amax(-1)
+            .to(torch::kFloat32)
+            .masked_fill(valid.logical_not(), -std::numeric_limits<float>::infinity());
     chosen = std::get<1>(best.topk(c.pad_len, 1));
     auto gather = [&](const torch::Tensor& x) {
       const std::vector<int64_t> shape = x.sizes().vec();
@@ -152,8 +155,8 @@ FgaSegOutputs FgaSegHeadImpl::forward(const FgaSegInputs& in, bool training_outp
   const torch::Tensor global_embed = embed(conv1_, corr_global);
   const torch::Tensor local_embed = embed(conv2_, corr_local);
   const torch::Tensor appearance = torch::relu(guidance_projection_(in.dense));
-  const torch::Tensor text_guidance = torch::relu(
-      text_guidance_projection_(F::normalize(text, F::NormalizeFuncOptions().dim(-1))));
+  const torch::Tensor text_guidance =
+      torch::relu(text_guidance_projection_(F::normalize(text, F::NormalizeFuncOptions().dim(-1))));
   const std::vector<torch::Tensor> decoder_guidance = {
       torch::relu(decoder_guidance_projection_[0](upsample1_(in.guidance[0]))),
       torch::relu(decoder_guidance_projection_[1](upsample2_(in.guidance[1])))};
@@ -165,11 +168,12 @@ FgaSegOutputs FgaSegHeadImpl::forward(const FgaSegInputs& in, bool training_outp
     return maps.view({b, t, hh, ww});
   };
   if (training_outputs) out.aux0 = as_classes(head_aux0_(per_class(corr)), h, w);
-  for (AggregationLayer& layer : layers_) corr = layer->forward(corr, appearance, text_guidance, valid);
+  for (AggregationLayer& layer : layers_)
+    corr = layer->forward(corr, appearance, text_guidance, valid);
 
   // Upsampling decoder, over the kept (image, class) rows only.
-  torch::Tensor x = ChannelLinear(
-      conv_cat_decoder_1_, torch::cat({per_class(corr), per_class(local_embed)}, 1), 1);
+  torch::Tensor x = ChannelLinear(conv_cat_decoder_1_,
+                                  torch::cat({per_class(corr), per_class(local_embed)}, 1), 1);
   const torch::Tensor aux1 = as_classes(head_aux1_(x), h, w);
   const bool select = !training_outputs && c.top_k > 0;
   torch::Tensor kept = select ? TopKClasses(aux1, valid, c.top_k) : valid.clone();
@@ -179,14 +183,15 @@ FgaSegOutputs FgaSegHeadImpl::forward(const FgaSegInputs& in, bool training_outp
     return g.index_select(0, image_of_row.index_select(0, r));
   };
   x = decoder1_->forward(x.index_select(0, rows), guidance_for(decoder_guidance[0], rows));
-  const torch::Tensor local_up = torch::relu(
-      local_conv_->forward(local_up_(per_class(local_embed).index_select(0, rows))));
+  const torch::Tensor local_up =
+      torch::relu(local_conv_->forward(local_up_(per_class(local_embed).index_select(0, rows))));
   x = ChannelLinear(conv_cat_decoder_2_, torch::cat({x, local_up}, 1), 1);
   const torch::Tensor aux2_rows = head_aux2_(x);  // [rows, 1, 2h, 2w]
   if (select) {
     // Second selection among the rows that are left.
-    torch::Tensor aux2 = torch::full({b * t, 1, 2 * h, 2 * w}, -std::numeric_limits<float>::infinity(),
-                                     aux2_rows.options().dtype(torch::kFloat32));
+    torch::Tensor aux2 =
+        torch::full({b * t, 1, 2 * h, 2 * w}, -std::numeric_limits<float>::infinity(),
+                    aux2_rows.options().dtype(torch::kFloat32));
     aux2.index_copy_(0, rows, aux2_rows.to(torch::kFloat32));
     const torch::Tensor kept2 = TopKClasses(aux2.view({b, t, 2 * h, 2 * w}), kept, c.top_k);
     const torch::Tensor keep_rows = kept2.flatten().index_select(0, rows).nonzero().squeeze(1);
@@ -202,8 +207,8 @@ FgaSegOutputs FgaSegHeadImpl::forward(const FgaSegInputs& in, bool training_outp
   logits = logits.view({b, t, 4 * h, 4 * w});
   if (training_outputs) out.aux1 = aux1;
   if (chosen.defined()) {  // Back to the request's class order; the cut classes read -100.
-    torch::Tensor full = torch::full({b, all_classes, 4 * h, 4 * w}, kFgaSegSkippedLogit,
-                                     logits.options());
+    torch::Tensor full =
+        torch::full({b, all_classes, 4 * h, 4 * w}, kFgaSegSkippedLogit, logits.options());
     full.scatter_(1, chosen.view({b, t, 1, 1}).expand({b, t, 4 * h, 4 * w}), logits);
     torch::Tensor full_kept = torch::zeros({b, all_classes}, kept.options());
     full_kept.scatter_(1, chosen, kept);

@@ -29,7 +29,8 @@ torch::Tensor P2TCrossAttentionImpl::forward(const torch::Tensor& text, const to
   const torch::Tensor q = heads(F::linear(text, w[0], b[0]));
   const torch::Tensor k = heads(F::linear(image + pos, w[1], b[1]));
   const torch::Tensor v = heads(F::linear(image, w[2], b[2]));
-  const torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(q.size(-1)));
+  const torch::Tensor scores =
+      torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(q.size(-1)));
   const torch::Tensor attended = torch::matmul(torch::softmax(scores, -1), v)
                                      .transpose(1, 2)
                                      .reshape({text.size(0), text.size(1), -1});
@@ -46,10 +47,10 @@ P2TformerImpl::P2TformerImpl(int64_t dim, int64_t heads, int64_t layers) {
 
 torch::Tensor P2TformerImpl::forward(const torch::Tensor& image, const torch::Tensor& text) {
   const int64_t b = image.size(0), c = image.size(1);
-  const torch::Tensor pos = SinePositionEncoding(b, image.size(2), image.size(3), c / 2,
-                                                 image.options())
-                                .flatten(2)
-                                .transpose(1, 2);
+  const torch::Tensor pos =
+      SinePositionEncoding(b, image.size(2), image.size(3), c / 2, image.options())
+          .flatten(2)
+          .transpose(1, 2);
   const torch::Tensor tokens = image.flatten(2).transpose(1, 2);
   torch::Tensor out = text;
   for (P2TCrossAttention& layer : layers_) out = layer->forward(out, tokens, pos);

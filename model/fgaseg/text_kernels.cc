@@ -31,8 +31,8 @@ torch::Tensor PerClassConvolution(const torch::Tensor& features, const torch::Te
 
 LocalAlignmentImpl::LocalAlignmentImpl(int64_t text_dim, int64_t vision_dim, int64_t kernel_size)
     : vision_dim_(vision_dim), kernel_size_(kernel_size) {
-  txt_ = register_module(
-      "txt", torch::nn::Linear(text_dim, vision_dim * kernel_size * kernel_size + 1));
+  txt_ = register_module("txt",
+                         torch::nn::Linear(text_dim, vision_dim * kernel_size * kernel_size + 1));
 }
 
 torch::Tensor LocalAlignmentImpl::forward(const torch::Tensor& image, const torch::Tensor& text) {
@@ -54,8 +54,8 @@ T2PAlignmentImpl::T2PAlignmentImpl(int64_t text_dim, int64_t vision_dim, int64_t
   conv_a_ = vis->register_module("1", ConvBnRelu(2 * vision_dim, 2 * vision_dim));
   conv_b_ = vis->register_module("3", ConvBnRelu(2 * vision_dim, vision_dim));
   conv_out_ = vis->register_module("4", torch::nn::Conv2d(vision_dim, vision_dim, 1));
-  txt_ = register_module(
-      "txt", torch::nn::Linear(text_dim, vision_dim * kernel_size * kernel_size + 1));
+  txt_ = register_module("txt",
+                         torch::nn::Linear(text_dim, vision_dim * kernel_size * kernel_size + 1));
 }
 
 torch::Tensor T2PAlignmentImpl::forward(const torch::Tensor& image, const torch::Tensor& text) {

@@ -13,8 +13,9 @@ torch::nn::Sequential DoubleConv(int64_t in, int64_t out) {
 }
 
 UpBlockImpl::UpBlockImpl(int64_t in, int64_t out, int64_t guidance) {
-  up_ = register_module("up", torch::nn::ConvTranspose2d(
-                                  torch::nn::ConvTranspose2dOptions(in, in - guidance, 2).stride(2)));
+  up_ =
+      register_module("up", torch::nn::ConvTranspose2d(
+                                torch::nn::ConvTranspose2dOptions(in, in - guidance, 2).stride(2)));
   auto conv = register_module("conv", std::make_shared<torch::nn::Module>());
   conv_ = conv->register_module("double_conv", DoubleConv(in, out));
 }

@@ -2,12 +2,15 @@
 // (scripts/testdata/make_fgaseg_reference.py), and its serving behaviour: Top-K leaves the
 // kept classes' logits unchanged, batches equal single requests, gradients reach every
 // trainable parameter, the T2P branch stays out of serving, any vocabulary size.
+#include "model/fgaseg/fgaseg_head.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <set>
 
-#include "model/fgaseg/fgaseg_head.h"
+#include "model/clip/clip_weights.h"
+#include "model/fgaseg/clip_dense_features.h"
 #include "model/weights/safetensors_file.h"
 
 namespace ovseg {
@@ -158,7 +161,8 @@ TEST(FgaSegHeadTest, MixedVocabulariesInABatchEqualSingleRequests) {
   head->eval();
   torch::manual_seed(4);
   torch::NoGradGuard no_grad;
-  const FgaSegInputs a = RandomInputs(TinyConfig(), 1, 3, 8), b = RandomInputs(TinyConfig(), 1, 6, 8);
+  const FgaSegInputs a = RandomInputs(TinyConfig(), 1, 3, 8),
+                     b = RandomInputs(TinyConfig(), 1, 6, 8);
   FgaSegInputs batch;
   batch.dense = torch::cat({a.dense, b.dense});
   batch.guidance = {torch::cat({a.guidance[0], b.guidance[0]}),
@@ -220,6 +224,26 @@ TEST(FgaSegHeadTest, AnyVocabularySizeWithTheDefaultConfig) {
   for (auto& g : in.guidance) g = g.to(torch::kBFloat16);
   in.classes = in.classes.to(torch::kBFloat16);
   EXPECT_EQ(head->forward(in).logits.scalar_type(), torch::kBFloat16);
+}
+
+TEST(ClipDenseFeaturesTest, MatchTheOfficialValuePath) {
+  const char* root = std::getenv("OVSEG_SOURCE_DIR");
+  ClipLoadOptions options;
+  options.quick_gelu = true;
+  absl::StatusOr<ClipModel> clip = LoadClipModel(
+      std::string(root ? root : ".") + "/tests/data/clip_tiny/openai.safetensors", options);
+  ASSERT_TRUE(clip.ok()) << clip.status();
+  auto vectors = SafetensorsFile::Open(DataPath("clip_dense.safetensors"));
+  ASSERT_TRUE(vectors.ok()) << vectors.status();
+  torch::NoGradGuard no_grad;
+  const ClipDenseFeatures f =
+      ComputeClipDenseFeatures((*clip)->visual, Get(**vectors, "images"), {0});
+  EXPECT_LE(RelativeDiff(f.dense, Get(**vectors, "dense")), 1e-5);
+  ASSERT_EQ(f.guidance.size(), 1u);
+  EXPECT_LE(RelativeDiff(f.guidance[0], Get(**vectors, "guidance_0")), 1e-5);
+  // The last block cannot guide: it is the dense path itself.
+  EXPECT_THROW(ComputeClipDenseFeatures((*clip)->visual, Get(**vectors, "images"), {1}),
+               c10::Error);
 }
 
 }  // namespace
