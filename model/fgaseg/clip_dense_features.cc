@@ -32,8 +32,9 @@ ClipDenseFeatures ComputeClipDenseFeatures(ClipVision& visual, const torch::Tens
   const int64_t width = x.size(2);
   const torch::Tensor attn_input = last->ln_1(x);
   // Only the value third of the packed projection is needed.
-  const torch::Tensor v = F::linear(attn_input, last->attn->in_proj_weight.narrow(0, 2 * width, width),
-                                    last->attn->in_proj_bias.narrow(0, 2 * width, width));
+  const torch::Tensor v =
+      F::linear(attn_input, last->attn->in_proj_weight.narrow(0, 2 * width, width),
+                last->attn->in_proj_bias.narrow(0, 2 * width, width));
   torch::Tensor dense = last->attn->out_proj(v) + x.narrow(1, 0, 1);
   dense = dense + last->mlp(last->ln_2(dense));
   dense = torch::matmul(visual->ln_post(dense), visual->proj);

@@ -11,6 +11,7 @@
 
 #include "model/clip/clip_weights.h"
 #include "model/fgaseg/clip_dense_features.h"
+#include "model/fgaseg/fgaseg_loss.h"
 #include "model/weights/safetensors_file.h"
 
 namespace ovseg {
@@ -244,6 +245,37 @@ TEST(ClipDenseFeaturesTest, MatchTheOfficialValuePath) {
   // The last block cannot guide: it is the dense path itself.
   EXPECT_THROW(ComputeClipDenseFeatures((*clip)->visual, Get(**vectors, "images"), {1}),
                c10::Error);
+}
+
+TEST(FgaSegLossTest, CrossEntropyByHandIgnoringPixelsAndPaddingClasses) {
+  // One image, 3 classes of which the last is batch padding, 1x2 pixels.
+  torch::Tensor logits = torch::tensor({{{{2.0f, 0.0f}}, {{1.0f, 3.0f}}, {{50.0f, 50.0f}}}});
+  const torch::Tensor valid = torch::tensor({{true, true, false}});
+  const torch::Tensor labels = torch::tensor({{{0, 255}}}, torch::kLong);
+  const double expected = -std::log(std::exp(2.0) / (std::exp(2.0) + std::exp(1.0)));
+  EXPECT_NEAR(DenseCrossEntropy(logits, labels, valid, 255).item<double>(), expected, 1e-5);
+}
+
+TEST(FgaSegLossTest, WeightsTermsAndTrainsTheHead) {
+  torch::manual_seed(7);
+  FgaSegHead head(TinyConfig());
+  head->train();
+  const FgaSegInputs in = RandomInputs(TinyConfig(), 2, 4, 8);
+  torch::Tensor labels = torch::randint(0, 4, {2, 32, 32}, torch::kLong);
+  labels.narrow(1, 0, 4).fill_(255);
+  torch::optim::AdamW optimiser(head->parameters(), torch::optim::AdamWOptions(1e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 15; ++step) {
+    optimiser.zero_grad();
+    const FgaSegLosses l = ComputeFgaSegLoss(head->forward(in, true), labels, in.class_valid, {});
+    EXPECT_NEAR(l.total.item<double>(),
+                l.ce.item<double>() + 0.02 * l.align.item<double>() + 0.2 * l.aux.item<double>(),
+                1e-4);
+    l.total.backward();
+    optimiser.step();
+    (step == 0 ? first : last) = l.total.item<double>();
+  }
+  EXPECT_LT(last, first);
 }
 
 }  // namespace
