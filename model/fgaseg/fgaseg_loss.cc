@@ -8,10 +8,11 @@ torch::Tensor DenseCrossEntropy(const torch::Tensor& logits, const torch::Tensor
   const int64_t b = logits.size(0), t = logits.size(1);
   torch::Tensor resized = logits.to(torch::kFloat32);
   if (resized.size(2) != labels.size(1) || resized.size(3) != labels.size(2)) {
-    resized = F::interpolate(resized, F::InterpolateFuncOptions()
-                                          .size(std::vector<int64_t>{labels.size(1), labels.size(2)})
-                                          .mode(torch::kBilinear)
-                                          .align_corners(false));
+    resized =
+        F::interpolate(resized, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{labels.size(1), labels.size(2)})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false));
   }
   resized = resized.masked_fill(class_valid.logical_not().view({b, t, 1, 1}),
                                 -std::numeric_limits<float>::infinity());
@@ -40,8 +41,7 @@ FgaSegLosses ComputeFgaSegLoss(const FgaSegOutputs& out, const torch::Tensor& la
   const torch::Tensor labelled = (small != o.ignore).unsqueeze(1);  // [B, 1, h, w]
   const torch::Tensor classes = torch::arange(t, small.options()).view({1, t, 1, 1});
   const torch::Tensor target = (small.unsqueeze(1) == classes).to(torch::kFloat32);
-  const torch::Tensor counted =
-      (labelled & class_valid.view({b, t, 1, 1})).to(torch::kFloat32);
+  const torch::Tensor counted = (labelled & class_valid.view({b, t, 1, 1})).to(torch::kFloat32);
   const torch::Tensor squared = (out.alignment.to(torch::kFloat32).sigmoid() - target).pow(2);
   l.align = (squared * counted).sum() / counted.sum().clamp_min(1.0);
   l.total = o.ce_weight * l.ce + o.align_weight * l.align + o.aux_weight * l.aux;
