@@ -24,7 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 std::vector<int64_t> Ints(const std::string& s) {
   std::vector<int64_t> out;
-  for (absl::string_view part : absl::StrSplit(s, ',')) out.push_back(std::stoll(std::string(part)));
+  for (absl::string_view part : absl::StrSplit(s, ','))
+    out.push_back(std::stoll(std::string(part)));
   return out;
 }
 
@@ -34,20 +35,28 @@ int Main(int argc, char** argv) {
   std::vector<std::string> precisions = {"fp32", "bf16"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--reps") reps = std::stoi(value);
-    else if (flag == "--threads") threads = std::stoi(value);
-    else if (flag == "--classes") classes = Ints(value);
-    else if (flag == "--inputs") inputs = Ints(value);
-    else if (flag == "--topk") topks = Ints(value);
-    else if (flag == "--precisions") precisions = absl::StrSplit(value, ',');
-    else return std::fprintf(stderr, "unknown flag %s\n", flag.c_str()), 2;
+    if (flag == "--reps")
+      reps = std::stoi(value);
+    else if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--classes")
+      classes = Ints(value);
+    else if (flag == "--inputs")
+      inputs = Ints(value);
+    else if (flag == "--topk")
+      topks = Ints(value);
+    else if (flag == "--precisions")
+      precisions = absl::StrSplit(value, ',');
+    else
+      return std::fprintf(stderr, "unknown flag %s\n", flag.c_str()), 2;
   }
   ApplyServingProcessTuning();  // As the server: measure what production runs.
   torch::set_num_threads(threads);
   torch::InferenceMode inference;
   std::printf("FGAseg head (ViT-B/16 shapes), batch 1, %d threads, best of %d after a warm-up\n",
               threads, reps);
-  std::printf("%-6s %-6s %-8s %-5s %9s %6s\n", "input", "dtype", "classes", "topk", "seconds", "kept");
+  std::printf("%-6s %-6s %-8s %-5s %9s %6s\n", "input", "dtype", "classes", "topk", "seconds",
+              "kept");
   for (const std::string& precision : precisions) {
     const torch::ScalarType dtype = precision == "bf16" ? torch::kBFloat16 : torch::kFloat32;
     for (int64_t input : inputs) {
