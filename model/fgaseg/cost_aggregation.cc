@@ -1,39 +1,13 @@
 #include "model/fgaseg/cost_aggregation.h"
 
+#include "model/mask2former/window_partition.h"
+
 namespace ovseg {
 namespace F = torch::nn::functional;
 namespace {
 
 torch::nn::LayerNorm Norm(int64_t dim) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}));
-}
-
-// [N, H, W, C] (H, W multiples of w) <-> [N * nH * nW, w * w, C]
-torch::Tensor Partition(const torch::Tensor& x, int64_t w) {
-  const int64_t n = x.size(0), h = x.size(1), wd = x.size(2), c = x.size(3);
-  return x.view({n, h / w, w, wd / w, w, c}).permute({0, 1, 3, 2, 4, 5}).reshape({-1, w * w, c});
-}
-torch::Tensor Merge(const torch::Tensor& windows, int64_t w, int64_t h, int64_t wd) {
-  const int64_t c = windows.size(-1);
-  return windows.view({-1, h / w, wd / w, w, w, c})
-      .permute({0, 1, 3, 2, 4, 5})
-      .reshape({-1, h, wd, c});
-}
-
-// -100 between positions of the shifted map that came from different regions.
-torch::Tensor ShiftMask(int64_t h, int64_t wd, int64_t w, int64_t shift,
-                        const torch::TensorOptions& options) {
-  auto region = [&](int64_t size) {
-    torch::Tensor r = torch::zeros({size}, torch::kLong);
-    r.narrow(0, size - w, w - shift).fill_(1);
-    r.narrow(0, size - shift, shift).fill_(2);
-    return r;
-  };
-  const torch::Tensor ids =
-      (region(h).view({h, 1}) * 3 + region(wd).view({1, wd})).view({1, h, wd, 1});
-  const torch::Tensor windows = Partition(ids, w).squeeze(-1);
-  const torch::Tensor differ = windows.unsqueeze(1) != windows.unsqueeze(2);
-  return torch::zeros(differ.sizes(), options).masked_fill(differ, -100.0);
 }
 
 }  // namespace
@@ -74,9 +48,9 @@ torch::Tensor GuidedWindowBlockImpl::forward(const torch::Tensor& x, const torch
   torch::Tensor mask;
   if (shift > 0) {
     h = torch::roll(h, {-shift, -shift}, {1, 2});
-    mask = ShiftMask(hp, wp, window, shift, h.options());
+    mask = ShiftedWindowMask(hp, wp, window, shift, h.options());
   }
-  const torch::Tensor windows = Partition(h, window);  // [N * nW, w*w, C + G]
+  const torch::Tensor windows = PartitionWindows(h, window);  // [N * nW, w*w, C + G]
   const int64_t nw = windows.size(0), t = windows.size(1), d = c / heads_;
   auto split = [&](const torch::Tensor& z) { return z.view({nw, t, heads_, d}).transpose(1, 2); };
   const torch::Tensor q = split(q_(windows)) * (1.0 / std::sqrt(double(d)));
@@ -91,7 +65,7 @@ torch::Tensor GuidedWindowBlockImpl::forward(const torch::Tensor& x, const torch
   }
   torch::Tensor out =
       proj_(torch::matmul(torch::softmax(scores, -1), v).transpose(1, 2).reshape({nw, t, c}));
-  out = Merge(out, window, hp, wp);
+  out = MergeWindows(out, window, hp, wp);
   if (shift > 0) out = torch::roll(out, {shift, shift}, {1, 2});
   if (pad_h > 0 || pad_w > 0) out = out.narrow(1, 0, height).narrow(2, 0, width);
   const torch::Tensor y = x + out.reshape({n, height * width, c});

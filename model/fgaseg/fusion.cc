@@ -3,8 +3,8 @@
 namespace ovseg {
 
 torch::Tensor PoolInsideMasks(const torch::Tensor& dense_probs, const torch::Tensor& masks) {
-  const torch::Tensor m = masks.to(torch::kFloat32).flatten(1);         // [N, HW]
-  const torch::Tensor d = dense_probs.to(torch::kFloat32).flatten(1);   // [T, HW]
+  const torch::Tensor m = masks.to(torch::kFloat32).flatten(1);        // [N, HW]
+  const torch::Tensor d = dense_probs.to(torch::kFloat32).flatten(1);  // [T, HW]
   const torch::Tensor area = m.sum(1, /*keepdim=*/true);
   return torch::matmul(m, d.t()) / area.clamp_min(1e-6) * (area > 0);
 }
@@ -26,8 +26,7 @@ torch::Tensor FuseClassProbabilities(const torch::Tensor& class_logits,
                         .view({1, t});
   w = w * has_area;  // nothing to pool: the classifier alone
   constexpr double kTiny = 1e-8;
-  const torch::Tensor log_fused =
-      (1 - w) * (p_cls + kTiny).log() + w * (pooled + kTiny).log();
+  const torch::Tensor log_fused = (1 - w) * (p_cls + kTiny).log() + w * (pooled + kTiny).log();
   return torch::cat({torch::softmax(log_fused, -1) * (1 - p_void), p_void}, 1);
 }
 

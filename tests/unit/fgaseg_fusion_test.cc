@@ -1,10 +1,10 @@
 // Fusion of the TeVA classifier's and the FGAseg head's probabilities, against values
 // computed by hand.
-#include "model/fgaseg/fusion.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "model/fgaseg/fusion.h"
 
 namespace ovseg {
 namespace {

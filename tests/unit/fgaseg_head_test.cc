@@ -13,6 +13,7 @@
 #include "model/fgaseg/clip_dense_features.h"
 #include "model/fgaseg/fgaseg_loss.h"
 #include "model/weights/safetensors_file.h"
+#include "tests/fakes/tensor_compare.h"
 
 namespace ovseg {
 namespace {
@@ -73,11 +74,7 @@ torch::Tensor Get(const SafetensorsFile& f, const std::string& name) {
   return t.ok() ? *t : torch::Tensor();
 }
 
-double RelativeDiff(const torch::Tensor& a, const torch::Tensor& b) {
-  EXPECT_EQ(a.sizes(), b.sizes());
-  if (a.sizes() != b.sizes()) return 1e9;
-  return (a - b).abs().max().item<double>() / std::max(1.0, b.abs().max().item<double>());
-}
+using testing::RelativeDiff;
 
 FgaSegInputs CaseInputs(const SafetensorsFile& v, const std::string& name) {
   FgaSegInputs in;

@@ -10,6 +10,7 @@
 #include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_weights.h"
 #include "model/weights/safetensors_file.h"
+#include "tests/fakes/tensor_compare.h"
 
 namespace ovseg {
 namespace {
@@ -25,13 +26,7 @@ torch::Tensor Get(const SafetensorsFile& f, const std::string& name) {
   return t.ok() ? *t : torch::Tensor();
 }
 
-// Largest difference relative to the reference's largest magnitude (at least 1).
-double RelativeDiff(const torch::Tensor& a, const torch::Tensor& b) {
-  EXPECT_EQ(a.sizes(), b.sizes());
-  if (a.sizes() != b.sizes()) return 1e9;
-  const double scale = std::max(1.0, b.abs().max().item<double>());
-  return (a.to(torch::kFloat32) - b).abs().max().item<double>() / scale;
-}
+using testing::RelativeDiff;
 
 Mask2FormerLoadOptions TestOptions() {
   Mask2FormerLoadOptions o;
