@@ -8,7 +8,7 @@ namespace ovseg {
 namespace F = torch::nn::functional;
 namespace {
 
-constexpr int64_t kLevels = 3;
+constexpr int64_t kDecoderLevels = 3;
 
 torch::nn::LayerNorm Norm(int64_t dim) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}));
@@ -99,10 +99,10 @@ MaskedAttentionDecoderImpl::MaskedAttentionDecoderImpl(const MaskedAttentionDeco
   const int64_t d = config.hidden_dim;
   queries_embedder_ = register_module("queries_embedder", torch::nn::Embedding(config.queries, d));
   queries_features_ = register_module("queries_features", torch::nn::Embedding(config.queries, d));
-  level_embed_ = register_module("level_embed", torch::nn::Embedding(kLevels, d));
+  level_embed_ = register_module("level_embed", torch::nn::Embedding(kDecoderLevels, d));
   if (config.in_channels != d || config.enforce_input_projection) {
     auto projections = register_module("input_projections", std::make_shared<torch::nn::Module>());
-    for (int64_t i = 0; i < kLevels; ++i) {
+    for (int64_t i = 0; i < kDecoderLevels; ++i) {
       input_projections_.push_back(projections->register_module(
           std::to_string(i),
           torch::nn::Conv2d(torch::nn::Conv2dOptions(config.in_channels, d, 1))));
@@ -147,12 +147,12 @@ MaskPrediction MaskedAttentionDecoderImpl::Predict(const torch::Tensor& queries,
 std::vector<MaskPrediction> MaskedAttentionDecoderImpl::forward(
     const std::vector<torch::Tensor>& multi_scale, const torch::Tensor& mask_features,
     bool all_stages) {
-  TORCH_CHECK(multi_scale.size() == kLevels, "mask2former decoder: expected 3 levels, got ",
+  TORCH_CHECK(multi_scale.size() == kDecoderLevels, "mask2former decoder: expected 3 levels, got ",
               multi_scale.size());
   const int64_t b = mask_features.size(0), d = config_.hidden_dim;
   std::vector<torch::Tensor> memory, memory_pos;
   std::vector<std::pair<int64_t, int64_t>> sizes;
-  for (int64_t i = 0; i < kLevels; ++i) {
+  for (int64_t i = 0; i < kDecoderLevels; ++i) {
     const torch::Tensor& f = multi_scale[i];
     sizes.emplace_back(f.size(2), f.size(3));
     const torch::Tensor projected = input_projections_.empty() ? f : input_projections_[i](f);
@@ -168,7 +168,7 @@ std::vector<MaskPrediction> MaskedAttentionDecoderImpl::forward(
   if (all_stages) {  // Training: every stage's full prediction, masks from the 1/4 logits.
     predictions.push_back(Predict(queries, mask_features, true));
     for (int64_t i = 0; i < config_.layers; ++i) {
-      const int64_t level = i % kLevels;
+      const int64_t level = i % kDecoderLevels;
       const torch::Tensor blocked = MaskedAttentionBlocked(predictions.back().mask_logits.detach(),
                                                            sizes[level].first, sizes[level].second);
       queries = layers_[i]->forward(queries, query_pos, memory[level], memory_pos[level], blocked);
@@ -188,7 +188,7 @@ std::vector<MaskPrediction> MaskedAttentionDecoderImpl::forward(
                                                                .align_corners(false)));
   }
   for (int64_t i = 0; i < config_.layers; ++i) {
-    const int64_t level = i % kLevels;
+    const int64_t level = i % kDecoderLevels;
     const torch::Tensor at_level = Predict(queries, level_features[level], false).mask_logits;
     torch::Tensor blocked = at_level.sigmoid().flatten(2) < 0.5;
     blocked = blocked.logical_and(blocked.logical_not().any(-1, /*keepdim=*/true));
