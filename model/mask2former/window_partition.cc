@@ -9,8 +9,9 @@ torch::Tensor PartitionWindows(const torch::Tensor& x, int64_t w) {
 
 torch::Tensor MergeWindows(const torch::Tensor& windows, int64_t w, int64_t h, int64_t wd) {
   const int64_t c = windows.size(-1);
-  return windows.view({-1, h / w, wd / w, w, w, c}).permute({0, 1, 3, 2, 4, 5}).reshape(
-      {-1, h, wd, c});
+  return windows.view({-1, h / w, wd / w, w, w, c})
+      .permute({0, 1, 3, 2, 4, 5})
+      .reshape({-1, h, wd, c});
 }
 
 torch::Tensor ShiftedWindowMask(int64_t h, int64_t wd, int64_t w, int64_t shift,
