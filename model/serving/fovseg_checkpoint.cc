@@ -41,15 +41,19 @@ std::vector<std::pair<std::string, torch::Tensor>> ClassifierCheckpointTensors(
 }
 
 absl::Status WriteCheckpoint(const std::string& path, MaskClassifier& classifier,
-                             const CheckpointMetadata& m) {
+                             const CheckpointMetadata& m,
+                             const std::vector<std::pair<std::string, torch::Tensor>>& extra) {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (auto& [name, t] : ClassifierCheckpointTensors(classifier)) {
+    tensors.emplace_back(name, t.detach().to(torch::kCPU, torch::kFloat32));
+  }
+  for (auto& [name, t] : extra) {
     tensors.emplace_back(name, t.detach().to(torch::kCPU, torch::kFloat32));
   }
   if (!nlohmann::json::accept(m.eval_metrics_json)) {
     return absl::InvalidArgumentError("checkpoint eval_metrics is not valid JSON");
   }
-  const std::map<std::string, std::string> metadata = {
+  std::map<std::string, std::string> metadata = {
       {"format", kCheckpointFormat},
       {"format_version", std::to_string(m.format_version)},
       {"preset", m.preset},
@@ -60,6 +64,7 @@ absl::Status WriteCheckpoint(const std::string& path, MaskClassifier& classifier
       {"training_vocabulary", nlohmann::json(m.training_vocabulary).dump()},
       {"eval_metrics", m.eval_metrics_json},
   };
+  if (!m.fgaseg_config_json.empty()) metadata["fgaseg_config"] = m.fgaseg_config_json;
   return WriteSafetensors(path, tensors, metadata);
 }
 
@@ -125,6 +130,13 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path) {
   if (!nlohmann::json::accept(m.eval_metrics_json)) {
     return FieldError(path, "eval_metrics", "is not valid JSON");
   }
+  auto fgaseg = md.find("fgaseg_config");
+  if (fgaseg != md.end()) {
+    if (!nlohmann::json::accept(fgaseg->second)) {
+      return FieldError(path, "fgaseg_config", "is not valid JSON");
+    }
+    m.fgaseg_config_json = fgaseg->second;
+  }
   return checkpoint;
 }
 
@@ -171,6 +183,7 @@ absl::Status LoadCheckpointInto(const Checkpoint& checkpoint, MaskClassifier& cl
     copies.emplace_back(parameter, *stored);
   }
   for (const std::string& name : file.Names()) {
+    if (name.rfind(kFgaSegCheckpointPrefix, 0) == 0) continue;  // LoadFgaSegHead's
     if (expected.count(name) == 0) unexpected.push_back(name);
   }
   if (!missing.empty() || !mis_shaped.empty() || !unexpected.empty()) {

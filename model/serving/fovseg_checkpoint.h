@@ -12,6 +12,8 @@
 //   step              training step
 //   training_vocabulary  JSON array of the labels seen in training (seen vs unseen)
 //   eval_metrics      JSON object of validation figures
+//   fgaseg_config     optional, JSON FgaSegConfig: present when the file also holds the
+//                     FGAseg head's tensors under "fgaseg." (fgaseg_checkpoint.h)
 #ifndef OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_
 #define OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_
 
@@ -41,7 +43,10 @@ struct CheckpointMetadata {
   int64_t step = 0;
   std::vector<std::string> training_vocabulary;
   std::string eval_metrics_json = "{}";
+  std::string fgaseg_config_json;  // "" when the checkpoint has no FGAseg head
 };
+
+inline constexpr char kFgaSegCheckpointPrefix[] = "fgaseg.";
 
 // An opened checkpoint: metadata parsed and checked, tensors still memory-mapped.
 struct Checkpoint {
@@ -53,9 +58,11 @@ struct Checkpoint {
 std::vector<std::pair<std::string, torch::Tensor>> ClassifierCheckpointTensors(
     MaskClassifier& classifier);
 
-// Writes the classifier's trained tensors (fp32) and `metadata` atomically.
+// Writes the classifier's trained tensors (fp32), any `extra` named tensors (the FGAseg
+// head's, from fgaseg_checkpoint.h) and `metadata` atomically.
 absl::Status WriteCheckpoint(const std::string& path, MaskClassifier& classifier,
-                             const CheckpointMetadata& metadata);
+                             const CheckpointMetadata& metadata,
+                             const std::vector<std::pair<std::string, torch::Tensor>>& extra = {});
 
 // Opens `path` and parses its metadata; an unknown format or version, or a missing or
 // malformed field, is an error naming it.
@@ -71,7 +78,8 @@ absl::Status CheckCheckpointBase(const CheckpointMetadata& metadata, const std::
 
 // Copies the checkpoint's tensors into `classifier` (built with metadata.classifier),
 // converting to each parameter's dtype and device. Every missing, unexpected or
-// mis-shaped tensor is named; nothing is modified unless all of them match.
+// mis-shaped tensor is named; nothing is modified unless all of them match. The FGAseg
+// head's tensors ("fgaseg.") are LoadFgaSegHead's to check.
 absl::Status LoadCheckpointInto(const Checkpoint& checkpoint, MaskClassifier& classifier);
 
 }  // namespace ovseg

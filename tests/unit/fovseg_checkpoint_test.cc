@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "model/clip/clip_weights.h"
+#include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/model_factory.h"
 
 namespace ovseg {
@@ -230,6 +231,73 @@ TEST(FovSegCheckpointTest, FactoryServesWithTheConfiguredMask2FormerGenerator) {
   const absl::Status s = CreateServingModel(config).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(std::string(s.message()).find("mask generator weights bbbb"), std::string::npos) << s;
+}
+
+FgaSegConfig TinyFgaSegConfig() {
+  FgaSegConfig c;
+  c.embed_dim = 32;
+  c.clip_width = 64;
+  c.guidance_layers = {0, 0};
+  c.hidden_dim = 32;
+  c.text_guidance_proj_dim = 16;
+  c.appearance_guidance_proj_dim = 16;
+  c.decoder_dims = {16, 16};
+  c.decoder_guidance_dims = {24, 12};
+  c.decoder_guidance_proj_dims = {8, 4};
+  c.window = 4;
+  c.pad_len = 8;
+  c.top_k = 3;
+  return c;
+}
+
+TEST(FgaSegCheckpointTest, HeadRoundTripsWithoutItsTrainingOnlyBranch) {
+  torch::manual_seed(9);
+  ClipModel clip = TinyClip();
+  MaskClassifier trained = Trained(clip, NonDefaultConfig());
+  FgaSegHead head(TinyFgaSegConfig());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : head->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  const std::string path = TempPath("with_fgaseg.safetensors");
+  ASSERT_TRUE(WriteCheckpointWithFgaSeg(path, trained, head, Metadata(clip)).ok());
+  absl::StatusOr<Checkpoint> checkpoint = OpenCheckpoint(path);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  for (const std::string& name : checkpoint->file->Names()) {
+    EXPECT_EQ(name.rfind("fgaseg.proj.", 0), std::string::npos) << name;  // T2P stays out
+  }
+  // The classifier loads as before; the head's tensors are not "unexpected" to it.
+  MaskClassifier fresh(clip->visual, clip->config().embed_dim, checkpoint->metadata.classifier);
+  ASSERT_TRUE(LoadCheckpointInto(*checkpoint, fresh).ok());
+  absl::StatusOr<std::optional<FgaSegHead>> loaded = LoadFgaSegHead(*checkpoint);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((**loaded)->config().top_k, 3);
+  EXPECT_EQ((**loaded)->config().guidance_layers, (std::vector<int64_t>{0, 0}));
+  auto original = head->named_parameters();
+  for (const auto& p : (**loaded)->named_parameters()) {
+    if (p.key().rfind("proj.", 0) == 0) continue;
+    EXPECT_TRUE(torch::equal(p.value(), original[p.key()])) << p.key();
+  }
+  // A checkpoint without a head has none; one with a tensor missing names it.
+  const std::string plain = TempPath("plain.safetensors");
+  ASSERT_TRUE(WriteCheckpoint(plain, trained, Metadata(clip)).ok());
+  absl::StatusOr<Checkpoint> without = OpenCheckpoint(plain);
+  ASSERT_TRUE(without.ok());
+  absl::StatusOr<std::optional<FgaSegHead>> none = LoadFgaSegHead(*without);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  std::vector<std::pair<std::string, torch::Tensor>> partial = FgaSegCheckpointTensors(head);
+  const std::string dropped = partial.front().first;
+  partial.erase(partial.begin());
+  CheckpointMetadata metadata = Metadata(clip);
+  metadata.fgaseg_config_json = FgaSegConfigJson(head->config());
+  const std::string broken = TempPath("broken_fgaseg.safetensors");
+  ASSERT_TRUE(WriteCheckpoint(broken, trained, metadata, partial).ok());
+  absl::StatusOr<Checkpoint> opened = OpenCheckpoint(broken);
+  ASSERT_TRUE(opened.ok());
+  const absl::Status s = LoadFgaSegHead(*opened).status();
+  EXPECT_NE(std::string(s.message()).find("missing: " + dropped), std::string::npos) << s;
 }
 
 }  // namespace
