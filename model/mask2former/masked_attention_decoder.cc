@@ -46,7 +46,11 @@ torch::Tensor MaskedAttentionBlocked(const torch::Tensor& mask_logits, int64_t h
                                       .size(std::vector<int64_t>{height, width})
                                       .mode(torch::kBilinear)
                                       .align_corners(false));
-  torch::Tensor blocked = resized.sigmoid().flatten(2) < 0.5;
+  return BlockedFromLevelLogits(resized);
+}
+
+torch::Tensor BlockedFromLevelLogits(const torch::Tensor& level_logits) {
+  const torch::Tensor blocked = level_logits.sigmoid().flatten(2) < 0.5;
   return blocked.logical_and(blocked.logical_not().any(-1, /*keepdim=*/true));
 }
 
@@ -190,9 +194,8 @@ std::vector<MaskPrediction> MaskedAttentionDecoderImpl::forward(
   for (int64_t i = 0; i < config_.layers; ++i) {
     const int64_t level = i % kDecoderLevels;
     const torch::Tensor at_level = Predict(queries, level_features[level], false).mask_logits;
-    torch::Tensor blocked = at_level.sigmoid().flatten(2) < 0.5;
-    blocked = blocked.logical_and(blocked.logical_not().any(-1, /*keepdim=*/true));
-    queries = layers_[i]->forward(queries, query_pos, memory[level], memory_pos[level], blocked);
+    queries = layers_[i]->forward(queries, query_pos, memory[level], memory_pos[level],
+                                  BlockedFromLevelLogits(at_level));
   }
   predictions.push_back(Predict(queries, mask_features, true));
   return predictions;

@@ -40,6 +40,8 @@ struct MaskPrediction {
 // everywhere instead of nowhere). [B, Q, h*w] bool.
 torch::Tensor MaskedAttentionBlocked(const torch::Tensor& mask_logits, int64_t height,
                                      int64_t width);
+// The same rule on logits already at the level's size [B, Q, h, w].
+torch::Tensor BlockedFromLevelLogits(const torch::Tensor& level_logits);
 
 class MaskedAttentionLayerImpl : public torch::nn::Module {
  public:

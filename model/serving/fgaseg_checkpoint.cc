@@ -1,11 +1,9 @@
 #include "model/serving/fgaseg_checkpoint.h"
 
-#include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "model/weights/strict_tensor_copy.h"
 
 namespace ovseg {
 namespace {
@@ -41,7 +39,9 @@ absl::StatusOr<FgaSegConfig> ParseFgaSegConfigJson(const std::string& json) {
   FgaSegConfig c;
   try {
     const nlohmann::json j = nlohmann::json::parse(json);
-    auto get = [&](const char* key, auto* out) { *out = j.at(key).get<std::decay_t<decltype(*out)>>(); };
+    auto get = [&](const char* key, auto* out) {
+      *out = j.at(key).get<std::decay_t<decltype(*out)>>();
+    };
     get("embed_dim", &c.embed_dim);
     get("clip_width", &c.clip_width);
     get("guidance_layers", &c.guidance_layers);
@@ -69,10 +69,12 @@ absl::StatusOr<FgaSegConfig> ParseFgaSegConfigJson(const std::string& json) {
 std::vector<std::pair<std::string, torch::Tensor>> FgaSegCheckpointTensors(FgaSegHead& head) {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& p : head->named_parameters()) {
-    if (IsServingTensor(p.key())) tensors.emplace_back(kFgaSegCheckpointPrefix + p.key(), p.value());
+    if (IsServingTensor(p.key()))
+      tensors.emplace_back(kFgaSegCheckpointPrefix + p.key(), p.value());
   }
   for (const auto& b : head->named_buffers()) {
-    if (IsServingTensor(b.key())) tensors.emplace_back(kFgaSegCheckpointPrefix + b.key(), b.value());
+    if (IsServingTensor(b.key()))
+      tensors.emplace_back(kFgaSegCheckpointPrefix + b.key(), b.value());
   }
   return tensors;
 }
@@ -94,51 +96,20 @@ absl::StatusOr<std::optional<FgaSegHead>> LoadFgaSegHead(const Checkpoint& check
     }
     return std::optional<FgaSegHead>();
   }
-  absl::StatusOr<FgaSegConfig> config = ParseFgaSegConfigJson(checkpoint.metadata.fgaseg_config_json);
+  absl::StatusOr<FgaSegConfig> config =
+      ParseFgaSegConfigJson(checkpoint.metadata.fgaseg_config_json);
   if (!config.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint ", file.path(), ": ", config.status().message()));
   }
   FgaSegHead head(*config);
-  std::vector<std::string> missing, mis_shaped, unexpected;
-  std::map<std::string, torch::Tensor> expected;
-  for (auto& [name, t] : FgaSegCheckpointTensors(head)) expected[name] = t;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;
-  for (const auto& [name, target] : expected) {
-    if (!file.Contains(name)) {
-      missing.push_back(name);
-      continue;
-    }
-    absl::StatusOr<torch::Tensor> stored = file.Get(name);
-    if (!stored.ok()) return stored.status();
-    if (stored->sizes() != target.sizes()) {
-      std::ostringstream shapes;
-      shapes << name << " " << stored->sizes() << " vs " << target.sizes();
-      mis_shaped.push_back(shapes.str());
-      continue;
-    }
-    copies.emplace_back(target, *stored);
+  if (absl::Status s = CopyStoredTensorsStrict(
+          file, FgaSegCheckpointTensors(head),
+          [](const std::string& name) { return name.rfind(kFgaSegCheckpointPrefix, 0) == 0; },
+          absl::StrCat("checkpoint ", file.path(), " does not fit its FGAseg head"));
+      !s.ok()) {
+    return s;
   }
-  for (const std::string& name : file.Names()) {
-    if (name.rfind(kFgaSegCheckpointPrefix, 0) == 0 && expected.count(name) == 0) {
-      unexpected.push_back(name);
-    }
-  }
-  if (!missing.empty() || !mis_shaped.empty() || !unexpected.empty()) {
-    std::string problems;
-    if (!missing.empty()) absl::StrAppend(&problems, " missing: ", absl::StrJoin(missing, ", "), ";");
-    if (!mis_shaped.empty()) {
-      absl::StrAppend(&problems, " shape (checkpoint vs model): ", absl::StrJoin(mis_shaped, ", "),
-                      ";");
-    }
-    if (!unexpected.empty()) {
-      absl::StrAppend(&problems, " unexpected: ", absl::StrJoin(unexpected, ", "), ";");
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint ", file.path(), " does not fit its FGAseg head:", problems));
-  }
-  torch::NoGradGuard no_grad;
-  for (auto& [target, stored] : copies) target.copy_(stored);
   head->eval();
   return std::optional<FgaSegHead>(head);
 }

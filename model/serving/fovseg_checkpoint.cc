@@ -2,11 +2,10 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "model/weights/strict_tensor_copy.h"
 
 namespace ovseg {
 namespace {
@@ -163,46 +162,10 @@ absl::Status CheckCheckpointBase(const CheckpointMetadata& m, const std::string&
 
 absl::Status LoadCheckpointInto(const Checkpoint& checkpoint, MaskClassifier& classifier) {
   const SafetensorsFile& file = *checkpoint.file;
-  std::vector<std::string> missing, mis_shaped, unexpected;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (parameter, stored)
-  std::map<std::string, bool> expected;
-  for (auto& [name, parameter] : ClassifierCheckpointTensors(classifier)) {
-    expected[name] = true;
-    if (!file.Contains(name)) {
-      missing.push_back(name);
-      continue;
-    }
-    absl::StatusOr<torch::Tensor> stored = file.Get(name);
-    if (!stored.ok()) return stored.status();
-    if (stored->sizes() != parameter.sizes()) {
-      std::ostringstream shapes;
-      shapes << name << " " << stored->sizes() << " vs " << parameter.sizes();
-      mis_shaped.push_back(shapes.str());
-      continue;
-    }
-    copies.emplace_back(parameter, *stored);
-  }
-  for (const std::string& name : file.Names()) {
-    if (name.rfind(kFgaSegCheckpointPrefix, 0) == 0) continue;  // LoadFgaSegHead's
-    if (expected.count(name) == 0) unexpected.push_back(name);
-  }
-  if (!missing.empty() || !mis_shaped.empty() || !unexpected.empty()) {
-    std::string problems;
-    if (!missing.empty())
-      absl::StrAppend(&problems, " missing: ", absl::StrJoin(missing, ", "), ";");
-    if (!mis_shaped.empty()) {
-      absl::StrAppend(&problems, " shape (checkpoint vs model): ", absl::StrJoin(mis_shaped, ", "),
-                      ";");
-    }
-    if (!unexpected.empty()) {
-      absl::StrAppend(&problems, " unexpected: ", absl::StrJoin(unexpected, ", "), ";");
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat("checkpoint ", file.path(), " does not fit the classifier:", problems));
-  }
-  torch::NoGradGuard no_grad;
-  for (auto& [parameter, stored] : copies) parameter.copy_(stored);
-  return absl::OkStatus();
+  return CopyStoredTensorsStrict(
+      file, ClassifierCheckpointTensors(classifier),
+      [](const std::string& name) { return name.rfind(kFgaSegCheckpointPrefix, 0) != 0; },
+      absl::StrCat("checkpoint ", file.path(), " does not fit the classifier"));
 }
 
 }  // namespace ovseg

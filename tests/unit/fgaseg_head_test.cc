@@ -14,6 +14,7 @@
 #include "model/fgaseg/fgaseg_loss.h"
 #include "model/weights/safetensors_file.h"
 #include "tests/fakes/tensor_compare.h"
+#include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
 namespace {
@@ -23,27 +24,11 @@ std::string DataPath(const std::string& name) {
   return std::string(root ? root : ".") + "/tests/data/fgaseg_tiny/" + name;
 }
 
-FgaSegConfig TinyConfig() {
-  FgaSegConfig c;
-  c.embed_dim = 32;
-  c.clip_width = 24;
-  c.hidden_dim = 32;
-  c.text_guidance_proj_dim = 16;
-  c.appearance_guidance_proj_dim = 16;
-  c.decoder_dims = {16, 16};
-  c.decoder_guidance_dims = {24, 12};
-  c.decoder_guidance_proj_dims = {8, 4};
-  c.layers = 2;
-  c.heads = 4;
-  c.pooling = 2;
-  c.window = 4;
-  c.pad_len = 8;
-  return c;
-}
+using testing::TinyFgaSegConfig;
 
 // Loads the official-named weights; every tensor must find its place and vice versa.
 FgaSegHead LoadTiny() {
-  FgaSegHead head(TinyConfig());
+  FgaSegHead head(TinyFgaSegConfig());
   auto file = SafetensorsFile::Open(DataPath("weights.safetensors"));
   EXPECT_TRUE(file.ok()) << file.status();
   std::map<std::string, torch::Tensor> targets;
@@ -122,7 +107,7 @@ FgaSegInputs RandomInputs(const FgaSegConfig& c, int64_t b, int64_t t, int64_t g
 
 TEST(FgaSegHeadTest, TopKKeepsTheKeptClassesExactly) {
   // 60 classes on a 4x4 grid: top-1 of 16 pixels keeps at most 16 per image.
-  FgaSegConfig fast_config = TinyConfig(), all_config = TinyConfig();
+  FgaSegConfig fast_config = TinyFgaSegConfig(), all_config = TinyFgaSegConfig();
   fast_config.pad_len = all_config.pad_len = 0;
   fast_config.top_k = 1;
   all_config.top_k = 0;
@@ -159,8 +144,8 @@ TEST(FgaSegHeadTest, MixedVocabulariesInABatchEqualSingleRequests) {
   head->eval();
   torch::manual_seed(4);
   torch::NoGradGuard no_grad;
-  const FgaSegInputs a = RandomInputs(TinyConfig(), 1, 3, 8),
-                     b = RandomInputs(TinyConfig(), 1, 6, 8);
+  const FgaSegInputs a = RandomInputs(TinyFgaSegConfig(), 1, 3, 8),
+                     b = RandomInputs(TinyFgaSegConfig(), 1, 6, 8);
   FgaSegInputs batch;
   batch.dense = torch::cat({a.dense, b.dense});
   batch.guidance = {torch::cat({a.guidance[0], b.guidance[0]}),
@@ -180,9 +165,9 @@ TEST(FgaSegHeadTest, MixedVocabulariesInABatchEqualSingleRequests) {
 
 TEST(FgaSegHeadTest, GradientsReachEveryParameterAndT2PStaysOutOfServing) {
   torch::manual_seed(5);
-  FgaSegHead head(TinyConfig());
+  FgaSegHead head(TinyFgaSegConfig());
   head->train();
-  const FgaSegInputs in = RandomInputs(TinyConfig(), 2, 5, 8);
+  const FgaSegInputs in = RandomInputs(TinyFgaSegConfig(), 2, 5, 8);
   const FgaSegOutputs out = head->forward(in, /*training_outputs=*/true);
   (out.logits.sum() + out.aux0.sum() + out.aux1.sum() + out.aux2.sum() + out.alignment.sum())
       .backward();
@@ -255,9 +240,9 @@ TEST(FgaSegLossTest, CrossEntropyByHandIgnoringPixelsAndPaddingClasses) {
 
 TEST(FgaSegLossTest, WeightsTermsAndTrainsTheHead) {
   torch::manual_seed(7);
-  FgaSegHead head(TinyConfig());
+  FgaSegHead head(TinyFgaSegConfig());
   head->train();
-  const FgaSegInputs in = RandomInputs(TinyConfig(), 2, 4, 8);
+  const FgaSegInputs in = RandomInputs(TinyFgaSegConfig(), 2, 4, 8);
   torch::Tensor labels = torch::randint(0, 4, {2, 32, 32}, torch::kLong);
   labels.narrow(1, 0, 4).fill_(255);
   torch::optim::AdamW optimiser(head->parameters(), torch::optim::AdamWOptions(1e-3));

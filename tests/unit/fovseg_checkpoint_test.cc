@@ -10,6 +10,7 @@
 #include "model/clip/clip_weights.h"
 #include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/model_factory.h"
+#include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
 namespace {
@@ -233,19 +234,10 @@ TEST(FovSegCheckpointTest, FactoryServesWithTheConfiguredMask2FormerGenerator) {
   EXPECT_NE(std::string(s.message()).find("mask generator weights bbbb"), std::string::npos) << s;
 }
 
+// The shared tiny head, with non-default values where the round trip should show them.
 FgaSegConfig TinyFgaSegConfig() {
-  FgaSegConfig c;
-  c.embed_dim = 32;
-  c.clip_width = 64;
+  FgaSegConfig c = testing::TinyFgaSegConfig();
   c.guidance_layers = {0, 0};
-  c.hidden_dim = 32;
-  c.text_guidance_proj_dim = 16;
-  c.appearance_guidance_proj_dim = 16;
-  c.decoder_dims = {16, 16};
-  c.decoder_guidance_dims = {24, 12};
-  c.decoder_guidance_proj_dims = {8, 4};
-  c.window = 4;
-  c.pad_len = 8;
   c.top_k = 3;
   return c;
 }
