@@ -3,6 +3,7 @@
 #include <string>
 
 #include "model/mask2former/position_encoding.h"
+#include "model/runtime/attention_ops.h"
 
 namespace ovseg {
 namespace F = torch::nn::functional;
@@ -12,29 +13,6 @@ constexpr int64_t kDecoderLevels = 3;
 
 torch::nn::LayerNorm Norm(int64_t dim) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}));
-}
-
-// [B, T, H*d] <-> [B, H, T, d]
-torch::Tensor SplitHeads(const torch::Tensor& x, int64_t heads) {
-  return x.view({x.size(0), x.size(1), heads, -1}).transpose(1, 2);
-}
-torch::Tensor MergeHeads(const torch::Tensor& x) {
-  return x.transpose(1, 2).reshape({x.size(0), x.size(2), -1});
-}
-
-// Scaled dot-product attention; `allowed` [B, 1, Q, S] bool or undefined. On CPU in
-// reduced precision, plain matmul + softmax beats SDPA's kernels for these shapes.
-torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     const torch::Tensor& allowed) {
-  if (q.is_cpu() && q.scalar_type() != torch::kFloat32) {
-    torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(q.size(-1)));
-    if (allowed.defined()) {
-      scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
-    }
-    return torch::matmul(torch::softmax(scores, -1), v);
-  }
-  return at::scaled_dot_product_attention(
-      q, k, v, allowed.defined() ? std::optional<torch::Tensor>(allowed) : std::nullopt);
 }
 
 }  // namespace
@@ -88,12 +66,12 @@ torch::Tensor MaskedAttentionLayerImpl::forward(const torch::Tensor& queries,
   const torch::Tensor cv = SplitHeads(F::linear(memory, w[2], b[2]), heads_);
   torch::Tensor h = cross_attn_layer_norm_(
       queries +
-      cross_out_proj_(MergeHeads(Attend(cq, ck, cv, blocked.logical_not().unsqueeze(1)))));
+      cross_out_proj_(MergeHeads(MaskedAttention(cq, ck, cv, blocked.logical_not().unsqueeze(1)))));
   // Self-attention among the queries.
   const torch::Tensor with_pos = h + query_pos;
-  const torch::Tensor self =
-      MergeHeads(Attend(SplitHeads(q_proj_(with_pos), heads_),
-                        SplitHeads(k_proj_(with_pos), heads_), SplitHeads(v_proj_(h), heads_), {}));
+  const torch::Tensor self = MergeHeads(MaskedAttention(SplitHeads(q_proj_(with_pos), heads_),
+                                                        SplitHeads(k_proj_(with_pos), heads_),
+                                                        SplitHeads(v_proj_(h), heads_), {}));
   h = self_attn_layer_norm_(h + out_proj_(self));
   return final_layer_norm_(h + fc2_(torch::relu(fc1_(h))));
 }

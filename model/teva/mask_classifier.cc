@@ -4,22 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include "model/runtime/attention_ops.h"
+
 namespace ovseg {
 namespace F = torch::nn::functional;
-
-namespace {
-
-torch::Tensor SplitHeads(const torch::Tensor& t, int64_t heads) {
-  const int64_t b = t.size(0), l = t.size(1), c = t.size(2);
-  return t.view({b, l, heads, c / heads}).transpose(1, 2);
-}
-
-torch::Tensor MergeHeads(const torch::Tensor& t) {
-  const int64_t b = t.size(0), h = t.size(1), l = t.size(2), d = t.size(3);
-  return t.transpose(1, 2).reshape({b, l, h * d});
-}
-
-}  // namespace
 
 TevaCrossAttentionImpl::TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads)
     : heads_(heads) {
@@ -50,18 +38,7 @@ torch::Tensor TevaCrossAttentionImpl::Attend(const torch::Tensor& tokens, const 
   const torch::Tensor q = SplitHeads(g_q(tokens), heads_);
   // [B, 1, 1, T]: padded classes take no part.
   const torch::Tensor mask = target_valid.to(torch::kBool).view({target_valid.size(0), 1, 1, -1});
-  if (q.device().is_cpu() && q.scalar_type() != torch::kFloat32) {
-    // CPU, bf16/fp16: SDPA's kernels are ~2x slower than two plain matmuls for these
-    // shapes (a few hundred queries over up to ~1000 classes, ADE-847 warm: 3.8 vs 1.8 ms
-    // per block on 2 cores). The matmuls accumulate in fp32 and softmax computes in fp32,
-    // as SDPA does; only the probabilities are rounded to bf16 before P x V, as in SDPA.
-    const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-    const torch::Tensor scores = torch::matmul(q, keys.transpose(-1, -2)) * scale;
-    const torch::Tensor p =
-        torch::softmax(scores.masked_fill(~mask, -std::numeric_limits<float>::infinity()), -1);
-    return out(MergeHeads(torch::matmul(p, values)));
-  }
-  return out(MergeHeads(at::scaled_dot_product_attention(q, keys, values, mask)));
+  return out(MergeHeads(MaskedAttention(q, keys, values, mask)));
 }
 
 int64_t TevaTargets::Bytes() const {

@@ -35,7 +35,8 @@ absl::Status CopyStoredTensorsStrict(
   }
   if (!missing.empty() || !mis_shaped.empty() || !unexpected.empty()) {
     std::string problems;
-    if (!missing.empty()) absl::StrAppend(&problems, " missing: ", absl::StrJoin(missing, ", "), ";");
+    if (!missing.empty())
+      absl::StrAppend(&problems, " missing: ", absl::StrJoin(missing, ", "), ";");
     if (!mis_shaped.empty()) {
       absl::StrAppend(&problems, " shape (checkpoint vs model): ", absl::StrJoin(mis_shaped, ", "),
                       ";");
