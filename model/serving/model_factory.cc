@@ -78,7 +78,7 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
         "model preset \"", config.preset(), "\" cannot be built: LibTorch ",
         DescribeTorchRuntime().version, " runs on ", *device,
         ", but no model.clip_weights are configured and no trained demo model exists yet "
-        "(the FGAseg head is also still missing). The server "
+        "(and the FGAseg head is not yet served). The server "
         "refuses to start rather than serve fake output."));
   }
   // A trained checkpoint, when configured, is checked before the (slow) CLIP load's result
