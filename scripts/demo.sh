@@ -13,11 +13,11 @@ build/server/ovseg-server --config configs/server.pbtxt "$@"
 rc=$?
 set -e
 if [ $rc -ne 0 ]; then
-  echo "demo: the server did not start (exit $rc). Missing today: the trained demo model (issue 8)"
-  echo "      and the FGAseg head's serving modes (6). What runs now: the gRPC serving core, CLIP,"
-  echo "      the TeVA classifier and the Mask2Former generator (set model.clip_weights and"
-  echo "      model.mask_generator_weights to weights you have; scripts/test.sh runs them on tiny"
-  echo "      models), and build/model/ovseg-embed:"
+  echo "demo: the server did not start (exit $rc). Missing today: the trained demo model (issue 8)."
+  echo "      What runs now: the gRPC serving core, CLIP, the TeVA classifier, the Mask2Former"
+  echo "      generator and the FGAseg head in MASK/DENSE/FUSED modes (set model.clip_weights,"
+  echo "      model.mask_generator_weights and model.checkpoint to weights you have;"
+  echo "      scripts/test.sh runs them on tiny models), and build/model/ovseg-embed:"
   build/model/ovseg-embed tokenize --text "a photo of a fire hydrant."
 fi
 exit $rc

@@ -46,7 +46,9 @@ struct ImageRgb8 {
 };
 
 enum class SegmentTask { kSemantic, kPanoptic, kInstance };
-enum class HeadMode { kMask, kDense, kFused };
+// kMask: generator + mask classifier; kDense: the dense head alone (semantic only); kFused:
+// both, ensembled. kDefault: kFused when the model has a dense head, else kMask.
+enum class HeadMode { kDefault, kMask, kDense, kFused };
 
 // Class embeddings of one vocabulary: row-major [num_labels x dim], each row L2-normalised.
 // Immutable once built, shared between the cache and in-flight requests.
@@ -82,8 +84,12 @@ struct PipelineRequest {
   std::shared_ptr<const VocabularyEmbeddings> vocabulary;
   // Per label: thing (true) or stuff (false); used by panoptic inference.
   std::vector<bool> is_thing;
+  // Per label: its normalised synonyms joined by kLabelSynonymSeparator (label_text.h);
+  // fusion weighs classes in the training vocabulary differently. May be empty (then
+  // every class counts as unseen).
+  std::vector<std::string> label_keys;
   SegmentTask task = SegmentTask::kSemantic;
-  HeadMode head_mode = HeadMode::kFused;
+  HeadMode head_mode = HeadMode::kDefault;
   PostprocessParams params;
 };
 

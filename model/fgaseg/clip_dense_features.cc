@@ -11,24 +11,27 @@ torch::Tensor TokensToMap(const torch::Tensor& tokens, int64_t gh, int64_t gw) {
 
 }  // namespace
 
-ClipDenseFeatures ComputeClipDenseFeatures(ClipVision& visual, const torch::Tensor& images,
-                                           const std::vector<int64_t>& guidance_layers) {
-  int64_t gh = 0, gw = 0;
-  torch::Tensor x = visual->Embed(images, &gh, &gw);
+std::vector<int64_t> DenseFeatureTokenLayers(ClipVision& visual,
+                                             const std::vector<int64_t>& guidance_layers) {
   const int64_t n = visual->transformer->size();
   for (int64_t layer : guidance_layers) {
     TORCH_CHECK(layer >= 0 && layer < n - 1, "clip dense features: guidance block ", layer,
                 " outside 0..", n - 2);
   }
+  std::vector<int64_t> layers = guidance_layers;
+  layers.push_back(n - 2);
+  return layers;
+}
+
+ClipDenseFeatures DenseFeaturesFromTokens(ClipVision& visual,
+                                          const std::vector<torch::Tensor>& tokens, int64_t gh,
+                                          int64_t gw) {
+  TORCH_CHECK(!tokens.empty(), "clip dense features: no tokens");
   ClipDenseFeatures out;
-  out.guidance.resize(guidance_layers.size());
-  for (int64_t i = 0; i + 1 < n; ++i) {
-    x = visual->transformer->block(i)->forward(x);
-    for (size_t k = 0; k < guidance_layers.size(); ++k) {
-      if (guidance_layers[k] == i) out.guidance[k] = TokensToMap(x, gh, gw);
-    }
-  }
-  ClipResidualBlock last = visual->transformer->block(n - 1);
+  for (size_t k = 0; k + 1 < tokens.size(); ++k)
+    out.guidance.push_back(TokensToMap(tokens[k], gh, gw));
+  const torch::Tensor& x = tokens.back();
+  ClipResidualBlock last = visual->transformer->block(visual->transformer->size() - 1);
   const int64_t width = x.size(2);
   const torch::Tensor attn_input = last->ln_1(x);
   // Only the value third of the packed projection is needed.
@@ -40,6 +43,21 @@ ClipDenseFeatures ComputeClipDenseFeatures(ClipVision& visual, const torch::Tens
   dense = torch::matmul(visual->ln_post(dense), visual->proj);
   out.dense = TokensToMap(dense, gh, gw);
   return out;
+}
+
+ClipDenseFeatures ComputeClipDenseFeatures(ClipVision& visual, const torch::Tensor& images,
+                                           const std::vector<int64_t>& guidance_layers) {
+  const std::vector<int64_t> layers = DenseFeatureTokenLayers(visual, guidance_layers);
+  int64_t gh = 0, gw = 0;
+  torch::Tensor x = visual->Embed(images, &gh, &gw);
+  std::vector<torch::Tensor> tokens(layers.size());
+  for (int64_t i = 0; i <= layers.back(); ++i) {
+    x = visual->transformer->block(i)->forward(x);
+    for (size_t k = 0; k < layers.size(); ++k) {
+      if (layers[k] == i) tokens[k] = x;
+    }
+  }
+  return DenseFeaturesFromTokens(visual, tokens, gh, gw);
 }
 
 }  // namespace ovseg

@@ -23,6 +23,18 @@ struct ClipDenseFeatures {
 ClipDenseFeatures ComputeClipDenseFeatures(ClipVision& visual, const torch::Tensor& images,
                                            const std::vector<int64_t>& guidance_layers);
 
+// The image-token outputs the dense features are made from: the guidance blocks', then
+// the penultimate block's (the input of the value-only last block). Serving takes them
+// from the mask classifier's pass, so CLIP runs once for both heads.
+std::vector<int64_t> DenseFeatureTokenLayers(ClipVision& visual,
+                                             const std::vector<int64_t>& guidance_layers);
+
+// The dense features from those outputs, [B, 1 + gh*gw, C] each, in
+// DenseFeatureTokenLayers' order.
+ClipDenseFeatures DenseFeaturesFromTokens(ClipVision& visual,
+                                          const std::vector<torch::Tensor>& tokens, int64_t gh,
+                                          int64_t gw);
+
 }  // namespace ovseg
 
 #endif  // OVSEG_MODEL_FGASEG_CLIP_DENSE_FEATURES_H_

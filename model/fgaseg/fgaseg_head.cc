@@ -199,7 +199,11 @@ FgaSegOutputs FgaSegHeadImpl::forward(const FgaSegInputs& in, bool training_outp
     rows = rows.index_select(0, keep_rows);
     kept = kept2;
   } else {
-    out.aux2 = as_classes(aux2_rows.squeeze(1), 2 * h, 2 * w);
+    // Rows are the valid classes only: batch padding reads -100, as in the logits.
+    torch::Tensor aux2 =
+        torch::full({b * t, 2 * h, 2 * w}, kFgaSegSkippedLogit, aux2_rows.options());
+    aux2.index_copy_(0, rows, aux2_rows.squeeze(1));
+    out.aux2 = as_classes(aux2, 2 * h, 2 * w);
   }
   x = head_(decoder2_->forward(x, guidance_for(decoder_guidance[1], rows)));  // [rows, 1, 4h, 4w]
   torch::Tensor logits = torch::full({b * t, 4 * h, 4 * w}, kFgaSegSkippedLogit, x.options());

@@ -14,8 +14,8 @@ torch::Tensor MergeHeads(const torch::Tensor& x) {
   return x.transpose(1, 2).reshape({x.size(0), x.size(2), -1});
 }
 
-torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const torch::Tensor& allowed) {
+torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& allowed) {
   if (q.is_cpu() && q.scalar_type() != torch::kFloat32) {
     torch::Tensor scores =
         torch::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));

@@ -17,8 +17,8 @@ torch::Tensor MergeHeads(const torch::Tensor& x);
 // over up to ~1000 keys: 3.8 vs 1.8 ms per TeVA block on 2 cores), so that case takes the
 // matmuls (fp32 accumulation and softmax as SDPA; only the probabilities are rounded
 // before P x V); everything else takes SDPA.
-torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const torch::Tensor& allowed);
+torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& allowed);
 
 }  // namespace ovseg
 

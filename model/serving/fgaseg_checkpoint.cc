@@ -85,7 +85,8 @@ absl::Status WriteCheckpointWithFgaSeg(const std::string& path, MaskClassifier& 
   return WriteCheckpoint(path, classifier, metadata, FgaSegCheckpointTensors(head));
 }
 
-absl::StatusOr<std::optional<FgaSegHead>> LoadFgaSegHead(const Checkpoint& checkpoint) {
+absl::StatusOr<std::optional<FgaSegHead>> LoadFgaSegHead(const Checkpoint& checkpoint,
+                                                         std::optional<int64_t> top_k) {
   const SafetensorsFile& file = *checkpoint.file;
   if (checkpoint.metadata.fgaseg_config_json.empty()) {
     for (const std::string& name : file.Names()) {
@@ -102,6 +103,7 @@ absl::StatusOr<std::optional<FgaSegHead>> LoadFgaSegHead(const Checkpoint& check
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint ", file.path(), ": ", config.status().message()));
   }
+  if (top_k) config->top_k = *top_k;
   FgaSegHead head(*config);
   if (absl::Status s = CopyStoredTensorsStrict(
           file, FgaSegCheckpointTensors(head),

@@ -28,8 +28,10 @@ absl::Status WriteCheckpointWithFgaSeg(const std::string& path, MaskClassifier& 
                                        FgaSegHead& head, CheckpointMetadata metadata);
 
 // The checkpoint's head, built from its configuration and loaded (nullopt when it has
-// none). Every missing, unexpected or mis-shaped "fgaseg." tensor is named.
-absl::StatusOr<std::optional<FgaSegHead>> LoadFgaSegHead(const Checkpoint& checkpoint);
+// none). Every missing, unexpected or mis-shaped "fgaseg." tensor is named. `top_k`, when
+// given, replaces the stored Top-K (an inference knob that no tensor depends on).
+absl::StatusOr<std::optional<FgaSegHead>> LoadFgaSegHead(
+    const Checkpoint& checkpoint, std::optional<int64_t> top_k = std::nullopt);
 
 }  // namespace ovseg
 

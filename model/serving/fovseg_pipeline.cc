@@ -17,28 +17,23 @@ constexpr int64_t kProposalStride = 4;
 
 bool HasRegions(const PipelineRequest& r) { return r.regions != nullptr && r.regions->count > 0; }
 
-absl::Status Check(const PipelineRequest& r, int width, int height, bool has_generator) {
-  if (r.image == nullptr || r.vocabulary == nullptr || r.vocabulary->num_labels <= 0) {
-    return absl::InvalidArgumentError("pipeline: request without image or labels");
+HeadMode Resolve(HeadMode mode, bool has_dense_head) {
+  if (mode != HeadMode::kDefault) return mode;
+  return has_dense_head ? HeadMode::kFused : HeadMode::kMask;
+}
+
+const char* ModeName(HeadMode mode) {
+  switch (mode) {
+    case HeadMode::kMask:
+      return "MASK";
+    case HeadMode::kDense:
+      return "DENSE";
+    case HeadMode::kFused:
+      return "FUSED";
+    case HeadMode::kDefault:
+      break;
   }
-  if (r.image->width != width || r.image->height != height) {
-    return absl::InvalidArgumentError(absl::StrCat("pipeline: image ", r.image->width, "x",
-                                                   r.image->height, " in a batch of ", width, "x",
-                                                   height));
-  }
-  if (!HasRegions(r) && !has_generator) {
-    return absl::FailedPreconditionError(
-        "this model has no mask generator yet (Mask2Former lands in a later build): send the "
-        "regions to classify in SegmentRequest.regions");
-  }
-  if (HasRegions(r) && (r.regions->width != width || r.regions->height != height)) {
-    return absl::InvalidArgumentError("pipeline: regions do not match the image size");
-  }
-  if (r.head_mode == HeadMode::kDense) {
-    return absl::UnimplementedError(
-        "head_mode DENSE needs the FGAseg head, which is not in this build; use MASK");
-  }
-  return absl::OkStatus();
+  return "default";
 }
 
 PipelineResult PostProcess(const PipelineRequest& r, const torch::Tensor& class_logits,
@@ -58,6 +53,28 @@ PipelineResult PostProcess(const PipelineRequest& r, const torch::Tensor& class_
   return {};
 }
 
+// forward() returns the requested blocks' tokens in block order, once each; `layers` may
+// be in any order and repeat.
+std::vector<int64_t> SortedUnique(std::vector<int64_t> layers) {
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  return layers;
+}
+std::vector<torch::Tensor> InLayerOrder(const std::vector<int64_t>& layers,
+                                        const std::vector<int64_t>& sorted_unique,
+                                        const std::vector<torch::Tensor>& features) {
+  std::vector<torch::Tensor> out;
+  for (int64_t layer : layers) {
+    const auto it = std::lower_bound(sorted_unique.begin(), sorted_unique.end(), layer);
+    out.push_back(features.at(static_cast<size_t>(it - sorted_unique.begin())));
+  }
+  return out;
+}
+
+torch::Tensor SelectRows(const torch::Tensor& t, const std::vector<int64_t>& rows) {
+  return t.index_select(0, torch::tensor(rows, torch::kLong).to(t.device()));
+}
+
 }  // namespace
 
 torch::Tensor RegionLogits(const RegionMasks& regions) {
@@ -69,22 +86,71 @@ torch::Tensor RegionLogits(const RegionMasks& regions) {
 
 FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info,
                                std::shared_ptr<MaskGenerator> generator,
-                               FovSegPipelineOptions options)
+                               FovSegPipelineOptions options,
+                               std::optional<DenseHeadRunner> dense_head)
     : classifier_(std::move(classifier)),
       generator_(std::move(generator)),
+      dense_head_(std::move(dense_head)),
       max_proposals_(std::max(1, options.max_proposals)),
       teva_cache_(options.teva_cache_bytes),
       device_(device),
       info_(std::move(info)) {
   classifier_->eval();
   info_.generates_masks = generator_ != nullptr;
+  info_.head_modes = {HeadMode::kMask};
+  if (dense_head_) info_.head_modes = {HeadMode::kMask, HeadMode::kDense, HeadMode::kFused};
+}
+
+FovSegPipeline::StageCounts FovSegPipeline::stage_counts() const {
+  return {generator_images_.load(), classifier_images_.load(), image_token_images_.load(),
+          dense_images_.load()};
+}
+
+absl::Status FovSegPipeline::Check(const PipelineRequest& r, HeadMode mode, int width,
+                                   int height) const {
+  if (r.image == nullptr || r.vocabulary == nullptr || r.vocabulary->num_labels <= 0) {
+    return absl::InvalidArgumentError("pipeline: request without image or labels");
+  }
+  if (r.image->width != width || r.image->height != height) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: image ", r.image->width, "x",
+                                                   r.image->height, " in a batch of ", width, "x",
+                                                   height));
+  }
+  if (mode != HeadMode::kMask && !dense_head_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "head_mode ", ModeName(mode),
+        " needs the FGAseg dense head, and this model has none (model.checkpoint holds no "
+        "fgaseg.* tensors); use MASK"));
+  }
+  if (mode == HeadMode::kDense) {
+    if (r.task != SegmentTask::kSemantic) {
+      return absl::InvalidArgumentError(
+          "head_mode DENSE produces per-pixel scores only and supports task SEMANTIC; use "
+          "MASK or FUSED for PANOPTIC and INSTANCE");
+    }
+    if (HasRegions(r)) {
+      return absl::InvalidArgumentError(
+          "regions are classified by the mask classifier, which head_mode DENSE skips; use "
+          "MASK or FUSED with regions");
+    }
+    return absl::OkStatus();
+  }
+  if (!HasRegions(r) && generator_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this model has no mask generator (model.mask_generator_weights is not set): send the "
+        "regions to classify in SegmentRequest.regions");
+  }
+  if (HasRegions(r) && (r.regions->width != width || r.regions->height != height)) {
+    return absl::InvalidArgumentError("pipeline: regions do not match the image size");
+  }
+  return absl::OkStatus();
 }
 
 std::shared_ptr<const TevaTargets> FovSegPipeline::TargetsFor(
-    absl::Span<const PipelineRequest> batch, const std::vector<size_t>& runnable) {
+    absl::Span<const PipelineRequest> batch, const std::vector<size_t>& rows) {
   const auto dtype = classifier_->clip->proj.scalar_type();
   std::vector<std::shared_ptr<const TevaTargets>> parts;
-  for (size_t i : runnable) {
+  for (size_t i : rows) {
     const VocabularyEmbeddings& v = *batch[i].vocabulary;
     auto compute = [&] {
       const torch::Tensor embeddings =
@@ -101,104 +167,207 @@ std::shared_ptr<const TevaTargets> FovSegPipeline::TargetsFor(
   return BatchTevaTargets(parts);
 }
 
+std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRequest> batch,
+                                                     const std::vector<size_t>& rows,
+                                                     const torch::Tensor& pixels, int width,
+                                                     int height) {
+  std::vector<torch::Tensor> full_masks(rows.size());
+  std::vector<int64_t> generated;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    if (HasRegions(batch[rows[k]])) {
+      full_masks[k] = RegionLogits(*batch[rows[k]].regions);
+    } else {
+      generated.push_back(static_cast<int64_t>(k));
+    }
+  }
+  if (generated.empty()) return full_masks;
+  std::vector<MaskProposals> proposals;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    proposals = generator_->Generate(SelectRows(pixels, generated));
+  }
+  generator_images_ += static_cast<int64_t>(generated.size());
+  for (size_t j = 0; j < generated.size(); ++j) {
+    const MaskProposals& p = proposals.at(j);
+    const int64_t keep = std::min<int64_t>(max_proposals_, p.objectness.size(0));
+    const torch::Tensor order = std::get<1>(p.objectness.to(torch::kFloat32).topk(keep));
+    torch::Tensor logits = p.logits.index_select(0, order).to(torch::kFloat32).unsqueeze(1);
+    logits = F::interpolate(logits, F::InterpolateFuncOptions()
+                                        .size(std::vector<int64_t>{height, width})
+                                        .mode(torch::kBilinear)
+                                        .align_corners(false));
+    full_masks[generated[j]] = logits.squeeze(1).to(torch::kCPU);
+  }
+  return full_masks;
+}
+
 std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
     absl::Span<const PipelineRequest> batch) {
   std::vector<absl::StatusOr<PipelineResult>> results(batch.size(), absl::InternalError("not run"));
   if (batch.empty()) return results;
   const int width = batch[0].image ? batch[0].image->width : 0;
   const int height = batch[0].image ? batch[0].image->height : 0;
-  std::vector<size_t> runnable;
+  // Batch indices by what they need: the mask classifier (MASK, FUSED) and the dense
+  // head (DENSE, FUSED).
+  std::vector<size_t> runnable, mask_rows, dense_only_rows;
+  std::vector<HeadMode> modes(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    absl::Status s = Check(batch[i], width, height, generator_ != nullptr);
-    if (s.ok()) {
-      runnable.push_back(i);
-    } else {
+    modes[i] = Resolve(batch[i].head_mode, dense_head_.has_value());
+    if (absl::Status s = Check(batch[i], modes[i], width, height); !s.ok()) {
       results[i] = s;
+      continue;
     }
+    runnable.push_back(i);
+    (modes[i] == HeadMode::kDense ? dense_only_rows : mask_rows).push_back(i);
   }
   if (runnable.empty()) return results;
   try {
     torch::InferenceMode inference;
-    const auto dtype = classifier_->clip->proj.scalar_type();
-    const int64_t b = static_cast<int64_t>(runnable.size());
-    std::vector<torch::Tensor> images;
-    for (size_t i : runnable) {
-      images.push_back(ClipNormalize(batch[i].image->pixels.data(), width, height));
-    }
-    const torch::Tensor pixels = torch::cat(images, 0).to(device_, dtype);
-    // Proposals at full resolution (for post-processing), per request: its regions, else
-    // the generator's most object-like masks upsampled from their stride.
-    std::vector<torch::Tensor> full_masks(b);
-    std::vector<int64_t> generated;
-    for (int64_t k = 0; k < b; ++k) {
-      if (HasRegions(batch[runnable[k]])) {
-        full_masks[k] = RegionLogits(*batch[runnable[k]].regions);
-      } else {
-        generated.push_back(k);
+    ClipVision& visual = classifier_->clip;
+    const auto dtype = visual->proj.scalar_type();
+    auto pixels_of = [&](const std::vector<size_t>& rows) {
+      std::vector<torch::Tensor> parts;
+      for (size_t i : rows) {
+        parts.push_back(ClipNormalize(batch[i].image->pixels.data(), width, height));
       }
-    }
-    if (!generated.empty()) {
-      std::vector<torch::Tensor> subset;
-      for (int64_t k : generated) subset.push_back(pixels[k]);
-      std::vector<MaskProposals> proposals;
+      return torch::cat(parts, 0).to(device_, dtype);
+    };
+    // Rows of the dense head's batch (FUSED rows first, in mask_rows order, then DENSE
+    // rows) and their image tokens per DenseHeadRunner::TokenLayers.
+    std::vector<size_t> dense_rows;
+    std::vector<std::vector<torch::Tensor>> dense_tokens;  // per part, per layer
+    const std::vector<int64_t> token_layers =
+        dense_head_ ? dense_head_->TokenLayers(visual) : std::vector<int64_t>{};
+    int64_t gh = 0, gw = 0;
+
+    std::vector<torch::Tensor> class_logits(batch.size()), full_masks(batch.size());
+    if (!mask_rows.empty()) {
+      const torch::Tensor pixels = pixels_of(mask_rows);
+      const std::vector<torch::Tensor> proposals =
+          Proposals(batch, mask_rows, pixels, width, height);
+      const int64_t b = static_cast<int64_t>(mask_rows.size());
+      int64_t max_regions = 0, max_labels = 0, dim = 0;
+      for (int64_t k = 0; k < b; ++k) {
+        max_regions = std::max<int64_t>(max_regions, proposals[k].size(0));
+        max_labels = std::max<int64_t>(max_labels, batch[mask_rows[k]].vocabulary->num_labels);
+        dim = batch[mask_rows[k]].vocabulary->dim;
+      }
+      const int64_t ph = height / kProposalStride, pw = width / kProposalStride;
+      MaskClassifierInput in;
+      in.mask_logits = torch::full({b, max_regions, ph, pw}, -10.0f);
+      in.proposal_valid = torch::zeros({b, max_regions}, torch::kBool);
+      in.class_embeddings = torch::zeros({b, max_labels, dim});
+      in.class_valid = torch::zeros({b, max_labels}, torch::kBool);
+      std::vector<int64_t> fused;  // Rows of this batch that the dense head reads.
+      for (int64_t k = 0; k < b; ++k) {
+        const PipelineRequest& r = batch[mask_rows[k]];
+        const torch::Tensor& full = proposals[k];
+        const int64_t n = full.size(0), t = r.vocabulary->num_labels;
+        in.mask_logits[k].narrow(0, 0, n).copy_(
+            F::max_pool2d(full.unsqueeze(1), F::MaxPool2dFuncOptions(kProposalStride)).squeeze(1));
+        in.proposal_valid[k].narrow(0, 0, n).fill_(true);
+        in.class_embeddings[k].narrow(0, 0, t).copy_(
+            torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {t, dim}));
+        in.class_valid[k].narrow(0, 0, t).fill_(true);
+        if (modes[mask_rows[k]] == HeadMode::kFused) fused.push_back(k);
+      }
+      in.images = pixels;
+      in.mask_logits = in.mask_logits.to(device_, dtype);
+      in.proposal_valid = in.proposal_valid.to(device_);
+      in.class_embeddings = in.class_embeddings.to(device_, dtype);
+      in.class_valid = in.class_valid.to(device_);
+      const std::vector<int64_t> unique_layers = SortedUnique(token_layers);
+      if (!fused.empty()) in.dense_layers = unique_layers;
+      if (classifier_->config().use_teva) in.teva_targets = TargetsFor(batch, mask_rows);
+      MaskClassifierOutput out;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        proposals = generator_->Generate(torch::stack(subset));
+        out = classifier_->forward(in);
       }
-      for (size_t j = 0; j < generated.size(); ++j) {
-        const MaskProposals& p = proposals.at(j);
-        const int64_t keep = std::min<int64_t>(max_proposals_, p.objectness.size(0));
-        const torch::Tensor order = std::get<1>(p.objectness.to(torch::kFloat32).topk(keep));
-        torch::Tensor logits = p.logits.index_select(0, order).to(torch::kFloat32).unsqueeze(1);
-        logits = F::interpolate(logits, F::InterpolateFuncOptions()
-                                            .size(std::vector<int64_t>{height, width})
-                                            .mode(torch::kBilinear)
-                                            .align_corners(false));
-        full_masks[generated[j]] = logits.squeeze(1).to(torch::kCPU);
+      classifier_images_ += b;
+      const torch::Tensor logits = out.class_logits.to(torch::kCPU, torch::kFloat32);
+      for (int64_t k = 0; k < b; ++k) {
+        const size_t i = mask_rows[k];
+        const int64_t n = proposals[k].size(0), t = batch[i].vocabulary->num_labels;
+        const torch::Tensor rows = logits[k].narrow(0, 0, n);
+        // This request's classes, then void (at max_labels in the padded batch).
+        class_logits[i] = torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
+        full_masks[i] = proposals[k];
+      }
+      if (!fused.empty()) {
+        std::vector<torch::Tensor> tokens;
+        for (const torch::Tensor& f :
+             InLayerOrder(token_layers, unique_layers, out.dense_features)) {
+          tokens.push_back(SelectRows(f, fused));
+        }
+        dense_tokens.push_back(std::move(tokens));
+        for (int64_t k : fused) dense_rows.push_back(mask_rows[k]);
+        gh = out.grid_h;
+        gw = out.grid_w;
       }
     }
-    int64_t max_regions = 0, max_labels = 0, dim = 0;
-    for (int64_t k = 0; k < b; ++k) {
-      max_regions = std::max<int64_t>(max_regions, full_masks[k].size(0));
-      max_labels = std::max<int64_t>(max_labels, batch[runnable[k]].vocabulary->num_labels);
-      dim = batch[runnable[k]].vocabulary->dim;
+    if (!dense_only_rows.empty()) {
+      std::vector<torch::Tensor> tokens;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        tokens = classifier_->EncodeImageTokens(pixels_of(dense_only_rows), token_layers, &gh, &gw);
+      }
+      image_token_images_ += static_cast<int64_t>(dense_only_rows.size());
+      dense_tokens.push_back(std::move(tokens));
+      dense_rows.insert(dense_rows.end(), dense_only_rows.begin(), dense_only_rows.end());
     }
-    const int64_t ph = height / kProposalStride, pw = width / kProposalStride;
-    MaskClassifierInput in;
-    in.mask_logits = torch::full({b, max_regions, ph, pw}, -10.0f);
-    in.proposal_valid = torch::zeros({b, max_regions}, torch::kBool);
-    in.class_embeddings = torch::zeros({b, max_labels, dim});
-    in.class_valid = torch::zeros({b, max_labels}, torch::kBool);
-    for (int64_t k = 0; k < b; ++k) {
-      const PipelineRequest& r = batch[runnable[k]];
-      const torch::Tensor& full = full_masks[k];
-      const int64_t n = full.size(0), t = r.vocabulary->num_labels;
-      in.mask_logits[k].narrow(0, 0, n).copy_(
-          F::max_pool2d(full.unsqueeze(1), F::MaxPool2dFuncOptions(kProposalStride)).squeeze(1));
-      in.proposal_valid[k].narrow(0, 0, n).fill_(true);
-      in.class_embeddings[k].narrow(0, 0, t).copy_(
-          torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {t, dim}));
-      in.class_valid[k].narrow(0, 0, t).fill_(true);
+    std::vector<torch::Tensor> dense_probs(batch.size());
+    if (!dense_rows.empty()) {
+      std::vector<torch::Tensor> tokens;
+      for (size_t layer = 0; layer < token_layers.size(); ++layer) {
+        std::vector<torch::Tensor> parts;
+        for (const auto& part : dense_tokens) parts.push_back(part[layer]);
+        tokens.push_back(torch::cat(parts, 0));
+      }
+      std::vector<const VocabularyEmbeddings*> vocabularies;
+      for (size_t i : dense_rows) vocabularies.push_back(batch[i].vocabulary.get());
+      std::vector<torch::Tensor> probs;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        probs = dense_head_->ClassProbabilities(visual, tokens, gh, gw, vocabularies);
+      }
+      dense_images_ += static_cast<int64_t>(dense_rows.size());
+      for (size_t k = 0; k < dense_rows.size(); ++k) dense_probs[dense_rows[k]] = probs[k];
     }
-    in.images = pixels;
-    in.mask_logits = in.mask_logits.to(device_, dtype);
-    in.proposal_valid = in.proposal_valid.to(device_);
-    in.class_embeddings = in.class_embeddings.to(device_, dtype);
-    in.class_valid = in.class_valid.to(device_);
-    if (classifier_->config().use_teva) in.teva_targets = TargetsFor(batch, runnable);
-    torch::Tensor logits;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      logits = classifier_->forward(in).class_logits.to(torch::kCPU, torch::kFloat32);
-    }
-    for (int64_t k = 0; k < b; ++k) {
-      const PipelineRequest& r = batch[runnable[k]];
-      const int64_t n = full_masks[k].size(0), t = r.vocabulary->num_labels;
-      const torch::Tensor rows = logits[k].narrow(0, 0, n);
-      // This request's classes, then void (at max_labels in the padded batch).
-      const torch::Tensor cls =
-          torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
-      results[runnable[k]] = PostProcess(r, cls, full_masks[k]);
+    for (size_t i : runnable) {
+      const PipelineRequest& r = batch[i];
+      switch (modes[i]) {
+        case HeadMode::kDense: {
+          const torch::Tensor semantic =
+              F::interpolate(dense_probs[i].unsqueeze(0),
+                             F::InterpolateFuncOptions()
+                                 .size(std::vector<int64_t>{height, width})
+                                 .mode(torch::kBilinear)
+                                 .align_corners(false))
+                  .squeeze(0);
+          results[i] = ToSemanticResult(semantic, r.is_thing, r.params);
+          break;
+        }
+        case HeadMode::kFused: {
+          // Pool where the dense probabilities live (1/4 of the input), each proposal as
+          // its soft mask averaged over the covered pixels.
+          const torch::Tensor& probs = dense_probs[i];
+          const torch::Tensor masks = F::adaptive_avg_pool2d(
+              torch::sigmoid(full_masks[i]).unsqueeze(1),
+              F::AdaptiveAvgPool2dFuncOptions({probs.size(1), probs.size(2)}));
+          const std::vector<bool> seen =
+              dense_head_->seen().Seen(r.label_keys, r.vocabulary->num_labels);
+          torch::Tensor seen_mask = torch::zeros({r.vocabulary->num_labels}, torch::kBool);
+          for (size_t t = 0; t < seen.size(); ++t) seen_mask[t] = static_cast<bool>(seen[t]);
+          const torch::Tensor fused = FuseClassProbabilities(
+              class_logits[i], probs, masks.squeeze(1), seen_mask, dense_head_->fusion());
+          // Post-processing takes logits; the log of probabilities softmaxes back to them.
+          results[i] = PostProcess(r, fused.log(), full_masks[i]);
+          break;
+        }
+        default:
+          results[i] = PostProcess(r, class_logits[i], full_masks[i]);
+      }
     }
   } catch (const c10::Error& e) {
     for (size_t i : runnable) {

@@ -1,16 +1,26 @@
-// The SegmentationPipeline the server runs: CLIP-normalise the bucket-sized images, take
-// each request's proposals (client regions today; Mask2Former's in a later build), classify
-// them with the TeVA mask classifier against the request's class embeddings, and run
-// semantic, panoptic or instance inference into plain structs.
+// The SegmentationPipeline the server runs. Per request head mode:
+// - MASK: proposals (the request's regions, else the Mask2Former generator's most
+//   object-like masks) classified by the TeVA mask classifier, then semantic, panoptic or
+//   instance inference;
+// - DENSE: the FGAseg head's per-pixel class probabilities straight to a semantic map
+//   (no generator, no mask tokens);
+// - FUSED: MASK, with each proposal's classes ensembled with the dense probabilities
+//   pooled inside it (model/fgaseg/fusion.h).
+// One CLIP pass per image feeds both heads: the dense head reads the image tokens of the
+// mask classifier's forward. Each mode does only the work it needs, and one batch may mix
+// modes and vocabularies.
 #ifndef OVSEG_MODEL_SERVING_FOVSEG_PIPELINE_H_
 #define OVSEG_MODEL_SERVING_FOVSEG_PIPELINE_H_
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "model/api/segmentation_pipeline.h"
+#include "model/serving/dense_head_runner.h"
 #include "model/teva/mask_classifier.h"
 #include "model/teva/mask_generator.h"
 #include "model/teva/teva_target_cache.h"
@@ -27,28 +37,48 @@ struct FovSegPipelineOptions {
 
 class FovSegPipeline : public SegmentationPipeline {
  public:
-  // `classifier` (and `generator`, if any) already on `device` in the model's dtype.
-  // Without a generator every request must bring regions.
+  // `classifier` (and `generator` and the dense head, if any) already on `device` in the
+  // model's dtype. Without a generator every MASK or FUSED request must bring regions;
+  // without a dense head only MASK is offered. Info().head_modes is filled here.
   FovSegPipeline(MaskClassifier classifier, torch::Device device, PipelineInfo info,
                  std::shared_ptr<MaskGenerator> generator = nullptr,
-                 FovSegPipelineOptions options = {});
+                 FovSegPipelineOptions options = {},
+                 std::optional<DenseHeadRunner> dense_head = std::nullopt);
 
   std::vector<absl::StatusOr<PipelineResult>> Run(absl::Span<const PipelineRequest> batch) override;
   PipelineInfo Info() const override { return info_; }
   TevaTargetCache::Stats teva_cache_stats() const { return teva_cache_.stats(); }
 
+  // Images that went through each stage since construction: what lets a test see that a
+  // mode skips the work it does not need.
+  struct StageCounts {
+    int64_t generator = 0;          // Mask2Former proposals
+    int64_t mask_classifier = 0;    // CLIP with mask tokens
+    int64_t image_tokens_only = 0;  // CLIP without mask tokens (DENSE-only rows)
+    int64_t dense_head = 0;         // FGAseg head
+  };
+  StageCounts stage_counts() const;
+
  private:
-  // TeVA's keys and values for the batch's vocabularies, from the cache where possible.
+  // TeVA's keys and values for the rows' vocabularies, from the cache where possible.
   std::shared_ptr<const TevaTargets> TargetsFor(absl::Span<const PipelineRequest> batch,
-                                                const std::vector<size_t>& runnable);
+                                                const std::vector<size_t>& rows);
+  absl::Status Check(const PipelineRequest& r, HeadMode mode, int width, int height) const;
+  // Proposal logits at full resolution per row: its regions, else the generator's.
+  std::vector<torch::Tensor> Proposals(absl::Span<const PipelineRequest> batch,
+                                       const std::vector<size_t>& rows, const torch::Tensor& pixels,
+                                       int width, int height);
 
   MaskClassifier classifier_;
   std::shared_ptr<MaskGenerator> generator_;
+  std::optional<DenseHeadRunner> dense_head_;
   int max_proposals_;
   TevaTargetCache teva_cache_;
   torch::Device device_;
   PipelineInfo info_;
   std::mutex mu_;  // One forward at a time; LibTorch already uses every intra-op thread.
+  std::atomic<int64_t> generator_images_{0}, classifier_images_{0}, image_token_images_{0},
+      dense_images_{0};
 };
 
 // Proposal logits from binary regions: +10 inside, -10 outside (sigmoid 0.99995 / 5e-5),

@@ -10,6 +10,7 @@
 #include "model/mask2former/mask2former_weights.h"
 #include "model/runtime/torch_precision.h"
 #include "model/runtime/torch_runtime.h"
+#include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/fovseg_checkpoint.h"
 #include "model/serving/fovseg_pipeline.h"
 
@@ -57,6 +58,40 @@ absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
   return model;
 }
 
+// The checkpoint's FGAseg head, checked against the CLIP it will read, with the serving
+// knobs of `config` (Top-K, fusion weights); nullopt when the checkpoint has no head.
+absl::StatusOr<std::optional<DenseHeadRunner>> LoadDenseHead(const v1::ModelConfig& config,
+                                                             const Checkpoint& checkpoint,
+                                                             ClipModel& clip,
+                                                             torch::Device device) {
+  std::optional<int64_t> top_k;
+  if (config.has_dense_top_k()) top_k = config.dense_top_k();
+  absl::StatusOr<std::optional<FgaSegHead>> head = LoadFgaSegHead(checkpoint, top_k);
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) return std::optional<DenseHeadRunner>();
+  const FgaSegConfig& c = (**head)->config();
+  const int64_t width = clip->config().vision.width;
+  const int64_t blocks = clip->config().vision.layers;
+  const std::string where = absl::StrCat("model.checkpoint ", config.checkpoint(), ": FGAseg ");
+  if (c.embed_dim != clip->config().embed_dim || c.clip_width != width) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        where, "head expects CLIP embed_dim ", c.embed_dim, " and width ", c.clip_width,
+        "; model.clip_weights has ", clip->config().embed_dim, " and ", width));
+  }
+  for (int64_t layer : c.guidance_layers) {
+    if (layer < 0 || layer >= blocks - 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          where, "guidance layer ", layer, " is outside CLIP's blocks 0..", blocks - 2));
+    }
+  }
+  (**head)->to(device, clip->text_projection.scalar_type());
+  FusionOptions fusion;
+  fusion.seen_weight = config.has_fusion_seen_weight() ? config.fusion_seen_weight() : 0.4;
+  fusion.unseen_weight = config.has_fusion_unseen_weight() ? config.fusion_unseen_weight() : 0.8;
+  return std::optional<DenseHeadRunner>(
+      std::in_place, **head, SeenVocabulary(checkpoint.metadata.training_vocabulary), fusion);
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::ModelConfig& config) {
@@ -77,9 +112,8 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
     return absl::UnimplementedError(absl::StrCat(
         "model preset \"", config.preset(), "\" cannot be built: LibTorch ",
         DescribeTorchRuntime().version, " runs on ", *device,
-        ", but no model.clip_weights are configured and no trained demo model exists yet "
-        "(and the FGAseg head is not yet served). The server "
-        "refuses to start rather than serve fake output."));
+        ", but no model.clip_weights are configured and no trained demo model exists yet. "
+        "The server refuses to start rather than serve fake output."));
   }
   // A trained checkpoint, when configured, is checked before the (slow) CLIP load's result
   // is used: its metadata decides the classifier's configuration.
@@ -112,6 +146,7 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
   MaskClassifier classifier((*clip)->visual, (*clip)->config().embed_dim,
                             checkpoint ? checkpoint->metadata.classifier : MaskClassifierConfig{});
   classifier->to(torch_device, (*clip)->text_projection.scalar_type());
+  std::optional<DenseHeadRunner> dense_head;
   PipelineInfo info;
   info.model_name = config.preset();
   info.model_version = absl::StrCat("clip-", text->Fingerprint().substr(0, 12), "-untrained");
@@ -123,18 +158,21 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
           absl::StrCat("model.checkpoint ", config.checkpoint(), ": ", s.message()));
     }
     if (absl::Status s = LoadCheckpointInto(*checkpoint, classifier); !s.ok()) return s;
+    absl::StatusOr<std::optional<DenseHeadRunner>> loaded =
+        LoadDenseHead(config, *checkpoint, *clip, torch_device);
+    if (!loaded.ok()) return loaded.status();
+    dense_head = *std::move(loaded);
     info.model_version = absl::StrCat(std::filesystem::path(config.checkpoint()).stem().string(),
                                       "@step", checkpoint->metadata.step);
   }
   info.device = *device;
-  info.head_modes = {HeadMode::kMask, HeadMode::kFused};
   info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
   ServingModel model;
   model.text_encoder = text;
   FovSegPipelineOptions options;
   options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
   model.pipeline = std::make_shared<FovSegPipeline>(std::move(classifier), torch_device, info,
-                                                    generator, options);
+                                                    generator, options, std::move(dense_head));
   return model;
 }
 

@@ -131,6 +131,38 @@ TevaTargets MaskClassifierImpl::ProjectTargets(const torch::Tensor& class_embedd
   return targets;
 }
 
+std::vector<torch::Tensor> MaskClassifierImpl::EncodeImageTokens(const torch::Tensor& images,
+                                                                 const std::vector<int64_t>& layers,
+                                                                 int64_t* grid_h, int64_t* grid_w) {
+  torch::Tensor x = clip->Embed(images, grid_h, grid_w);
+  const int64_t c = x.size(2);
+  int64_t last = -1;
+  for (int64_t layer : layers) {
+    TORCH_CHECK(layer >= 0 && layer < clip->transformer->size(), "EncodeImageTokens: block ", layer,
+                " outside 0..", clip->transformer->size() - 1);
+    last = std::max(last, layer);
+  }
+  std::vector<torch::Tensor> out(layers.size());
+  for (int64_t i = 0; i <= last; ++i) {
+    ClipResidualBlock block = clip->transformer->block(i);
+    const int64_t heads = block->attn->heads();
+    const torch::Tensor xl = block->ln_1(x);
+    const torch::Tensor& w = block->attn->in_proj_weight;
+    const torch::Tensor& wb = block->attn->in_proj_bias;
+    // As forward(): the trained f_q for queries, CLIP's own keys and values.
+    const torch::Tensor q = SplitHeads(F::linear(xl, fq_weight[i], fq_bias[i]), heads);
+    const torch::Tensor k = SplitHeads(F::linear(xl, w.narrow(0, c, c), wb.narrow(0, c, c)), heads);
+    const torch::Tensor v =
+        SplitHeads(F::linear(xl, w.narrow(0, 2 * c, c), wb.narrow(0, 2 * c, c)), heads);
+    x = x + block->attn->out_proj(MergeHeads(at::scaled_dot_product_attention(q, k, v)));
+    x = x + block->mlp(block->ln_2(x));
+    for (size_t j = 0; j < layers.size(); ++j) {
+      if (layers[j] == i) out[j] = x;
+    }
+  }
+  return out;
+}
+
 MaskClassifierOutput MaskClassifierImpl::forward(const MaskClassifierInput& in) {
   MaskClassifierOutput out;
   torch::Tensor x = clip->Embed(in.images, &out.grid_h, &out.grid_w);  // [B, L, C]

@@ -106,6 +106,14 @@ class MaskClassifierImpl : public torch::nn::Module {
 
   MaskClassifierOutput forward(const MaskClassifierInput& input);
 
+  // The image-token half of forward() alone (no mask tokens, so no proposals or classes):
+  // the outputs of the given blocks, [B, 1 + gh*gw, C] each, in the order asked. Image
+  // tokens never read mask tokens, so these equal forward()'s dense_features; the dense
+  // head uses this when a request needs no mask classification.
+  std::vector<torch::Tensor> EncodeImageTokens(const torch::Tensor& images,
+                                               const std::vector<int64_t>& layers, int64_t* grid_h,
+                                               int64_t* grid_w);
+
   // TeVA's keys and values of every block for class_embeddings [B, T, E] (any dtype; cast
   // to the classifier's) with validity [B, T].
   TevaTargets ProjectTargets(const torch::Tensor& class_embeddings,

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -109,6 +110,8 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (m->precision().empty()) m->set_precision("fp32");
   if (m->teva_cache_max_bytes() == 0) m->set_teva_cache_max_bytes(256 << 20);
   if (m->mask_generator_heads() == 0) m->set_mask_generator_heads(8);
+  if (!m->has_fusion_seen_weight()) m->set_fusion_seen_weight(0.4);
+  if (!m->has_fusion_unseen_weight()) m->set_fusion_unseen_weight(0.8);
 }
 
 absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
@@ -143,6 +146,13 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
   }
   if (p.max_segments() > c.limits().max_segments()) {
     return Invalid("postprocess.max_segments", "exceeds limits.max_segments");
+  }
+  for (const auto& [field, value] :
+       {std::pair<const char*, double>{"model.fusion_seen_weight", c.model().fusion_seen_weight()},
+        {"model.fusion_unseen_weight", c.model().fusion_unseen_weight()}}) {
+    if (!(value >= 0 && value <= 1)) {
+      return Invalid(field, absl::StrCat(value, " is outside [0, 1]"));
+    }
   }
   const v1::TlsConfig& tls = c.tls();
   if (tls.cert_file().empty() != tls.key_file().empty()) {

@@ -124,7 +124,11 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
     r.head_mode = work->head_mode;
     r.params = work->params;
     r.is_thing.reserve(work->labels->size());
-    for (const ParsedLabel& l : *work->labels) r.is_thing.push_back(l.is_thing);
+    r.label_keys.reserve(work->labels->size());
+    for (const ParsedLabel& l : *work->labels) {
+      r.is_thing.push_back(l.is_thing);
+      r.label_keys.push_back(l.key);
+    }
     requests.push_back(std::move(r));
     ready.push_back(std::move(work));
   }

@@ -76,6 +76,8 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
   const v1::SegmentOptions& o = request.options();
   switch (o.head_mode()) {
     case v1::HEAD_MODE_UNSPECIFIED:
+      work->head_mode = HeadMode::kDefault;
+      break;
     case v1::FUSED:
       work->head_mode = HeadMode::kFused;
       break;

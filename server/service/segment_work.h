@@ -23,7 +23,7 @@ struct SegmentWork {
 
   std::shared_ptr<const std::vector<ParsedLabel>> labels;
   SegmentTask task = SegmentTask::kSemantic;
-  HeadMode head_mode = HeadMode::kFused;
+  HeadMode head_mode = HeadMode::kDefault;
   PostprocessParams params;
 
   // Filled by the decode stage.

@@ -4,30 +4,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "model/api/label_text.h"
 #include "server/common/sha256.h"
 
 namespace ovseg {
-namespace {
-
-// Trims, collapses runs of whitespace to one space and lowercases ASCII. CLIP's tokenizer
-// lowercases and collapses whitespace too, so this only merges cache entries that would
-// embed identically.
-std::string NormaliseSynonym(absl::string_view text) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : absl::StripAsciiWhitespace(text)) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
-      pending_space = true;
-      continue;
-    }
-    if (pending_space) out.push_back(' ');
-    pending_space = false;
-    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-}  // namespace
 
 bool IsValidUtf8(const std::string& text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
@@ -89,8 +69,8 @@ absl::StatusOr<std::vector<ParsedLabel>> ParseLabels(
     }
     ParsedLabel label;
     label.is_thing = labels[i].has_is_thing() ? labels[i].is_thing() : true;
-    for (absl::string_view part : absl::StrSplit(name, ',')) {
-      std::string synonym = NormaliseSynonym(part);
+    for (absl::string_view part : absl::StrSplit(name, kLabelSynonymSeparator)) {
+      std::string synonym = NormaliseLabelSynonym(part);
       if (synonym.empty()) continue;
       if (label.synonyms.empty()) {
         label.display_name = std::string(absl::StripAsciiWhitespace(part));
@@ -101,7 +81,7 @@ absl::StatusOr<std::vector<ParsedLabel>> ParseLabels(
       return absl::InvalidArgumentError(
           absl::StrCat("labels[", i, "]: empty label (no non-blank synonym)"));
     }
-    label.key = absl::StrJoin(label.synonyms, ",");
+    label.key = absl::StrJoin(label.synonyms, std::string(1, kLabelSynonymSeparator));
     parsed.push_back(std::move(label));
   }
   return parsed;

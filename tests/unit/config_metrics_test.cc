@@ -18,6 +18,9 @@ TEST(ConfigTest, DefaultsAndShippedConfigParse) {
   EXPECT_EQ(c->limits().max_label_bytes(), 256u);
   EXPECT_EQ(c->batching().max_queue_delay_us(), 2000u);
   EXPECT_EQ(c->batching().buckets_size(), 1);
+  EXPECT_DOUBLE_EQ(c->model().fusion_seen_weight(), 0.4);
+  EXPECT_DOUBLE_EQ(c->model().fusion_unseen_weight(), 0.8);
+  EXPECT_FALSE(c->model().has_dense_top_k());  // the checkpoint's
   auto zero_delay = ParseServerConfig("batching { max_queue_delay_us: 0 }", "z");
   EXPECT_EQ(zero_delay->batching().max_queue_delay_us(), 0u);
   const char* dir = std::getenv("OVSEG_SOURCE_DIR");
@@ -56,6 +59,10 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   EXPECT_NE(c.status().message().find("bad.pbtxt:2:"), std::string::npos) << c.status();
   c = ParseServerConfig("batching { buckets { width: 100 height: 64 } }", "x");
   EXPECT_NE(c.status().message().find("batching.buckets[0]"), std::string::npos);
+  c = ParseServerConfig("model { fusion_unseen_weight: 1.5 }", "x");
+  EXPECT_NE(c.status().message().find("model.fusion_unseen_weight"), std::string::npos)
+      << c.status();
+  EXPECT_TRUE(ParseServerConfig("model { fusion_seen_weight: 0 }", "x").ok());
   c = ParseServerConfig("listen_address: \"0.0.0.0:50051\"", "x");
   EXPECT_NE(c.status().message().find("not loopback"), std::string::npos);
   c = ParseServerConfig("tls { require_client_cert: true cert_file: \"a\" key_file: \"b\" }", "x");

@@ -161,6 +161,14 @@ TEST(FgaSegHeadTest, MixedVocabulariesInABatchEqualSingleRequests) {
   EXPECT_TRUE(torch::allclose(together.logits[0].narrow(0, 0, 3), alone_a.logits[0], 1e-4, 1e-4));
   EXPECT_TRUE(torch::allclose(together.logits[1], alone_b.logits[0], 1e-4, 1e-4));
   EXPECT_FALSE(together.kept[0].narrow(0, 3, 3).any().item<bool>());  // padding never kept
+  // Training outputs (and serving without Top-K) on a padded batch: every map keeps the
+  // [B, T, ...] layout, padding rows read -100, real rows equal the single request's.
+  const FgaSegOutputs trained = head->forward(batch, /*training_outputs=*/true);
+  const FgaSegOutputs trained_a = head->forward(a, /*training_outputs=*/true);
+  ASSERT_EQ(trained.aux2.sizes(), (std::vector<int64_t>{2, 6, 2 * 8, 2 * 8}));
+  EXPECT_TRUE(torch::allclose(trained.aux2[0].narrow(0, 0, 3), trained_a.aux2[0], 1e-4, 1e-4));
+  EXPECT_TRUE((trained.aux2[0].narrow(0, 3, 3) == kFgaSegSkippedLogit).all().item<bool>());
+  EXPECT_TRUE(torch::allclose(trained.logits[0].narrow(0, 0, 3), trained_a.logits[0], 1e-4, 1e-4));
 }
 
 TEST(FgaSegHeadTest, GradientsReachEveryParameterAndT2PStaysOutOfServing) {

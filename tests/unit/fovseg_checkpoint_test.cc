@@ -292,5 +292,54 @@ TEST(FgaSegCheckpointTest, HeadRoundTripsWithoutItsTrainingOnlyBranch) {
   EXPECT_NE(std::string(s.message()).find("missing: " + dropped), std::string::npos) << s;
 }
 
+// The factory serves a checkpoint's head (DENSE and FUSED offered, the configured Top-K)
+// only on a CLIP it fits; a head for another CLIP is refused, naming the mismatch.
+TEST(FgaSegCheckpointTest, FactoryServesTheDenseHeadOnlyOnAClipItFits) {
+  torch::manual_seed(10);
+  ClipModel clip = TinyClip();
+  MaskClassifier trained = Trained(clip, NonDefaultConfig());
+  FgaSegConfig fitting = TinyFgaSegConfig();
+  fitting.clip_width = clip->config().vision.width;
+  FgaSegHead head(fitting);
+  const std::string path = TempPath("dense_served.safetensors");
+  ASSERT_TRUE(WriteCheckpointWithFgaSeg(path, trained, head, Metadata(clip)).ok());
+  v1::ModelConfig config;
+  config.set_preset("fovseg-tiny");
+  config.set_clip_weights(TinyClipPath());
+  config.set_clip_quick_gelu(true);
+  config.set_checkpoint(path);
+  config.set_dense_top_k(0);
+  absl::StatusOr<ServingModel> model = CreateServingModel(config);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->pipeline->Info().head_modes,
+            (std::vector<HeadMode>{HeadMode::kMask, HeadMode::kDense, HeadMode::kFused}));
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 0)};
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 31) % 253;
+  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
+  vocabulary->num_labels = 3;
+  vocabulary->dim = static_cast<int>(clip->config().embed_dim);
+  const torch::Tensor e = torch::nn::functional::normalize(
+      torch::randn({3, vocabulary->dim}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  vocabulary->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  PipelineRequest request;
+  request.image = &image;
+  request.vocabulary = vocabulary;
+  request.is_thing.assign(3, true);
+  request.head_mode = HeadMode::kDense;
+  request.params.score_threshold = 0.0f;
+  const auto results = model->pipeline->Run({request});
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_FALSE(results[0]->segments.empty());
+  EXPECT_EQ(results[0]->segment_id_map.size(), 64u * 64);
+
+  FgaSegConfig other = fitting;
+  other.clip_width = 16;
+  FgaSegHead foreign(other);
+  ASSERT_TRUE(WriteCheckpointWithFgaSeg(path, trained, foreign, Metadata(clip)).ok());
+  const absl::Status s = CreateServingModel(config).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(s.message()).find("width 16"), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace ovseg
