@@ -299,5 +299,37 @@ TEST(FovSegHeadModesTest, ABatchMixingModesAndVocabulariesAnswersAsSingles) {
   EXPECT_EQ(c.dense_head, 3 + 3);
 }
 
+// bf16 on CPU, a first-class serving path: every mode runs, and DENSE's map agrees with
+// fp32's almost everywhere.
+TEST(FovSegHeadModesTest, EveryModeRunsInBf16) {
+  Fixture fp32;
+  const PipelineRequest dense = Request(fp32.image, HeadMode::kDense, SegmentTask::kSemantic, 4);
+  const auto reference = fp32.Pipeline().Run({dense});
+  ASSERT_TRUE(reference[0].ok());
+  Fixture f;
+  f.classifier->to(torch::kBFloat16);
+  f.head->to(torch::kBFloat16);
+  FovSegPipeline pipeline = f.Pipeline({"class 1"});
+  PipelineRequest bf16_dense = dense;
+  bf16_dense.image = &f.image;
+  const auto out = pipeline.Run({bf16_dense,
+                                 Request(f.image, HeadMode::kFused, SegmentTask::kPanoptic, 3),
+                                 Request(f.image, HeadMode::kMask, SegmentTask::kInstance, 3)});
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << r.status();
+  const auto& a = reference[0]->segment_id_map;
+  std::map<int, int> label_of_id_a, label_of_id_b;
+  for (size_t i = 0; i < reference[0]->segments.size(); ++i) {
+    label_of_id_a[i + 1] = reference[0]->segments[i].label_index;
+  }
+  for (size_t i = 0; i < out[0]->segments.size(); ++i) {
+    label_of_id_b[i + 1] = out[0]->segments[i].label_index;
+  }
+  size_t same = 0;
+  for (size_t p = 0; p < a.size(); ++p) {
+    same += label_of_id_a[a[p]] == label_of_id_b[out[0]->segment_id_map[p]];
+  }
+  EXPECT_GT(static_cast<double>(same) / a.size(), 0.9);
+}
+
 }  // namespace
 }  // namespace ovseg
