@@ -29,6 +29,14 @@ torch::Tensor FuseClassProbabilities(const torch::Tensor& class_logits,
                                      const torch::Tensor& dense_probs, const torch::Tensor& masks,
                                      const torch::Tensor& seen, const FusionOptions& options);
 
+// The same as log-probabilities, computed in log space: when the classifier is almost
+// sure of void, 1 - p_void rounds to 0 in float and the probabilities above lose every
+// class, while their logarithms keep the ranking (what post-processing needs).
+torch::Tensor FuseClassLogProbabilities(const torch::Tensor& class_logits,
+                                        const torch::Tensor& dense_probs,
+                                        const torch::Tensor& masks, const torch::Tensor& seen,
+                                        const FusionOptions& options);
+
 }  // namespace ovseg
 
 #endif  // OVSEG_MODEL_FGASEG_FUSION_H_

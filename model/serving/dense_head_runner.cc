@@ -20,8 +20,8 @@ std::vector<torch::Tensor> DenseHeadRunner::ClassProbabilities(
     const std::vector<const VocabularyEmbeddings*>& vocabularies) {
   const ClipDenseFeatures features = DenseFeaturesFromTokens(visual, tokens, gh, gw);
   const int64_t b = static_cast<int64_t>(vocabularies.size());
-  TORCH_CHECK(features.dense.size(0) == b, "dense head: ", features.dense.size(0),
-              " images for ", b, " vocabularies");
+  TORCH_CHECK(features.dense.size(0) == b, "dense head: ", features.dense.size(0), " images for ",
+              b, " vocabularies");
   int64_t max_labels = 0;
   for (const VocabularyEmbeddings* v : vocabularies) {
     max_labels = std::max<int64_t>(max_labels, v->num_labels);
@@ -31,7 +31,8 @@ std::vector<torch::Tensor> DenseHeadRunner::ClassProbabilities(
   torch::Tensor valid = torch::zeros({b, max_labels}, torch::kBool);
   for (int64_t k = 0; k < b; ++k) {
     const VocabularyEmbeddings& v = *vocabularies[k];
-    classes[k].narrow(0, 0, v.num_labels)
+    classes[k]
+        .narrow(0, 0, v.num_labels)
         .copy_(torch::from_blob(const_cast<float*>(v.data.data()), {v.num_labels, v.dim}));
     valid[k].narrow(0, 0, v.num_labels).fill_(true);
   }

@@ -359,10 +359,10 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
               dense_head_->seen().Seen(r.label_keys, r.vocabulary->num_labels);
           torch::Tensor seen_mask = torch::zeros({r.vocabulary->num_labels}, torch::kBool);
           for (size_t t = 0; t < seen.size(); ++t) seen_mask[t] = static_cast<bool>(seen[t]);
-          const torch::Tensor fused = FuseClassProbabilities(
+          // Post-processing takes logits; log-probabilities softmax back to themselves.
+          const torch::Tensor fused = FuseClassLogProbabilities(
               class_logits[i], probs, masks.squeeze(1), seen_mask, dense_head_->fusion());
-          // Post-processing takes logits; the log of probabilities softmaxes back to them.
-          results[i] = PostProcess(r, fused.log(), full_masks[i]);
+          results[i] = PostProcess(r, fused, full_masks[i]);
           break;
         }
         default:

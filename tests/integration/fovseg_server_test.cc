@@ -10,11 +10,14 @@
 
 #include "client/ovseg_client.h"
 #include "model/clip/clip_model.h"
+#include "model/clip/clip_weights.h"
+#include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/model_factory.h"
 #include "model/weights/safetensors_file.h"
 #include "server/config/config_loader.h"
 #include "server/encode/coco_rle.h"
 #include "server/ovseg_server.h"
+#include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
 namespace {
@@ -39,7 +42,7 @@ struct Server {
   std::unique_ptr<OvsegClient> client;
 };
 
-Server Start() {
+Server Start(const std::string& extra_model_config = "") {
   static const std::string weights = WriteTinyClip();
   auto config = ParseServerConfig(
       "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
@@ -48,7 +51,7 @@ Server Start() {
           ::testing::TempDir() +
           "/fovseg-ckpt\" } "
           "model { preset: \"fovseg-tiny\" clip_weights: \"" +
-          weights + "\" clip_quick_gelu: true }",
+          weights + "\" clip_quick_gelu: true " + extra_model_config + "}",
       "test");
   EXPECT_TRUE(config.ok()) << config.status();
   absl::StatusOr<ServingModel> model = CreateServingModel(config->model());
@@ -191,6 +194,61 @@ TEST(FovSegServerTest, CommandLineClassifiesRegionFiles) {
   std::ifstream bad_out(dir + "/cli_bad.txt");
   const std::string message((std::istreambuf_iterator<char>(bad_out)), {});
   EXPECT_NE(message.find("cannot read region file"), std::string::npos) << message;
+}
+
+// A checkpoint that holds an FGAseg head: the server offers DENSE and FUSED, answers a
+// DENSE request without regions from the dense head alone, and a FUSED (or unspecified)
+// one over the regions with both heads.
+std::string WriteCheckpointWithHead() {
+  const std::string clip_path = WriteTinyClip();  // the same file Start() serves
+  ClipLoadOptions options;
+  options.quick_gelu = true;
+  absl::StatusOr<ClipModel> clip = LoadClipModel(clip_path, options);
+  EXPECT_TRUE(clip.ok()) << clip.status();
+  torch::manual_seed(6);
+  MaskClassifier classifier((*clip)->visual, 32, MaskClassifierConfig{});
+  FgaSegConfig head_config = testing::TinyFgaSegConfig();
+  head_config.clip_width = 64;
+  head_config.guidance_layers = {0, 0};
+  FgaSegHead head(head_config);
+  CheckpointMetadata metadata;
+  metadata.preset = "fovseg-tiny";
+  metadata.clip_sha256 = ClipWeightsFingerprint(*clip);
+  metadata.step = 7;
+  metadata.training_vocabulary = {"cat", "lawn"};
+  const std::string path = ::testing::TempDir() + "/with_head.safetensors";
+  EXPECT_TRUE(WriteCheckpointWithFgaSeg(path, classifier, head, metadata).ok());
+  return path;
+}
+
+TEST(FovSegServerTest, DenseAndFusedModesWithTheCheckpointsHead) {
+  const std::string checkpoint = WriteCheckpointWithHead();
+  Server s = Start("checkpoint: \"" + checkpoint + "\" dense_top_k: 2 ");
+  absl::StatusOr<v1::GetModelInfoResponse> info = s.client->GetModelInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_EQ(info->head_modes_size(), 3);
+  EXPECT_EQ(info->head_modes(1), v1::DENSE);
+  EXPECT_EQ(info->model_version(), "with_head@step7");
+
+  v1::SegmentRequest dense = Request(v1::SEMANTIC);
+  dense.clear_regions();
+  dense.mutable_options()->set_head_mode(v1::DENSE);
+  dense.mutable_options()->set_return_semantic_map(true);
+  absl::StatusOr<v1::SegmentResponse> out = s.client->Segment(dense);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(out->segments().empty());
+  EXPECT_FALSE(out->semantic_map_png().empty());
+  for (v1::HeadMode mode : {v1::FUSED, v1::HEAD_MODE_UNSPECIFIED}) {
+    v1::SegmentRequest fused = Request(v1::INSTANCE);
+    fused.mutable_options()->set_head_mode(mode);
+    out = s.client->Segment(fused);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_FALSE(out->segments().empty());
+  }
+  // DENSE has no panoptic answer; the server says so before any work.
+  dense.set_task(v1::PANOPTIC);
+  EXPECT_EQ(s.client->Segment(dense).status().code(), absl::StatusCode::kInvalidArgument);
+  s.server->Shutdown(absl::Seconds(5));
 }
 
 }  // namespace

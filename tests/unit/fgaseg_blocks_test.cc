@@ -48,8 +48,8 @@ TEST_P(FgaSegBlocksTest, TextKernelsGiveOneMapPerClass) {
   t2p->eval();
   const torch::Tensor aligned = t2p->forward(image_, text_);
   EXPECT_EQ(aligned.sizes(), (std::vector<int64_t>{2, GetParam(), 4 * kGrid, 4 * kGrid}));
-  EXPECT_TRUE(torch::allclose(aligned.narrow(1, 0, 1),
-                              t2p->forward(image_, text_.narrow(1, 0, 1)), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(aligned.narrow(1, 0, 1), t2p->forward(image_, text_.narrow(1, 0, 1)),
+                              1e-5, 1e-5));
 }
 
 TEST_P(FgaSegBlocksTest, AggregationIgnoresPaddingClasses) {
@@ -64,10 +64,9 @@ TEST_P(FgaSegBlocksTest, AggregationIgnoresPaddingClasses) {
   EXPECT_EQ(out.sizes(), x.sizes());
   EXPECT_FALSE(torch::isnan(out).any().item<bool>());
   // Row 1's one real class equals that class run alone, whatever its padding holds.
-  const torch::Tensor alone =
-      layer->forward(x[1].narrow(1, 0, 1).unsqueeze(0), appearance[1].unsqueeze(0),
-                     text_guidance[1].narrow(0, 0, 1).unsqueeze(0),
-                     torch::ones({1, 1}, torch::kBool));
+  const torch::Tensor alone = layer->forward(
+      x[1].narrow(1, 0, 1).unsqueeze(0), appearance[1].unsqueeze(0),
+      text_guidance[1].narrow(0, 0, 1).unsqueeze(0), torch::ones({1, 1}, torch::kBool));
   EXPECT_TRUE(torch::allclose(out[1].narrow(1, 0, 1), alone[0], 1e-4, 1e-4));
   // Spatial aggregation alone: each class's map on its own.
   SpatialAggregation spatial(hidden, guidance, 4, 4);

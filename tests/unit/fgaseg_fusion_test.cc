@@ -44,5 +44,25 @@ TEST(FusionTest, GeometricEnsembleWithSeenAndUnseenWeights) {
   EXPECT_THROW(FuseClassProbabilities(logits.narrow(1, 0, 2), dense, masks, seen, {}), c10::Error);
 }
 
+// A classifier all but certain of void: 1 - p_void is 0 in float, so the probabilities
+// lose the classes; the log-probabilities keep them, equal to the exact values.
+TEST(FusionTest, LogSpaceKeepsClassesWhenVoidDominates) {
+  const torch::Tensor logits = torch::tensor({{0.0f, -1.0f, 120.0f}});
+  const torch::Tensor dense = torch::tensor({{{0.4f}}, {{0.6f}}});
+  const torch::Tensor masks = torch::tensor({{{1.0f}}});
+  const torch::Tensor seen = torch::tensor({false, false});
+  const torch::Tensor p = FuseClassProbabilities(logits, dense, masks, seen, FusionOptions());
+  EXPECT_EQ(p[0][0].item<float>(), 0.0f);  // what the log space avoids
+  const torch::Tensor log_p = FuseClassLogProbabilities(logits, dense, masks, seen, {});
+  // log(1 - p_void) = log(e^0 + e^-1) - 120 (to double precision); classes by hand.
+  const double log_not_void = std::log(1.0 + std::exp(-1.0)) - 120.0;
+  const double c0 = 1.0 / (1.0 + std::exp(-1.0)), c1 = 1.0 - c0;
+  const double f0 = std::pow(c0, 0.2) * std::pow(0.4, 0.8),
+               f1 = std::pow(c1, 0.2) * std::pow(0.6, 0.8);
+  EXPECT_NEAR(log_p[0][0].item<double>(), std::log(f0 / (f0 + f1)) + log_not_void, 1e-4);
+  EXPECT_NEAR(log_p[0][1].item<double>(), std::log(f1 / (f0 + f1)) + log_not_void, 1e-4);
+  EXPECT_NEAR(log_p[0][2].item<double>(), 0.0, 1e-6);
+}
+
 }  // namespace
 }  // namespace ovseg

@@ -68,7 +68,7 @@ struct Fixture {
   MaskClassifier classifier{clip->visual, 32, SoftClassifier()};
   FgaSegHead head{HeadConfig()};
   std::shared_ptr<FakeMaskGenerator> generator = std::make_shared<FakeMaskGenerator>();
-  ImageRgb8 image{kWidth, kHeight, PixelBuffer(kWidth * kHeight * 3)};
+  ImageRgb8 image{kWidth, kHeight, PixelBuffer(kWidth* kHeight * 3)};
 
   Fixture() {
     torch::manual_seed(4);
@@ -88,7 +88,8 @@ std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels, int seed) {
   auto v = std::make_shared<VocabularyEmbeddings>();
   v->num_labels = labels;
   v->dim = 32;
-  const torch::Tensor e = F::normalize(torch::randn({labels, 32}), F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor e =
+      F::normalize(torch::randn({labels, 32}), F::NormalizeFuncOptions().dim(-1));
   v->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
   return v;
 }
@@ -123,7 +124,8 @@ TEST(FovSegHeadModesTest, ModesOfferedFollowTheDenseHead) {
         << out[0].status();
   }
   // The default is MASK without the head...
-  const auto by_default = mask_only.Run({Request(f.image, HeadMode::kDefault, SegmentTask::kSemantic, 3)});
+  const auto by_default =
+      mask_only.Run({Request(f.image, HeadMode::kDefault, SegmentTask::kSemantic, 3)});
   ASSERT_TRUE(by_default[0].ok()) << by_default[0].status();
   EXPECT_EQ(mask_only.stage_counts().dense_head, 0);
 
@@ -131,7 +133,8 @@ TEST(FovSegHeadModesTest, ModesOfferedFollowTheDenseHead) {
   FovSegPipeline full = f.Pipeline();
   EXPECT_EQ(full.Info().head_modes,
             (std::vector<HeadMode>{HeadMode::kMask, HeadMode::kDense, HeadMode::kFused}));
-  const auto fused_default = full.Run({Request(f.image, HeadMode::kDefault, SegmentTask::kPanoptic, 3)});
+  const auto fused_default =
+      full.Run({Request(f.image, HeadMode::kDefault, SegmentTask::kPanoptic, 3)});
   ASSERT_TRUE(fused_default[0].ok()) << fused_default[0].status();
   EXPECT_EQ(full.stage_counts().dense_head, 1);
   EXPECT_EQ(full.stage_counts().mask_classifier, 1);
@@ -141,7 +144,8 @@ TEST(FovSegHeadModesTest, EachModeRunsOnlyWhatItNeeds) {
   Fixture f;
   FovSegPipeline pipeline = f.Pipeline();
   // DENSE: no proposals, no mask tokens; CLIP's image tokens and the head only.
-  ASSERT_TRUE(pipeline.Run({Request(f.image, HeadMode::kDense, SegmentTask::kSemantic, 4)})[0].ok());
+  ASSERT_TRUE(
+      pipeline.Run({Request(f.image, HeadMode::kDense, SegmentTask::kSemantic, 4)})[0].ok());
   FovSegPipeline::StageCounts c = pipeline.stage_counts();
   EXPECT_EQ(f.generator->images_, 0);
   EXPECT_EQ(c.generator, 0);
@@ -155,7 +159,8 @@ TEST(FovSegHeadModesTest, EachModeRunsOnlyWhatItNeeds) {
   EXPECT_EQ(c.mask_classifier, 1);
   EXPECT_EQ(c.dense_head, 1);
   // FUSED: one CLIP pass feeds both heads (no separate image-token pass).
-  ASSERT_TRUE(pipeline.Run({Request(f.image, HeadMode::kFused, SegmentTask::kInstance, 4)})[0].ok());
+  ASSERT_TRUE(
+      pipeline.Run({Request(f.image, HeadMode::kFused, SegmentTask::kInstance, 4)})[0].ok());
   c = pipeline.stage_counts();
   EXPECT_EQ(c.generator, 2);
   EXPECT_EQ(c.mask_classifier, 2);
@@ -163,7 +168,8 @@ TEST(FovSegHeadModesTest, EachModeRunsOnlyWhatItNeeds) {
   EXPECT_EQ(c.dense_head, 2);
 
   // DENSE answers semantic requests only, and has no use for regions.
-  const auto panoptic = pipeline.Run({Request(f.image, HeadMode::kDense, SegmentTask::kPanoptic, 2)});
+  const auto panoptic =
+      pipeline.Run({Request(f.image, HeadMode::kDense, SegmentTask::kPanoptic, 2)});
   EXPECT_EQ(panoptic[0].status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(panoptic[0].status().message()).find("SEMANTIC"), std::string::npos);
   RegionMasks regions{1, kWidth, kHeight, std::vector<uint8_t>(kWidth * kHeight, 1)};
@@ -245,8 +251,8 @@ TEST(FovSegHeadModesTest, FusedIsTheGeometricEnsembleWithSeenWeights) {
   torch::NoGradGuard no_grad;
   const torch::Tensor normalised = ClipNormalize(f.image.pixels.data(), kWidth, kHeight);
   int64_t gh = 0, gw = 0;
-  const std::vector<torch::Tensor> tokens = f.classifier->EncodeImageTokens(
-      normalised, runner.TokenLayers(visual), &gh, &gw);
+  const std::vector<torch::Tensor> tokens =
+      f.classifier->EncodeImageTokens(normalised, runner.TokenLayers(visual), &gh, &gw);
   const torch::Tensor dense =
       runner.ClassProbabilities(visual, tokens, gh, gw, {r.vocabulary.get()})[0].mean({1, 2});
 
@@ -312,9 +318,9 @@ TEST(FovSegHeadModesTest, EveryModeRunsInBf16) {
   FovSegPipeline pipeline = f.Pipeline({"class 1"});
   PipelineRequest bf16_dense = dense;
   bf16_dense.image = &f.image;
-  const auto out = pipeline.Run({bf16_dense,
-                                 Request(f.image, HeadMode::kFused, SegmentTask::kPanoptic, 3),
-                                 Request(f.image, HeadMode::kMask, SegmentTask::kInstance, 3)});
+  const auto out =
+      pipeline.Run({bf16_dense, Request(f.image, HeadMode::kFused, SegmentTask::kPanoptic, 3),
+                    Request(f.image, HeadMode::kMask, SegmentTask::kInstance, 3)});
   for (const auto& r : out) ASSERT_TRUE(r.ok()) << r.status();
   const auto& a = reference[0]->segment_id_map;
   std::map<int, int> label_of_id_a, label_of_id_b;
