@@ -6,6 +6,7 @@
 #ifndef OVSEG_MODEL_FGASEG_FGASEG_CONFIG_H_
 #define OVSEG_MODEL_FGASEG_FGASEG_CONFIG_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -38,6 +39,26 @@ struct FgaSegConfig {
   // decoder. 0 keeps every class.
   int64_t top_k = 1;
 };
+
+// The default configuration for a CLIP vision tower: its widths, and guidance from the
+// blocks the paper uses (3 and 7 of B/16's 12, 7 and 15 of L/14's 24; other depths at the
+// same fractions, 1/3 and 2/3 of the way, less one).
+inline FgaSegConfig FgaSegConfigForClip(int64_t vision_layers, int64_t vision_width,
+                                        int64_t embed_dim) {
+  FgaSegConfig c;
+  c.embed_dim = embed_dim;
+  c.clip_width = vision_width;
+  if (vision_layers == 12) {
+    c.guidance_layers = {3, 7};
+  } else if (vision_layers == 24) {
+    c.guidance_layers = {7, 15};
+  } else {
+    const int64_t last_guidance = vision_layers - 2;  // the last block is the dense path
+    c.guidance_layers = {std::min(vision_layers / 3, last_guidance),
+                         std::min(2 * vision_layers / 3, last_guidance)};
+  }
+  return c;
+}
 
 }  // namespace ovseg
 

@@ -217,6 +217,17 @@ TEST(FgaSegHeadTest, AnyVocabularySizeWithTheDefaultConfig) {
   EXPECT_EQ(head->forward(in).logits.scalar_type(), torch::kBFloat16);
 }
 
+TEST(FgaSegConfigTest, GuidanceLayersFollowTheClipDepth) {
+  EXPECT_EQ(FgaSegConfigForClip(12, 768, 512).guidance_layers, (std::vector<int64_t>{3, 7}));
+  const FgaSegConfig large = FgaSegConfigForClip(24, 1024, 768);
+  EXPECT_EQ(large.guidance_layers, (std::vector<int64_t>{7, 15}));
+  EXPECT_EQ(large.clip_width, 1024);
+  EXPECT_EQ(large.embed_dim, 768);
+  EXPECT_EQ(FgaSegConfigForClip(6, 64, 32).guidance_layers, (std::vector<int64_t>{2, 4}));
+  // Guidance never reaches the last block (the dense path) even on tiny towers.
+  EXPECT_EQ(FgaSegConfigForClip(2, 64, 32).guidance_layers, (std::vector<int64_t>{0, 0}));
+}
+
 TEST(ClipDenseFeaturesTest, MatchTheOfficialValuePath) {
   const char* root = std::getenv("OVSEG_SOURCE_DIR");
   ClipLoadOptions options;
