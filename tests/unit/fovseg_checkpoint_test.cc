@@ -157,6 +157,29 @@ TEST(FovSegCheckpointTest, MismatchesAreNamedAndLeaveTheClassifierUntouched) {
       absl::StatusCode::kFailedPrecondition);
 }
 
+ImageRgb8 TestImage() {
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 0)};
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 31) % 253;
+  return image;
+}
+
+// Three random classes, every segment kept (score threshold 0).
+PipelineRequest ThreeClassRequest(const ImageRgb8& image, ClipModel& clip, HeadMode mode) {
+  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
+  vocabulary->num_labels = 3;
+  vocabulary->dim = static_cast<int>(clip->config().embed_dim);
+  const torch::Tensor e = torch::nn::functional::normalize(
+      torch::randn({3, vocabulary->dim}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  vocabulary->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  PipelineRequest request;
+  request.image = &image;
+  request.vocabulary = vocabulary;
+  request.is_thing.assign(3, true);
+  request.head_mode = mode;
+  request.params.score_threshold = 0.0f;
+  return request;
+}
+
 TEST(FovSegCheckpointTest, FactoryServesACheckpointOnlyOnItsBaseWeights) {
   torch::manual_seed(7);
   ClipModel clip = TinyClip();
@@ -198,20 +221,9 @@ TEST(FovSegCheckpointTest, FactoryServesWithTheConfiguredMask2FormerGenerator) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_TRUE(model->pipeline->Info().generates_masks);
   // A request without regions is answered from the generator's proposals.
-  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 0)};
-  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 31) % 253;
-  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
-  vocabulary->num_labels = 3;
-  vocabulary->dim = static_cast<int>(clip->config().embed_dim);
-  const torch::Tensor e = torch::nn::functional::normalize(
-      torch::randn({3, vocabulary->dim}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
-  vocabulary->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
-  PipelineRequest request;
-  request.image = &image;
-  request.vocabulary = vocabulary;
-  request.is_thing.assign(3, true);
+  const ImageRgb8 image = TestImage();
+  PipelineRequest request = ThreeClassRequest(image, clip, HeadMode::kDefault);
   request.task = SegmentTask::kInstance;
-  request.params.score_threshold = 0.0f;
   const auto results = model->pipeline->Run({request});
   ASSERT_TRUE(results[0].ok()) << results[0].status();
   EXPECT_FALSE(results[0]->segments.empty());
@@ -313,20 +325,8 @@ TEST(FgaSegCheckpointTest, FactoryServesTheDenseHeadOnlyOnAClipItFits) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->pipeline->Info().head_modes,
             (std::vector<HeadMode>{HeadMode::kMask, HeadMode::kDense, HeadMode::kFused}));
-  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 0)};
-  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 31) % 253;
-  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
-  vocabulary->num_labels = 3;
-  vocabulary->dim = static_cast<int>(clip->config().embed_dim);
-  const torch::Tensor e = torch::nn::functional::normalize(
-      torch::randn({3, vocabulary->dim}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
-  vocabulary->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
-  PipelineRequest request;
-  request.image = &image;
-  request.vocabulary = vocabulary;
-  request.is_thing.assign(3, true);
-  request.head_mode = HeadMode::kDense;
-  request.params.score_threshold = 0.0f;
+  const ImageRgb8 image = TestImage();
+  const PipelineRequest request = ThreeClassRequest(image, clip, HeadMode::kDense);
   const auto results = model->pipeline->Run({request});
   ASSERT_TRUE(results[0].ok()) << results[0].status();
   EXPECT_FALSE(results[0]->segments.empty());
