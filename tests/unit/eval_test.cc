@@ -78,9 +78,7 @@ PanopticImage Row(const std::string& pixels, std::vector<PanopticSegment> segmen
   return image;
 }
 
-std::vector<PanopticCategory> TwoCategories() {
-  return {{1, "person", true}, {2, "grass", false}};
-}
+std::vector<PanopticCategory> TwoCategories() { return {{1, "person", true}, {2, "grass", false}}; }
 
 TEST(PanopticQualityTest, MatchesNeedIouAboveHalfWithVoidLeftOutOfTheUnion) {
   PanopticQuality pq(TwoCategories());
@@ -117,8 +115,7 @@ TEST(PanopticQualityTest, OnlyTheLastCrowdRegionOfACategoryExcuses) {
   ASSERT_TRUE(pq.Add(Row("1122", {{1, 1, true}, {2, 1, true}}), Row("3300", {{3, 1}})).ok());
   EXPECT_EQ(pq.stats().at(1).fp, 1);
   PanopticQuality on_last(TwoCategories());
-  ASSERT_TRUE(
-      on_last.Add(Row("1122", {{1, 1, true}, {2, 1, true}}), Row("0033", {{3, 1}})).ok());
+  ASSERT_TRUE(on_last.Add(Row("1122", {{1, 1, true}, {2, 1, true}}), Row("0033", {{3, 1}})).ok());
   EXPECT_EQ(on_last.stats().count(1), 0u);
 }
 
@@ -126,14 +123,12 @@ TEST(PanopticQualityTest, InconsistentPredictionsAreNamedErrors) {
   PanopticQuality pq(TwoCategories());
   const PanopticImage gt = Row("1111", {{1, 1}});
   absl::Status s = pq.Add(gt, Row("1111", {}));
-  EXPECT_NE(s.message().find("segment id 1 is in the PNG but not in the JSON"),
-            std::string::npos)
+  EXPECT_NE(s.message().find("segment id 1 is in the PNG but not in the JSON"), std::string::npos)
       << s;
   PanopticImage only_json = Row("0000", {});
   only_json.segments = {{5, 1}};
   s = pq.Add(gt, only_json);
-  EXPECT_NE(s.message().find("segment id 5 is in the JSON but not in the PNG"),
-            std::string::npos)
+  EXPECT_NE(s.message().find("segment id 5 is in the JSON but not in the PNG"), std::string::npos)
       << s;
   s = pq.Add(gt, Row("1111", {{1, 9}}));
   EXPECT_NE(s.message().find("unknown category_id 9"), std::string::npos) << s;
@@ -236,10 +231,9 @@ TEST(OvsegEvalCommandTest, PanopticAndSemanticReports) {
                                "/panoptic/pred --json-out " + out + " > /dev/null";
   ASSERT_EQ(std::system(panoptic.c_str()), 0);
   ExpectSameNumbers(ReadJson(out), ReadJson(dir + "/panoptic/expected.json"), "cli");
-  const std::string semantic = std::string(OVSEG_EVAL_BINARY) + " semantic --gt-dir " + dir +
-                               "/semantic16/gt --pred-dir " + dir +
-                               "/semantic16/pred --num-classes 300 --ignore 65535 --json-out " +
-                               out + " > /dev/null";
+  const std::string semantic =
+      std::string(OVSEG_EVAL_BINARY) + " semantic --gt-dir " + dir + "/semantic16/gt --pred-dir " +
+      dir + "/semantic16/pred --num-classes 300 --ignore 65535 --json-out " + out + " > /dev/null";
   ASSERT_EQ(std::system(semantic.c_str()), 0);
   ExpectSameNumbers(ReadJson(out), ReadJson(dir + "/semantic16/expected.json"), "cli");
   const std::string wrong = std::string(OVSEG_EVAL_BINARY) + " semantic --gt-dir " + dir +

@@ -23,7 +23,8 @@ absl::Status Problem(const std::string& path, const std::string& what) {
 template <typename T>
 absl::StatusOr<T> Field(const json& object, const char* key, const std::string& where) {
   const auto it = object.find(key);
-  if (it == object.end()) return absl::InvalidArgumentError(absl::StrCat(where, ": no \"", key, "\""));
+  if (it == object.end())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": no \"", key, "\""));
   try {
     return it->template get<T>();
   } catch (const json::exception&) {
@@ -126,9 +127,8 @@ absl::Status WriteCocoPanopticJson(const std::string& path, const CocoPanoptic& 
   json root;
   root["categories"] = json::array();
   for (const CocoCategory& c : dataset.categories) {
-    json category = {{"id", c.category.id},
-                     {"name", c.category.name},
-                     {"isthing", c.category.isthing ? 1 : 0}};
+    json category = {
+        {"id", c.category.id}, {"name", c.category.name}, {"isthing", c.category.isthing ? 1 : 0}};
     if (!c.synonyms.empty()) category["synonyms"] = c.synonyms;
     root["categories"].push_back(category);
   }
@@ -168,7 +168,8 @@ absl::StatusOr<PanopticImage> ReadPanopticPng(const std::string& dir,
                                               const CocoPanopticAnnotation& annotation) {
   const std::string path = (std::filesystem::path(dir) / annotation.file_name).string();
   if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(absl::StrCat(path, ": missing (image_id ", annotation.image_id, ")"));
+    return absl::NotFoundError(
+        absl::StrCat(path, ": missing (image_id ", annotation.image_id, ")"));
   }
   const cv::Mat bgr = cv::imread(path, cv::IMREAD_UNCHANGED);
   if (bgr.empty()) return Problem(path, "not a readable PNG");
@@ -197,8 +198,8 @@ absl::StatusOr<PanopticImage> ReadPanopticPng(const std::string& dir,
 absl::Status WritePanopticPng(const std::string& path, int width, int height,
                               const std::vector<uint32_t>& ids) {
   if (ids.size() != static_cast<size_t>(width) * height) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", ids.size(), " ids for ", width,
-                                                   "x", height));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", ids.size(), " ids for ", width, "x", height));
   }
   cv::Mat bgr(height, width, CV_8UC3);
   for (int y = 0; y < height; ++y) {
@@ -210,7 +211,8 @@ absl::Status WritePanopticPng(const std::string& path, int width, int height,
       row[3 * x + 2] = static_cast<uint8_t>(id);
     }
   }
-  if (!cv::imwrite(path, bgr)) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  if (!cv::imwrite(path, bgr))
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
   return absl::OkStatus();
 }
 

@@ -13,9 +13,9 @@ absl::StatusOr<LabelMap> ReadLabelPng(const std::string& path) {
   const cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
   if (m.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": not a readable PNG"));
   if (m.channels() != 1 || (m.depth() != CV_8U && m.depth() != CV_16U)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": label maps are single-channel 8- or 16-bit PNGs; this one has ", m.channels(),
-        " channel(s) of depth code ", m.depth()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": label maps are single-channel 8- or 16-bit PNGs; this one has ",
+                     m.channels(), " channel(s) of depth code ", m.depth()));
   }
   LabelMap out;
   out.width = m.cols;
@@ -33,8 +33,8 @@ absl::StatusOr<LabelMap> ReadLabelPng(const std::string& path) {
 
 absl::Status WriteLabelPng(const std::string& path, const LabelMap& map) {
   if (map.labels.size() != static_cast<size_t>(map.width) * map.height) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", map.labels.size(), " labels for ",
-                                                   map.width, "x", map.height));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", map.labels.size(), " labels for ", map.width, "x", map.height));
   }
   const auto [lo, hi] = std::minmax_element(map.labels.begin(), map.labels.end());
   if (!map.labels.empty() && (*lo < 0 || *hi > 65535)) {
@@ -53,7 +53,8 @@ absl::Status WriteLabelPng(const std::string& path, const LabelMap& map) {
       }
     }
   }
-  if (!cv::imwrite(path, m)) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
+  if (!cv::imwrite(path, m))
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot write"));
   return absl::OkStatus();
 }
 

@@ -82,8 +82,8 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticFiles(const PanopticFiles& files
   for (const CocoPanopticAnnotation& a : gt->annotations) {
     const auto it = by_image.find(a.image_id);
     if (it == by_image.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(files.pred_json, ": no prediction for image_id ",
-                                                     a.image_id, " (", a.file_name, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          files.pred_json, ": no prediction for image_id ", a.image_id, " (", a.file_name, ")"));
     }
     pairs.push_back({&a, it->second});
   }
@@ -119,8 +119,7 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticFiles(const SemanticFiles& files
   std::sort(names.begin(), names.end());
   if (names.empty()) return absl::NotFoundError(absl::StrCat(files.gt_dir, ": no .png files"));
   return ParallelAccumulate<SemanticMetrics>(
-      names.size(), threads,
-      [&] { return SemanticMetrics(files.num_classes, files.ignore_label); },
+      names.size(), threads, [&] { return SemanticMetrics(files.num_classes, files.ignore_label); },
       [&](size_t i, SemanticMetrics& m) -> absl::Status {
         const std::string gt_path = (std::filesystem::path(files.gt_dir) / names[i]).string();
         const std::string pred_path = (std::filesystem::path(files.pred_dir) / names[i]).string();
@@ -130,8 +129,8 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticFiles(const SemanticFiles& files
         if (!p.ok()) return p.status();
         if (g->width != p->width || g->height != p->height) {
           return absl::InvalidArgumentError(absl::StrCat(pred_path, " is ", p->width, "x",
-                                                         p->height, ", its ground truth ",
-                                                         g->width, "x", g->height));
+                                                         p->height, ", its ground truth ", g->width,
+                                                         "x", g->height));
         }
         return m.Add(names[i], p->labels, g->labels);
       },
@@ -160,8 +159,12 @@ nlohmann::json SemanticReportJson(const SemanticMetrics& metrics) {
     iou[std::to_string(c)] = Percent(r.iou[c]);
     acc[std::to_string(c)] = Percent(r.acc[c]);
   }
-  return {{"mIoU", Percent(r.miou)}, {"fwIoU", Percent(r.fwiou)}, {"mACC", Percent(r.macc)},
-          {"pACC", Percent(r.pacc)}, {"IoU", iou},                {"ACC", acc}};
+  return {{"mIoU", Percent(r.miou)},
+          {"fwIoU", Percent(r.fwiou)},
+          {"mACC", Percent(r.macc)},
+          {"pACC", Percent(r.pacc)},
+          {"IoU", iou},
+          {"ACC", acc}};
 }
 
 std::string PanopticReportTable(const PanopticQuality& pq) {

@@ -100,8 +100,7 @@ absl::Status PanopticQuality::Add(const PanopticImage& gt, const PanopticImage& 
     const auto qi = pred_segments.find(q);
     if (gi == gt_segments.end() || qi == pred_segments.end()) continue;
     if (gi->second.iscrowd || gi->second.category_id != qi->second.category_id) continue;
-    const int64_t unions =
-        qi->second.area + gi->second.area - inter - intersection(kVoid, q);
+    const int64_t unions = qi->second.area + gi->second.area - inter - intersection(kVoid, q);
     const double iou = static_cast<double>(inter) / static_cast<double>(unions);
     if (iou > 0.5) {
       PqCategoryStats& s = stats_[gi->second.category_id];

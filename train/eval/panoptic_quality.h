@@ -34,7 +34,7 @@ struct PanopticSegment {
   uint32_t id = 0;
   int category_id = 0;
   bool iscrowd = false;
-  int64_t area = 0;  // ground truth: from the JSON; predictions: recomputed from the PNG
+  int64_t area = 0;            // ground truth: from the JSON; predictions: recomputed from the PNG
   int bbox[4] = {0, 0, 0, 0};  // x, y, width, height (the JSON's; not used by PQ)
 };
 

@@ -42,9 +42,7 @@ void Progress::Draw(const std::string& extra) {
   const double elapsed = absl::ToDoubleSeconds(now - start_);
   const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
   const std::string eta =
-      rate > 0 && total_ > done_
-          ? FormatDuration(absl::Seconds((total_ - done_) / rate))
-          : "0:00";
+      rate > 0 && total_ > done_ ? FormatDuration(absl::Seconds((total_ - done_) / rate)) : "0:00";
   const std::string tail = extra.empty() ? "" : absl::StrCat(", ", extra);
   if (terminal_) {
     if (now - last_draw_ < absl::Milliseconds(100) && done_ < total_) return;  // no flicker

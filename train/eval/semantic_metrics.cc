@@ -16,8 +16,7 @@ absl::Status SemanticMetrics::Add(const std::string& name, const std::vector<int
                                   const std::vector<int32_t>& ground_truth) {
   if (prediction.size() != ground_truth.size()) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": prediction has ", prediction.size(),
-                                                   " pixels, ground truth ",
-                                                   ground_truth.size()));
+                                                   " pixels, ground truth ", ground_truth.size()));
   }
   const int64_t n = num_classes_;
   std::vector<int64_t> counts(confusion_.size(), 0);
@@ -25,15 +24,15 @@ absl::Status SemanticMetrics::Add(const std::string& name, const std::vector<int
     const int32_t q = prediction[p];
     int32_t g = ground_truth[p];
     if (q < 0 || q >= num_classes_) {
-      return absl::InvalidArgumentError(absl::StrCat(name, ": predicted value ", q,
-                                                     " is outside 0..", num_classes_ - 1));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": predicted value ", q, " is outside 0..", num_classes_ - 1));
     }
     if (g == ignore_label_) {
       g = num_classes_;
     } else if (g < 0 || g >= num_classes_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": ground-truth value ", g, " is neither a class (0..",
-                       num_classes_ - 1, ") nor the ignore label ", ignore_label_));
+      return absl::InvalidArgumentError(absl::StrCat(name, ": ground-truth value ", g,
+                                                     " is neither a class (0..", num_classes_ - 1,
+                                                     ") nor the ignore label ", ignore_label_));
     }
     ++counts[static_cast<size_t>(q * (n + 1) + g)];
   }

@@ -17,7 +17,7 @@ namespace ovseg {
 
 struct SemanticReport {
   double miou = 0, fwiou = 0, macc = 0, pacc = 0;  // fractions (the CLI prints percent)
-  std::vector<double> iou, acc;                      // per class; NaN where undefined
+  std::vector<double> iou, acc;                    // per class; NaN where undefined
 };
 
 class SemanticMetrics {

@@ -1,0 +1,166 @@
+// The synthetic open-vocabulary world: the split's promises (every word of an unseen
+// combination is in some seen class; caption-only words are in no seen class; training
+// annotations hold seen classes only), determinism across thread counts, annotations that
+// agree with the pixels, captions that name what is visible, and files that ovseg-eval
+// scores (ground truth against itself: PQ 100).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "train/data/coco_panoptic.h"
+#include "train/data/label_png.h"
+#include "train/eval/file_evaluation.h"
+#include "train/synth/synth_dataset.h"
+#include "train/synth/synth_vocabulary.h"
+
+namespace ovseg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::set<std::string> Words(const std::string& name) {
+  std::set<std::string> words;
+  for (absl::string_view w : absl::StrSplit(name, ' ')) words.insert(std::string(w));
+  return words;
+}
+
+TEST(SynthVocabularyTest, TheSplitKeepsItsPromises) {
+  const SynthVocabulary& v = SynthVocabulary::Get();
+  std::set<std::string> seen_words;
+  std::set<std::string> names;
+  int unseen = 0;
+  for (const SynthClass& c : v.classes()) {
+    EXPECT_TRUE(names.insert(c.name).second) << "duplicate " << c.name;
+    if (c.seen) {
+      for (const std::string& w : Words(c.name)) seen_words.insert(w);
+    }
+  }
+  const std::vector<std::string> caption_only = SynthVocabulary::CaptionOnlyWords();
+  for (const std::string& w : caption_only) EXPECT_EQ(seen_words.count(w), 0u) << w;
+  int combinations = 0;
+  for (const SynthClass& c : v.classes()) {
+    if (c.seen) continue;
+    ++unseen;
+    bool has_new_word = false;
+    for (const std::string& w : Words(c.name)) {
+      has_new_word |= std::find(caption_only.begin(), caption_only.end(), w) != caption_only.end();
+    }
+    if (has_new_word) continue;
+    ++combinations;
+    // A new combination: every one of its words is in some seen class.
+    for (const std::string& w : Words(c.name)) EXPECT_EQ(seen_words.count(w), 1u) << c.name;
+  }
+  EXPECT_GT(combinations, 5);
+  EXPECT_GT(unseen - combinations, 5);
+  EXPECT_EQ(v.ById(1).name, "grass");
+  EXPECT_FALSE(v.ById(1).isthing);
+}
+
+TEST(SceneGeneratorTest, DeterministicAndConsistent) {
+  SceneOptions o;
+  const SynthScene a = GenerateScene(MixSeed(5, 7), o), b = GenerateScene(MixSeed(5, 7), o);
+  EXPECT_EQ(a.rgb, b.rgb);
+  EXPECT_EQ(a.ids, b.ids);
+  EXPECT_EQ(a.caption, b.caption);
+  EXPECT_NE(GenerateScene(MixSeed(5, 8), o).rgb, a.rgb);
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    const SynthScene s = GenerateScene(MixSeed(1, seed), o);
+    EXPECT_EQ(s.width % 32, 0);
+    EXPECT_GE(s.width, 128);
+    EXPECT_LE(s.height, 256);
+    ASSERT_EQ(s.rgb.size(), s.ids.size() * 3);
+    std::set<uint32_t> listed;
+    for (const PanopticSegment& seg : s.segments) {
+      listed.insert(seg.id);
+      const SynthClass& c = SynthVocabulary::Get().ById(seg.category_id);
+      // Captions name every visible class, things with an article.
+      EXPECT_TRUE(absl::StrContains(s.caption, c.isthing ? "a " + c.name : c.name))
+          << s.caption << " lacks " << c.name;
+    }
+    for (uint32_t id : s.ids) {
+      if (id != 0) {
+        EXPECT_EQ(listed.count(id), 1u) << "pixel id " << id << " has no segment";
+      }
+    }
+  }
+}
+
+TEST(SynthDatasetTest, SplitsFilesAndDeterminismAcrossThreads) {
+  const fs::path root = fs::path(::testing::TempDir()) / "synth";
+  fs::remove_all(root);
+  SynthDatasetOptions o;
+  o.num_train = 12;
+  o.num_val = 8;
+  o.seed = 9;
+  o.scene.min_size = 64;
+  o.scene.max_size = 96;
+  for (int threads : {1, 3}) {
+    o.threads = threads;
+    o.out_dir = (root / ("t" + std::to_string(threads))).string();
+    ASSERT_TRUE(WriteSynthDataset(o).ok());
+  }
+  for (const char* file : {"train/panoptic/000005.png", "val/semantic/000003.png",
+                           "train/panoptic.json", "val/captions.json"}) {
+    std::ifstream a(root / "t1" / file, std::ios::binary), b(root / "t3" / file, std::ios::binary);
+    const std::string sa((std::istreambuf_iterator<char>(a)), {});
+    const std::string sb((std::istreambuf_iterator<char>(b)), {});
+    EXPECT_FALSE(sa.empty()) << file;
+    EXPECT_EQ(sa, sb) << file << " differs between 1 and 3 threads";
+  }
+  const fs::path dir = root / "t1";
+  EXPECT_TRUE(fs::exists(dir / "SPLIT.md"));
+  EXPECT_TRUE(fs::exists(dir / "vocabulary.json"));
+  absl::StatusOr<CocoPanoptic> train = ReadCocoPanopticJson((dir / "train/panoptic.json").string());
+  absl::StatusOr<CocoPanoptic> val = ReadCocoPanopticJson((dir / "val/panoptic.json").string());
+  ASSERT_TRUE(train.ok() && val.ok());
+  const SynthVocabulary& v = SynthVocabulary::Get();
+  EXPECT_EQ(val->categories.size(), v.classes().size());
+  for (const CocoCategory& c : train->categories) EXPECT_TRUE(v.ById(c.category.id).seen);
+  for (const CocoPanopticAnnotation& a : train->annotations) {
+    for (const PanopticSegment& s : a.segments) EXPECT_TRUE(v.ById(s.category_id).seen);
+  }
+  bool val_has_unseen = false;
+  for (const CocoPanopticAnnotation& a : val->annotations) {
+    for (const PanopticSegment& s : a.segments) val_has_unseen |= !v.ById(s.category_id).seen;
+  }
+  EXPECT_TRUE(val_has_unseen);
+  // Areas in the JSON agree with the PNGs, and the semantic PNG with the panoptic one.
+  const CocoPanopticAnnotation& a = val->annotations[2];
+  absl::StatusOr<PanopticImage> image = ReadPanopticPng((dir / "val/panoptic").string(), a);
+  ASSERT_TRUE(image.ok()) << image.status();
+  std::vector<PanopticSegment> recomputed = a.segments;
+  ComputeAreasAndBoxes(image->width, image->height, image->ids, &recomputed);
+  for (size_t i = 0; i < recomputed.size(); ++i) EXPECT_EQ(recomputed[i].area, a.segments[i].area);
+  absl::StatusOr<LabelMap> semantic = ReadLabelPng((dir / "val/semantic/000003.png").string());
+  ASSERT_TRUE(semantic.ok());
+  for (size_t p = 0; p < image->ids.size(); ++p) {
+    int expected = 255;
+    for (const PanopticSegment& s : a.segments) {
+      if (s.id == image->ids[p]) expected = s.category_id - 1;
+    }
+    ASSERT_EQ(semantic->labels[p], expected) << "pixel " << p;
+  }
+  // The ground truth scored against itself is perfect.
+  const std::string val_dir = (dir / "val").string();
+  absl::StatusOr<PanopticQuality> pq =
+      EvaluatePanopticFiles({val_dir + "/panoptic.json", val_dir + "/panoptic",
+                             val_dir + "/panoptic.json", val_dir + "/panoptic"},
+                            2);
+  ASSERT_TRUE(pq.ok()) << pq.status();
+  EXPECT_NEAR(pq->Report().all.pq, 1.0, 1e-12);
+}
+
+TEST(SynthDatasetTest, BadOptionsAreNamed) {
+  SynthDatasetOptions o;
+  o.out_dir = ::testing::TempDir() + "/synth_bad";
+  o.scene.min_size = 300;
+  o.scene.max_size = 200;
+  EXPECT_NE(WriteSynthDataset(o).message().find("min (300) <= max (200)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ovseg

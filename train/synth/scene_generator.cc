@@ -1,0 +1,345 @@
+#include "train/synth/scene_generator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "train/synth/synth_vocabulary.h"
+
+namespace ovseg {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+cv::Vec3b Rgb(int r, int g, int b) {
+  return cv::Vec3b(cv::saturate_cast<uint8_t>(r), cv::saturate_cast<uint8_t>(g),
+                   cv::saturate_cast<uint8_t>(b));
+}
+
+// Per-pixel brightness noise of +-amplitude around `base`.
+void FillNoisy(cv::Mat& canvas, cv::Vec3b base, int amplitude, cv::RNG& rng) {
+  canvas.setTo(base);
+  cv::Mat noise(canvas.size(), CV_16SC1);
+  rng.fill(noise, cv::RNG::UNIFORM, -amplitude, amplitude + 1);
+  for (int y = 0; y < canvas.rows; ++y) {
+    for (int x = 0; x < canvas.cols; ++x) {
+      cv::Vec3b& p = canvas.at<cv::Vec3b>(y, x);
+      const int n = noise.at<int16_t>(y, x);
+      p = Rgb(p[0] + n, p[1] + n, p[2] + n);
+    }
+  }
+}
+
+void PaintTexture(Texture t, cv::Mat& c, cv::RNG& rng) {
+  const int w = c.cols, h = c.rows;
+  switch (t) {
+    case Texture::kGrass: {
+      FillNoisy(c, Rgb(60, 140, 50), 18, rng);
+      for (int i = 0; i < w * h / 40; ++i) {
+        const cv::Point p(rng.uniform(0, w), rng.uniform(0, h));
+        const int shade = rng.uniform(-40, 41);
+        cv::line(c, p, p + cv::Point(rng.uniform(-2, 3), -rng.uniform(3, 8)),
+                 cv::Scalar(50 + shade / 2, 150 + shade, 40), 1);
+      }
+      break;
+    }
+    case Texture::kWater: {
+      const double f = rng.uniform(0.15, 0.35), g = rng.uniform(0.03, 0.08);
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          const double v = std::sin(y * f + 2.0 * std::sin(x * g));
+          c.at<cv::Vec3b>(y, x) = Rgb(40 + 25 * v, 90 + 30 * v, 170 + 30 * v);
+        }
+      }
+      break;
+    }
+    case Texture::kSand: {
+      FillNoisy(c, Rgb(210, 190, 140), 15, rng);
+      for (int i = 0; i < w * h / 60; ++i) {
+        c.at<cv::Vec3b>(rng.uniform(0, h), rng.uniform(0, w)) = Rgb(150, 130, 90);
+      }
+      break;
+    }
+    case Texture::kBrickWall: {
+      c.setTo(Rgb(200, 200, 190));
+      const int bh = std::max(6, h / rng.uniform(8, 14)), bw = 2 * bh + rng.uniform(0, bh);
+      for (int row = 0; row * bh < h; ++row) {
+        const int offset = (row % 2) * bw / 2;
+        for (int x = -offset; x < w; x += bw) {
+          const int j = rng.uniform(-25, 26);
+          cv::rectangle(c, cv::Point(x + 1, row * bh + 1), cv::Point(x + bw - 2, row * bh + bh - 2),
+                        cv::Scalar(160 + j, 60 + j / 2, 40), cv::FILLED);
+        }
+      }
+      break;
+    }
+    case Texture::kSky: {
+      for (int y = 0; y < h; ++y) {
+        const double a = static_cast<double>(y) / std::max(1, h - 1);
+        c.row(y).setTo(Rgb(120 + 70 * a, 170 + 45 * a, 230 + 15 * a));
+      }
+      cv::Mat clouds(c.size(), CV_8UC3, cv::Scalar(0, 0, 0));
+      for (int i = rng.uniform(0, 4); i > 0; --i) {
+        cv::ellipse(clouds, cv::Point(rng.uniform(0, w), rng.uniform(0, h)),
+                    cv::Size(rng.uniform(w / 10, w / 4), rng.uniform(h / 20, h / 8)), 0, 0, 360,
+                    cv::Scalar(70, 50, 25), cv::FILLED);
+      }
+      cv::GaussianBlur(clouds, clouds, cv::Size(9, 9), 0);
+      c += clouds;
+      break;
+    }
+    case Texture::kWood: {
+      const double f = rng.uniform(0.3, 0.7);
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          const double v = std::sin(y * f + 3.0 * std::sin(x * 0.05 + y * 0.02));
+          c.at<cv::Vec3b>(y, x) = Rgb(150 + 25 * v, 100 + 18 * v, 60 + 10 * v);
+        }
+      }
+      break;
+    }
+    case Texture::kCarpet: {
+      c.setTo(Rgb(130, 30, 50));
+      const int p = rng.uniform(10, 18);
+      for (int k = -h; k < w + h; k += p) {
+        cv::line(c, cv::Point(k, 0), cv::Point(k + h, h), cv::Scalar(200, 160, 60), 1);
+        cv::line(c, cv::Point(k, h), cv::Point(k + h, 0), cv::Scalar(200, 160, 60), 1);
+      }
+      break;
+    }
+    case Texture::kGravel: {
+      c.setTo(Rgb(120, 120, 120));
+      for (int i = 0; i < w * h / 25; ++i) {
+        const int g = rng.uniform(80, 200);
+        cv::circle(c, cv::Point(rng.uniform(0, w), rng.uniform(0, h)), rng.uniform(1, 4),
+                   cv::Scalar(g, g, g - 10), cv::FILLED);
+      }
+      break;
+    }
+  }
+}
+
+std::vector<cv::Point> Polygon(const std::vector<cv::Point2d>& unit, cv::Point2d centre,
+                               double scale, double angle) {
+  std::vector<cv::Point> out;
+  const double ca = std::cos(angle), sa = std::sin(angle);
+  for (const cv::Point2d& p : unit) {
+    out.emplace_back(cvRound(centre.x + scale * (p.x * ca - p.y * sa)),
+                     cvRound(centre.y + scale * (p.x * sa + p.y * ca)));
+  }
+  return out;
+}
+
+// The shape's pixels in `mask` (255), radius r around `centre`, rotated by `angle`.
+void DrawShape(Shape shape, cv::Mat& mask, cv::Point2d centre, double r, double angle) {
+  auto fill = [&](const std::vector<cv::Point2d>& unit) {
+    const std::vector<std::vector<cv::Point>> polys = {Polygon(unit, centre, r, angle)};
+    cv::fillPoly(mask, polys, cv::Scalar(255));
+  };
+  switch (shape) {
+    case Shape::kCircle:
+      cv::circle(mask, centre, cvRound(r), cv::Scalar(255), cv::FILLED);
+      break;
+    case Shape::kRing:
+      cv::circle(mask, centre, cvRound(r), cv::Scalar(255), cv::FILLED);
+      cv::circle(mask, centre, cvRound(r * 0.5), cv::Scalar(0), cv::FILLED);
+      break;
+    case Shape::kSquare:
+      fill({{-0.75, -0.75}, {0.75, -0.75}, {0.75, 0.75}, {-0.75, 0.75}});
+      break;
+    case Shape::kTriangle: {
+      std::vector<cv::Point2d> unit;
+      for (int k = 0; k < 3; ++k) {
+        unit.emplace_back(std::sin(2 * kPi * k / 3), -std::cos(2 * kPi * k / 3));
+      }
+      fill(unit);
+      break;
+    }
+    case Shape::kStar: {
+      std::vector<cv::Point2d> unit;
+      for (int k = 0; k < 10; ++k) {
+        const double radius = k % 2 == 0 ? 1.0 : 0.42;
+        unit.emplace_back(radius * std::sin(kPi * k / 5), -radius * std::cos(kPi * k / 5));
+      }
+      fill(unit);
+      break;
+    }
+    case Shape::kCross:
+      fill({{-1, -0.3}, {1, -0.3}, {1, 0.3}, {-1, 0.3}});
+      fill({{-0.3, -1}, {0.3, -1}, {0.3, 1}, {-0.3, 1}});
+      break;
+    case Shape::kHeart: {
+      std::vector<cv::Point2d> unit;
+      for (int k = 0; k < 48; ++k) {
+        const double t = 2 * kPi * k / 48;
+        const double x = 16 * std::pow(std::sin(t), 3);
+        const double y = -(13 * std::cos(t) - 5 * std::cos(2 * t) - 2 * std::cos(3 * t) -
+                           std::cos(4 * t));
+        unit.emplace_back(x / 17.0, (y + 2.0) / 17.0);
+      }
+      fill(unit);
+      break;
+    }
+  }
+}
+
+// Paints the class's colour and pattern into `canvas` where `mask` is set.
+void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, double angle,
+                double r, cv::RNG& rng) {
+  const SynthColour& colour = SynthVocabulary::Colours()[c.colour];
+  const int j = rng.uniform(-15, 16);
+  const cv::Vec3b base = Rgb(colour.r + j, colour.g + j, colour.b + j);
+  const cv::Vec3b dark = Rgb(colour.r * 0.45, colour.g * 0.45, colour.b * 0.45);
+  const bool light = colour.r + colour.g + colour.b > 500;
+  const cv::Vec3b dot = light ? Rgb(50, 50, 60) : Rgb(245, 245, 245);
+  const double period = std::max(4.0, r / 2.5);
+  const double ca = std::cos(angle), sa = std::sin(angle);
+  const cv::Rect box = cv::boundingRect(mask);
+  for (int y = box.y; y < box.y + box.height; ++y) {
+    for (int x = box.x; x < box.x + box.width; ++x) {
+      if (mask.at<uint8_t>(y, x) == 0) continue;
+      cv::Vec3b p = base;
+      const double u = x * ca + y * sa, v = -x * sa + y * ca;  // the shape's own axes
+      if (c.pattern == Pattern::kStriped) {
+        if (static_cast<int64_t>(std::floor(u / period)) % 2 != 0) p = dark;
+      } else if (c.pattern == Pattern::kDotted) {
+        const double du = u / period - std::round(u / period);
+        const double dv = v / period - std::round(v / period);
+        if (du * du + dv * dv < 0.07) p = dot;
+      }
+      canvas.at<cv::Vec3b>(y, x) = p;
+    }
+  }
+}
+
+std::string JoinList(const std::vector<std::string>& items) {
+  if (items.size() <= 1) return items.empty() ? "" : items[0];
+  return absl::StrCat(absl::StrJoin(items.begin(), items.end() - 1, ", "), " and ", items.back());
+}
+
+}  // namespace
+
+uint64_t MixSeed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
+  const SynthVocabulary& vocabulary = SynthVocabulary::Get();
+  cv::RNG rng(seed == 0 ? 1 : seed);  // cv::RNG maps 0 to a fixed state of its own
+  const int lo = std::max(32, options.min_size / 32 * 32);
+  const int hi = std::max(lo, options.max_size / 32 * 32);
+  SynthScene scene;
+  scene.width = rng.uniform(lo / 32, hi / 32 + 1) * 32;
+  scene.height = rng.uniform(lo / 32, hi / 32 + 1) * 32;
+  const int w = scene.width, h = scene.height;
+  cv::Mat canvas(h, w, CV_8UC3);
+  cv::Mat ids(h, w, CV_32SC1, cv::Scalar(0));
+
+  // Stuff: 1..max_stuff distinct textures in wavy bands, sky first when drawn.
+  std::vector<int> stuff = vocabulary.StuffIds();
+  for (int i = static_cast<int>(stuff.size()) - 1; i > 0; --i) {
+    std::swap(stuff[i], stuff[rng.uniform(0, i + 1)]);
+  }
+  stuff.resize(rng.uniform(1, std::max(1, options.max_stuff) + 1));
+  std::stable_partition(stuff.begin(), stuff.end(), [&](int id) {
+    return vocabulary.ById(id).texture == Texture::kSky;
+  });
+  std::vector<double> cuts;  // band boundaries (fractions of the height)
+  for (size_t k = 1; k < stuff.size(); ++k) cuts.push_back(rng.uniform(0.2, 0.8));
+  std::sort(cuts.begin(), cuts.end());
+  const double amplitude = rng.uniform(0.0, 0.08) * h, frequency = rng.uniform(0.01, 0.06);
+  const double phase = rng.uniform(0.0, 2 * kPi);
+  uint32_t next_id = 1;
+  std::vector<int> category_of;  // by segment id - 1
+  cv::Mat texture(h, w, CV_8UC3);
+  for (size_t k = 0; k < stuff.size(); ++k) {
+    PaintTexture(vocabulary.ById(stuff[k]).texture, texture, rng);
+    const uint32_t id = next_id++;
+    category_of.push_back(stuff[k]);
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        // Boundary j between bands j and j + 1, the same curve from both sides.
+        auto boundary = [&](size_t j) {
+          return cuts[j] * h + amplitude * std::sin(frequency * x + phase + 1.7 * j);
+        };
+        const double top = k == 0 ? -1e9 : boundary(k - 1);
+        const double bottom = k + 1 == stuff.size() ? 1e9 : boundary(k);
+        if (y >= top && y < bottom) {
+          canvas.at<cv::Vec3b>(y, x) = texture.at<cv::Vec3b>(y, x);
+          ids.at<int32_t>(y, x) = static_cast<int32_t>(id);
+        }
+      }
+    }
+  }
+
+  // Things, each over the ones before.
+  const std::vector<int> things = vocabulary.ThingIds();
+  const int n_things = rng.uniform(0, std::max(0, options.max_things) + 1);
+  std::vector<uint32_t> thing_ids;
+  cv::Mat mask(h, w, CV_8UC1);
+  for (int i = 0; i < n_things; ++i) {
+    const SynthClass& c = vocabulary.ById(things[rng.uniform(0, static_cast<int>(things.size()))]);
+    const double r = rng.uniform(0.06, 0.22) * std::min(w, h);
+    const cv::Point2d centre(rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h);
+    const double angle = rng.uniform(0.0, 2 * kPi);
+    mask.setTo(0);
+    DrawShape(c.shape, mask, centre, r, angle);
+    PaintThing(c, mask, canvas, angle, r, rng);
+    const uint32_t id = next_id++;
+    category_of.push_back(c.id);
+    ids.setTo(cv::Scalar(static_cast<int>(id)), mask);
+    thing_ids.push_back(id);
+  }
+
+  // Sensor noise and blur.
+  const double sigma = rng.uniform(0.0, options.max_noise_sigma);
+  if (sigma > 0.5) {
+    cv::Mat noise(h, w, CV_16SC3);
+    rng.fill(noise, cv::RNG::NORMAL, 0.0, sigma);
+    cv::Mat wide;
+    canvas.convertTo(wide, CV_16SC3);
+    wide += noise;
+    wide.convertTo(canvas, CV_8UC3);
+  }
+  if (rng.uniform(0.0, 1.0) < options.blur_probability) {
+    const int k = rng.uniform(0, 2) == 0 ? 3 : 5;
+    cv::GaussianBlur(canvas, canvas, cv::Size(k, k), 0);
+  }
+
+  // Segments: areas after occlusion; things too small to see become VOID.
+  scene.ids.assign(ids.begin<int32_t>(), ids.end<int32_t>());
+  absl::flat_hash_map<uint32_t, int64_t> area;
+  for (uint32_t id : scene.ids) ++area[id];
+  std::vector<bool> keep(category_of.size(), false);
+  for (size_t s = 0; s < category_of.size(); ++s) {
+    const int64_t a = area.contains(s + 1) ? area[s + 1] : 0;
+    const bool thing = vocabulary.ById(category_of[s]).isthing;
+    keep[s] = a > 0 && (!thing || a >= options.min_thing_area);
+  }
+  for (uint32_t& id : scene.ids) {
+    if (id != 0 && !keep[id - 1]) id = 0;
+  }
+  std::vector<std::string> thing_names, stuff_names;
+  for (size_t s = 0; s < category_of.size(); ++s) {
+    if (!keep[s]) continue;
+    PanopticSegment segment;
+    segment.id = static_cast<uint32_t>(s + 1);
+    segment.category_id = category_of[s];
+    scene.segments.push_back(segment);
+    const SynthClass& c = vocabulary.ById(category_of[s]);
+    (c.isthing ? thing_names : stuff_names).push_back(c.isthing ? "a " + c.name : c.name);
+  }
+  scene.caption = thing_names.empty()
+                      ? JoinList(stuff_names)
+                      : absl::StrCat(JoinList(thing_names), " on ", JoinList(stuff_names));
+  scene.rgb.assign(canvas.data, canvas.data + canvas.total() * 3);
+  return scene;
+}
+
+}  // namespace ovseg

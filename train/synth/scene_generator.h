@@ -1,0 +1,42 @@
+// One image of the synthetic world: stuff textures in wavy horizontal bands (sky, when
+// chosen, on top), then things of random class, scale and rotation drawn over each other
+// (later ones occlude earlier ones), then sensor noise and sometimes blur. The panoptic
+// ids, segments and a caption listing everything visible come along. Deterministic: the
+// same seed gives the same scene, whatever thread makes it.
+#ifndef OVSEG_TRAIN_SYNTH_SCENE_GENERATOR_H_
+#define OVSEG_TRAIN_SYNTH_SCENE_GENERATOR_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "train/eval/panoptic_quality.h"
+
+namespace ovseg {
+
+struct SceneOptions {
+  int min_size = 128, max_size = 256;  // each side, rounded down to a multiple of 32
+  int max_stuff = 3;
+  int max_things = 5;
+  double max_noise_sigma = 6.0;   // Gaussian pixel noise, uniform in [0, max]
+  double blur_probability = 0.3;  // a 3x3 or 5x5 Gaussian blur
+  // Things smaller than this many visible pixels (after occlusion) become VOID.
+  int min_thing_area = 24;
+};
+
+struct SynthScene {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;   // interleaved RGB, row-major
+  std::vector<uint32_t> ids;  // panoptic segment id per pixel, 0 = VOID
+  std::vector<PanopticSegment> segments;  // category_id = SynthVocabulary class id
+  std::string caption;
+};
+
+SynthScene GenerateScene(uint64_t seed, const SceneOptions& options);
+
+// Seeds of independent streams (image i of a split), by SplitMix64.
+uint64_t MixSeed(uint64_t seed, uint64_t stream);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_TRAIN_SYNTH_SCENE_GENERATOR_H_

@@ -1,0 +1,39 @@
+// ovseg-synth's output: a COCO-panoptic dataset of the synthetic world in two splits,
+//   <out>/train/{images/*.jpg, panoptic/*.png, semantic/*.png, panoptic.json, captions.json}
+//   <out>/val/...  (the same)
+//   <out>/vocabulary.json  (every class: id, name, isthing, seen; caption-only words)
+//   <out>/SPLIT.md         (the split, in words)
+// train annotates seen classes only (unseen things and stuff are VOID there, as
+// open-vocabulary benchmarks drop unseen annotations); val annotates everything. Captions
+// always name everything visible. Semantic PNGs hold class id - 1, 255 for VOID.
+// Deterministic from the seed, whatever the thread count.
+#ifndef OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
+#define OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "train/eval/progress.h"
+#include "train/synth/scene_generator.h"
+
+namespace ovseg {
+
+struct SynthDatasetOptions {
+  std::string out_dir;
+  int num_train = 1000;
+  int num_val = 200;
+  uint64_t seed = 1;
+  int threads = 0;  // 0 = every core
+  int jpeg_quality = 95;
+  SceneOptions scene;
+};
+
+absl::Status WriteSynthDataset(const SynthDatasetOptions& options, Progress* progress = nullptr);
+
+// The SPLIT.md text.
+std::string DescribeSynthSplit();
+
+}  // namespace ovseg
+
+#endif  // OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
