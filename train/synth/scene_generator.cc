@@ -176,8 +176,8 @@ void DrawShape(Shape shape, cv::Mat& mask, cv::Point2d centre, double r, double 
       for (int k = 0; k < 48; ++k) {
         const double t = 2 * kPi * k / 48;
         const double x = 16 * std::pow(std::sin(t), 3);
-        const double y = -(13 * std::cos(t) - 5 * std::cos(2 * t) - 2 * std::cos(3 * t) -
-                           std::cos(4 * t));
+        const double y =
+            -(13 * std::cos(t) - 5 * std::cos(2 * t) - 2 * std::cos(3 * t) - std::cos(4 * t));
         unit.emplace_back(x / 17.0, (y + 2.0) / 17.0);
       }
       fill(unit);
@@ -187,8 +187,8 @@ void DrawShape(Shape shape, cv::Mat& mask, cv::Point2d centre, double r, double 
 }
 
 // Paints the class's colour and pattern into `canvas` where `mask` is set.
-void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, double angle,
-                double r, cv::RNG& rng) {
+void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, double angle, double r,
+                cv::RNG& rng) {
   const SynthColour& colour = SynthVocabulary::Colours()[c.colour];
   const int j = rng.uniform(-15, 16);
   const cv::Vec3b base = Rgb(colour.r + j, colour.g + j, colour.b + j);
@@ -222,13 +222,6 @@ std::string JoinList(const std::vector<std::string>& items) {
 
 }  // namespace
 
-uint64_t MixSeed(uint64_t seed, uint64_t stream) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   const SynthVocabulary& vocabulary = SynthVocabulary::Get();
   cv::RNG rng(seed == 0 ? 1 : seed);  // cv::RNG maps 0 to a fixed state of its own
@@ -247,9 +240,8 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
     std::swap(stuff[i], stuff[rng.uniform(0, i + 1)]);
   }
   stuff.resize(rng.uniform(1, std::max(1, options.max_stuff) + 1));
-  std::stable_partition(stuff.begin(), stuff.end(), [&](int id) {
-    return vocabulary.ById(id).texture == Texture::kSky;
-  });
+  std::stable_partition(stuff.begin(), stuff.end(),
+                        [&](int id) { return vocabulary.ById(id).texture == Texture::kSky; });
   std::vector<double> cuts;  // band boundaries (fractions of the height)
   for (size_t k = 1; k < stuff.size(); ++k) cuts.push_back(rng.uniform(0.2, 0.8));
   std::sort(cuts.begin(), cuts.end());

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "train/data/seed_mixing.h"
 #include "train/eval/panoptic_quality.h"
 
 namespace ovseg {
@@ -26,16 +27,13 @@ struct SceneOptions {
 
 struct SynthScene {
   int width = 0, height = 0;
-  std::vector<uint8_t> rgb;   // interleaved RGB, row-major
-  std::vector<uint32_t> ids;  // panoptic segment id per pixel, 0 = VOID
+  std::vector<uint8_t> rgb;               // interleaved RGB, row-major
+  std::vector<uint32_t> ids;              // panoptic segment id per pixel, 0 = VOID
   std::vector<PanopticSegment> segments;  // category_id = SynthVocabulary class id
   std::string caption;
 };
 
 SynthScene GenerateScene(uint64_t seed, const SceneOptions& options);
-
-// Seeds of independent streams (image i of a split), by SplitMix64.
-uint64_t MixSeed(uint64_t seed, uint64_t stream);
 
 }  // namespace ovseg
 

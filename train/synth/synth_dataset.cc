@@ -13,8 +13,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "train/data/coco_panoptic.h"
 #include "train/data/label_png.h"
@@ -46,7 +46,8 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
   for (const char* d : {"images", "panoptic", "semantic"}) {
     std::error_code error;
     fs::create_directories(root / d, error);
-    if (error) return absl::PermissionDeniedError(absl::StrCat((root / d).string(), ": ", error.message()));
+    if (error)
+      return absl::PermissionDeniedError(absl::StrCat((root / d).string(), ": ", error.message()));
   }
   CocoPanoptic dataset;
   for (const SynthClass& c : vocabulary.classes()) {
@@ -138,12 +139,14 @@ std::string DescribeSynthSplit() {
   int n_seen = 0, n_combination = 0, n_word = 0;
   auto has_caption_only_word = [](const std::string& name) {
     for (const std::string& word : SynthVocabulary::CaptionOnlyWords()) {
-      if (absl::StrContains(absl::StrCat(" ", name, " "), absl::StrCat(" ", word, " "))) return true;
+      if (absl::StrContains(absl::StrCat(" ", name, " "), absl::StrCat(" ", word, " ")))
+        return true;
     }
     return false;
   };
   for (const SynthClass& c : v.classes()) {
-    const std::string line = absl::StrCat("- ", c.id, " ", c.name, c.isthing ? "" : " (stuff)", "\n");
+    const std::string line =
+        absl::StrCat("- ", c.id, " ", c.name, c.isthing ? "" : " (stuff)", "\n");
     if (c.seen) {
       seen += line;
       ++n_seen;
@@ -157,20 +160,28 @@ std::string DescribeSynthSplit() {
   }
   return absl::StrCat(
       "# The synthetic open-vocabulary world: its split\n\n"
-      "Written by `ovseg-synth`. ", v.classes().size(), " classes: stuff textures and things "
+      "Written by `ovseg-synth`. ",
+      v.classes().size(),
+      " classes: stuff textures and things "
       "named \"<colour> <pattern> <shape>\" (plain ones as \"<colour> <shape>\").\n\n"
-      "- `train/` annotates only the ", n_seen, " seen classes: every other class's pixels are "
+      "- `train/` annotates only the ",
+      n_seen,
+      " seen classes: every other class's pixels are "
       "VOID in its panoptic PNGs (255 in its semantic PNGs) and absent from its panoptic.json.\n"
       "- `val/` annotates all classes. Score seen and unseen classes separately.\n"
       "- Captions (`captions.json`) name everything visible in every split, unseen classes "
       "included: they are what a CLIP pretrained on this world reads.\n\n"
       "Unseen classes come in two kinds:\n\n"
-      "1. ", n_combination, " new combinations of words that seen classes use (each colour, "
+      "1. ",
+      n_combination,
+      " new combinations of words that seen classes use (each colour, "
       "pattern and shape of them is in some seen class);\n"
-      "2. ", n_word, " classes with a word no segmentation label ever uses, only captions: ",
-      absl::StrJoin(SynthVocabulary::CaptionOnlyWords(), ", "), ".\n\n"
-      "Semantic PNG values are class id - 1.\n\n## Seen\n\n", seen,
-      "\n## Unseen: new combinations\n\n", combinations,
+      "2. ",
+      n_word, " classes with a word no segmentation label ever uses, only captions: ",
+      absl::StrJoin(SynthVocabulary::CaptionOnlyWords(), ", "),
+      ".\n\n"
+      "Semantic PNG values are class id - 1.\n\n## Seen\n\n",
+      seen, "\n## Unseen: new combinations\n\n", combinations,
       "\n## Unseen: words only captions use\n\n", new_words);
 }
 
@@ -187,18 +198,19 @@ absl::Status WriteSynthDataset(const SynthDatasetOptions& options, Progress* pro
   }
   std::error_code error;
   fs::create_directories(options.out_dir, error);
-  if (error) return absl::PermissionDeniedError(absl::StrCat(options.out_dir, ": ", error.message()));
+  if (error)
+    return absl::PermissionDeniedError(absl::StrCat(options.out_dir, ": ", error.message()));
   const SynthVocabulary& v = SynthVocabulary::Get();
   nlohmann::json classes = nlohmann::json::array();
   for (const SynthClass& c : v.classes()) {
-    classes.push_back({{"id", c.id}, {"name", c.name}, {"isthing", c.isthing ? 1 : 0},
-                       {"seen", c.seen ? 1 : 0}});
+    classes.push_back(
+        {{"id", c.id}, {"name", c.name}, {"isthing", c.isthing ? 1 : 0}, {"seen", c.seen ? 1 : 0}});
   }
   const nlohmann::json vocabulary = {{"classes", classes},
                                      {"caption_only_words", SynthVocabulary::CaptionOnlyWords()},
                                      {"seed", options.seed}};
-  if (absl::Status s = WriteText((fs::path(options.out_dir) / "vocabulary.json").string(),
-                                 vocabulary.dump(1));
+  if (absl::Status s =
+          WriteText((fs::path(options.out_dir) / "vocabulary.json").string(), vocabulary.dump(1));
       !s.ok()) {
     return s;
   }
@@ -207,7 +219,8 @@ absl::Status WriteSynthDataset(const SynthDatasetOptions& options, Progress* pro
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = WriteSplit(options, {"train", options.num_train, true}, 0, progress); !s.ok()) {
+  if (absl::Status s = WriteSplit(options, {"train", options.num_train, true}, 0, progress);
+      !s.ok()) {
     return s;
   }
   return WriteSplit(options, {"val", options.num_val, false}, 1, progress);

@@ -5,7 +5,7 @@
 namespace ovseg {
 namespace {
 
-constexpr Texture kTextures[] = {Texture::kGrass, Texture::kWater,     Texture::kSand,
+constexpr Texture kTextures[] = {Texture::kGrass,     Texture::kWater, Texture::kSand,
                                  Texture::kBrickWall, Texture::kSky,   Texture::kWood,
                                  Texture::kCarpet,    Texture::kGravel};
 constexpr Shape kShapes[] = {Shape::kCircle, Shape::kSquare, Shape::kTriangle, Shape::kStar,
@@ -26,43 +26,61 @@ bool HeldOutCombination(int colour, int pattern, int shape) {
 
 const std::vector<SynthColour>& SynthVocabulary::Colours() {
   static const std::vector<SynthColour> colours = {
-      {"red", 220, 40, 40},   {"green", 40, 170, 60},  {"blue", 40, 80, 220},
+      {"red", 220, 40, 40},     {"green", 40, 170, 60},   {"blue", 40, 80, 220},
       {"yellow", 235, 215, 40}, {"white", 240, 240, 240}, {"purple", 140, 50, 170}};
   return colours;
 }
 
 const char* SynthVocabulary::TextureName(Texture t) {
   switch (t) {
-    case Texture::kGrass: return "grass";
-    case Texture::kWater: return "water";
-    case Texture::kSand: return "sand";
-    case Texture::kBrickWall: return "brick wall";
-    case Texture::kSky: return "sky";
-    case Texture::kWood: return "wood";
-    case Texture::kCarpet: return "carpet";
-    case Texture::kGravel: return "gravel";
+    case Texture::kGrass:
+      return "grass";
+    case Texture::kWater:
+      return "water";
+    case Texture::kSand:
+      return "sand";
+    case Texture::kBrickWall:
+      return "brick wall";
+    case Texture::kSky:
+      return "sky";
+    case Texture::kWood:
+      return "wood";
+    case Texture::kCarpet:
+      return "carpet";
+    case Texture::kGravel:
+      return "gravel";
   }
   return "";
 }
 
 const char* SynthVocabulary::ShapeName(Shape s) {
   switch (s) {
-    case Shape::kCircle: return "circle";
-    case Shape::kSquare: return "square";
-    case Shape::kTriangle: return "triangle";
-    case Shape::kStar: return "star";
-    case Shape::kRing: return "ring";
-    case Shape::kCross: return "cross";
-    case Shape::kHeart: return "heart";
+    case Shape::kCircle:
+      return "circle";
+    case Shape::kSquare:
+      return "square";
+    case Shape::kTriangle:
+      return "triangle";
+    case Shape::kStar:
+      return "star";
+    case Shape::kRing:
+      return "ring";
+    case Shape::kCross:
+      return "cross";
+    case Shape::kHeart:
+      return "heart";
   }
   return "";
 }
 
 const char* SynthVocabulary::PatternName(Pattern p) {
   switch (p) {
-    case Pattern::kPlain: return "plain";
-    case Pattern::kStriped: return "striped";
-    case Pattern::kDotted: return "dotted";
+    case Pattern::kPlain:
+      return "plain";
+    case Pattern::kStriped:
+      return "striped";
+    case Pattern::kDotted:
+      return "dotted";
   }
   return "";
 }
@@ -96,7 +114,8 @@ SynthVocabulary::SynthVocabulary() {
                      ? absl::StrCat(Colours()[colour].name, " ", ShapeName(c.shape))
                      : absl::StrCat(Colours()[colour].name, " ", PatternName(c.pattern), " ",
                                     ShapeName(c.shape));
-        c.seen = colour != kPurple && !CaptionOnlyShape(c.shape) && !HeldOutCombination(colour, p, s);
+        c.seen =
+            colour != kPurple && !CaptionOnlyShape(c.shape) && !HeldOutCombination(colour, p, s);
         classes_.push_back(c);
       }
     }
