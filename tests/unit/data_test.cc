@@ -33,8 +33,8 @@ std::string TinyWorld(const std::string& name, int train, int val) {
 }
 
 std::unique_ptr<Dataset> OpenVal(const std::string& dir) {
-  absl::StatusOr<std::unique_ptr<Dataset>> d =
-      OpenCocoPanopticDataset(dir + "/val/panoptic.json", dir + "/val/images", dir + "/val/panoptic");
+  absl::StatusOr<std::unique_ptr<Dataset>> d = OpenCocoPanopticDataset(
+      dir + "/val/panoptic.json", dir + "/val/images", dir + "/val/panoptic");
   EXPECT_TRUE(d.ok()) << d.status();
   return *std::move(d);
 }
@@ -60,13 +60,12 @@ TEST(DatasetTest, BadSamplesAreReportedByFileAndSkipped) {
   std::vector<std::string> reports;
   LoaderOptions o;
   o.shuffle = false;
-  DataLoader loader(*d, o, nullptr, [&](const absl::Status& s) {
-    reports.push_back(std::string(s.message()));
-  });
+  DataLoader loader(*d, o, nullptr,
+                    [&](const absl::Status& s) { reports.push_back(std::string(s.message())); });
   std::vector<std::string> names;
   while (std::optional<Sample> s = loader.Next()) names.push_back(s->name);
-  EXPECT_EQ(names, (std::vector<std::string>{"000001.jpg", "000003.jpg", "000005.jpg",
-                                             "000006.jpg"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"000001.jpg", "000003.jpg", "000005.jpg", "000006.jpg"}));
   EXPECT_EQ(loader.skipped(), 2);
   ASSERT_EQ(reports.size(), 2u);
   EXPECT_NE(reports[0].find("000002.jpg: not a readable image"), std::string::npos) << reports[0];
@@ -150,7 +149,8 @@ TEST(DataLoaderTest, PrefetchIsBounded) {
   // Wait until the workers have filled the queue, then give them time to overrun it.
   auto settle = [&](int target) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    while (d.loads_.load() < target && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    while (d.loads_.load() < target && absl::Now() < deadline)
+      absl::SleepFor(absl::Milliseconds(5));
     absl::SleepFor(absl::Milliseconds(50));
   };
   settle(5);
@@ -173,7 +173,8 @@ Sample Coded() {
     for (int x = 0; x < s.width; ++x) {
       const uint32_t id = x < 15 ? 1 : (y < 12 ? 2 : 3);
       s.ids.push_back(id);
-      s.rgb.insert(s.rgb.end(), {static_cast<uint8_t>(id * 60), 10, static_cast<uint8_t>(250 - id * 60)});
+      s.rgb.insert(s.rgb.end(),
+                   {static_cast<uint8_t>(id * 60), 10, static_cast<uint8_t>(250 - id * 60)});
     }
   }
   s.segments = {{1, 1}, {2, 2}, {3, 3}};

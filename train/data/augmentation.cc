@@ -97,7 +97,8 @@ Sample LargeScaleJitter(const Sample& s, const JitterOptions& o, uint64_t seed) 
 
 Sample ResizeShorterSide(const Sample& s, int shorter, int max_longer) {
   double scale = static_cast<double>(shorter) / std::min(s.width, s.height);
-  if (max_longer > 0) scale = std::min(scale, static_cast<double>(max_longer) / std::max(s.width, s.height));
+  if (max_longer > 0)
+    scale = std::min(scale, static_cast<double>(max_longer) / std::max(s.width, s.height));
   Sample out = Resized(s, std::max(1, static_cast<int>(std::lround(s.width * scale))),
                        std::max(1, static_cast<int>(std::lround(s.height * scale))));
   DropVanishedSegments(&out);

@@ -9,7 +9,7 @@
 namespace ovseg {
 namespace {
 
-constexpr uint64_t kPermutationStream = 0x5045524D;  // "PERM"
+constexpr uint64_t kPermutationStream = 0x5045524D;   // "PERM"
 constexpr uint64_t kAugmentationStream = 0x41554730;  // "AUG0"
 
 }  // namespace
@@ -19,11 +19,9 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options, Transform 
     : dataset_(dataset),
       options_(options),
       transform_(std::move(transform)),
-      report_(on_bad_sample ? std::move(on_bad_sample)
-                            : Reporter([](const absl::Status& s) {
-                                std::cerr << "data: skipping a bad sample: " << s.message()
-                                          << "\n";
-                              })),
+      report_(on_bad_sample ? std::move(on_bad_sample) : Reporter([](const absl::Status& s) {
+        std::cerr << "data: skipping a bad sample: " << s.message() << "\n";
+      })),
       total_(static_cast<int64_t>(dataset.size()) * std::max<int64_t>(0, options.epochs)) {
   for (int t = 0; t < std::max(1, options_.threads); ++t) workers_.emplace_back([this] { Work(); });
 }
@@ -83,8 +81,8 @@ void DataLoader::Work() {
     }
     absl::StatusOr<Sample> sample = dataset_.Load(IndexAt(position));
     if (sample.ok() && transform_) {
-      *sample = transform_(*sample, MixSeed(options_.seed ^ kAugmentationStream,
-                                            static_cast<uint64_t>(position)));
+      *sample = transform_(
+          *sample, MixSeed(options_.seed ^ kAugmentationStream, static_cast<uint64_t>(position)));
     }
     absl::MutexLock lock(&mu_);
     ready_.emplace(position, std::move(sample));

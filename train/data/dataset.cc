@@ -18,7 +18,9 @@ namespace fs = std::filesystem;
 class CocoPanopticDataset : public Dataset {
  public:
   CocoPanopticDataset(CocoPanoptic coco, std::string image_dir, std::string panoptic_dir)
-      : coco_(std::move(coco)), image_dir_(std::move(image_dir)), panoptic_dir_(std::move(panoptic_dir)) {
+      : coco_(std::move(coco)),
+        image_dir_(std::move(image_dir)),
+        panoptic_dir_(std::move(panoptic_dir)) {
     for (const CocoImageInfo& m : coco_.images) image_of_[m.id] = &m;
     for (const CocoCategory& c : coco_.categories) categories_.insert(c.category.id);
   }
@@ -45,8 +47,7 @@ class CocoPanopticDataset : public Dataset {
     for (const PanopticSegment& s : a.segments) {
       if (!categories_.contains(s.category_id)) {
         return absl::InvalidArgumentError(absl::StrCat(a.file_name, ": segment ", s.id,
-                                                       " has unknown category_id ",
-                                                       s.category_id));
+                                                       " has unknown category_id ", s.category_id));
       }
       listed.insert(s.id);
     }
@@ -73,7 +74,9 @@ class SemanticDataset : public Dataset {
  public:
   SemanticDataset(std::vector<std::string> images, std::string label_dir, int num_classes,
                   int ignore)
-      : images_(std::move(images)), label_dir_(std::move(label_dir)), num_classes_(num_classes),
+      : images_(std::move(images)),
+        label_dir_(std::move(label_dir)),
+        num_classes_(num_classes),
         ignore_(ignore) {}
   size_t size() const override { return images_.size(); }
 
@@ -86,14 +89,14 @@ class SemanticDataset : public Dataset {
     if (!labels.ok()) return labels.status();
     if (labels->width != sample->width || labels->height != sample->height) {
       return absl::InvalidArgumentError(absl::StrCat(label_path, " is ", labels->width, "x",
-                                                     labels->height, ", its image ",
-                                                     sample->width, "x", sample->height));
+                                                     labels->height, ", its image ", sample->width,
+                                                     "x", sample->height));
     }
     for (int32_t v : labels->labels) {
       if (v != ignore_ && (v < 0 || v >= num_classes_)) {
         return absl::InvalidArgumentError(absl::StrCat(label_path, ": value ", v,
-                                                       " is neither a class (0..",
-                                                       num_classes_ - 1, ") nor ignore ", ignore_));
+                                                       " is neither a class (0..", num_classes_ - 1,
+                                                       ") nor ignore ", ignore_));
       }
     }
     sample->labels = std::move(labels->labels);
@@ -129,7 +132,8 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenCocoPanopticDataset(const std::stri
   absl::StatusOr<CocoPanoptic> coco = ReadCocoPanopticJson(json);
   if (!coco.ok()) return coco.status();
   for (const std::string& dir : {image_dir, panoptic_dir}) {
-    if (!fs::is_directory(dir)) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+    if (!fs::is_directory(dir))
+      return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
   }
   return std::unique_ptr<Dataset>(
       std::make_unique<CocoPanopticDataset>(*std::move(coco), image_dir, panoptic_dir));
@@ -139,7 +143,8 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenSemanticDataset(const std::string& 
                                                              const std::string& label_dir,
                                                              int num_classes, int ignore) {
   for (const std::string& dir : {image_dir, label_dir}) {
-    if (!fs::is_directory(dir)) return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
+    if (!fs::is_directory(dir))
+      return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
   }
   std::vector<std::string> images;
   for (const auto& entry : fs::directory_iterator(image_dir)) {

@@ -13,45 +13,10 @@
 #include "absl/synchronization/mutex.h"
 #include "train/data/coco_panoptic.h"
 #include "train/data/label_png.h"
+#include "train/eval/parallel_accumulate.h"
 
 namespace ovseg {
 namespace {
-
-// Runs work(i) for i in [0, n) on `threads` threads, each into its own accumulator made
-// by make(); stops at the first error (by index order of discovery) and returns it.
-template <typename Accumulator, typename Make, typename Work>
-absl::StatusOr<Accumulator> ParallelAccumulate(size_t n, int threads, Make make, Work work,
-                                               Progress* progress) {
-  threads = std::max(1, std::min<int>(threads, static_cast<int>(std::max<size_t>(n, 1))));
-  std::vector<Accumulator> parts;
-  for (int t = 0; t < threads; ++t) parts.push_back(make());
-  std::atomic<size_t> next{0};
-  absl::Mutex mu;
-  absl::Status first_error;
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (size_t i = next++; i < n; i = next++) {
-        {
-          absl::MutexLock lock(&mu);
-          if (!first_error.ok()) return;
-        }
-        absl::Status s = work(i, parts[t]);
-        if (!s.ok()) {
-          absl::MutexLock lock(&mu);
-          if (first_error.ok()) first_error = s;
-          return;
-        }
-        if (progress != nullptr) progress->Advance();
-      }
-    });
-  }
-  for (std::thread& t : pool) t.join();
-  if (!first_error.ok()) return first_error;
-  for (int t = 1; t < threads; ++t) parts[0].Merge(parts[t]);
-  if (progress != nullptr) progress->Finish();
-  return std::move(parts[0]);
-}
 
 nlohmann::json Percent(double fraction) {
   return std::isnan(fraction) ? nlohmann::json(nullptr) : nlohmann::json(100.0 * fraction);

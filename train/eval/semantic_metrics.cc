@@ -10,7 +10,8 @@ namespace ovseg {
 SemanticMetrics::SemanticMetrics(int num_classes, int ignore_label)
     : num_classes_(num_classes),
       ignore_label_(ignore_label),
-      confusion_(static_cast<size_t>(num_classes + 1) * (num_classes + 1), 0) {}
+      confusion_(static_cast<size_t>(num_classes + 1) * (num_classes + 1), 0),
+      unpredicted_(static_cast<size_t>(num_classes), 0) {}
 
 absl::Status SemanticMetrics::Add(const std::string& name, const std::vector<int32_t>& prediction,
                                   const std::vector<int32_t>& ground_truth) {
@@ -19,10 +20,15 @@ absl::Status SemanticMetrics::Add(const std::string& name, const std::vector<int
                                                    " pixels, ground truth ", ground_truth.size()));
   }
   const int64_t n = num_classes_;
-  std::vector<int64_t> counts(confusion_.size(), 0);
+  std::vector<int64_t> counts(confusion_.size(), 0), unpredicted(unpredicted_.size(), 0);
   for (size_t p = 0; p < prediction.size(); ++p) {
     const int32_t q = prediction[p];
     int32_t g = ground_truth[p];
+    if (q == kNoPrediction && g != ignore_label_ && g >= 0 && g < num_classes_) {
+      ++unpredicted[static_cast<size_t>(g)];
+      continue;
+    }
+    if (q == kNoPrediction && g == ignore_label_) continue;
     if (q < 0 || q >= num_classes_) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": predicted value ", q, " is outside 0..", num_classes_ - 1));
@@ -37,11 +43,13 @@ absl::Status SemanticMetrics::Add(const std::string& name, const std::vector<int
     ++counts[static_cast<size_t>(q * (n + 1) + g)];
   }
   for (size_t i = 0; i < counts.size(); ++i) confusion_[i] += counts[i];
+  for (size_t c = 0; c < unpredicted.size(); ++c) unpredicted_[c] += unpredicted[c];
   return absl::OkStatus();
 }
 
 void SemanticMetrics::Merge(const SemanticMetrics& other) {
   for (size_t i = 0; i < confusion_.size(); ++i) confusion_[i] += other.confusion_[i];
+  for (size_t c = 0; c < unpredicted_.size(); ++c) unpredicted_[c] += other.unpredicted_[c];
 }
 
 SemanticReport SemanticMetrics::Report() const {
@@ -56,6 +64,7 @@ SemanticReport SemanticMetrics::Report() const {
       pos_gt[c] += at(other, c);
       pos_pred[c] += at(c, other);
     }
+    pos_gt[c] += static_cast<double>(unpredicted_[c]);  // missed, predicted as nothing
     total_gt += pos_gt[c];
   }
   SemanticReport r;

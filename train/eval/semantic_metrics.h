@@ -27,7 +27,9 @@ class SemanticMetrics {
   // Label maps of one image, row-major, same size. Ground truth: class index or the
   // ignore label; a ground-truth value that is neither, or a prediction outside
   // [0, num_classes), is an error naming `name` and the value (detectron2 would index out
-  // of its matrix).
+  // of its matrix). The one exception is kNoPrediction, a pixel a server left unlabelled
+  // (detectron2's argmax never does): it counts as a miss of its ground-truth class.
+  static constexpr int32_t kNoPrediction = -1;
   absl::Status Add(const std::string& name, const std::vector<int32_t>& prediction,
                    const std::vector<int32_t>& ground_truth);
   void Merge(const SemanticMetrics& other);
@@ -39,6 +41,7 @@ class SemanticMetrics {
  private:
   int num_classes_, ignore_label_;
   std::vector<int64_t> confusion_;
+  std::vector<int64_t> unpredicted_;  // per ground-truth class: kNoPrediction pixels
 };
 
 }  // namespace ovseg

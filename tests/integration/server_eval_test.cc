@@ -1,0 +1,83 @@
+// ovseg-eval against a live server (a real gRPC server with the fake pipeline): every
+// image goes out with the dataset's vocabulary, the replies are scored, and the
+// predictions it writes score the same through the file path; semantic maps too.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "server/config/config_loader.h"
+#include "server/ovseg_server.h"
+#include "tests/fakes/fake_pipeline.h"
+#include "train/eval/file_evaluation.h"
+#include "train/eval/server_evaluation.h"
+#include "train/synth/synth_dataset.h"
+
+namespace ovseg {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
+  const std::string world = ::testing::TempDir() + "/eval_world";
+  fs::remove_all(world);
+  SynthDatasetOptions synth;
+  synth.out_dir = world;
+  synth.num_train = 0;
+  synth.num_val = 6;
+  synth.scene.min_size = 64;
+  synth.scene.max_size = 96;
+  ASSERT_TRUE(WriteSynthDataset(synth).ok());
+
+  auto config = ParseServerConfig(
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
+      "batching { buckets { width: 96 height: 96 } } limits { max_segments: 200 } "
+      "postprocess { max_segments: 200 } "
+      "admin { checkpoint_dir: \"" + ::testing::TempDir() + "/eval_ckpt\" }",
+      "test");
+  ASSERT_TRUE(config.ok()) << config.status();
+  OvsegServerOptions o;
+  o.config = *config;
+  o.pipeline = std::make_shared<testing::FakeSegmentationPipeline>();
+  o.text_encoder = std::make_shared<testing::FakeTextEncoder>();
+  o.request_log = nullptr;
+  auto server = OvsegServer::Start(std::move(o));
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE((*server)->WaitUntilServing(absl::Seconds(10)));
+
+  ServerEvalOptions live;
+  live.server = "127.0.0.1:" + std::to_string((*server)->port());
+  live.concurrency = 3;
+  live.pred_out_dir = world + "/pred";
+  const std::string val = world + "/val";
+  absl::StatusOr<PanopticQuality> pq =
+      EvaluatePanopticOnServer(val + "/panoptic.json", val + "/panoptic", val + "/images", live);
+  ASSERT_TRUE(pq.ok()) << pq.status();
+  int64_t predictions = 0;
+  for (const auto& [category, s] : pq->stats()) predictions += s.tp + s.fp;
+  EXPECT_GT(predictions, 0);  // the replies were read as segments
+  absl::StatusOr<PanopticQuality> rescored = EvaluatePanopticFiles(
+      {val + "/panoptic.json", val + "/panoptic", world + "/pred/pred.json", world + "/pred/panoptic"},
+      2);
+  ASSERT_TRUE(rescored.ok()) << rescored.status();
+  EXPECT_EQ(PanopticReportJson(*rescored), PanopticReportJson(*pq));
+
+  absl::StatusOr<SemanticMetrics> semantic = EvaluateSemanticOnServer(
+      val + "/panoptic.json", val + "/images", val + "/semantic", 255, live);
+  ASSERT_TRUE(semantic.ok()) << semantic.status();
+  EXPECT_EQ(semantic->num_classes(), 134);
+  EXPECT_FALSE(std::isnan(semantic->Report().pacc));
+
+  // A server that is not there is a precise error, not a hang.
+  live.server = "127.0.0.1:1";
+  live.timeout = absl::Seconds(2);
+  const absl::Status down =
+      EvaluatePanopticOnServer(val + "/panoptic.json", val + "/panoptic", val + "/images", live)
+          .status();
+  EXPECT_FALSE(down.ok());
+  EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
+  EXPECT_NE(down.message().find("/val/images/0000"), std::string::npos) << down;  // which image
+  (*server)->Shutdown(absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace ovseg

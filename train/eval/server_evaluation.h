@@ -1,0 +1,45 @@
+// Evaluation against a live server, as `ovseg-eval ... --server H:P` runs it: every image
+// of the ground truth goes to Segmentation.Segment with the dataset's whole vocabulary
+// (category names, synonyms after commas, thing/stuff flags), and the replies are scored
+// with the same code as prediction files. Panoptic replies can also be written out in
+// COCO panoptic format (--pred-out-dir), so the numbers can be re-scored or compared.
+#ifndef OVSEG_TRAIN_EVAL_SERVER_EVALUATION_H_
+#define OVSEG_TRAIN_EVAL_SERVER_EVALUATION_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "train/eval/panoptic_quality.h"
+#include "train/eval/progress.h"
+#include "train/eval/semantic_metrics.h"
+
+namespace ovseg {
+
+struct ServerEvalOptions {
+  std::string server;        // host:port
+  int concurrency = 4;       // requests in flight
+  absl::Duration timeout = absl::Seconds(120);
+  float score_threshold = 0.0f;  // every segment the model keeps counts
+  std::string pred_out_dir;  // panoptic: also write predictions here (PNGs + pred.json)
+};
+
+// gt_json/gt_dir: COCO panoptic ground truth; image_dir: the RGB images it names.
+absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_json,
+                                                         const std::string& gt_dir,
+                                                         const std::string& image_dir,
+                                                         const ServerEvalOptions& options,
+                                                         Progress* progress = nullptr);
+
+// categories_json: a COCO JSON whose categories, in order, are label indices 0..N-1;
+// gt_dir: label PNGs named like the images in image_dir (stem + .png).
+absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(const std::string& categories_json,
+                                                         const std::string& image_dir,
+                                                         const std::string& gt_dir,
+                                                         int ignore_label,
+                                                         const ServerEvalOptions& options,
+                                                         Progress* progress = nullptr);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_TRAIN_EVAL_SERVER_EVALUATION_H_
