@@ -54,13 +54,25 @@ int main(int argc, char** argv) {
   const ovseg::TorchRuntimeInfo torch = ovseg::DescribeTorchRuntime();
   std::cerr << "ovseg-server: LibTorch " << torch.version << ", " << torch.intra_op_threads
             << " CPU threads, " << torch.cuda_device_count << " CUDA device(s)\n";
-  absl::StatusOr<ovseg::ServingModel> model = ovseg::CreateServingModel(config->model());
+  // The base weights stay loaded for the life of the process: every checkpoint swap
+  // builds its standby model on them.
+  absl::StatusOr<std::unique_ptr<ovseg::ServingModelLoader>> loader =
+      ovseg::ServingModelLoader::Create(config->model());
+  if (!loader.ok()) return Fail(loader.status());
+  absl::StatusOr<ovseg::ServingModel> model = (*loader)->Build(config->model().checkpoint());
   if (!model.ok()) return Fail(model.status());
 
   ovseg::OvsegServerOptions options;
   options.config = *config;
   options.pipeline = model->pipeline;
   options.text_encoder = model->text_encoder;
+  const ovseg::ServingModelLoader* base = loader->get();
+  options.checkpoint_loader =
+      [base](const std::string& path) -> absl::StatusOr<ovseg::StandbyModel> {
+    absl::StatusOr<ovseg::ServingModel> standby = base->Build(path);
+    if (!standby.ok()) return standby.status();
+    return ovseg::StandbyModel{standby->pipeline, standby->text_encoder};
+  };
   absl::StatusOr<std::unique_ptr<ovseg::OvsegServer>> server =
       ovseg::OvsegServer::Start(std::move(options));
   if (!server.ok()) return Fail(server.status());

@@ -104,6 +104,17 @@ absl::Status OvsegServer::Init() {
     }
   }
   CheckpointActivator activator = options_.activator;
+  if (options_.checkpoint_loader) {
+    swapper_ = std::make_unique<ModelSwapper>(
+        options_.checkpoint_loader,
+        [this](const StandbyModel& standby) {
+          return options_.config.model().skip_warmup()
+                     ? absl::OkStatus()
+                     : processor_->WarmUp(standby.pipeline, standby.text_encoder);
+        },
+        model_.get(), cache_.get());
+    activator = [this](const std::string& path) { return swapper_->Activate(path); };
+  }
   if (!activator) {
     activator = [](const std::string&) -> absl::StatusOr<std::string> {
       return absl::FailedPreconditionError(
@@ -111,6 +122,26 @@ absl::Status OvsegServer::Init() {
     };
   }
   admin_service_ = std::make_unique<AdminService>(token, checkpoints_.get(), activator, &metrics_);
+  if (!c.admin().watch_dir().empty()) {
+    CheckpointWatcherOptions w;
+    w.directory = c.admin().watch_dir();
+    w.interval = absl::Seconds(c.admin().watch_interval_seconds());
+    w.activate = [this, activator](const std::string& name,
+                                   const std::string& path) -> absl::StatusOr<std::string> {
+      absl::StatusOr<std::string> version = activator(path);
+      if (version.ok()) checkpoints_->SetActive(name);
+      metrics_.RecordCheckpointEvent(version.ok() ? CheckpointEvent::kSwap
+                                                  : CheckpointEvent::kFailure);
+      return version;
+    };
+    w.report = [this](const std::string& name, const absl::Status& outcome) {
+      log_->Log("admin.watch_dir", name, outcome, {});
+    };
+    absl::StatusOr<std::unique_ptr<CheckpointWatcher>> watcher =
+        CheckpointWatcher::Create(std::move(w), checkpoints_.get());
+    if (!watcher.ok()) return watcher.status();
+    watcher_ = *std::move(watcher);
+  }
   segmentation_service_ = std::make_unique<SegmentationService>(
       SegmentationServiceDeps{&options_.config, processor_.get(), cache_.get(), registry_.get(),
                               model_.get(), &metrics_, log_.get(), &state_, options_.clock});
@@ -211,6 +242,7 @@ void OvsegServer::Shutdown(absl::Duration grace) {
   }
   state_.Set(ServingState::kDraining);
   SetHealth(false);
+  watcher_.reset();  // no activation may start while draining
   if (warmup_thread_.joinable()) warmup_thread_.join();
   // Requests already accepted finish normally; new ones are refused with UNAVAILABLE.
   state_.WaitIdle(absl::Now() + grace);

@@ -18,8 +18,10 @@
 #include "model/api/text_encoder.h"
 #include "ovseg/v1/config.pb.h"
 #include "server/checkpoint/checkpoint_store.h"
+#include "server/checkpoint/checkpoint_watcher.h"
 #include "server/metrics/server_metrics.h"
 #include "server/service/admin_service.h"
+#include "server/service/model_swapper.h"
 #include "server/service/segment_processor.h"
 #include "server/service/segmentation_service.h"
 #include "server/service/serving_state.h"
@@ -30,7 +32,10 @@ struct OvsegServerOptions {
   v1::ServerConfig config;  // Defaults applied and validated (config_loader.h).
   std::shared_ptr<SegmentationPipeline> pipeline;
   std::shared_ptr<TextEncoder> text_encoder;
-  // Loads checkpoints on ActivateCheckpoint; unset: activation is refused.
+  // Builds a standby model from a checkpoint file: with it, ActivateCheckpoint (and the
+  // watched directory) validate, warm up and swap (service/model_swapper.h).
+  CheckpointLoader checkpoint_loader;
+  // Used instead when there is no checkpoint_loader (tests); neither: refused.
   CheckpointActivator activator;
   Clock* clock = RealClock::Get();
   std::FILE* request_log = stderr;  // nullptr: no request log.
@@ -48,6 +53,8 @@ class OvsegServer {
   ServingState::State state() const { return state_.Get(); }
   bool WaitUntilServing(absl::Duration timeout) const;
   ServerMetrics& metrics() { return metrics_; }
+  // The watched directory's scanner (null when admin.watch_dir is unset).
+  CheckpointWatcher* watcher() { return watcher_.get(); }
   // Final warm-up status (OK until it has finished).
   absl::Status warmup_status() const;
 
@@ -71,6 +78,8 @@ class OvsegServer {
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<SegmentationService> segmentation_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<ModelSwapper> swapper_;
+  std::unique_ptr<CheckpointWatcher> watcher_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::thread warmup_thread_;

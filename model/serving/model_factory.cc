@@ -101,12 +101,30 @@ absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::Mod
   return std::make_shared<ClipTextEncoder>(*std::move(model), ClipTokenizer::Default());
 }
 
-absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
+// The frozen base every checkpoint is trained on, loaded once.
+struct ServingModelLoader::Base {
+  v1::ModelConfig config;
+  std::string device;
+  torch::Device torch_device{torch::kCPU};
+  ClipModel clip{nullptr};
+  std::shared_ptr<ClipTextEncoder> text;
+  std::shared_ptr<MaskGenerator> generator;
+  std::string clip_sha256, generator_sha256;
+};
+
+ServingModelLoader::ServingModelLoader(std::unique_ptr<Base> base) : base_(std::move(base)) {}
+ServingModelLoader::~ServingModelLoader() = default;
+
+absl::StatusOr<std::unique_ptr<ServingModelLoader>> ServingModelLoader::Create(
+    const v1::ModelConfig& config) {
   if (config.preset().empty()) {
     return absl::InvalidArgumentError("model.preset is required (e.g. \"fovseg-vit-b16\")");
   }
+  auto base = std::make_unique<Base>();
+  base->config = config;
   absl::StatusOr<std::string> device = ResolveDevice(config.device());
   if (!device.ok()) return device.status();
+  base->device = *device;
   if (absl::Status check = RunTorchSelfCheck(*device); !check.ok()) return check;
   if (config.clip_weights().empty()) {
     return absl::UnimplementedError(absl::StrCat(
@@ -115,22 +133,13 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
         ", but no model.clip_weights are configured and no trained demo model exists yet. "
         "The server refuses to start rather than serve fake output."));
   }
-  // A trained checkpoint, when configured, is checked before the (slow) CLIP load's result
-  // is used: its metadata decides the classifier's configuration.
-  std::optional<Checkpoint> checkpoint;
-  if (!config.checkpoint().empty()) {
-    absl::StatusOr<Checkpoint> opened = OpenCheckpoint(config.checkpoint());
-    if (!opened.ok()) return opened.status();
-    checkpoint = *std::move(opened);
-  }
-  torch::Device torch_device(torch::kCPU);
-  std::string clip_sha256;
+  // The fingerprint is of the weights as published (before the precision conversion):
+  // every checkpoint names the base it was trained on by it.
   absl::StatusOr<ClipModel> clip =
-      LoadConfiguredClip(config, &torch_device, checkpoint ? &clip_sha256 : nullptr);
+      LoadConfiguredClip(config, &base->torch_device, &base->clip_sha256);
   if (!clip.ok()) return clip.status();
-  auto text = std::make_shared<ClipTextEncoder>(*clip, ClipTokenizer::Default());
-  std::shared_ptr<MaskGenerator> generator;
-  std::string generator_sha256;
+  base->clip = *clip;
+  base->text = std::make_shared<ClipTextEncoder>(*clip, ClipTokenizer::Default());
   if (!config.mask_generator_weights().empty()) {
     Mask2FormerLoadOptions options;
     if (config.mask_generator_heads() > 0) options.heads = config.mask_generator_heads();
@@ -139,40 +148,69 @@ absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
       return absl::Status(m2f.status().code(),
                           absl::StrCat("model.mask_generator_weights: ", m2f.status().message()));
     }
-    generator_sha256 = Mask2FormerWeightsFingerprint(*m2f);
-    (*m2f)->to(torch_device, (*clip)->text_projection.scalar_type());
-    generator = std::make_shared<Mask2FormerGenerator>(*m2f);
+    base->generator_sha256 = Mask2FormerWeightsFingerprint(*m2f);
+    (*m2f)->to(base->torch_device, (*clip)->text_projection.scalar_type());
+    base->generator = std::make_shared<Mask2FormerGenerator>(*m2f);
   }
-  MaskClassifier classifier((*clip)->visual, (*clip)->config().embed_dim,
+  return std::unique_ptr<ServingModelLoader>(new ServingModelLoader(std::move(base)));
+}
+
+absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkpoint_path) const {
+  const v1::ModelConfig& config = base_->config;
+  ClipModel& clip = base_->clip;
+  std::optional<Checkpoint> checkpoint;
+  if (!checkpoint_path.empty()) {
+    absl::StatusOr<Checkpoint> opened = OpenCheckpoint(checkpoint_path);
+    if (!opened.ok()) return opened.status();
+    checkpoint = *std::move(opened);
+    if (absl::Status s = CheckCheckpointBase(checkpoint->metadata, config.preset(),
+                                             base_->clip_sha256, base_->generator_sha256);
+        !s.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("checkpoint ", checkpoint_path, ": ", s.message()));
+    }
+  }
+  // The classifier's trained tensors (TeVA, adapter, void, f_q) are its own; CLIP's frozen
+  // weights are shared with the serving model, so a standby costs only those.
+  MaskClassifier classifier(clip->visual, clip->config().embed_dim,
                             checkpoint ? checkpoint->metadata.classifier : MaskClassifierConfig{});
-  classifier->to(torch_device, (*clip)->text_projection.scalar_type());
+  classifier->to(base_->torch_device, clip->text_projection.scalar_type());
   std::optional<DenseHeadRunner> dense_head;
   PipelineInfo info;
   info.model_name = config.preset();
-  info.model_version = absl::StrCat("clip-", text->Fingerprint().substr(0, 12), "-untrained");
+  info.model_version =
+      absl::StrCat("clip-", base_->text->Fingerprint().substr(0, 12), "-untrained");
   if (checkpoint) {
-    if (absl::Status s = CheckCheckpointBase(checkpoint->metadata, config.preset(), clip_sha256,
-                                             generator_sha256);
-        !s.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("model.checkpoint ", config.checkpoint(), ": ", s.message()));
-    }
     if (absl::Status s = LoadCheckpointInto(*checkpoint, classifier); !s.ok()) return s;
+    v1::ModelConfig with_path = config;
+    with_path.set_checkpoint(checkpoint_path);
     absl::StatusOr<std::optional<DenseHeadRunner>> loaded =
-        LoadDenseHead(config, *checkpoint, *clip, torch_device);
+        LoadDenseHead(with_path, *checkpoint, clip, base_->torch_device);
     if (!loaded.ok()) return loaded.status();
     dense_head = *std::move(loaded);
-    info.model_version = absl::StrCat(std::filesystem::path(config.checkpoint()).stem().string(),
+    info.model_version = absl::StrCat(std::filesystem::path(checkpoint_path).stem().string(),
                                       "@step", checkpoint->metadata.step);
   }
-  info.device = *device;
+  info.device = base_->device;
   info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
   ServingModel model;
-  model.text_encoder = text;
+  model.text_encoder = base_->text;
   FovSegPipelineOptions options;
   options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
-  model.pipeline = std::make_shared<FovSegPipeline>(std::move(classifier), torch_device, info,
-                                                    generator, options, std::move(dense_head));
+  model.pipeline =
+      std::make_shared<FovSegPipeline>(std::move(classifier), base_->torch_device, info,
+                                       base_->generator, options, std::move(dense_head));
+  return model;
+}
+
+absl::StatusOr<ServingModel> CreateServingModel(const v1::ModelConfig& config) {
+  absl::StatusOr<std::unique_ptr<ServingModelLoader>> loader = ServingModelLoader::Create(config);
+  if (!loader.ok()) return loader.status();
+  absl::StatusOr<ServingModel> model = (*loader)->Build(config.checkpoint());
+  if (!model.ok() && !config.checkpoint().empty() &&
+      model.status().code() == absl::StatusCode::kFailedPrecondition) {
+    return absl::FailedPreconditionError(absl::StrCat("model.", model.status().message()));
+  }
   return model;
 }
 

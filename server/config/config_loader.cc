@@ -105,6 +105,7 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (a->checkpoint_dir().empty()) a->set_checkpoint_dir("checkpoints");
   if (a->max_checkpoint_bytes() == 0) a->set_max_checkpoint_bytes(uint64_t{1} << 30);
   if (a->keep_last() == 0) a->set_keep_last(5);
+  if (a->watch_interval_seconds() <= 0) a->set_watch_interval_seconds(5.0);
   v1::ModelConfig* m = c->mutable_model();
   if (m->device().empty()) m->set_device("cpu");
   if (m->precision().empty()) m->set_precision("fp32");

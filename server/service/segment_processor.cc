@@ -1,5 +1,7 @@
 #include "server/service/segment_processor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -193,12 +195,34 @@ void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
 }
 
 absl::Status SegmentProcessor::WarmUp() {
-  std::shared_ptr<SegmentationPipeline> pipeline = model_->pipeline();
   std::vector<ParsedLabel> labels(1);
   labels[0].display_name = labels[0].key = "object";
   labels[0].synonyms = {"object"};
   absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = cache_->Get(labels);
   if (!vocab.ok()) return vocab.status();
+  return WarmUpWith(model_->pipeline(), *vocab);
+}
+
+absl::Status SegmentProcessor::WarmUp(const std::shared_ptr<SegmentationPipeline>& pipeline,
+                                      const std::shared_ptr<TextEncoder>& text_encoder) {
+  absl::StatusOr<std::vector<float>> embedding = text_encoder->Encode({"a photo of a object."});
+  if (!embedding.ok()) return embedding.status();
+  auto vocab = std::make_shared<VocabularyEmbeddings>();
+  vocab->num_labels = 1;
+  vocab->dim = text_encoder->EmbeddingDim();
+  if (embedding->size() != static_cast<size_t>(vocab->dim)) {
+    return absl::InternalError(absl::StrCat("warm-up: the text encoder returned ",
+                                            embedding->size(), " floats for one prompt"));
+  }
+  double norm = 0;
+  for (float v : *embedding) norm += static_cast<double>(v) * v;
+  norm = std::sqrt(std::max(norm, 1e-24));
+  for (float v : *embedding) vocab->data.push_back(static_cast<float>(v / norm));
+  return WarmUpWith(pipeline, vocab);
+}
+
+absl::Status SegmentProcessor::WarmUpWith(const std::shared_ptr<SegmentationPipeline>& pipeline,
+                                          std::shared_ptr<const VocabularyEmbeddings> vocab) {
   for (const ShapeBucket& bucket : options_.buckets) {
     ImageRgb8 image;
     image.width = bucket.width;
@@ -214,7 +238,7 @@ absl::Status SegmentProcessor::WarmUp() {
     PipelineRequest r;
     r.image = &image;
     if (!pipeline->Info().generates_masks) r.regions = &whole;
-    r.vocabulary = *vocab;
+    r.vocabulary = vocab;
     r.is_thing = {true};
     std::vector<absl::StatusOr<PipelineResult>> out = pipeline->Run({r});
     if (out.size() != 1 || !out[0].ok()) {

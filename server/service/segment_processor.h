@@ -44,6 +44,11 @@ class SegmentProcessor {
   // Runs one small batch per bucket through the model, so the first real request does
   // not pay for lazy initialisation.
   absl::Status WarmUp();
+  // The same on a model that is not serving (a checkpoint's standby): its vocabulary
+  // comes from `text_encoder` directly, so the cache never sees its embeddings before the
+  // swap.
+  absl::Status WarmUp(const std::shared_ptr<SegmentationPipeline>& pipeline,
+                      const std::shared_ptr<TextEncoder>& text_encoder);
 
   // Stops accepting work, finishes everything queued, joins the threads. Idempotent.
   void Shutdown();
@@ -51,6 +56,8 @@ class SegmentProcessor {
   size_t queue_depth() const;
 
  private:
+  absl::Status WarmUpWith(const std::shared_ptr<SegmentationPipeline>& pipeline,
+                          std::shared_ptr<const VocabularyEmbeddings> vocab);
   SegmentProcessor(const SegmentProcessorOptions& options, ModelHandle* model,
                    VocabularyCache* cache, ServerMetrics* metrics, Clock* clock);
   void Decode(std::unique_ptr<SegmentWork> work);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "model/clip/prompt_templates.h"
@@ -25,6 +26,19 @@ VocabularyCache::VocabularyCache(const VocabularyCacheOptions& options,
 void VocabularyCache::SetTextEncoder(std::shared_ptr<TextEncoder> encoder) {
   absl::MutexLock lock(&mu_);
   encoder_ = std::move(encoder);
+  // Entries of other encoders can never be served again: retire them now rather than let
+  // them hold the byte budget until the LRU reaches them.
+  const std::string prefix = absl::StrCat(encoder_->Fingerprint(), "|");
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    if (absl::StartsWith(it->key, prefix)) {
+      ++it;
+      continue;
+    }
+    bytes_ -= it->bytes;
+    index_.erase(it->key);
+    it = lru_.erase(it);
+    evictions_.fetch_add(1);
+  }
 }
 
 std::string VocabularyCache::fingerprint() const {

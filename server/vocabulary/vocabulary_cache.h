@@ -47,7 +47,8 @@ class VocabularyCache {
   absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> Get(
       const std::vector<ParsedLabel>& labels);
 
-  // Serves later lookups from `encoder`; its fingerprint separates its entries.
+  // Serves later lookups from `encoder`; its fingerprint separates its entries, and the
+  // entries of any other fingerprint are dropped (counted as evictions).
   void SetTextEncoder(std::shared_ptr<TextEncoder> encoder);
   std::string fingerprint() const;
 

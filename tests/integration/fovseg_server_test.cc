@@ -17,25 +17,13 @@
 #include "server/config/config_loader.h"
 #include "server/encode/coco_rle.h"
 #include "server/ovseg_server.h"
+#include "tests/fakes/tiny_clip_file.h"
 #include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
 namespace {
 
-// A random CLIP with the real 49408-token vocabulary (so labels tokenize), 64 wide.
-std::string WriteTinyClip() {
-  torch::manual_seed(5);
-  ClipConfig c;
-  c.vision = {64, 2, 1, 16, 64};
-  c.text = {64, 2, 1, 77, 49408};
-  c.embed_dim = 32;
-  ClipModel model(c);
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  for (const auto& p : model->named_parameters()) tensors.push_back({p.key(), p.value()});
-  const std::string path = ::testing::TempDir() + "/tiny_clip_full_vocab.safetensors";
-  EXPECT_TRUE(WriteSafetensors(path, tensors).ok());
-  return path;
-}
+using testing::WriteTinyClip;
 
 struct Server {
   std::unique_ptr<OvsegServer> server;

@@ -32,7 +32,8 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
       "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
       "batching { buckets { width: 96 height: 96 } } limits { max_segments: 200 } "
       "postprocess { max_segments: 200 } "
-      "admin { checkpoint_dir: \"" + ::testing::TempDir() + "/eval_ckpt\" }",
+      "admin { checkpoint_dir: \"" +
+          ::testing::TempDir() + "/eval_ckpt\" }",
       "test");
   ASSERT_TRUE(config.ok()) << config.status();
   OvsegServerOptions o;
@@ -55,9 +56,10 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
   int64_t predictions = 0;
   for (const auto& [category, s] : pq->stats()) predictions += s.tp + s.fp;
   EXPECT_GT(predictions, 0);  // the replies were read as segments
-  absl::StatusOr<PanopticQuality> rescored = EvaluatePanopticFiles(
-      {val + "/panoptic.json", val + "/panoptic", world + "/pred/pred.json", world + "/pred/panoptic"},
-      2);
+  absl::StatusOr<PanopticQuality> rescored =
+      EvaluatePanopticFiles({val + "/panoptic.json", val + "/panoptic", world + "/pred/pred.json",
+                             world + "/pred/panoptic"},
+                            2);
   ASSERT_TRUE(rescored.ok()) << rescored.status();
   EXPECT_EQ(PanopticReportJson(*rescored), PanopticReportJson(*pq));
 

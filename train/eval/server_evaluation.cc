@@ -36,8 +36,8 @@ void AddVocabulary(const std::vector<CocoCategory>& categories, v1::SegmentReque
 }
 
 absl::StatusOr<v1::SegmentResponse> Ask(OvsegClient& client, const std::string& image_path,
-                                        const std::vector<CocoCategory>& categories,
-                                        v1::Task task, const ServerEvalOptions& options) {
+                                        const std::vector<CocoCategory>& categories, v1::Task task,
+                                        const ServerEvalOptions& options) {
   absl::StatusOr<std::string> bytes = ReadBytes(image_path);
   if (!bytes.ok()) return bytes.status();
   v1::SegmentRequest request;
@@ -84,7 +84,8 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
   if (!options.pred_out_dir.empty()) {
     std::error_code error;
     fs::create_directories(fs::path(options.pred_out_dir) / "panoptic", error);
-    if (error) return absl::PermissionDeniedError(absl::StrCat(options.pred_out_dir, ": ", error.message()));
+    if (error)
+      return absl::PermissionDeniedError(absl::StrCat(options.pred_out_dir, ": ", error.message()));
   }
   OvsegClient client = MakeClient(options);
   CocoPanoptic predictions;
@@ -120,7 +121,8 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
           if (!mask.ok()) return mask.status();
           for (int y = 0; y < pred.height; ++y) {
             for (int x = 0; x < pred.width; ++x) {
-              if (mask->at<uint8_t>(y, x) != 0) pred.ids[static_cast<size_t>(y) * pred.width + x] = s.id();
+              if (mask->at<uint8_t>(y, x) != 0)
+                pred.ids[static_cast<size_t>(y) * pred.width + x] = s.id();
             }
           }
           pred.segments.push_back({s.id(), gt->categories[s.label_index()].category.id});
@@ -152,16 +154,14 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
   return pq;
 }
 
-absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(const std::string& categories_json,
-                                                         const std::string& image_dir,
-                                                         const std::string& gt_dir,
-                                                         int ignore_label,
-                                                         const ServerEvalOptions& options,
-                                                         Progress* progress) {
+absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
+    const std::string& categories_json, const std::string& image_dir, const std::string& gt_dir,
+    int ignore_label, const ServerEvalOptions& options, Progress* progress) {
   absl::StatusOr<CocoPanoptic> vocabulary = ReadCocoPanopticJson(categories_json);
   if (!vocabulary.ok()) return vocabulary.status();
   const int num_classes = static_cast<int>(vocabulary->categories.size());
-  if (num_classes == 0) return absl::InvalidArgumentError(absl::StrCat(categories_json, ": no categories"));
+  if (num_classes == 0)
+    return absl::InvalidArgumentError(absl::StrCat(categories_json, ": no categories"));
   std::vector<std::string> images;
   for (const auto& entry : fs::directory_iterator(image_dir)) {
     const std::string ext = entry.path().extension().string();
@@ -177,7 +177,8 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(const std::string& cate
       [&] { return SemanticMetrics(num_classes, ignore_label); },
       [&](size_t i, SemanticMetrics& acc) -> absl::Status {
         const std::string stem = fs::path(images[i]).stem().string();
-        absl::StatusOr<LabelMap> truth = ReadLabelPng((fs::path(gt_dir) / (stem + ".png")).string());
+        absl::StatusOr<LabelMap> truth =
+            ReadLabelPng((fs::path(gt_dir) / (stem + ".png")).string());
         if (!truth.ok()) return truth.status();
         absl::StatusOr<v1::SegmentResponse> reply =
             Ask(client, images[i], vocabulary->categories, v1::SEMANTIC, options);

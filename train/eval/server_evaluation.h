@@ -17,11 +17,11 @@
 namespace ovseg {
 
 struct ServerEvalOptions {
-  std::string server;        // host:port
-  int concurrency = 4;       // requests in flight
+  std::string server;   // host:port
+  int concurrency = 4;  // requests in flight
   absl::Duration timeout = absl::Seconds(120);
   float score_threshold = 0.0f;  // every segment the model keeps counts
-  std::string pred_out_dir;  // panoptic: also write predictions here (PNGs + pred.json)
+  std::string pred_out_dir;      // panoptic: also write predictions here (PNGs + pred.json)
 };
 
 // gt_json/gt_dir: COCO panoptic ground truth; image_dir: the RGB images it names.
@@ -33,12 +33,9 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
 
 // categories_json: a COCO JSON whose categories, in order, are label indices 0..N-1;
 // gt_dir: label PNGs named like the images in image_dir (stem + .png).
-absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(const std::string& categories_json,
-                                                         const std::string& image_dir,
-                                                         const std::string& gt_dir,
-                                                         int ignore_label,
-                                                         const ServerEvalOptions& options,
-                                                         Progress* progress = nullptr);
+absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
+    const std::string& categories_json, const std::string& image_dir, const std::string& gt_dir,
+    int ignore_label, const ServerEvalOptions& options, Progress* progress = nullptr);
 
 }  // namespace ovseg
 
