@@ -36,16 +36,15 @@ FiserOutputs FiserPredictorImpl::forward(const FiserInputs& in) {
   const torch::Tensor patches = image_in(in.patches.to(dtype)) + image_type;
   const torch::Tensor tokens = torch::cat({text, patches}, 1);  // [B, K + n, D]
   // Padded labels are keys nobody attends to.
-  const torch::Tensor ignored =
-      torch::cat({~valid, torch::zeros({b, n}, valid.options())}, 1);
+  const torch::Tensor ignored = torch::cat({~valid, torch::zeros({b, n}, valid.options())}, 1);
   // torch::nn::TransformerEncoder is sequence-first.
   const torch::Tensor hidden =
       encoder->forward(tokens.transpose(0, 1), /*src_mask=*/{}, /*src_key_padding_mask=*/ignored)
           .transpose(0, 1);
-  const torch::Tensor at_mask = hidden.gather(
-      1, in.masked.to(torch::kLong).view({b, 1, 1}).expand({b, 1, hidden.size(2)}));
-  const torch::Tensor z = F::normalize(out(at_mask.squeeze(1)).to(torch::kFloat32),
-                                       F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor at_mask =
+      hidden.gather(1, in.masked.to(torch::kLong).view({b, 1, 1}).expand({b, 1, hidden.size(2)}));
+  const torch::Tensor z =
+      F::normalize(out(at_mask.squeeze(1)).to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
   const torch::Tensor e =
       F::normalize(in.class_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
   const torch::Tensor scale = logit_scale.to(torch::kFloat32).clamp_max(std::log(100.0)).exp();
@@ -58,7 +57,8 @@ FiserOutputs FiserPredictorImpl::forward(const FiserInputs& in) {
 
 torch::Tensor SampleMaskedLabels(const torch::Tensor& class_valid) {
   // Uniform over each row's valid labels: the argmax of random keys on them.
-  const torch::Tensor keys = torch::rand(class_valid.sizes(), torch::TensorOptions().device(class_valid.device()));
+  const torch::Tensor keys =
+      torch::rand(class_valid.sizes(), torch::TensorOptions().device(class_valid.device()));
   return keys.masked_fill(~class_valid.to(torch::kBool), -1.0).argmax(1);
 }
 

@@ -14,9 +14,9 @@
 namespace ovseg {
 
 struct FiserConfig {
-  int64_t embed_dim = 512;   // E: class embeddings and z_pred
+  int64_t embed_dim = 512;    // E: class embeddings and z_pred
   int64_t image_width = 768;  // C: the encoder's patch features
-  int64_t width = 256;       // the Predictor's own width
+  int64_t width = 256;        // the Predictor's own width
   int64_t layers = 2;
   int64_t heads = 8;
 };

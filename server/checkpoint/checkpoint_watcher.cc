@@ -33,7 +33,8 @@ absl::StatusOr<std::string> ReadAll(const std::string& path) {
 absl::StatusOr<std::unique_ptr<CheckpointWatcher>> CheckpointWatcher::Create(
     CheckpointWatcherOptions options, CheckpointStore* store) {
   if (!fs::is_directory(options.directory)) {
-    return absl::NotFoundError(absl::StrCat("admin.watch_dir ", options.directory, ": no such directory"));
+    return absl::NotFoundError(
+        absl::StrCat("admin.watch_dir ", options.directory, ": no such directory"));
   }
   if (!options.activate) return absl::InvalidArgumentError("checkpoint watcher without activate");
   return std::unique_ptr<CheckpointWatcher>(new CheckpointWatcher(std::move(options), store));
@@ -96,8 +97,8 @@ absl::Status CheckpointWatcher::Ingest(const std::string& name) {
   const std::string digest = Sha256Hex(*bytes);
   const std::string claimed(absl::StripAsciiWhitespace(marker.ok() ? *marker : ""));
   if (!claimed.empty() && claimed != digest) {
-    return absl::DataLossError(absl::StrCat(path, ": sha256 ", digest, " does not match its marker's ",
-                                            claimed));
+    return absl::DataLossError(
+        absl::StrCat(path, ": sha256 ", digest, " does not match its marker's ", claimed));
   }
   v1::CheckpointMetadata metadata;
   metadata.set_name(name);

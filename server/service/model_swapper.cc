@@ -18,7 +18,8 @@ absl::StatusOr<std::string> ModelSwapper::Activate(const std::string& path) {
     return absl::InternalError(absl::StrCat(path, ": the loader returned no model"));
   }
   if (absl::Status s = warm_up_(*standby); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(path, ": warm-up failed, not activated: ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat(path, ": warm-up failed, not activated: ", s.message()));
   }
   const std::string version = standby->pipeline->Info().model_version;
   model_->Swap(standby->pipeline, standby->text_encoder);

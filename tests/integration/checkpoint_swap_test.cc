@@ -8,8 +8,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <opencv2/imgcodecs.hpp>
+#include <set>
 #include <thread>
 
 #include "client/admin_client.h"
@@ -64,7 +64,8 @@ struct World {
     MaskClassifier classifier(clip->visual, 32, config);
     {
       torch::NoGradGuard no_grad;
-      for (auto& [n, t] : ClassifierCheckpointTensors(classifier)) t.add_(torch::randn_like(t) * 0.05);
+      for (auto& [n, t] : ClassifierCheckpointTensors(classifier))
+        t.add_(torch::randn_like(t) * 0.05);
     }
     const std::string path = dir + "/made/" + name;
     const CheckpointMetadata m = metadata ? *metadata : Metadata(step);
@@ -144,7 +145,8 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   model_config.set_preset("fovseg-tiny");
   model_config.set_clip_weights(w.clip_path);
   model_config.set_clip_quick_gelu(true);
-  absl::StatusOr<std::unique_ptr<ServingModelLoader>> loader = ServingModelLoader::Create(model_config);
+  absl::StatusOr<std::unique_ptr<ServingModelLoader>> loader =
+      ServingModelLoader::Create(model_config);
   ASSERT_TRUE(loader.ok()) << loader.status();
   absl::StatusOr<ServingModel> initial = (*loader)->Build("");
   ASSERT_TRUE(initial.ok()) << initial.status();
@@ -152,8 +154,9 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   auto config = ParseServerConfig(
       "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
       "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 500 } "
-      "admin { token_file: \"" + w.dir + "/token\" checkpoint_dir: \"" + w.dir +
-          "/store\" watch_dir: \"" + w.dir + "/watch\" watch_interval_seconds: 3600 keep_last: 5 }",
+      "admin { token_file: \"" +
+          w.dir + "/token\" checkpoint_dir: \"" + w.dir + "/store\" watch_dir: \"" + w.dir +
+          "/watch\" watch_interval_seconds: 3600 keep_last: 5 }",
       "test");
   ASSERT_TRUE(config.ok()) << config.status();
   OvsegServerOptions o;

@@ -1,11 +1,11 @@
 // FiSeR's Predictor: padding never changes a real image's logits, gradients reach every
 // parameter and the encoder's patch features, [M] is drawn among valid labels only, and
 // the task is learnable (the masked label is recoverable when the image shows it).
-#include "model/train/fiser_predictor.h"
-
 #include <gtest/gtest.h>
 
 #include <set>
+
+#include "model/train/fiser_predictor.h"
 
 namespace ovseg {
 namespace {

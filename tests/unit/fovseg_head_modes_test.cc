@@ -21,7 +21,7 @@ namespace F = torch::nn::functional;
 constexpr int kWidth = 96, kHeight = 64;  // a 6x4 patch grid: not square, not whole windows
 
 // Test double: n column-band proposals, objectness decreasing with the band.
-class FakeMaskGenerator : public MaskGenerator {
+class BandMaskGenerator : public MaskGenerator {
  public:
   std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
     images_ += images.size(0);
@@ -67,7 +67,7 @@ struct Fixture {
   ClipModel clip = TinyClip();
   MaskClassifier classifier{clip->visual, 32, SoftClassifier()};
   FgaSegHead head{HeadConfig()};
-  std::shared_ptr<FakeMaskGenerator> generator = std::make_shared<FakeMaskGenerator>();
+  std::shared_ptr<BandMaskGenerator> generator = std::make_shared<BandMaskGenerator>();
   ImageRgb8 image{kWidth, kHeight, PixelBuffer(kWidth* kHeight * 3)};
 
   Fixture() {
@@ -83,7 +83,7 @@ struct Fixture {
   }
 };
 
-std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels, int seed) {
+std::shared_ptr<const VocabularyEmbeddings> SeededVocabulary(int labels, int seed) {
   torch::manual_seed(seed);
   auto v = std::make_shared<VocabularyEmbeddings>();
   v->num_labels = labels;
@@ -98,7 +98,7 @@ PipelineRequest Request(const ImageRgb8& image, HeadMode mode, SegmentTask task,
                         int seed = 1) {
   PipelineRequest r;
   r.image = &image;
-  r.vocabulary = Vocabulary(labels, seed);
+  r.vocabulary = SeededVocabulary(labels, seed);
   r.is_thing.assign(labels, true);
   r.task = task;
   r.head_mode = mode;

@@ -10,6 +10,7 @@
 #include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_weights.h"
 #include "model/weights/safetensors_file.h"
+#include "tests/fakes/stored_tensor.h"
 #include "tests/fakes/tensor_compare.h"
 
 namespace ovseg {
@@ -21,9 +22,7 @@ std::string DataPath(const std::string& name) {
 }
 
 torch::Tensor Get(const SafetensorsFile& f, const std::string& name) {
-  absl::StatusOr<torch::Tensor> t = f.Get(name);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : torch::Tensor();
+  return testing::StoredTensor(f, name);
 }
 
 using testing::RelativeDiff;

@@ -9,9 +9,12 @@
 #include "model/mask2former/pixel_decoder.h"
 #include "model/mask2former/position_encoding.h"
 #include "model/weights/safetensors_file.h"
+#include "tests/fakes/stored_tensor.h"
 
 namespace ovseg {
 namespace {
+
+using testing::StoredTensor;
 
 std::shared_ptr<SafetensorsFile> Reference() {
   const char* root = std::getenv("OVSEG_SOURCE_DIR");
@@ -19,12 +22,6 @@ std::shared_ptr<SafetensorsFile> Reference() {
                                     "/tests/data/mask2former_tiny/pixel_decoder.safetensors");
   EXPECT_TRUE(file.ok()) << file.status();
   return *file;
-}
-
-torch::Tensor Get(const SafetensorsFile& f, const std::string& name) {
-  absl::StatusOr<torch::Tensor> t = f.Get(name);
-  EXPECT_TRUE(t.ok()) << t.status();
-  return *t;
 }
 
 double MaxDiff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -36,10 +33,10 @@ TEST(Mask2FormerTest, DeformableAttentionMatchesTheReference) {
   auto f = Reference();
   for (DeformableSampling sampling : {DeformableSampling::kGridSample, DeformableSampling::kGather,
                                       DeformableSampling::kCpuKernel}) {
-    const torch::Tensor out =
-        MultiScaleDeformableAttention(Get(*f, "msda.value"), {{5, 7}, {3, 4}},
-                                      Get(*f, "msda.locations"), Get(*f, "msda.weights"), sampling);
-    EXPECT_LE(MaxDiff(out, Get(*f, "msda.output")), 1e-5) << static_cast<int>(sampling);
+    const torch::Tensor out = MultiScaleDeformableAttention(
+        StoredTensor(*f, "msda.value"), {{5, 7}, {3, 4}}, StoredTensor(*f, "msda.locations"),
+        StoredTensor(*f, "msda.weights"), sampling);
+    EXPECT_LE(MaxDiff(out, StoredTensor(*f, "msda.output")), 1e-5) << static_cast<int>(sampling);
   }
 }
 
@@ -68,7 +65,7 @@ TEST(Mask2FormerTest, PixelDecoderMatchesHuggingFace) {
   size_t loaded = 0;
   for (auto& p : decoder->named_parameters(/*recurse=*/true)) {
     ASSERT_TRUE(f->Contains(prefix + p.key())) << p.key();
-    p.value().copy_(Get(*f, prefix + p.key()));
+    p.value().copy_(StoredTensor(*f, prefix + p.key()));
     ++loaded;
   }
   for (auto& b : decoder->named_buffers(/*recurse=*/true)) ADD_FAILURE() << "buffer " << b.key();
@@ -77,12 +74,15 @@ TEST(Mask2FormerTest, PixelDecoderMatchesHuggingFace) {
   EXPECT_EQ(loaded, stored);  // Every HF tensor has a home, and nothing is left over.
 
   std::vector<torch::Tensor> features;
-  for (int i = 0; i < 4; ++i) features.push_back(Get(*f, "input.level_" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i)
+    features.push_back(StoredTensor(*f, "input.level_" + std::to_string(i)));
   const PixelDecoderOutput out = decoder->forward(features);
-  EXPECT_LE(MaxDiff(out.mask_features, Get(*f, "output.mask_features")), 1e-4);
+  EXPECT_LE(MaxDiff(out.mask_features, StoredTensor(*f, "output.mask_features")), 1e-4);
   ASSERT_EQ(out.multi_scale.size(), 3u);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_LE(MaxDiff(out.multi_scale[i], Get(*f, "output.multi_scale_" + std::to_string(i))), 1e-4)
+    EXPECT_LE(
+        MaxDiff(out.multi_scale[i], StoredTensor(*f, "output.multi_scale_" + std::to_string(i))),
+        1e-4)
         << i;
   }
   // bf16 on CPU follows fp32 closely.
