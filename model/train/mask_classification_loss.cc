@@ -11,8 +11,8 @@ absl::StatusOr<std::vector<int64_t>> MatchProposalsToSegments(
     const std::vector<int64_t>& segment_classes, double min_iou) {
   const int64_t n = proposal_logits.size(0), g = segment_masks.size(0);
   if (static_cast<int64_t>(segment_classes.size()) != g) {
-    return absl::InvalidArgumentError(absl::StrCat(g, " segment masks but ",
-                                                   segment_classes.size(), " classes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(g, " segment masks but ", segment_classes.size(), " classes"));
   }
   if (proposal_logits.sizes().slice(1) != segment_masks.sizes().slice(1)) {
     return absl::InvalidArgumentError("proposals and segments differ in size");
@@ -22,7 +22,7 @@ absl::StatusOr<std::vector<int64_t>> MatchProposalsToSegments(
   torch::NoGradGuard no_grad;
   const torch::Tensor p = (proposal_logits > 0).flatten(1).to(torch::kFloat32);  // [N, HW]
   const torch::Tensor s = segment_masks.to(torch::kBool).flatten(1).to(torch::kFloat32);
-  const torch::Tensor inter = torch::matmul(s, p.t());                          // [G, N]
+  const torch::Tensor inter = torch::matmul(s, p.t());  // [G, N]
   const torch::Tensor unions = s.sum(1, true) + p.sum(1).unsqueeze(0) - inter;
   const torch::Tensor iou = (inter / unions.clamp_min(1.0)).to(torch::kFloat64).contiguous();
   const torch::Tensor cost = (1.0 - iou).contiguous();
@@ -42,8 +42,8 @@ torch::Tensor MaskClassificationLoss(const torch::Tensor& class_logits,
                                      const torch::Tensor& targets,
                                      const torch::Tensor& proposal_valid) {
   const int64_t void_index = class_logits.size(2) - 1;
-  const torch::Tensor t = torch::where(targets == kVoidTarget,
-                                       torch::full_like(targets, void_index), targets);
+  const torch::Tensor t =
+      torch::where(targets == kVoidTarget, torch::full_like(targets, void_index), targets);
   const torch::Tensor valid = proposal_valid.to(torch::kBool).flatten();
   const torch::Tensor logits = class_logits.to(torch::kFloat32).flatten(0, 1).index({valid});
   return F::cross_entropy(logits, t.flatten().index({valid}));

@@ -32,11 +32,12 @@ TEST(MaskClassificationLossTest, HungarianTargetsAndVoid) {
 
 TEST(MaskClassificationLossTest, CrossEntropyOverValidProposals) {
   // 1 image, 3 proposals (the last padded), 2 classes + void.
-  torch::Tensor logits = torch::tensor({{{2.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 3.0f}, {9.0f, -9.0f, 0.0f}}});
+  torch::Tensor logits =
+      torch::tensor({{{2.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 3.0f}, {9.0f, -9.0f, 0.0f}}});
   const torch::Tensor targets = torch::tensor({{int64_t{0}, kVoidTarget, int64_t{1}}});
   const torch::Tensor valid = torch::tensor({{true, true, false}});
-  const double expected =
-      0.5 * (-std::log(std::exp(2.0) / (std::exp(2.0) + 2.0)) - std::log(std::exp(3.0) / (std::exp(3.0) + 2.0)));
+  const double expected = 0.5 * (-std::log(std::exp(2.0) / (std::exp(2.0) + 2.0)) -
+                                 std::log(std::exp(3.0) / (std::exp(3.0) + 2.0)));
   EXPECT_NEAR(MaskClassificationLoss(logits, targets, valid).item<double>(), expected, 1e-6);
 }
 
