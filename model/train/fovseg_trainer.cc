@@ -43,8 +43,8 @@ FovSegTrainer::FovSegTrainer(MaskClassifier classifier, std::optional<FgaSegHead
     add((*dense_head_)->parameters(), options_.lr);
   }
   if (options_.use_fiser) add(predictor_->parameters(), options_.lr);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(param_groups),
-                                                     GroupOptions(options_.lr, options_.weight_decay));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      std::move(param_groups), GroupOptions(options_.lr, options_.weight_decay));
 }
 
 double FovSegTrainer::LearningRate(int64_t step) const {
@@ -99,7 +99,9 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   // dense head's; forward() returns them once each, in block order.
   const int64_t last = classifier_->clip->transformer->size() - 1;
   std::vector<int64_t> head_layers;
-  if (dense_head_) head_layers = DenseFeatureTokenLayers(classifier_->clip, (*dense_head_)->config().guidance_layers);
+  if (dense_head_)
+    head_layers =
+        DenseFeatureTokenLayers(classifier_->clip, (*dense_head_)->config().guidance_layers);
   std::vector<int64_t> wanted = head_layers;
   wanted.push_back(last);
   std::sort(wanted.begin(), wanted.end());
@@ -117,10 +119,33 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   torch::Tensor loss = options_.ce_weight * ce;
   stats.ce = ce.item<double>();
   if (options_.use_fiser) {
+    // FiSeR's K labels are the classes the image shows (Eq. 2: its ground-truth labels),
+    // not the whole vocabulary the classifier chooses from; an image without segments
+    // takes part with its vocabulary instead.
+    std::vector<std::vector<int64_t>> shown(static_cast<size_t>(b));
+    int64_t max_shown = 1;
+    for (int64_t i = 0; i < b; ++i) {
+      std::vector<int64_t>& s = shown[static_cast<size_t>(i)];
+      s = batch[static_cast<size_t>(i)].segment_classes;
+      std::sort(s.begin(), s.end());
+      s.erase(std::unique(s.begin(), s.end()), s.end());
+      if (s.empty()) {
+        for (int64_t c = 0; c < batch[static_cast<size_t>(i)].class_embeddings.size(0); ++c)
+          s.push_back(c);
+      }
+      max_shown = std::max<int64_t>(max_shown, static_cast<int64_t>(s.size()));
+    }
     FiserInputs f;
-    f.class_embeddings = in.class_embeddings;
-    f.class_valid = in.class_valid;
-    f.masked = SampleMaskedLabels(in.class_valid);
+    f.class_embeddings = torch::zeros({b, max_shown, e}, in.class_embeddings.options());
+    f.class_valid = torch::zeros({b, max_shown}, in.class_valid.options());
+    for (int64_t i = 0; i < b; ++i) {
+      const std::vector<int64_t>& s = shown[static_cast<size_t>(i)];
+      const int64_t k = static_cast<int64_t>(s.size());
+      f.class_embeddings[i].narrow(0, 0, k).copy_(
+          in.class_embeddings[i].index_select(0, torch::tensor(s, torch::kLong).to(device)));
+      f.class_valid[i].narrow(0, 0, k).fill_(true);
+    }
+    f.masked = SampleMaskedLabels(f.class_valid);
     const torch::Tensor image_tokens = tokens_of(last);
     f.patches = image_tokens.narrow(1, 1, image_tokens.size(1) - 1);
     const torch::Tensor fiser = predictor_->forward(f).loss;

@@ -44,11 +44,13 @@ struct FovSegTrainerOptions {
 
 // One image's training data at the classifier's input size H x W.
 struct TrainImage {
-  torch::Tensor pixels;           // [3, H, W], CLIP-normalised
-  torch::Tensor proposal_logits;  // [N, H/4, W/4]: the frozen generator's (or given) masks
-  torch::Tensor segment_masks;    // [G, H/4, W/4] bool: ground-truth segments
+  torch::Tensor pixels;                  // [3, H, W], CLIP-normalised
+  torch::Tensor proposal_logits;         // [N, H/4, W/4]: the frozen generator's (or given) masks
+  torch::Tensor segment_masks;           // [G, H/4, W/4] bool: ground-truth segments
   std::vector<int64_t> segment_classes;  // [G]: index into class_embeddings
-  torch::Tensor class_embeddings;        // [K, E]: the image's vocabulary, L2-normalised
+  // [K, E], L2-normalised: the vocabulary the classifier chooses from (the training
+  // classes); FiSeR masks one of the classes the segments show.
+  torch::Tensor class_embeddings;
   torch::Tensor semantic_labels;  // [H, W] long (class index or 255); the dense head's target
 };
 

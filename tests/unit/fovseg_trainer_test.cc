@@ -90,8 +90,9 @@ TEST(FovSegTrainerTest, LossFallsAndFrozenPartsStayFrozen) {
     EXPECT_TRUE(torch::equal(p, frozen_before[i++])) << "a frozen CLIP tensor moved";
   }
   // f_q (the classifier's own copy) did move.
-  EXPECT_FALSE(torch::equal(classifier->fq_weight[0],
-                            clip->visual->transformer->block(0)->attn->in_proj_weight.narrow(0, 0, 24)));
+  EXPECT_FALSE(
+      torch::equal(classifier->fq_weight[0],
+                   clip->visual->transformer->block(0)->attn->in_proj_weight.narrow(0, 0, 24)));
 }
 
 TEST(FovSegTrainerTest, ThePredictorNeverReachesACheckpoint) {

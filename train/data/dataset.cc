@@ -126,6 +126,21 @@ absl::StatusOr<Sample> ReadRgbImage(const std::string& path) {
   return s;
 }
 
+absl::StatusOr<std::vector<std::string>> ListImages(const std::string& dir) {
+  std::vector<std::string> images;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) {
+      images.push_back(entry.path().string());
+    }
+  }
+  if (error) return absl::NotFoundError(absl::StrCat(dir, ": ", error.message()));
+  std::sort(images.begin(), images.end());
+  if (images.empty()) return absl::NotFoundError(absl::StrCat(dir, ": no images"));
+  return images;
+}
+
 absl::StatusOr<std::unique_ptr<Dataset>> OpenCocoPanopticDataset(const std::string& json,
                                                                  const std::string& image_dir,
                                                                  const std::string& panoptic_dir) {
@@ -146,17 +161,10 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenSemanticDataset(const std::string& 
     if (!fs::is_directory(dir))
       return absl::NotFoundError(absl::StrCat(dir, ": no such directory"));
   }
-  std::vector<std::string> images;
-  for (const auto& entry : fs::directory_iterator(image_dir)) {
-    const std::string ext = entry.path().extension().string();
-    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) {
-      images.push_back(entry.path().string());
-    }
-  }
-  std::sort(images.begin(), images.end());
-  if (images.empty()) return absl::NotFoundError(absl::StrCat(image_dir, ": no images"));
+  absl::StatusOr<std::vector<std::string>> images = ListImages(image_dir);
+  if (!images.ok()) return images.status();
   return std::unique_ptr<Dataset>(
-      std::make_unique<SemanticDataset>(std::move(images), label_dir, num_classes, ignore));
+      std::make_unique<SemanticDataset>(*std::move(images), label_dir, num_classes, ignore));
 }
 
 }  // namespace ovseg

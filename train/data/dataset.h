@@ -47,6 +47,9 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenSemanticDataset(const std::string& 
                                                              const std::string& label_dir,
                                                              int num_classes, int ignore = 255);
 
+// The images (.jpg, .jpeg, .png) directly in `dir`, sorted; NOT_FOUND when there are none.
+absl::StatusOr<std::vector<std::string>> ListImages(const std::string& dir);
+
 // The RGB image at `path` (any format OpenCV reads), for datasets and tools.
 absl::StatusOr<Sample> ReadRgbImage(const std::string& path);
 

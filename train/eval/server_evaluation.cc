@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/ovseg_client.h"
 #include "train/data/coco_panoptic.h"
+#include "train/data/dataset.h"
 #include "train/data/label_png.h"
 #include "train/eval/parallel_accumulate.h"
 
@@ -162,15 +163,9 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
   const int num_classes = static_cast<int>(vocabulary->categories.size());
   if (num_classes == 0)
     return absl::InvalidArgumentError(absl::StrCat(categories_json, ": no categories"));
-  std::vector<std::string> images;
-  for (const auto& entry : fs::directory_iterator(image_dir)) {
-    const std::string ext = entry.path().extension().string();
-    if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) {
-      images.push_back(entry.path().string());
-    }
-  }
-  std::sort(images.begin(), images.end());
-  if (images.empty()) return absl::NotFoundError(absl::StrCat(image_dir, ": no images"));
+  absl::StatusOr<std::vector<std::string>> listed = ListImages(image_dir);
+  if (!listed.ok()) return listed.status();
+  const std::vector<std::string>& images = *listed;
   OvsegClient client = MakeClient(options);
   return ParallelAccumulate<SemanticMetrics>(
       images.size(), options.concurrency,
