@@ -59,6 +59,7 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   TORCH_CHECK(!batch.empty(), "train step: empty batch");
   classifier_->train();
   predictor_->train();
+  if (dense_head_) (*dense_head_)->train();  // validation may have switched it to eval
   const int64_t b = static_cast<int64_t>(batch.size());
   const torch::Device device = classifier_->clip->proj.device();
   const auto dtype = classifier_->clip->proj.scalar_type();

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "client/admin_client.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_tokenizer.h"
@@ -26,8 +27,11 @@
 #include "model/serving/base_weights.h"
 #include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/fovseg_checkpoint.h"
+#include "model/serving/fovseg_pipeline.h"
 #include "model/train/fovseg_trainer.h"
+#include "model/train/panoptic_validation.h"
 #include "ovseg/v1/train.pb.h"
+#include "server/common/sha256.h"
 #include "train/data/augmentation.h"
 #include "train/data/data_loader.h"
 #include "train/eval/progress.h"
@@ -69,14 +73,18 @@ absl::StatusOr<v1::TrainConfig> LoadConfig(const std::string& path) {
   if (!o->has_grad_clip()) o->set_grad_clip(1.0);
   if (c.seed() == 0) c.set_seed(1);
   if (c.log_every() == 0) c.set_log_every(10);
-  if (c.out_dir().empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": out_dir is required"));
-  for (const auto& [field, value] : {std::pair<const char*, std::string>{"data.train_json", d->train_json()},
-                                     {"data.train_images", d->train_images()},
-                                     {"data.train_panoptic", d->train_panoptic()}}) {
-    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", field, " is required"));
+  if (c.out_dir().empty())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": out_dir is required"));
+  for (const auto& [field, value] :
+       {std::pair<const char*, std::string>{"data.train_json", d->train_json()},
+        {"data.train_images", d->train_images()},
+        {"data.train_panoptic", d->train_panoptic()}}) {
+    if (value.empty())
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", field, " is required"));
   }
   if (d->crop() % 32 != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": data.crop ", d->crop(), " is not a multiple of 32"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": data.crop ", d->crop(), " is not a multiple of 32"));
   }
   return c;
 }
@@ -88,13 +96,64 @@ absl::StatusOr<torch::Tensor> EmbedCategories(ClipTextEncoder& text,
   std::vector<torch::Tensor> rows;
   for (const CocoCategory& c : categories) {
     std::vector<std::string> prompts = {absl::StrCat("a photo of a ", c.category.name, ".")};
-    for (const std::string& s : c.synonyms) prompts.push_back(absl::StrCat("a photo of a ", s, "."));
+    for (const std::string& s : c.synonyms)
+      prompts.push_back(absl::StrCat("a photo of a ", s, "."));
     absl::StatusOr<std::vector<float>> e = text.Encode(prompts);
     if (!e.ok()) return e.status();
-    const torch::Tensor m = torch::from_blob(e->data(), {static_cast<int64_t>(prompts.size()), text.EmbeddingDim()}).clone();
-    rows.push_back(F::normalize(F::normalize(m, F::NormalizeFuncOptions().dim(-1)).mean(0), F::NormalizeFuncOptions().dim(0)));
+    const torch::Tensor m =
+        torch::from_blob(e->data(), {static_cast<int64_t>(prompts.size()), text.EmbeddingDim()})
+            .clone();
+    rows.push_back(F::normalize(F::normalize(m, F::NormalizeFuncOptions().dim(-1)).mean(0),
+                                F::NormalizeFuncOptions().dim(0)));
   }
   return torch::stack(rows);
+}
+
+std::shared_ptr<const VocabularyEmbeddings> AsVocabulary(const torch::Tensor& embeddings) {
+  auto v = std::make_shared<VocabularyEmbeddings>();
+  const torch::Tensor e = embeddings.to(torch::kCPU, torch::kFloat32).contiguous();
+  v->num_labels = static_cast<int>(e.size(0));
+  v->dim = static_cast<int>(e.size(1));
+  v->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  return v;
+}
+
+// Sends a checkpoint that passed the gate to every configured server (submit, then
+// activate) and drop directory (copy, rename, then the .done marker with its sha256).
+absl::Status Submit(const v1::SubmitConfig& submit, const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  if (!submit.servers().empty()) {
+    std::ifstream token_in(submit.token_file());
+    if (!token_in)
+      return absl::NotFoundError(
+          absl::StrCat("submit.token_file ", submit.token_file(), ": cannot open"));
+    std::string token((std::istreambuf_iterator<char>(token_in)), {});
+    token.erase(token.find_last_not_of(" \n\r\t") + 1);
+    for (const std::string& server : submit.servers()) {
+      OvsegAdminClient admin(ClientOptions{server, "", absl::Seconds(120)}, token);
+      absl::StatusOr<v1::CheckpointInfo> sent = admin.Submit(path);
+      if (!sent.ok())
+        return absl::Status(sent.status().code(),
+                            absl::StrCat(server, ": ", sent.status().message()));
+      absl::StatusOr<std::string> version = admin.Activate(name);
+      if (!version.ok())
+        return absl::Status(version.status().code(),
+                            absl::StrCat(server, ": ", version.status().message()));
+      std::cerr << "ovseg-train: " << server << " now serves " << *version << "\n";
+    }
+  }
+  if (!submit.drop_dir().empty()) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const fs::path target = fs::path(submit.drop_dir()) / name;
+    std::error_code error;
+    fs::copy_file(path, target.string() + ".partial", fs::copy_options::overwrite_existing, error);
+    if (!error) fs::rename(target.string() + ".partial", target, error);
+    if (error)
+      return absl::PermissionDeniedError(absl::StrCat(submit.drop_dir(), ": ", error.message()));
+    std::ofstream(target.string() + ".done") << Sha256Hex(bytes) << "\n";
+  }
+  return absl::OkStatus();
 }
 
 // A loaded, augmented sample as the trainer's input: CLIP-normalised pixels, ground-truth
@@ -107,9 +166,11 @@ TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>
   im.pixels = ClipNormalize(s.rgb.data(), s.width, s.height)[0];
   const int64_t h = s.height / kStride, w = s.width / kStride;
   const torch::Tensor ids =
-      torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32).clone();
-  const torch::Tensor small = ids.index({torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride),
-                                         torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride)});
+      torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32)
+          .clone();
+  const torch::Tensor small =
+      ids.index({torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride),
+                 torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride)});
   std::vector<torch::Tensor> masks;
   im.semantic_labels = torch::full({s.height, s.width}, kIgnore, torch::kLong);
   for (const PanopticSegment& seg : s.segments) {
@@ -158,7 +219,29 @@ int Run() {
   }
   ClipTextEncoder text(base->clip, ClipTokenizer::Default());
   absl::StatusOr<torch::Tensor> vocabulary = EmbedCategories(text, coco->categories);
-  if (!vocabulary.ok()) return std::cerr << "ovseg-train: " << vocabulary.status().message() << "\n", 1;
+  if (!vocabulary.ok())
+    return std::cerr << "ovseg-train: " << vocabulary.status().message() << "\n", 1;
+
+  // Validation: the split's whole vocabulary (seen and unseen classes).
+  std::unique_ptr<Dataset> val_images;
+  ValidationSet validation;
+  if (!c.data().val_json().empty()) {
+    absl::StatusOr<std::unique_ptr<Dataset>> val = OpenCocoPanopticDataset(
+        c.data().val_json(), c.data().val_images(), c.data().val_panoptic());
+    if (!val.ok()) return std::cerr << "ovseg-train: " << val.status().message() << "\n", 1;
+    val_images = *std::move(val);
+    absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
+    if (!val_coco.ok())
+      return std::cerr << "ovseg-train: " << val_coco.status().message() << "\n", 1;
+    absl::StatusOr<torch::Tensor> val_embeddings = EmbedCategories(text, val_coco->categories);
+    if (!val_embeddings.ok())
+      return std::cerr << "ovseg-train: " << val_embeddings.status().message() << "\n", 1;
+    validation.images = val_images.get();
+    validation.categories = val_coco->categories;
+    validation.vocabulary = AsVocabulary(*val_embeddings);
+    validation.training_vocabulary = training_vocabulary;
+    validation.max_images = static_cast<int>(c.eval_images());
+  }
 
   MaskClassifierConfig classifier_config;
   classifier_config.use_teva = !c.no_teva();
@@ -227,6 +310,25 @@ int Run() {
   Progress progress("ovseg-train", steps - trainer.step());
   const absl::Time start = absl::Now();
   int64_t images = 0;
+  nlohmann::json metrics = nlohmann::json::object();
+  auto evaluate = [&]() -> absl::Status {
+    if (validation.images == nullptr) return absl::OkStatus();
+    PipelineInfo info;
+    info.model_name = c.model().preset();
+    std::optional<DenseHeadRunner> runner;
+    if (head) runner.emplace(*head, SeenVocabulary(training_vocabulary), FusionOptions());
+    FovSegPipeline pipeline(classifier, base->device, info, base->generator, {}, std::move(runner));
+    absl::StatusOr<nlohmann::json> report = ValidatePanoptic(pipeline, validation);
+    if (!report.ok()) return report.status();
+    metrics = *report;
+    nlohmann::json line = metrics;
+    line["step"] = trainer.step();
+    line["eval"] = true;
+    log << line.dump() << "\n";
+    log.flush();
+    std::cerr << "ovseg-train: step " << trainer.step() << " validation " << metrics.dump() << "\n";
+    return absl::OkStatus();
+  };
   auto save = [&](const std::string& reason) -> absl::Status {
     const std::string name = absl::StrCat("fovseg-step", trainer.step(), ".safetensors");
     CheckpointMetadata m;
@@ -236,6 +338,7 @@ int Run() {
     m.classifier = classifier_config;
     m.step = trainer.step();
     m.training_vocabulary = training_vocabulary;
+    m.eval_metrics_json = metrics.dump();
     const std::string path = (out / name).string();
     absl::Status s = head ? WriteCheckpointWithFgaSeg(path, classifier, *head, m)
                           : WriteCheckpoint(path, classifier, m);
@@ -246,7 +349,16 @@ int Run() {
     std::ofstream((latest + ".partial")) << j.dump() << "\n";
     fs::rename(latest + ".partial", latest);
     std::cerr << "ovseg-train: " << reason << " checkpoint " << path << "\n";
-    return absl::OkStatus();
+    const v1::SubmitConfig& submit = c.submit();
+    if (submit.servers().empty() && submit.drop_dir().empty()) return absl::OkStatus();
+    const std::string gate = submit.gate_metric().empty() ? "PQ" : submit.gate_metric();
+    if (validation.images != nullptr &&
+        !(metrics.contains(gate) && metrics[gate].get<double>() >= submit.min_value())) {
+      std::cerr << "ovseg-train: " << name << " not submitted: " << gate << " below "
+                << submit.min_value() << "\n";
+      return absl::OkStatus();
+    }
+    return Submit(submit, path);
   };
   while (trainer.step() < steps) {
     std::vector<TrainImage> batch;
@@ -260,22 +372,35 @@ int Run() {
     const TrainStepStats stats = trainer.Step(batch);
     if (!stats.applied) continue;
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-    const nlohmann::json line = {{"step", trainer.step()},    {"loss", stats.loss},
-                                 {"ce", stats.ce},            {"fiser", stats.fiser},
-                                 {"dense", stats.dense},      {"lr", stats.lr},
+    const nlohmann::json line = {{"step", trainer.step()},
+                                 {"loss", stats.loss},
+                                 {"ce", stats.ce},
+                                 {"fiser", stats.fiser},
+                                 {"dense", stats.dense},
+                                 {"lr", stats.lr},
                                  {"grad_norm", stats.grad_norm},
                                  {"images_per_second", images / std::max(elapsed, 1e-9)},
                                  {"elapsed_seconds", elapsed}};
     log << line.dump() << "\n";
     log.flush();
     progress.Advance(1, absl::StrFormat("loss %.3f", stats.loss));
-    if (c.checkpoint_every() > 0 && trainer.step() % static_cast<int64_t>(c.checkpoint_every()) == 0 &&
+    if (c.eval_every() > 0 && trainer.step() % static_cast<int64_t>(c.eval_every()) == 0 &&
         trainer.step() < steps) {
-      if (absl::Status s = save("periodic"); !s.ok()) return std::cerr << "ovseg-train: " << s.message() << "\n", 1;
+      if (absl::Status s = evaluate(); !s.ok())
+        return std::cerr << "ovseg-train: validation: " << s.message() << "\n", 1;
+    }
+    if (c.checkpoint_every() > 0 &&
+        trainer.step() % static_cast<int64_t>(c.checkpoint_every()) == 0 &&
+        trainer.step() < steps) {
+      if (absl::Status s = save("periodic"); !s.ok())
+        return std::cerr << "ovseg-train: " << s.message() << "\n", 1;
     }
   }
   progress.Finish();
-  if (absl::Status s = save("final"); !s.ok()) return std::cerr << "ovseg-train: " << s.message() << "\n", 1;
+  if (absl::Status s = evaluate(); !s.ok())
+    return std::cerr << "ovseg-train: validation: " << s.message() << "\n", 1;
+  if (absl::Status s = save("final"); !s.ok())
+    return std::cerr << "ovseg-train: " << s.message() << "\n", 1;
   return 0;
 }
 
