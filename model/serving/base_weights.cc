@@ -62,7 +62,8 @@ absl::StatusOr<BaseWeights> LoadBaseWeights(const v1::ModelConfig& config) {
         "model preset \"", config.preset(), "\" cannot be built: LibTorch ",
         DescribeTorchRuntime().version, " runs on ", *device,
         ", but no model.clip_weights are configured and no trained demo model exists yet. "
-        "The server refuses to start rather than serve fake output."));
+        "Nothing runs on fake weights: the server refuses to start rather than serve fake "
+        "output."));
   }
   // The fingerprint is of the weights as published (before the precision conversion):
   // every checkpoint names the base it was trained on by it.

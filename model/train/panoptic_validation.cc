@@ -50,10 +50,12 @@ absl::StatusOr<nlohmann::json> ValidatePanoptic(SegmentationPipeline& pipeline,
     std::vector<absl::StatusOr<PipelineResult>> out = pipeline.Run({r});
     if (!out[0].ok()) return out[0].status();
     PanopticImage truth{s->name, s->width, s->height, s->ids, s->segments};
-    PanopticImage pred{s->name, s->width, s->height,
-                       std::vector<uint32_t>(out[0]->segment_id_map.begin(),
-                                             out[0]->segment_id_map.end()),
-                       {}};
+    PanopticImage pred{
+        s->name,
+        s->width,
+        s->height,
+        std::vector<uint32_t>(out[0]->segment_id_map.begin(), out[0]->segment_id_map.end()),
+        {}};
     for (size_t k = 0; k < out[0]->segments.size(); ++k) {
       pred.segments.push_back({static_cast<uint32_t>(k + 1),
                                set.categories.at(out[0]->segments[k].label_index).category.id});

@@ -22,8 +22,8 @@
 namespace ovseg {
 
 struct ValidationSet {
-  const Dataset* images = nullptr;         // samples with ids and segments
-  std::vector<CocoCategory> categories;    // the vocabulary, in label-index order
+  const Dataset* images = nullptr;                         // samples with ids and segments
+  std::vector<CocoCategory> categories;                    // the vocabulary, in label-index order
   std::shared_ptr<const VocabularyEmbeddings> vocabulary;  // their embeddings
   std::vector<std::string> training_vocabulary;            // for seen / unseen
   int max_images = 0;                                      // 0 = all

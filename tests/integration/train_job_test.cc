@@ -117,6 +117,16 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
   std::ifstream bad_text(root + "/stderr.txt");
   const std::string bad_message((std::istreambuf_iterator<char>(bad_text)), {});
   EXPECT_NE(bad_message.find("out_dir is required"), std::string::npos) << bad_message;
+
+  // The shipped example config parses; without base weights it stops, saying which.
+  const char* source = std::getenv("OVSEG_SOURCE_DIR");
+  const std::string shipped = std::string(OVSEG_TRAIN_BINARY) + " --config " +
+                              std::string(source ? source : ".") +
+                              "/configs/train_fovseg_synth.pbtxt 2> " + root + "/stderr.txt";
+  EXPECT_EQ(WEXITSTATUS(std::system(shipped.c_str())), 1);
+  std::ifstream shipped_text(root + "/stderr.txt");
+  const std::string shipped_message((std::istreambuf_iterator<char>(shipped_text)), {});
+  EXPECT_NE(shipped_message.find("model.clip_weights"), std::string::npos) << shipped_message;
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ class BandMaskGenerator : public MaskGenerator {
   int64_t images_ = 0;
 };
 
-ClipModel TinyClip() {
+ClipModel ModesClip() {
   torch::manual_seed(3);
   ClipConfig c;
   c.vision = {24, 3, 2, 16, 64};
@@ -64,7 +64,7 @@ MaskClassifierConfig SoftClassifier() {
 }
 
 struct Fixture {
-  ClipModel clip = TinyClip();
+  ClipModel clip = ModesClip();
   MaskClassifier classifier{clip->visual, 32, SoftClassifier()};
   FgaSegHead head{HeadConfig()};
   std::shared_ptr<BandMaskGenerator> generator = std::make_shared<BandMaskGenerator>();
