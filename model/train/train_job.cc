@@ -206,7 +206,9 @@ int RunTrainJob(const std::string& config_path) {
   if (!base.ok()) return std::cerr << "ovseg-train: " << base.status().message() << "\n", 1;
   std::error_code error;
   fs::create_directories(c.out_dir(), error);
-  if (error) return std::cerr << "ovseg-train: out_dir " << c.out_dir() << ": " << error.message() << "\n", 1;
+  if (error)
+    return std::cerr << "ovseg-train: out_dir " << c.out_dir() << ": " << error.message() << "\n",
+           1;
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = OpenCocoPanopticDataset(
       c.data().train_json(), c.data().train_images(), c.data().train_panoptic());
   if (!dataset.ok()) return std::cerr << "ovseg-train: " << dataset.status().message() << "\n", 1;

@@ -92,15 +92,17 @@ class SemanticDataset : public Dataset {
                                                      labels->height, ", its image ", sample->width,
                                                      "x", sample->height));
     }
+    // Each map's own convention unless the dataset was given one.
+    const int ignore = ignore_ >= 0 ? ignore_ : DefaultIgnoreLabel(labels->bits);
     for (int32_t v : labels->labels) {
-      if (v != ignore_ && (v < 0 || v >= num_classes_)) {
+      if (v != ignore && (v < 0 || v >= num_classes_)) {
         return absl::InvalidArgumentError(absl::StrCat(label_path, ": value ", v,
                                                        " is neither a class (0..", num_classes_ - 1,
-                                                       ") nor ignore ", ignore_));
+                                                       ") nor ignore ", ignore));
       }
     }
     sample->labels = std::move(labels->labels);
-    sample->ignore = ignore_;
+    sample->ignore = ignore;
     return sample;
   }
 

@@ -42,10 +42,11 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenCocoPanopticDataset(const std::stri
                                                                  const std::string& panoptic_dir);
 
 // Semantic: every image in `image_dir` (.jpg, .png) with the label PNG of the same stem in
-// `label_dir`; `ignore` is the unlabelled value (255; 65535 for 16-bit maps).
+// `label_dir`; `ignore` is the unlabelled value, by default (negative) each map's
+// convention: 255 for 8-bit, 65535 for 16-bit.
 absl::StatusOr<std::unique_ptr<Dataset>> OpenSemanticDataset(const std::string& image_dir,
                                                              const std::string& label_dir,
-                                                             int num_classes, int ignore = 255);
+                                                             int num_classes, int ignore = -1);
 
 // The images (.jpg, .jpeg, .png) directly in `dir`, sorted; NOT_FOUND when there are none.
 absl::StatusOr<std::vector<std::string>> ListImages(const std::string& dir);

@@ -31,6 +31,13 @@ absl::StatusOr<LabelMap> ReadLabelPng(const std::string& path) {
   return out;
 }
 
+absl::StatusOr<int> ResolveIgnoreLabel(int ignore, const std::string& sample_path) {
+  if (ignore >= 0) return ignore;
+  absl::StatusOr<LabelMap> map = ReadLabelPng(sample_path);
+  if (!map.ok()) return map.status();
+  return DefaultIgnoreLabel(map->bits);
+}
+
 absl::Status WriteLabelPng(const std::string& path, const LabelMap& map) {
   if (map.labels.size() != static_cast<size_t>(map.width) * map.height) {
     return absl::InvalidArgumentError(

@@ -21,6 +21,10 @@ struct LabelMap {
 inline int DefaultIgnoreLabel(int bits) { return bits == 16 ? 65535 : 255; }
 
 absl::StatusOr<LabelMap> ReadLabelPng(const std::string& path);
+
+// `ignore` as given, or (when negative: "by the maps") the default of the bit depth of
+// the map at `sample_path`.
+absl::StatusOr<int> ResolveIgnoreLabel(int ignore, const std::string& sample_path);
 // 16-bit when any label exceeds 255.
 absl::Status WriteLabelPng(const std::string& path, const LabelMap& map);
 

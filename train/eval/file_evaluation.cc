@@ -83,8 +83,11 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticFiles(const SemanticFiles& files
   }
   std::sort(names.begin(), names.end());
   if (names.empty()) return absl::NotFoundError(absl::StrCat(files.gt_dir, ": no .png files"));
+  absl::StatusOr<int> ignore = ResolveIgnoreLabel(
+      files.ignore_label, (std::filesystem::path(files.gt_dir) / names[0]).string());
+  if (!ignore.ok()) return ignore.status();
   return ParallelAccumulate<SemanticMetrics>(
-      names.size(), threads, [&] { return SemanticMetrics(files.num_classes, files.ignore_label); },
+      names.size(), threads, [&] { return SemanticMetrics(files.num_classes, *ignore); },
       [&](size_t i, SemanticMetrics& m) -> absl::Status {
         const std::string gt_path = (std::filesystem::path(files.gt_dir) / names[i]).string();
         const std::string pred_path = (std::filesystem::path(files.pred_dir) / names[i]).string();

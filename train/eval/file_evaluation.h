@@ -25,7 +25,8 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticFiles(const PanopticFiles& files
 struct SemanticFiles {
   std::string gt_dir, pred_dir;
   int num_classes = 0;
-  int ignore_label = 255;
+  // Unlabelled value; negative (default): by the maps' bit depth, 255 or 65535.
+  int ignore_label = -1;
 };
 
 absl::StatusOr<SemanticMetrics> EvaluateSemanticFiles(const SemanticFiles& files, int threads,

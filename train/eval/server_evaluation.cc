@@ -166,10 +166,12 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
   absl::StatusOr<std::vector<std::string>> listed = ListImages(image_dir);
   if (!listed.ok()) return listed.status();
   const std::vector<std::string>& images = *listed;
+  absl::StatusOr<int> ignore = ResolveIgnoreLabel(
+      ignore_label, (fs::path(gt_dir) / (fs::path(images[0]).stem().string() + ".png")).string());
+  if (!ignore.ok()) return ignore.status();
   OvsegClient client = MakeClient(options);
   return ParallelAccumulate<SemanticMetrics>(
-      images.size(), options.concurrency,
-      [&] { return SemanticMetrics(num_classes, ignore_label); },
+      images.size(), options.concurrency, [&] { return SemanticMetrics(num_classes, *ignore); },
       [&](size_t i, SemanticMetrics& acc) -> absl::Status {
         const std::string stem = fs::path(images[i]).stem().string();
         absl::StatusOr<LabelMap> truth =

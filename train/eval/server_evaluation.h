@@ -32,7 +32,8 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
                                                          Progress* progress = nullptr);
 
 // categories_json: a COCO JSON whose categories, in order, are label indices 0..N-1;
-// gt_dir: label PNGs named like the images in image_dir (stem + .png).
+// gt_dir: label PNGs named like the images in image_dir (stem + .png); ignore_label < 0:
+// by their bit depth (255 or 65535).
 absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
     const std::string& categories_json, const std::string& image_dir, const std::string& gt_dir,
     int ignore_label, const ServerEvalOptions& options, Progress* progress = nullptr);

@@ -1,11 +1,12 @@
 // ovseg-eval: scores segmentation outputs exactly as the community's reference code does,
 // so that other systems' outputs can be scored the same way.
 //   ovseg-eval panoptic --gt-json F --gt-dir D --pred-json F --pred-dir D [--json-out F]
-//   ovseg-eval semantic --gt-dir D --pred-dir D --num-classes N [--ignore 255] [--json-out F]
+//   ovseg-eval semantic --gt-dir D --pred-dir D --num-classes N [--ignore V] [--json-out F]
+//   (--ignore defaults to the ground-truth maps' convention: 255 for 8-bit, 65535 for 16-bit)
 // Against a live server (each image sent with the dataset's whole vocabulary):
 //   ovseg-eval panoptic --server H:P --gt-json F --gt-dir D --image-dir D
 //                       [--pred-out-dir D] [--json-out F]
-//   ovseg-eval semantic --server H:P --categories F --gt-dir D --image-dir D [--ignore 255]
+//   ovseg-eval semantic --server H:P --categories F --gt-dir D --image-dir D [--ignore V]
 //                       [--json-out F]
 // Common: [--threads N] (files: default every core; server: requests in flight, default
 // 4), [--score-threshold F] (server, default 0). Panoptic prints panopticapi's table; both
@@ -45,12 +46,12 @@ int Usage(const std::string& problem) {
   std::cerr << "usage:\n"
                "  ovseg-eval panoptic --gt-json F --gt-dir D --pred-json F --pred-dir D "
                "[--json-out F] [--threads N]\n"
-               "  ovseg-eval semantic --gt-dir D --pred-dir D --num-classes N [--ignore 255] "
+               "  ovseg-eval semantic --gt-dir D --pred-dir D --num-classes N [--ignore V] "
                "[--json-out F] [--threads N]\n"
                "  ovseg-eval panoptic --server H:P --gt-json F --gt-dir D --image-dir D "
                "[--pred-out-dir D] [--json-out F] [--threads N] [--score-threshold F]\n"
                "  ovseg-eval semantic --server H:P --categories F --gt-dir D --image-dir D "
-               "[--ignore 255] [--json-out F] [--threads N] [--score-threshold F]\n";
+               "[--ignore V] [--json-out F] [--threads N] [--score-threshold F]\n";
   return 2;
 }
 
