@@ -60,10 +60,7 @@ absl::StatusOr<nlohmann::json> ValidatePanoptic(SegmentationPipeline& pipeline,
       pred.segments.push_back({static_cast<uint32_t>(k + 1),
                                set.categories.at(out[0]->segments[k].label_index).category.id});
     }
-    ComputeAreasAndBoxes(pred.width, pred.height, pred.ids, &pred.segments);
-    pred.segments.erase(std::remove_if(pred.segments.begin(), pred.segments.end(),
-                                       [](const PanopticSegment& p) { return p.area == 0; }),
-                        pred.segments.end());
+    KeepVisibleSegments(pred.width, pred.height, pred.ids, &pred.segments);
     if (absl::Status st = pq.Add(truth, pred); !st.ok()) return st;
   }
   const PqReport report = pq.Report();

@@ -56,10 +56,7 @@ Sample Window(const Sample& s, int x0, int y0, int w, int h) {
 
 void DropVanishedSegments(Sample* s) {
   if (s->segments.empty()) return;
-  ComputeAreasAndBoxes(s->width, s->height, s->ids, &s->segments);
-  s->segments.erase(std::remove_if(s->segments.begin(), s->segments.end(),
-                                   [](const PanopticSegment& seg) { return seg.area == 0; }),
-                    s->segments.end());
+  KeepVisibleSegments(s->width, s->height, s->ids, &s->segments);
 }
 
 }  // namespace

@@ -250,4 +250,12 @@ void ComputeAreasAndBoxes(int width, int height, const std::vector<uint32_t>& id
   }
 }
 
+void KeepVisibleSegments(int width, int height, const std::vector<uint32_t>& ids,
+                         std::vector<PanopticSegment>* segments) {
+  ComputeAreasAndBoxes(width, height, ids, segments);
+  segments->erase(std::remove_if(segments->begin(), segments->end(),
+                                 [](const PanopticSegment& s) { return s.area == 0; }),
+                  segments->end());
+}
+
 }  // namespace ovseg

@@ -52,6 +52,10 @@ absl::Status WritePanopticPng(const std::string& path, int width, int height,
 // Sets each segment's area and bounding box from `ids` (segments absent from it get 0).
 void ComputeAreasAndBoxes(int width, int height, const std::vector<uint32_t>& ids,
                           std::vector<PanopticSegment>* segments);
+// The same, then drops the segments with no pixel left (occluded, cropped away): what a
+// segment list must satisfy before it is written or scored (every JSON id in the PNG).
+void KeepVisibleSegments(int width, int height, const std::vector<uint32_t>& ids,
+                         std::vector<PanopticSegment>* segments);
 
 }  // namespace ovseg
 

@@ -129,10 +129,7 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
           pred.segments.push_back({s.id(), gt->categories[s.label_index()].category.id});
         }
         // A segment whose pixels all went to later ones is not in the PNG; drop it.
-        ComputeAreasAndBoxes(pred.width, pred.height, pred.ids, &pred.segments);
-        pred.segments.erase(std::remove_if(pred.segments.begin(), pred.segments.end(),
-                                           [](const PanopticSegment& s) { return s.area == 0; }),
-                            pred.segments.end());
+        KeepVisibleSegments(pred.width, pred.height, pred.ids, &pred.segments);
         if (!options.pred_out_dir.empty()) {
           const std::string png =
               (fs::path(options.pred_out_dir) / "panoptic" / a.file_name).string();
