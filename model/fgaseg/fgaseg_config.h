@@ -42,7 +42,8 @@ struct FgaSegConfig {
 
 // The default configuration for a CLIP vision tower: its widths, and guidance from the
 // blocks the paper uses (3 and 7 of B/16's 12, 7 and 15 of L/14's 24; other depths at the
-// same fractions, 1/3 and 2/3 of the way, less one).
+// same fractions, 1/3 and 2/3 of the way, less one); towers narrower than 512 get a small
+// head (below).
 inline FgaSegConfig FgaSegConfigForClip(int64_t vision_layers, int64_t vision_width,
                                         int64_t embed_dim) {
   FgaSegConfig c;
@@ -54,8 +55,25 @@ inline FgaSegConfig FgaSegConfigForClip(int64_t vision_layers, int64_t vision_wi
     c.guidance_layers = {7, 15};
   } else {
     const int64_t last_guidance = vision_layers - 2;  // the last block is the dense path
-    c.guidance_layers = {std::min(vision_layers / 3, last_guidance),
-                         std::min(2 * vision_layers / 3, last_guidance)};
+    c.guidance_layers = {std::max<int64_t>(0, std::min(vision_layers / 3, last_guidance)),
+                         std::max<int64_t>(0, std::min(2 * vision_layers / 3, last_guidance))};
+  }
+  if (vision_width < 512) {
+    // CLIPs narrower than any public one are the small ones ovseg trains itself (the
+    // synthetic world's, with a few dozen classes): the head shrinks with them, a quarter
+    // of most widths, one aggregation layer, and no padding of the class axis to 256
+    // (which would make a 50-class vocabulary cost as much as a 256-class one).
+    c.hidden_dim = 32;
+    c.text_guidance_proj_dim = 32;
+    c.appearance_guidance_proj_dim = 32;
+    c.decoder_dims = {16, 16};  // hidden / 2, and GroupNorm needs 16
+    c.decoder_guidance_dims = {64, 32};
+    c.decoder_guidance_proj_dims = {16, 8};
+    c.layers = 1;
+    c.heads = 2;
+    c.window = 8;
+    c.pad_len = 0;
+    c.p2t_heads = 2;
   }
   return c;
 }

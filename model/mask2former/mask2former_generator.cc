@@ -27,10 +27,8 @@ std::string Mask2FormerGenerator::name() const {
   return absl::StrCat("mask2former(", model_->config().Describe(), ")");
 }
 
-std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& images) {
-  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3,
-              "mask generator: expected [B, 3, H, W], got ", images.sizes());
-  const int64_t b = images.size(0), h = images.size(2), w = images.size(3);
+torch::Tensor ClipToMask2FormerInput(const torch::Tensor& images) {
+  const int64_t h = images.size(2), w = images.size(3);
   // x_imagenet = (x_clip * std_clip + mean_clip - mean_imagenet) / std_imagenet
   std::vector<float> scale(3), shift(3);
   for (int c = 0; c < 3; ++c) {
@@ -43,7 +41,15 @@ std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& i
   const int64_t ph = RoundUp(h, kMask2FormerSizeDivisibility);
   const int64_t pw = RoundUp(w, kMask2FormerSizeDivisibility);
   if (ph != h || pw != w) x = F::pad(x, F::PadFuncOptions({0, pw - w, 0, ph - h}));
-  x = x.to(images.scalar_type());
+  return x.to(images.scalar_type());
+}
+
+std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& images) {
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == 3,
+              "mask generator: expected [B, 3, H, W], got ", images.sizes());
+  const int64_t b = images.size(0), h = images.size(2), w = images.size(3);
+  const torch::Tensor x = ClipToMask2FormerInput(images);
+  const int64_t ph = x.size(2), pw = x.size(3);
   const MaskPrediction final = model_->forward(x, /*all_stages=*/false).back();
   // Crop to the image: the 1/4 cells that hold any of its pixels.
   torch::Tensor logits = final.mask_logits.narrow(2, 0, (h + 3) / 4).narrow(3, 0, (w + 3) / 4);

@@ -24,6 +24,11 @@ struct Mask2FormerGeneratorOptions {
   bool upsample = false;  // logits at the input resolution (stride 1) instead of 1/4
 };
 
+// CLIP-normalised images [B, 3, H, W] as Mask2Former reads them: ImageNet-normalised,
+// padded right and bottom to a multiple of 32, in the input's dtype. Training feeds the
+// generator through this too, so it learns on exactly what it serves.
+torch::Tensor ClipToMask2FormerInput(const torch::Tensor& images);
+
 // objectness [B, Q] = 1 - softmax(class_logits)[..., void], computed in fp32.
 torch::Tensor Objectness(const torch::Tensor& class_logits);
 

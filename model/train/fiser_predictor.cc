@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "model/runtime/autocast_scope.h"
+
 namespace ovseg {
 namespace F = torch::nn::functional;
 
@@ -27,6 +29,8 @@ FiserOutputs FiserPredictorImpl::forward(const FiserInputs& in) {
   const int64_t b = in.class_embeddings.size(0), k = in.class_embeddings.size(1);
   const int64_t n = in.patches.size(1);
   const auto dtype = text_in->weight.scalar_type();
+  // Small, and LibTorch's C++ attention cannot mask bf16 scores: its own precision always.
+  AutocastSuspend own_precision(text_in->weight.device());
   const torch::Tensor valid = in.class_valid.to(torch::kBool);
   // O: the labels, the masked one replaced by [M] (same token count as unmasked).
   torch::Tensor text = text_in(in.class_embeddings.to(dtype));

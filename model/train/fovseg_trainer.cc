@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/fgaseg/clip_dense_features.h"
+#include "model/runtime/autocast_scope.h"
+#include "model/train/lr_schedule.h"
 #include "model/train/mask_classification_loss.h"
 
 namespace ovseg {
@@ -48,11 +50,12 @@ FovSegTrainer::FovSegTrainer(MaskClassifier classifier, std::optional<FgaSegHead
 }
 
 double FovSegTrainer::LearningRate(int64_t step) const {
-  const int64_t warmup = std::max<int64_t>(0, options_.warmup_steps);
-  if (step < warmup) return options_.lr * static_cast<double>(step + 1) / warmup;
-  const double span = std::max<int64_t>(1, options_.total_steps - warmup);
-  const double done = std::clamp((step - warmup) / span, 0.0, 1.0);
-  return options_.lr * std::pow(1.0 - done, options_.poly_power);
+  WarmupDecaySchedule schedule;
+  schedule.lr = options_.lr;
+  schedule.warmup = options_.warmup_steps;
+  schedule.total = options_.total_steps;
+  schedule.poly_power = options_.poly_power;
+  return schedule.At(step);
 }
 
 TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
@@ -108,6 +111,8 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   in.dense_layers = wanted;
+  std::optional<AutocastScope> autocast;
+  autocast.emplace(device, options_.autocast_bf16);
   const MaskClassifierOutput out = classifier_->forward(in);
   auto tokens_of = [&](int64_t layer) {
     return out.dense_features.at(static_cast<size_t>(
@@ -167,6 +172,7 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
     loss = loss + dense.total;
     stats.dense = dense.total.item<double>();
   }
+  autocast.reset();
   stats.loss = loss.item<double>();
   (loss / static_cast<double>(options_.grad_accumulation)).backward();
   if (++micro_ % options_.grad_accumulation != 0) return stats;

@@ -34,6 +34,7 @@ struct FovSegTrainerOptions {
   double poly_power = 0.9;
   double grad_clip = 1.0;  // max global gradient norm; 0 = off
   int64_t grad_accumulation = 1;
+  bool autocast_bf16 = false;  // forward passes under bf16 autocast
   bool use_fiser = true;
   double fiser_weight = 1.0;
   double ce_weight = 2.0;

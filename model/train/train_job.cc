@@ -1,409 +1,59 @@
 #include "model/train/train_job.h"
 
-// ovseg-train: the training job's `fovseg` stage (DESIGN.md "What trains"; FOV-Seg's
-// recipe): on a COCO panoptic training split, with CLIP and the mask generator frozen, it
-// trains TeVA, the adapter, the void embedding and CLIP's f_q with FiSeR + L_CE (and the
-// FGAseg head when asked), writes checkpoints the server loads, an optimiser state to
-// resume from, and a JSON-lines log of every scalar.
-//   ovseg-train --config configs/train_fovseg_synth.pbtxt
-// Without a mask generator (model.mask_generator_weights unset) the proposals are the
-// ground-truth segments themselves ("oracle proposals"), which the log states.
-#include <google/protobuf/text_format.h>
-
+// ovseg-train: runs the configured stages in order (clip_pretrain -> generator -> fovseg),
+// each handing its weights to the next through the model config, as a user would.
+//   ovseg-train --config configs/train_demo.pbtxt
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
-#include "absl/container/flat_hash_map.h"
+#include <c10/util/Exception.h>
+
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
-#include "client/admin_client.h"
-#include "model/clip/clip_preprocess.h"
-#include "model/clip/clip_text_encoder.h"
-#include "model/clip/clip_tokenizer.h"
-#include "model/fgaseg/fgaseg_config.h"
-#include "model/serving/base_weights.h"
-#include "model/serving/fgaseg_checkpoint.h"
-#include "model/serving/fovseg_checkpoint.h"
-#include "model/serving/fovseg_pipeline.h"
-#include "model/train/fovseg_trainer.h"
-#include "model/train/panoptic_validation.h"
-#include "ovseg/v1/train.pb.h"
-#include "server/common/sha256.h"
-#include "train/data/augmentation.h"
-#include "train/data/data_loader.h"
-#include "train/eval/progress.h"
+#include "model/train/train_config.h"
+#include "model/train/train_stages.h"
 
 namespace ovseg {
-namespace {
 
-namespace fs = std::filesystem;
-namespace F = torch::nn::functional;
+TrainLog::TrainLog(const std::string& out_dir)
+    : out_((std::filesystem::path(out_dir) / "train_log.jsonl").string(), std::ios::app) {}
 
-constexpr int64_t kStride = 4;  // proposals and segment masks at 1/4 of the input
-constexpr int64_t kIgnore = 255;
-
-absl::StatusOr<v1::TrainConfig> LoadConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  const std::string text((std::istreambuf_iterator<char>(in)), {});
-  v1::TrainConfig c;
-  if (!google::protobuf::TextFormat::ParseFromString(text, &c)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a valid TrainConfig"));
-  }
-  // Defaults (train.proto documents them).
-  v1::TrainDataConfig* d = c.mutable_data();
-  if (d->crop() == 0) d->set_crop(256);
-  if (d->min_scale() == 0) d->set_min_scale(0.1);
-  if (d->max_scale() == 0) d->set_max_scale(2.0);
-  if (d->loader_threads() == 0) d->set_loader_threads(2);
-  if (d->prefetch() == 0) d->set_prefetch(8);
-  v1::OptimizerConfig* o = c.mutable_optimizer();
-  if (o->lr() == 0) o->set_lr(1e-4);
-  if (o->weight_decay() == 0) o->set_weight_decay(0.05);
-  if (o->clip_lr_multiplier() == 0) o->set_clip_lr_multiplier(0.1);
-  if (o->steps() == 0) o->set_steps(1000);
-  if (o->warmup_steps() == 0) o->set_warmup_steps(std::min<uint64_t>(100, o->steps() / 10));
-  if (o->batch_size() == 0) o->set_batch_size(2);
-  if (o->grad_accumulation() == 0) o->set_grad_accumulation(1);
-  if (!o->has_grad_clip()) o->set_grad_clip(1.0);
-  if (c.seed() == 0) c.set_seed(1);
-  if (c.log_every() == 0) c.set_log_every(10);
-  if (c.out_dir().empty())
-    return absl::InvalidArgumentError(absl::StrCat(path, ": out_dir is required"));
-  for (const auto& [field, value] :
-       {std::pair<const char*, std::string>{"data.train_json", d->train_json()},
-        {"data.train_images", d->train_images()},
-        {"data.train_panoptic", d->train_panoptic()}}) {
-    if (value.empty())
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", field, " is required"));
-  }
-  if (d->crop() % 32 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": data.crop ", d->crop(), " is not a multiple of 32"));
-  }
-  return c;
+void TrainLog::Write(const nlohmann::json& line) {
+  out_ << line.dump() << "\n";
+  out_.flush();  // a crash or a stop loses no logged step
 }
-
-// One embedding per category: the mean over its names of "a photo of a {name}.",
-// normalised, as the server's vocabulary cache builds it with the single template.
-absl::StatusOr<torch::Tensor> EmbedCategories(ClipTextEncoder& text,
-                                              const std::vector<CocoCategory>& categories) {
-  std::vector<torch::Tensor> rows;
-  for (const CocoCategory& c : categories) {
-    std::vector<std::string> prompts = {absl::StrCat("a photo of a ", c.category.name, ".")};
-    for (const std::string& s : c.synonyms)
-      prompts.push_back(absl::StrCat("a photo of a ", s, "."));
-    absl::StatusOr<std::vector<float>> e = text.Encode(prompts);
-    if (!e.ok()) return e.status();
-    const torch::Tensor m =
-        torch::from_blob(e->data(), {static_cast<int64_t>(prompts.size()), text.EmbeddingDim()})
-            .clone();
-    rows.push_back(F::normalize(F::normalize(m, F::NormalizeFuncOptions().dim(-1)).mean(0),
-                                F::NormalizeFuncOptions().dim(0)));
-  }
-  return torch::stack(rows);
-}
-
-std::shared_ptr<const VocabularyEmbeddings> AsVocabulary(const torch::Tensor& embeddings) {
-  auto v = std::make_shared<VocabularyEmbeddings>();
-  const torch::Tensor e = embeddings.to(torch::kCPU, torch::kFloat32).contiguous();
-  v->num_labels = static_cast<int>(e.size(0));
-  v->dim = static_cast<int>(e.size(1));
-  v->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
-  return v;
-}
-
-// Sends a checkpoint that passed the gate to every configured server (submit, then
-// activate) and drop directory (copy, rename, then the .done marker with its sha256).
-absl::Status Submit(const v1::SubmitConfig& submit, const std::string& path) {
-  const std::string name = fs::path(path).filename().string();
-  if (!submit.servers().empty()) {
-    std::ifstream token_in(submit.token_file());
-    if (!token_in)
-      return absl::NotFoundError(
-          absl::StrCat("submit.token_file ", submit.token_file(), ": cannot open"));
-    std::string token((std::istreambuf_iterator<char>(token_in)), {});
-    token.erase(token.find_last_not_of(" \n\r\t") + 1);
-    for (const std::string& server : submit.servers()) {
-      OvsegAdminClient admin(ClientOptions{server, "", absl::Seconds(120)}, token);
-      absl::StatusOr<v1::CheckpointInfo> sent = admin.Submit(path);
-      if (!sent.ok())
-        return absl::Status(sent.status().code(),
-                            absl::StrCat(server, ": ", sent.status().message()));
-      absl::StatusOr<std::string> version = admin.Activate(name);
-      if (!version.ok())
-        return absl::Status(version.status().code(),
-                            absl::StrCat(server, ": ", version.status().message()));
-      std::cerr << "ovseg-train: " << server << " now serves " << *version << "\n";
-    }
-  }
-  if (!submit.drop_dir().empty()) {
-    std::ifstream in(path, std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    const fs::path target = fs::path(submit.drop_dir()) / name;
-    std::error_code error;
-    fs::copy_file(path, target.string() + ".partial", fs::copy_options::overwrite_existing, error);
-    if (!error) fs::rename(target.string() + ".partial", target, error);
-    if (error)
-      return absl::PermissionDeniedError(absl::StrCat(submit.drop_dir(), ": ", error.message()));
-    std::ofstream(target.string() + ".done") << Sha256Hex(bytes) << "\n";
-  }
-  return absl::OkStatus();
-}
-
-// A loaded, augmented sample as the trainer's input: CLIP-normalised pixels, ground-truth
-// segments at 1/4, proposals (the generator's top ones, or the segments themselves), the
-// semantic label map for the dense head.
-TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>& class_of,
-                        const torch::Tensor& vocabulary, MaskGenerator* generator,
-                        int64_t max_proposals) {
-  TrainImage im;
-  im.pixels = ClipNormalize(s.rgb.data(), s.width, s.height)[0];
-  const int64_t h = s.height / kStride, w = s.width / kStride;
-  const torch::Tensor ids =
-      torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32)
-          .clone();
-  const torch::Tensor small =
-      ids.index({torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride),
-                 torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride)});
-  std::vector<torch::Tensor> masks;
-  im.semantic_labels = torch::full({s.height, s.width}, kIgnore, torch::kLong);
-  for (const PanopticSegment& seg : s.segments) {
-    const auto it = class_of.find(seg.category_id);
-    if (it == class_of.end() || seg.iscrowd) continue;
-    const torch::Tensor m = small == static_cast<int32_t>(seg.id);
-    if (!m.any().item<bool>()) continue;
-    masks.push_back(m);
-    im.segment_classes.push_back(it->second);
-    im.semantic_labels.masked_fill_(ids == static_cast<int32_t>(seg.id), it->second);
-  }
-  im.segment_masks = masks.empty() ? torch::zeros({0, h, w}, torch::kBool) : torch::stack(masks);
-  if (generator != nullptr) {
-    torch::NoGradGuard no_grad;
-    const MaskProposals p = generator->Generate(im.pixels.unsqueeze(0).to(vocabulary.device()))[0];
-    const int64_t keep = std::min<int64_t>(max_proposals, p.objectness.size(0));
-    const torch::Tensor order = std::get<1>(p.objectness.to(torch::kFloat32).topk(keep));
-    im.proposal_logits = p.logits.index_select(0, order).to(torch::kCPU, torch::kFloat32);
-  } else {
-    im.proposal_logits = masks.empty() ? torch::full({1, h, w}, -10.0f)
-                                       : im.segment_masks.to(torch::kFloat32) * 20 - 10;
-  }
-  im.class_embeddings = vocabulary;
-  return im;
-}
-
-}  // namespace
 
 int RunTrainJob(const std::string& config_path) {
-  absl::StatusOr<v1::TrainConfig> config = LoadConfig(config_path);
+  absl::StatusOr<v1::TrainConfig> config = LoadTrainConfig(config_path);
   if (!config.ok()) return std::cerr << "ovseg-train: " << config.status().message() << "\n", 2;
-  const v1::TrainConfig& c = *config;
-  torch::manual_seed(c.seed());
-  absl::StatusOr<BaseWeights> base = LoadBaseWeights(c.model());
-  if (!base.ok()) return std::cerr << "ovseg-train: " << base.status().message() << "\n", 1;
+  v1::TrainConfig c = *std::move(config);
   std::error_code error;
-  fs::create_directories(c.out_dir(), error);
-  if (error)
-    return std::cerr << "ovseg-train: out_dir " << c.out_dir() << ": " << error.message() << "\n",
-           1;
-  absl::StatusOr<std::unique_ptr<Dataset>> dataset = OpenCocoPanopticDataset(
-      c.data().train_json(), c.data().train_images(), c.data().train_panoptic());
-  if (!dataset.ok()) return std::cerr << "ovseg-train: " << dataset.status().message() << "\n", 1;
-  absl::StatusOr<CocoPanoptic> coco = ReadCocoPanopticJson(c.data().train_json());
-  if (!coco.ok()) return std::cerr << "ovseg-train: " << coco.status().message() << "\n", 1;
-  absl::flat_hash_map<int, int64_t> class_of;
-  std::vector<std::string> training_vocabulary;
-  for (const CocoCategory& cat : coco->categories) {
-    class_of[cat.category.id] = static_cast<int64_t>(training_vocabulary.size());
-    training_vocabulary.push_back(cat.category.name);
+  std::filesystem::create_directories(c.out_dir(), error);
+  if (error) {
+    std::cerr << "ovseg-train: out_dir " << c.out_dir() << ": " << error.message() << "\n";
+    return 1;
   }
-  ClipTextEncoder text(base->clip, ClipTokenizer::Default());
-  absl::StatusOr<torch::Tensor> vocabulary = EmbedCategories(text, coco->categories);
-  if (!vocabulary.ok())
-    return std::cerr << "ovseg-train: " << vocabulary.status().message() << "\n", 1;
-
-  // Validation: the split's whole vocabulary (seen and unseen classes).
-  std::unique_ptr<Dataset> val_images;
-  ValidationSet validation;
-  if (!c.data().val_json().empty()) {
-    absl::StatusOr<std::unique_ptr<Dataset>> val = OpenCocoPanopticDataset(
-        c.data().val_json(), c.data().val_images(), c.data().val_panoptic());
-    if (!val.ok()) return std::cerr << "ovseg-train: " << val.status().message() << "\n", 1;
-    val_images = *std::move(val);
-    absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
-    if (!val_coco.ok())
-      return std::cerr << "ovseg-train: " << val_coco.status().message() << "\n", 1;
-    absl::StatusOr<torch::Tensor> val_embeddings = EmbedCategories(text, val_coco->categories);
-    if (!val_embeddings.ok())
-      return std::cerr << "ovseg-train: " << val_embeddings.status().message() << "\n", 1;
-    validation.images = val_images.get();
-    validation.categories = val_coco->categories;
-    validation.vocabulary = AsVocabulary(*val_embeddings);
-    validation.training_vocabulary = training_vocabulary;
-    validation.max_images = static_cast<int>(c.eval_images());
-  }
-
-  MaskClassifierConfig classifier_config;
-  classifier_config.use_teva = !c.no_teva();
-  MaskClassifier classifier(base->clip->visual, base->clip->config().embed_dim, classifier_config);
-  classifier->to(base->device);
-  std::optional<FgaSegHead> head;
-  if (c.dense_head()) {
-    const ClipConfig& cc = base->clip->config();
-    head = FgaSegHead(FgaSegConfigForClip(cc.vision.layers, cc.vision.width, cc.embed_dim));
-    (*head)->to(base->device);
-  }
-  FovSegTrainerOptions o;
-  o.lr = c.optimizer().lr();
-  o.weight_decay = c.optimizer().weight_decay();
-  o.clip_lr_multiplier = c.optimizer().clip_lr_multiplier();
-  o.warmup_steps = static_cast<int64_t>(c.optimizer().warmup_steps());
-  o.total_steps = static_cast<int64_t>(c.optimizer().steps());
-  o.grad_clip = c.optimizer().grad_clip();
-  o.grad_accumulation = c.optimizer().grad_accumulation();
-  o.use_fiser = !c.loss().no_fiser();
-  if (c.loss().has_fiser_weight()) o.fiser_weight = c.loss().fiser_weight();
-  if (c.loss().has_ce_weight()) o.ce_weight = c.loss().ce_weight();
-  FovSegTrainer trainer(classifier, head, o);
-
-  const fs::path out(c.out_dir());
-  const std::string latest = (out / "latest.json").string();
-  if (c.resume() && fs::exists(latest)) {
-    nlohmann::json j;
-    std::ifstream(latest) >> j;
-    absl::StatusOr<Checkpoint> ckpt = OpenCheckpoint(j["checkpoint"].get<std::string>());
-    absl::Status s = ckpt.ok() ? LoadCheckpointInto(*ckpt, classifier) : ckpt.status();
-    if (s.ok() && head) {
-      absl::StatusOr<std::optional<FgaSegHead>> loaded = LoadFgaSegHead(*ckpt);
-      s = loaded.ok() ? absl::OkStatus() : loaded.status();
-      if (s.ok() && loaded->has_value()) {
-        torch::NoGradGuard no_grad;
-        auto from = (**loaded)->named_parameters();
-        for (auto& p : (*head)->named_parameters()) {
-          if (from.contains(p.key())) p.value().copy_(from[p.key()]);
-        }
+  for (const std::string& stage : c.stages()) {
+    absl::Status s;
+    // The one boundary where LibTorch's exceptions become a status (DESIGN.md
+    // "Conventions"): a failed stage is reported, never an abort.
+    try {
+      if (stage == "clip_pretrain") {
+        s = RunClipPretrainStage(c, c.mutable_model());
+      } else if (stage == "generator") {
+        s = RunGeneratorStage(c, c.mutable_model());
+      } else {
+        s = RunFovSegStage(c);
       }
+    } catch (const c10::Error& e) {
+      s = absl::InternalError(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      s = absl::InternalError(e.what());
     }
-    if (s.ok()) s = trainer.LoadState(j["state"].get<std::string>());
-    if (!s.ok()) return std::cerr << "ovseg-train: resume: " << s.message() << "\n", 1;
-    std::cerr << "ovseg-train: resumed at step " << trainer.step() << "\n";
-  }
-
-  LoaderOptions loader_options;
-  loader_options.threads = static_cast<int>(c.data().loader_threads());
-  loader_options.prefetch = static_cast<int>(c.data().prefetch());
-  loader_options.seed = c.seed() + static_cast<uint64_t>(trainer.step()) * 7919;
-  loader_options.epochs = 1 << 20;  // as many as the steps need
-  JitterOptions jitter;
-  jitter.crop = static_cast<int>(c.data().crop());
-  jitter.min_scale = c.data().min_scale();
-  jitter.max_scale = c.data().max_scale();
-  DataLoader loader(**dataset, loader_options, [jitter](const Sample& s, uint64_t seed) {
-    return LargeScaleJitter(s, jitter, seed);
-  });
-  if (base->generator == nullptr) {
-    std::cerr << "ovseg-train: no model.mask_generator_weights: training on oracle proposals "
-                 "(the ground-truth segments)\n";
-  }
-  std::ofstream log((out / "train_log.jsonl").string(), std::ios::app);
-  const int64_t steps = static_cast<int64_t>(c.optimizer().steps());
-  Progress progress("ovseg-train", steps - trainer.step());
-  const absl::Time start = absl::Now();
-  int64_t images = 0;
-  nlohmann::json metrics = nlohmann::json::object();
-  auto evaluate = [&]() -> absl::Status {
-    if (validation.images == nullptr) return absl::OkStatus();
-    PipelineInfo info;
-    info.model_name = c.model().preset();
-    std::optional<DenseHeadRunner> runner;
-    if (head) runner.emplace(*head, SeenVocabulary(training_vocabulary), FusionOptions());
-    FovSegPipeline pipeline(classifier, base->device, info, base->generator, {}, std::move(runner));
-    absl::StatusOr<nlohmann::json> report = ValidatePanoptic(pipeline, validation);
-    if (!report.ok()) return report.status();
-    metrics = *report;
-    nlohmann::json line = metrics;
-    line["step"] = trainer.step();
-    line["eval"] = true;
-    log << line.dump() << "\n";
-    log.flush();
-    std::cerr << "ovseg-train: step " << trainer.step() << " validation " << metrics.dump() << "\n";
-    return absl::OkStatus();
-  };
-  auto save = [&](const std::string& reason) -> absl::Status {
-    const std::string name = absl::StrCat("fovseg-step", trainer.step(), ".safetensors");
-    CheckpointMetadata m;
-    m.preset = c.model().preset();
-    m.clip_sha256 = base->clip_sha256;
-    m.mask_generator_sha256 = base->generator_sha256;
-    m.classifier = classifier_config;
-    m.step = trainer.step();
-    m.training_vocabulary = training_vocabulary;
-    m.eval_metrics_json = metrics.dump();
-    const std::string path = (out / name).string();
-    absl::Status s = head ? WriteCheckpointWithFgaSeg(path, classifier, *head, m)
-                          : WriteCheckpoint(path, classifier, m);
-    if (!s.ok()) return s;
-    const std::string state = (out / absl::StrCat("state-step", trainer.step(), ".pt")).string();
-    if (s = trainer.SaveState(state); !s.ok()) return s;
-    const nlohmann::json j = {{"step", trainer.step()}, {"checkpoint", path}, {"state", state}};
-    std::ofstream((latest + ".partial")) << j.dump() << "\n";
-    fs::rename(latest + ".partial", latest);
-    std::cerr << "ovseg-train: " << reason << " checkpoint " << path << "\n";
-    const v1::SubmitConfig& submit = c.submit();
-    if (submit.servers().empty() && submit.drop_dir().empty()) return absl::OkStatus();
-    const std::string gate = submit.gate_metric().empty() ? "PQ" : submit.gate_metric();
-    if (validation.images != nullptr &&
-        !(metrics.contains(gate) && metrics[gate].get<double>() >= submit.min_value())) {
-      std::cerr << "ovseg-train: " << name << " not submitted: " << gate << " below "
-                << submit.min_value() << "\n";
-      return absl::OkStatus();
-    }
-    return Submit(submit, path);
-  };
-  while (trainer.step() < steps) {
-    std::vector<TrainImage> batch;
-    while (batch.size() < c.optimizer().batch_size()) {
-      std::optional<Sample> s = loader.Next();
-      if (!s) break;
-      batch.push_back(ToTrainImage(*s, class_of, *vocabulary, base->generator.get(), 50));
-    }
-    if (batch.empty()) break;
-    images += static_cast<int64_t>(batch.size());
-    const TrainStepStats stats = trainer.Step(batch);
-    if (!stats.applied) continue;
-    const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-    const nlohmann::json line = {{"step", trainer.step()},
-                                 {"loss", stats.loss},
-                                 {"ce", stats.ce},
-                                 {"fiser", stats.fiser},
-                                 {"dense", stats.dense},
-                                 {"lr", stats.lr},
-                                 {"grad_norm", stats.grad_norm},
-                                 {"images_per_second", images / std::max(elapsed, 1e-9)},
-                                 {"elapsed_seconds", elapsed}};
-    log << line.dump() << "\n";
-    log.flush();
-    progress.Advance(1, absl::StrFormat("loss %.3f", stats.loss));
-    if (c.eval_every() > 0 && trainer.step() % static_cast<int64_t>(c.eval_every()) == 0 &&
-        trainer.step() < steps) {
-      if (absl::Status s = evaluate(); !s.ok())
-        return std::cerr << "ovseg-train: validation: " << s.message() << "\n", 1;
-    }
-    if (c.checkpoint_every() > 0 &&
-        trainer.step() % static_cast<int64_t>(c.checkpoint_every()) == 0 &&
-        trainer.step() < steps) {
-      if (absl::Status s = save("periodic"); !s.ok())
-        return std::cerr << "ovseg-train: " << s.message() << "\n", 1;
+    if (!s.ok()) {
+      std::cerr << "ovseg-train: " << stage << ": " << s.message() << "\n";
+      return 1;
     }
   }
-  progress.Finish();
-  if (absl::Status s = evaluate(); !s.ok())
-    return std::cerr << "ovseg-train: validation: " << s.message() << "\n", 1;
-  if (absl::Status s = save("final"); !s.ok())
-    return std::cerr << "ovseg-train: " << s.message() << "\n", 1;
   return 0;
 }
 

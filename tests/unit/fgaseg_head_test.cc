@@ -228,6 +228,19 @@ TEST(FgaSegConfigTest, GuidanceLayersFollowTheClipDepth) {
   EXPECT_EQ(FgaSegConfigForClip(2, 64, 32).guidance_layers, (std::vector<int64_t>{0, 0}));
 }
 
+TEST(FgaSegConfigTest, PublicClipsGetTheOfficialHeadSmallOnesASmallHead) {
+  const FgaSegConfig base = FgaSegConfigForClip(12, 768, 512);
+  EXPECT_EQ(base.hidden_dim, 128);
+  EXPECT_EQ(base.pad_len, 256);
+  EXPECT_EQ(base.layers, 2);
+  const FgaSegConfig small = FgaSegConfigForClip(6, 128, 128);
+  EXPECT_EQ(small.hidden_dim, 32);
+  EXPECT_EQ(small.pad_len, 0);  // a 50-class vocabulary is not padded to 256
+  EXPECT_EQ(small.layers, 1);
+  EXPECT_EQ(small.clip_width, 128);
+  EXPECT_EQ(small.embed_dim, 128);
+}
+
 TEST(ClipDenseFeaturesTest, MatchTheOfficialValuePath) {
   const char* root = std::getenv("OVSEG_SOURCE_DIR");
   ClipLoadOptions options;

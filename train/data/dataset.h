@@ -26,6 +26,8 @@ struct Sample {
   std::vector<PanopticSegment> segments;
   std::vector<int32_t> labels;
   int ignore = 255;
+  // Captioned datasets: the image's caption.
+  std::string caption;
 };
 
 class Dataset {

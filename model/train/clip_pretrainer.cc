@@ -1,0 +1,131 @@
+#include "model/train/clip_pretrainer.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "model/runtime/autocast_scope.h"
+#include "model/train/lr_schedule.h"
+
+namespace ovseg {
+namespace {
+
+namespace F = torch::nn::functional;
+
+void InitializeTransformer(ClipTransformer& transformer, int64_t width) {
+  const double attn_std = std::pow(static_cast<double>(width), -0.5);
+  const double proj_std = attn_std * std::pow(2.0 * static_cast<double>(transformer->size()), -0.5);
+  const double fc_std = std::pow(2.0 * static_cast<double>(width), -0.5);
+  for (int64_t i = 0; i < transformer->size(); ++i) {
+    ClipResidualBlock block = transformer->block(i);
+    torch::nn::init::normal_(block->attn->in_proj_weight, 0.0, attn_std);
+    torch::nn::init::zeros_(block->attn->in_proj_bias);
+    torch::nn::init::normal_(block->attn->out_proj->weight, 0.0, proj_std);
+    torch::nn::init::zeros_(block->attn->out_proj->bias);
+    torch::nn::init::normal_(block->mlp->c_fc->weight, 0.0, fc_std);
+    torch::nn::init::zeros_(block->mlp->c_fc->bias);
+    torch::nn::init::normal_(block->mlp->c_proj->weight, 0.0, proj_std);
+    torch::nn::init::zeros_(block->mlp->c_proj->bias);
+  }
+}
+
+// No decay on gains, biases, embeddings and the temperature (OpenCLIP's exclusion rule:
+// every tensor of fewer than two dimensions, and the embedding tables).
+bool Decays(const std::string& name, const torch::Tensor& p) {
+  return p.dim() >= 2 && !absl::StrContains(name, "embedding") && name != "logit_scale";
+}
+
+}  // namespace
+
+void InitializeClipForTraining(ClipModel& model) {
+  torch::NoGradGuard no_grad;
+  const ClipConfig& c = model->config();
+  torch::nn::init::normal_(model->token_embedding->weight, 0.0, 0.02);
+  torch::nn::init::normal_(model->positional_embedding, 0.0, 0.01);
+  InitializeTransformer(model->transformer, c.text.width);
+  torch::nn::init::normal_(model->text_projection, 0.0, std::pow(c.text.width, -0.5));
+  ClipVision& v = model->visual;
+  const double scale = std::pow(static_cast<double>(c.vision.width), -0.5);
+  torch::nn::init::normal_(v->class_embedding, 0.0, scale);
+  torch::nn::init::normal_(v->positional_embedding, 0.0, scale);
+  torch::nn::init::normal_(v->proj, 0.0, scale);
+  torch::nn::init::kaiming_uniform_(v->conv1->weight, std::sqrt(5.0));
+  InitializeTransformer(v->transformer, c.vision.width);
+  model->logit_scale.fill_(std::log(1 / 0.07));
+  v->ClearCache();
+}
+
+torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
+                                  const torch::Tensor& text_embeddings,
+                                  const torch::Tensor& logit_scale, double* accuracy) {
+  const torch::Tensor image = F::normalize(image_embeddings.to(torch::kFloat32),
+                                           F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor text =
+      F::normalize(text_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor logits = logit_scale.to(torch::kFloat32).exp() * image.matmul(text.t());
+  const torch::Tensor target = torch::arange(logits.size(0), logits.options().dtype(torch::kLong));
+  const torch::Tensor loss =
+      (F::cross_entropy(logits, target) + F::cross_entropy(logits.t(), target)) / 2;
+  if (accuracy != nullptr) {
+    torch::NoGradGuard no_grad;
+    const double rows = (logits.argmax(1) == target).to(torch::kFloat32).mean().item<double>();
+    const double cols = (logits.argmax(0) == target).to(torch::kFloat32).mean().item<double>();
+    *accuracy = (rows + cols) / 2;
+  }
+  return loss;
+}
+
+ClipPretrainer::ClipPretrainer(ClipModel model, ClipPretrainOptions options)
+    : model_(std::move(model)), options_(options) {
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& p : model_->named_parameters()) {
+    (Decays(p.key(), p.value()) ? decay : no_decay).push_back(p.value());
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
+                                 torch::optim::AdamWOptions(options_.lr)
+                                     .weight_decay(options_.weight_decay)
+                                     .betas({0.9, 0.98})
+                                     .eps(1e-6)));
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
+                                    torch::optim::AdamWOptions(options_.lr)
+                                        .weight_decay(0.0)
+                                        .betas({0.9, 0.98})
+                                        .eps(1e-6)));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
+}
+
+ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Tensor& tokens) {
+  model_->train();
+  ClipStepStats stats;
+  WarmupDecaySchedule schedule;
+  schedule.lr = options_.lr;
+  schedule.warmup = options_.warmup_steps;
+  schedule.total = options_.total_steps;
+  schedule.decay = WarmupDecaySchedule::Decay::kCosine;
+  stats.lr = schedule.At(step_);
+  for (auto& group : optimizer_->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(stats.lr);
+  }
+  optimizer_->zero_grad();
+  torch::Tensor loss;
+  {
+    AutocastScope autocast(images.device(), options_.autocast_bf16);
+    loss = ClipContrastiveLoss(model_->EncodeImage(images), model_->EncodeText(tokens),
+                               model_->logit_scale, &stats.accuracy);
+  }
+  loss.backward();
+  stats.grad_norm = torch::nn::utils::clip_grad_norm_(
+      model_->parameters(), options_.grad_clip > 0 ? options_.grad_clip : 1e30);
+  optimizer_->step();
+  {
+    torch::NoGradGuard no_grad;
+    model_->logit_scale.clamp_(0, std::log(100.0));
+  }
+  stats.loss = loss.item<double>();
+  stats.logit_scale = model_->logit_scale.exp().item<double>();
+  ++step_;
+  return stats;
+}
+
+}  // namespace ovseg

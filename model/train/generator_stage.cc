@@ -1,0 +1,140 @@
+// The "generator" stage: class-agnostic Mask2Former trained from scratch on the training
+// split's panoptic segments (crowd regions and VOID are background), with large-scale
+// jitter. Only seen classes are annotated there, so the generator learns "object" from
+// seen classes alone, as open-vocabulary generators do.
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "model/clip/clip_preprocess.h"
+#include "model/mask2former/mask2former_weights.h"
+#include "model/runtime/torch_runtime.h"
+#include "model/train/generator_trainer.h"
+#include "model/train/train_stages.h"
+#include "train/data/augmentation.h"
+#include "train/data/data_loader.h"
+#include "train/data/dataset.h"
+#include "train/data/seed_mixing.h"
+#include "train/eval/progress.h"
+
+namespace ovseg {
+namespace {
+
+constexpr int64_t kMaskStride = 4;  // Mask2Former predicts masks at 1/4
+
+// [N, H/4, W/4] bool: each non-crowd segment, sampled at the centre of every 4x4 cell.
+torch::Tensor SegmentMasks(const Sample& s) {
+  const torch::Tensor ids =
+      torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32);
+  using torch::indexing::Slice;
+  const torch::Tensor small =
+      ids.index({Slice(kMaskStride / 2, torch::indexing::None, kMaskStride),
+                 Slice(kMaskStride / 2, torch::indexing::None, kMaskStride)});
+  std::vector<torch::Tensor> masks;
+  for (const PanopticSegment& seg : s.segments) {
+    if (seg.iscrowd) continue;
+    const torch::Tensor m = small == static_cast<int32_t>(seg.id);
+    if (m.any().item<bool>()) masks.push_back(m);
+  }
+  if (masks.empty()) return torch::zeros({0, small.size(0), small.size(1)}, torch::kBool);
+  return torch::stack(masks);
+}
+
+}  // namespace
+
+absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* model) {
+  const v1::GeneratorTrainConfig& g = config.generator();
+  const std::string out =
+      (std::filesystem::path(config.out_dir()) / "mask2former.safetensors").string();
+  Mask2FormerConfig architecture = g.architecture() == "tiny-swin"
+                                       ? Mask2FormerConfig::TinySwin()
+                                       : Mask2FormerConfig::TinyResNet();
+  auto hand_over = [&] {
+    model->set_mask_generator_weights(out);
+    model->set_mask_generator_heads(static_cast<uint32_t>(architecture.decoder.heads));
+  };
+  if (config.resume() && std::filesystem::exists(out)) {
+    std::cerr << "ovseg-train: generator: " << out << " exists, stage done\n";
+    hand_over();
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::unique_ptr<Dataset>> dataset = OpenCocoPanopticDataset(
+      config.data().train_json(), config.data().train_images(), config.data().train_panoptic());
+  if (!dataset.ok()) return dataset.status();
+  absl::StatusOr<std::string> device_name =
+      ResolveDevice(model->device().empty() ? "cpu" : model->device());
+  if (!device_name.ok()) return device_name.status();
+  const torch::Device device(*device_name);
+  torch::manual_seed(MixSeed(config.seed(), 0x6E4));
+  Mask2Former m2f(architecture);
+  m2f->to(device);
+  GeneratorTrainOptions options;
+  options.lr = g.lr();
+  options.weight_decay = g.weight_decay();
+  options.warmup_steps = static_cast<int64_t>(g.warmup_steps());
+  options.total_steps = static_cast<int64_t>(g.steps());
+  options.grad_clip = g.grad_clip();
+  options.autocast_bf16 = config.autocast() == "bf16";
+  // Point count as Mask2Former's 112 x 112 at 512 px, scaled to the crop's area.
+  options.loss.num_points = std::max<int64_t>(
+      256, 112 * 112 * static_cast<int64_t>(g.crop()) * g.crop() / (512 * 512));
+  GeneratorTrainer trainer(m2f, options, MixSeed(config.seed(), 0x9017));
+  std::cerr << "ovseg-train: generator: " << architecture.Describe() << ", " << g.steps()
+            << " steps of " << g.batch_size() << " at " << g.crop() << " px on " << *device_name
+            << "\n";
+
+  LoaderOptions loader_options;
+  loader_options.threads = static_cast<int>(config.data().loader_threads());
+  loader_options.prefetch = static_cast<int>(config.data().prefetch());
+  loader_options.seed = MixSeed(config.seed(), 0x6E5);
+  loader_options.epochs = 1 << 20;
+  JitterOptions jitter;
+  jitter.crop = static_cast<int>(g.crop());
+  jitter.min_scale = g.min_scale();
+  jitter.max_scale = g.max_scale();
+  DataLoader loader(**dataset, loader_options, [jitter](const Sample& s, uint64_t seed) {
+    return LargeScaleJitter(s, jitter, seed);
+  });
+  TrainLog log(config.out_dir());
+  Progress progress("ovseg-train generator", static_cast<int64_t>(g.steps()));
+  const absl::Time start = absl::Now();
+  int64_t images_seen = 0;
+  for (uint64_t step = 0; step < g.steps(); ++step) {
+    std::vector<torch::Tensor> images, masks;
+    while (images.size() < g.batch_size()) {
+      std::optional<Sample> s = loader.Next();
+      if (!s) return absl::DataLossError("generator: the training split ran dry");
+      images.push_back(ClipNormalize(s->rgb.data(), s->width, s->height)[0]);
+      masks.push_back(SegmentMasks(*s));
+    }
+    images_seen += static_cast<int64_t>(images.size());
+    absl::StatusOr<GeneratorStepStats> stats = trainer.Step(torch::stack(images).to(device), masks);
+    if (!stats.ok()) return stats.status();
+    const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+    log.Write({{"stage", "generator"},
+               {"step", trainer.step()},
+               {"loss", stats->loss},
+               {"classification", stats->classification},
+               {"mask_bce", stats->mask_bce},
+               {"mask_dice", stats->mask_dice},
+               {"lr", stats->lr},
+               {"grad_norm", stats->grad_norm},
+               {"images_per_second", images_seen / std::max(elapsed, 1e-9)},
+               {"elapsed_seconds", elapsed}});
+    progress.Advance(1, absl::StrFormat("loss %.3f", stats->loss));
+  }
+  progress.Finish();
+  m2f->eval();
+  const std::map<std::string, std::string> metadata = {
+      {"architecture", g.architecture()},
+      {"trained_by", "ovseg-train generator"},
+      {"steps", std::to_string(g.steps())},
+      {"seed", std::to_string(config.seed())}};
+  if (absl::Status s = WriteMask2Former(out, m2f, metadata); !s.ok()) return s;
+  std::cerr << "ovseg-train: generator: wrote " << out << "\n";
+  hand_over();
+  return absl::OkStatus();
+}
+
+}  // namespace ovseg

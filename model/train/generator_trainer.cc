@@ -1,0 +1,65 @@
+#include "model/train/generator_trainer.h"
+
+#include "model/mask2former/mask2former_generator.h"
+#include "model/runtime/autocast_scope.h"
+#include "model/train/lr_schedule.h"
+
+namespace ovseg {
+
+GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options,
+                                   uint64_t seed)
+    : model_(std::move(model)),
+      options_(options),
+      points_(at::detail::createCPUGenerator(seed)) {
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      model_->parameters(),
+      torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
+}
+
+absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
+    const torch::Tensor& images, const std::vector<torch::Tensor>& masks) {
+  model_->train();
+  GeneratorStepStats stats;
+  WarmupDecaySchedule schedule;
+  schedule.lr = options_.lr;
+  schedule.warmup = options_.warmup_steps;
+  schedule.total = options_.total_steps;
+  stats.lr = schedule.At(step_);
+  for (auto& group : optimizer_->param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(stats.lr);
+  }
+  const torch::Tensor x = ClipToMask2FormerInput(images);
+  std::vector<SegmentTargets> targets;
+  for (const torch::Tensor& m : masks) {
+    // Targets on the padded 1/4 grid: padding is background.
+    torch::Tensor padded = torch::zeros({m.size(0), x.size(2) / 4, x.size(3) / 4}, torch::kFloat32);
+    padded.narrow(1, 0, m.size(1)).narrow(2, 0, m.size(2)).copy_(m.to(torch::kFloat32));
+    targets.push_back({padded.to(x.device()),
+                       torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device()))});
+  }
+  optimizer_->zero_grad();
+  std::vector<MaskPrediction> predictions;
+  {
+    AutocastScope autocast(x.device(), options_.autocast_bf16);
+    predictions = model_->forward(x);
+  }
+  for (MaskPrediction& p : predictions) {  // the matching and losses run in fp32
+    p.class_logits = p.class_logits.to(torch::kFloat32);
+    p.mask_logits = p.mask_logits.to(torch::kFloat32);
+  }
+  absl::StatusOr<Mask2FormerLosses> loss =
+      ComputeMask2FormerLoss(predictions, targets, options_.loss, points_);
+  if (!loss.ok()) return loss.status();
+  loss->total.backward();
+  stats.grad_norm = torch::nn::utils::clip_grad_norm_(
+      model_->parameters(), options_.grad_clip > 0 ? options_.grad_clip : 1e30);
+  optimizer_->step();
+  stats.loss = loss->total.item<double>();
+  stats.classification = loss->classification.item<double>();
+  stats.mask_bce = loss->mask_bce.item<double>();
+  stats.mask_dice = loss->mask_dice.item<double>();
+  ++step_;
+  return stats;
+}
+
+}  // namespace ovseg

@@ -1,0 +1,25 @@
+// ovseg-train's configuration (proto/ovseg/v1/train.proto): parsed from text proto, every
+// unset field given its documented default, and checked as a whole before any stage runs,
+// so a bad value fails at once with the field's name rather than an hour into training.
+#ifndef OVSEG_MODEL_TRAIN_TRAIN_CONFIG_H_
+#define OVSEG_MODEL_TRAIN_TRAIN_CONFIG_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ovseg/v1/train.pb.h"
+
+namespace ovseg {
+
+// The stages, in the only order they can run.
+inline constexpr const char* kTrainStages[] = {"clip_pretrain", "generator", "fovseg"};
+
+absl::StatusOr<v1::TrainConfig> ParseTrainConfig(const std::string& text,
+                                                 const std::string& source_name);
+absl::StatusOr<v1::TrainConfig> LoadTrainConfig(const std::string& path);
+
+bool HasStage(const v1::TrainConfig& config, const std::string& stage);
+
+}  // namespace ovseg
+
+#endif  // OVSEG_MODEL_TRAIN_TRAIN_CONFIG_H_
