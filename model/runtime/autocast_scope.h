@@ -13,8 +13,7 @@ namespace ovseg {
 
 class AutocastScope {
  public:
-  AutocastScope(torch::Device device, bool enabled)
-      : type_(device.type()), enabled_(enabled) {
+  AutocastScope(torch::Device device, bool enabled) : type_(device.type()), enabled_(enabled) {
     if (!enabled_) return;
     was_enabled_ = at::autocast::is_autocast_enabled(type_);
     previous_dtype_ = at::autocast::get_autocast_dtype(type_);

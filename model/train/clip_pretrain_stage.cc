@@ -70,7 +70,8 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
     hand_over();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::unique_ptr<Dataset>> corpus = OpenCaptionDataset(p.captions_json(), p.images());
+  absl::StatusOr<std::unique_ptr<Dataset>> corpus =
+      OpenCaptionDataset(p.captions_json(), p.images());
   if (!corpus.ok()) return corpus.status();
   absl::StatusOr<std::string> device_name =
       ResolveDevice(model->device().empty() ? "cpu" : model->device());
@@ -93,8 +94,8 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
 
   LoaderOptions loader_options;
   loader_options.threads = static_cast<int>(config.data().loader_threads());
-  loader_options.prefetch = static_cast<int>(std::max<uint32_t>(config.data().prefetch(),
-                                                                 p.batch_size()));
+  loader_options.prefetch =
+      static_cast<int>(std::max<uint32_t>(config.data().prefetch(), p.batch_size()));
   loader_options.seed = MixSeed(config.seed(), 0xC11F);
   loader_options.epochs = 1 << 20;
   DataLoader loader(**corpus, loader_options);
@@ -106,7 +107,8 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
   uint64_t drawn = 0;
   for (uint64_t step = 0; step < p.steps(); ++step) {
     std::vector<torch::Tensor> images;
-    torch::Tensor tokens = torch::zeros({static_cast<int64_t>(p.batch_size()), context}, torch::kLong);
+    torch::Tensor tokens =
+        torch::zeros({static_cast<int64_t>(p.batch_size()), context}, torch::kLong);
     while (images.size() < p.batch_size()) {
       std::optional<Sample> s = loader.Next();
       if (!s) return absl::DataLossError("clip_pretrain: the caption corpus ran dry");
@@ -135,12 +137,11 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
   for (const auto& t : clip->named_parameters()) {
     tensors.emplace_back(t.key(), t.value().detach().to(torch::kCPU, storage));
   }
-  const std::map<std::string, std::string> metadata = {
-      {"format", "openai-clip"},
-      {"activation", "gelu"},
-      {"trained_by", "ovseg-train clip_pretrain"},
-      {"steps", std::to_string(p.steps())},
-      {"seed", std::to_string(config.seed())}};
+  const std::map<std::string, std::string> metadata = {{"format", "openai-clip"},
+                                                       {"activation", "gelu"},
+                                                       {"trained_by", "ovseg-train clip_pretrain"},
+                                                       {"steps", std::to_string(p.steps())},
+                                                       {"seed", std::to_string(config.seed())}};
   if (absl::Status s = WriteSafetensors(out, tensors, metadata); !s.ok()) return s;
   std::cerr << "ovseg-train: clip_pretrain: wrote " << out << "\n";
   hand_over();

@@ -58,8 +58,8 @@ void InitializeClipForTraining(ClipModel& model) {
 torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
                                   const torch::Tensor& text_embeddings,
                                   const torch::Tensor& logit_scale, double* accuracy) {
-  const torch::Tensor image = F::normalize(image_embeddings.to(torch::kFloat32),
-                                           F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor image =
+      F::normalize(image_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
   const torch::Tensor text =
       F::normalize(text_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
   const torch::Tensor logits = logit_scale.to(torch::kFloat32).exp() * image.matmul(text.t());
@@ -82,16 +82,15 @@ ClipPretrainer::ClipPretrainer(ClipModel model, ClipPretrainOptions options)
     (Decays(p.key(), p.value()) ? decay : no_decay).push_back(p.value());
   }
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(options_.lr)
-                                     .weight_decay(options_.weight_decay)
-                                     .betas({0.9, 0.98})
-                                     .eps(1e-6)));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(options_.lr)
-                                        .weight_decay(0.0)
-                                        .betas({0.9, 0.98})
-                                        .eps(1e-6)));
+  groups.emplace_back(
+      decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options_.lr)
+                                                              .weight_decay(options_.weight_decay)
+                                                              .betas({0.9, 0.98})
+                                                              .eps(1e-6)));
+  groups.emplace_back(
+      no_decay,
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(options_.lr).weight_decay(0.0).betas({0.9, 0.98}).eps(1e-6)));
   optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
 }
 

@@ -21,7 +21,7 @@ struct ClipPretrainOptions {
   double weight_decay = 0.1;
   int64_t warmup_steps = 60;
   int64_t total_steps = 600;
-  double grad_clip = 1.0;  // max global gradient norm; 0 = off
+  double grad_clip = 1.0;      // max global gradient norm; 0 = off
   bool autocast_bf16 = false;  // forward passes under bf16 autocast
 };
 

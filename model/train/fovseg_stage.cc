@@ -159,7 +159,8 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
   std::error_code error;
   fs::create_directories(c.out_dir(), error);
   if (error)
-    return absl::PermissionDeniedError(absl::StrCat("out_dir ", c.out_dir(), ": ", error.message()));
+    return absl::PermissionDeniedError(
+        absl::StrCat("out_dir ", c.out_dir(), ": ", error.message()));
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = OpenCocoPanopticDataset(
       c.data().train_json(), c.data().train_images(), c.data().train_panoptic());
   if (!dataset.ok()) return dataset.status();
@@ -173,8 +174,7 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
   }
   ClipTextEncoder text(base->clip, ClipTokenizer::Default());
   absl::StatusOr<torch::Tensor> vocabulary = EmbedCategories(text, coco->categories);
-  if (!vocabulary.ok())
-    return vocabulary.status();
+  if (!vocabulary.ok()) return vocabulary.status();
 
   // Validation: the split's whole vocabulary (seen and unseen classes).
   std::unique_ptr<Dataset> val_images;
@@ -185,11 +185,9 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     if (!val.ok()) return val.status();
     val_images = *std::move(val);
     absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
-    if (!val_coco.ok())
-      return val_coco.status();
+    if (!val_coco.ok()) return val_coco.status();
     absl::StatusOr<torch::Tensor> val_embeddings = EmbedCategories(text, val_coco->categories);
-    if (!val_embeddings.ok())
-      return val_embeddings.status();
+    if (!val_embeddings.ok()) return val_embeddings.status();
     validation.images = val_images.get();
     validation.categories = val_coco->categories;
     validation.vocabulary = AsVocabulary(*val_embeddings);
@@ -341,21 +339,17 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     progress.Advance(1, absl::StrFormat("loss %.3f", stats.loss));
     if (c.eval_every() > 0 && trainer.step() % static_cast<int64_t>(c.eval_every()) == 0 &&
         trainer.step() < steps) {
-      if (absl::Status s = evaluate(); !s.ok())
-        return s;
+      if (absl::Status s = evaluate(); !s.ok()) return s;
     }
     if (c.checkpoint_every() > 0 &&
         trainer.step() % static_cast<int64_t>(c.checkpoint_every()) == 0 &&
         trainer.step() < steps) {
-      if (absl::Status s = save("periodic"); !s.ok())
-        return s;
+      if (absl::Status s = save("periodic"); !s.ok()) return s;
     }
   }
   progress.Finish();
-  if (absl::Status s = evaluate(); !s.ok())
-    return s;
-  if (absl::Status s = save("final"); !s.ok())
-    return s;
+  if (absl::Status s = evaluate(); !s.ok()) return s;
+  if (absl::Status s = save("final"); !s.ok()) return s;
   return absl::OkStatus();
 }
 

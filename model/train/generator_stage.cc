@@ -77,8 +77,8 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
   options.grad_clip = g.grad_clip();
   options.autocast_bf16 = config.autocast() == "bf16";
   // Point count as Mask2Former's 112 x 112 at 512 px, scaled to the crop's area.
-  options.loss.num_points = std::max<int64_t>(
-      256, 112 * 112 * static_cast<int64_t>(g.crop()) * g.crop() / (512 * 512));
+  options.loss.num_points =
+      std::max<int64_t>(256, 112 * 112 * static_cast<int64_t>(g.crop()) * g.crop() / (512 * 512));
   GeneratorTrainer trainer(m2f, options, MixSeed(config.seed(), 0x9017));
   std::cerr << "ovseg-train: generator: " << architecture.Describe() << ", " << g.steps()
             << " steps of " << g.batch_size() << " at " << g.crop() << " px on " << *device_name
@@ -126,11 +126,10 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
   }
   progress.Finish();
   m2f->eval();
-  const std::map<std::string, std::string> metadata = {
-      {"architecture", g.architecture()},
-      {"trained_by", "ovseg-train generator"},
-      {"steps", std::to_string(g.steps())},
-      {"seed", std::to_string(config.seed())}};
+  const std::map<std::string, std::string> metadata = {{"architecture", g.architecture()},
+                                                       {"trained_by", "ovseg-train generator"},
+                                                       {"steps", std::to_string(g.steps())},
+                                                       {"seed", std::to_string(config.seed())}};
   if (absl::Status s = WriteMask2Former(out, m2f, metadata); !s.ok()) return s;
   std::cerr << "ovseg-train: generator: wrote " << out << "\n";
   hand_over();

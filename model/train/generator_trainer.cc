@@ -6,18 +6,15 @@
 
 namespace ovseg {
 
-GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options,
-                                   uint64_t seed)
-    : model_(std::move(model)),
-      options_(options),
-      points_(at::detail::createCPUGenerator(seed)) {
+GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options, uint64_t seed)
+    : model_(std::move(model)), options_(options), points_(at::detail::createCPUGenerator(seed)) {
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       model_->parameters(),
       torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
 }
 
-absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
-    const torch::Tensor& images, const std::vector<torch::Tensor>& masks) {
+absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& images,
+                                                          const std::vector<torch::Tensor>& masks) {
   model_->train();
   GeneratorStepStats stats;
   WarmupDecaySchedule schedule;
@@ -34,8 +31,9 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
     // Targets on the padded 1/4 grid: padding is background.
     torch::Tensor padded = torch::zeros({m.size(0), x.size(2) / 4, x.size(3) / 4}, torch::kFloat32);
     padded.narrow(1, 0, m.size(1)).narrow(2, 0, m.size(2)).copy_(m.to(torch::kFloat32));
-    targets.push_back({padded.to(x.device()),
-                       torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device()))});
+    targets.push_back(
+        {padded.to(x.device()),
+         torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device()))});
   }
   optimizer_->zero_grad();
   std::vector<MaskPrediction> predictions;

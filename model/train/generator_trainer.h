@@ -23,7 +23,7 @@ struct GeneratorTrainOptions {
   double weight_decay = 0.05;
   int64_t warmup_steps = 100;
   int64_t total_steps = 2000;
-  double grad_clip = 0.1;  // max global gradient norm; 0 = off
+  double grad_clip = 0.1;      // max global gradient norm; 0 = off
   bool autocast_bf16 = false;  // the model's forward pass under bf16 autocast
   Mask2FormerLossOptions loss;
 };

@@ -32,9 +32,9 @@ absl::Status CheckStages(const std::string& source, const v1::TrainConfig& c) {
                                                      absl::StrJoin(known, end, ", "), ")"));
     }
     if (at <= previous) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": stages: \"", stage, "\" repeated or out of order (order: ",
-                       absl::StrJoin(known, end, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": stages: \"", stage,
+          "\" repeated or out of order (order: ", absl::StrJoin(known, end, ", "), ")"));
     }
     previous = at;
   }
@@ -113,8 +113,7 @@ absl::Status DefaultGenerator(const std::string& source, v1::GeneratorTrainConfi
 }  // namespace
 
 bool HasStage(const v1::TrainConfig& config, const std::string& stage) {
-  return std::find(config.stages().begin(), config.stages().end(), stage) !=
-         config.stages().end();
+  return std::find(config.stages().begin(), config.stages().end(), stage) != config.stages().end();
 }
 
 absl::StatusOr<v1::TrainConfig> ParseTrainConfig(const std::string& text,

@@ -3,10 +3,10 @@
 // ovseg-train: runs the configured stages in order (clip_pretrain -> generator -> fovseg),
 // each handing its weights to the next through the model config, as a user would.
 //   ovseg-train --config configs/train_demo.pbtxt
+#include <c10/util/Exception.h>
+
 #include <filesystem>
 #include <iostream>
-
-#include <c10/util/Exception.h>
 
 #include "absl/strings/str_cat.h"
 #include "model/train/train_config.h"

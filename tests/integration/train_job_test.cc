@@ -4,9 +4,11 @@
 // the saved step.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "model/clip/clip_weights.h"
@@ -127,6 +129,76 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
   std::ifstream shipped_text(root + "/stderr.txt");
   const std::string shipped_message((std::istreambuf_iterator<char>(shipped_text)), {});
   EXPECT_NE(shipped_message.find("model.clip_weights"), std::string::npos) << shipped_message;
+}
+
+// Every stage from nothing, as the demo model is made (configs/train_demo.pbtxt), at toy
+// sizes and under bf16 autocast: CLIP pretraining writes an OpenAI-layout GELU CLIP, the
+// generator stage a HuggingFace-layout Mask2Former, and the fovseg stage a checkpoint on
+// both; a server built from the three files serves with the generator and the dense head.
+TEST(TrainJobTest, EveryStageFromNothingMakesAServableModel) {
+  const std::string root = ::testing::TempDir() + "/train_stages";
+  fs::remove_all(root);
+  SynthDatasetOptions synth;
+  synth.out_dir = root + "/world";
+  synth.num_train = 8;
+  synth.num_val = 2;
+  synth.scene.min_size = 64;
+  synth.scene.max_size = 96;
+  ASSERT_TRUE(WriteSynthDataset(synth).ok());
+  const std::string world = synth.out_dir, out = root + "/out";
+  std::ofstream(root + "/train.pbtxt")
+      << "stages: \"clip_pretrain\" stages: \"generator\" stages: \"fovseg\"\n"
+         "model { preset: \"synth-toy\" }\n"
+         "autocast: \"bf16\"\n"
+         "data { train_json: \""
+      << world << "/train/panoptic.json\" train_images: \"" << world
+      << "/train/images\" train_panoptic: \"" << world
+      << "/train/panoptic\" crop: 64 }\n"
+         "clip_pretrain { captions_json: \""
+      << world << "/train/captions.json\" images: \"" << world
+      << "/train/images\" image_size: 32 patch_size: 16 vision_width: 64 "
+         "vision_layers: 3 text_width: 64 text_layers: 1 context_length: 24 embed_dim: 32 "
+         "steps: 3 batch_size: 4 }\n"
+         "generator { crop: 64 steps: 2 batch_size: 2 }\n"
+         "optimizer { steps: 2 warmup_steps: 1 batch_size: 2 }\n"
+         "dense_head: true\n"
+         "out_dir: \""
+      << out << "\"\n";
+  const std::string command = std::string(OVSEG_TRAIN_BINARY) + " --config " + root +
+                              "/train.pbtxt 2> " + root + "/stderr.txt";
+  ASSERT_EQ(std::system(command.c_str()), 0) << std::ifstream(root + "/stderr.txt").rdbuf();
+
+  std::map<std::string, int> steps_per_stage;
+  std::ifstream log(out + "/train_log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("eval")) continue;
+    ++steps_per_stage[j["stage"].get<std::string>()];
+    EXPECT_TRUE(std::isfinite(j["loss"].get<double>())) << j;
+  }
+  EXPECT_EQ(steps_per_stage["clip_pretrain"], 3);
+  EXPECT_EQ(steps_per_stage["generator"], 2);
+  EXPECT_EQ(steps_per_stage["fovseg"], 2);
+
+  // The CLIP file is OpenAI's layout; it says nothing of its activation, so GELU is named.
+  ClipLoadOptions clip_options;
+  clip_options.quick_gelu = false;
+  absl::StatusOr<ClipModel> clip = LoadClipModel(out + "/clip.safetensors", clip_options);
+  ASSERT_TRUE(clip.ok()) << clip.status();
+  EXPECT_EQ((*clip)->config().vision.width, 64);
+  EXPECT_EQ((*clip)->config().text.context_length, 24);
+
+  v1::ModelConfig serving;
+  serving.set_preset("synth-toy");
+  serving.set_clip_weights(out + "/clip.safetensors");
+  serving.set_clip_quick_gelu(false);
+  serving.set_mask_generator_weights(out + "/mask2former.safetensors");
+  serving.set_mask_generator_heads(4);
+  serving.set_checkpoint(out + "/fovseg-step2.safetensors");
+  absl::StatusOr<ServingModel> model = CreateServingModel(serving);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->pipeline->Info().head_modes.size(), 3u);
+  EXPECT_TRUE(model->pipeline->Info().generates_masks);
 }
 
 }  // namespace
