@@ -17,6 +17,8 @@ COPY --from=build /src/.venv/lib/python3.11/site-packages/torch/lib /opt/ovseg/t
 COPY --from=build /src/.venv/lib/python3.11/site-packages/nvidia /opt/ovseg/nvidia
 COPY --from=build /src/build/server/ovseg-server /src/build/client/ovseg /opt/ovseg/bin/
 COPY configs /opt/ovseg/configs
+# The embedded demo model configs/server.pbtxt serves (paths relative to WORKDIR).
+COPY models /opt/ovseg/models
 ENV LD_LIBRARY_PATH=/opt/ovseg/torch/lib
 WORKDIR /opt/ovseg
 EXPOSE 50051 9464

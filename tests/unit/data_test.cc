@@ -10,6 +10,7 @@
 #include <set>
 
 #include "train/data/augmentation.h"
+#include "train/data/caption_dataset.h"
 #include "train/data/data_loader.h"
 #include "train/data/label_png.h"
 #include "train/synth/synth_dataset.h"
@@ -232,6 +233,41 @@ TEST(AugmentationTest, MasksFollowTheImageExactly) {
   EXPECT_EQ(r.width, 80);
   ExpectMasksFollowImage(r);
   EXPECT_EQ(ResizeShorterSide(s, 60, 70).width, 70);
+}
+
+TEST(CaptionDatasetTest, ReadsOvsegSynthCaptionsAndNamesBadRecords) {
+  const std::string dir = TinyWorld("captions", 3, 0);
+  absl::StatusOr<std::unique_ptr<Dataset>> d =
+      OpenCaptionDataset(dir + "/train/captions.json", dir + "/train/images");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ((*d)->size(), 3u);
+  absl::StatusOr<Sample> s = (*d)->Load(1);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(s->caption.empty());
+  EXPECT_EQ(s->rgb.size(), static_cast<size_t>(s->width * s->height * 3));
+
+  std::ofstream(dir + "/bad.json") << R"([{"file_name": "000001.jpg", "caption": "grass"},
+                                        {"file_name": "000002.jpg"}])";
+  absl::StatusOr<std::unique_ptr<Dataset>> bad =
+      OpenCaptionDataset(dir + "/bad.json", dir + "/train/images");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("record 1 has no non-empty string \"caption\""),
+            std::string::npos)
+      << bad.status();
+  std::ofstream(dir + "/object.json") << R"({"file_name": "000001.jpg"})";
+  EXPECT_FALSE(OpenCaptionDataset(dir + "/object.json", dir + "/train/images").ok());
+  EXPECT_EQ(OpenCaptionDataset(dir + "/missing.json", dir + "/train/images").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(OpenCaptionDataset(dir + "/train/captions.json", dir + "/nowhere").status().code(),
+            absl::StatusCode::kNotFound);
+  // A record whose image is missing fails on load, naming the file.
+  std::ofstream(dir + "/gone.json") << R"([{"file_name": "gone.jpg", "caption": "sky"}])";
+  absl::StatusOr<std::unique_ptr<Dataset>> gone =
+      OpenCaptionDataset(dir + "/gone.json", dir + "/train/images");
+  ASSERT_TRUE(gone.ok());
+  absl::StatusOr<Sample> missing = (*gone)->Load(0);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("gone.jpg"), std::string::npos) << missing.status();
 }
 
 }  // namespace

@@ -68,8 +68,7 @@ TEST(TrainConfigTest, ClipPretrainNeedsACorpusAndCheckedSizes) {
   absl::StatusOr<v1::TrainConfig> generator =
       ParseStages("stages: \"generator\" generator { architecture: \"r50\" }");
   ASSERT_FALSE(generator.ok());
-  EXPECT_NE(generator.status().message().find("generator.architecture \"r50\""),
-            std::string::npos);
+  EXPECT_NE(generator.status().message().find("generator.architecture \"r50\""), std::string::npos);
 }
 
 TEST(ClipContrastiveLossTest, EqualsTheSymmetricCrossEntropyByHand) {
@@ -160,8 +159,9 @@ TEST(GeneratorTrainerTest, ClassAgnosticTrainingLowersTheLoss) {
   std::vector<torch::Tensor> masks;
   for (const SegmentTargets& t : targets) {
     // The trainer takes masks at 1/4 of the input.
-    masks.push_back(t.masks.index({torch::indexing::Slice(), torch::indexing::Slice(0, 64, 4),
-                                   torch::indexing::Slice(0, 64, 4)})
+    masks.push_back(t.masks
+                        .index({torch::indexing::Slice(), torch::indexing::Slice(0, 64, 4),
+                                torch::indexing::Slice(0, 64, 4)})
                         .to(torch::kBool));
   }
   masks.push_back(torch::zeros({0, 16, 16}, torch::kBool));  // an image without segments

@@ -112,7 +112,7 @@ nlohmann::json PanopticReportJson(const PanopticQuality& pq) {
                       {"Stuff", Scores(r.stuff, true)}};
   nlohmann::json per_class = nlohmann::json::object();
   for (const PanopticCategory& c : pq.categories()) {
-    nlohmann::json one = Scores(r.per_class.at(c.id), false);
+    nlohmann::json one = Scores(r.per_class.at(c.id), true);  // N 0: not scored
     one["name"] = c.name;
     per_class[std::to_string(c.id)] = one;
   }
