@@ -1,0 +1,128 @@
+// The README's main job on the embedded default, as scripts/demo.sh runs it: the
+// ovseg-server binary starts on configs/server.pbtxt (the committed demo model in
+// models/demo/), reports SERVING, serves /metrics (a process linking LibTorch's CUDA
+// libraries once could not start its metrics threads), and the ovseg CLI segments a
+// freshly generated scene for a vocabulary with unseen classes, writing the overlay PNG
+// and the JSON.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "train/synth/synth_dataset.h"
+
+namespace ovseg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// GET /metrics over plain HTTP/1.0; the whole response ("" on failure).
+std::string FetchMetrics(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+    }
+  }
+  close(fd);
+  return response;
+}
+
+TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
+  const char* source = std::getenv("OVSEG_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "OVSEG_SOURCE_DIR must point at the repository";
+  const std::string root = ::testing::TempDir() + "/demo_model";
+  fs::remove_all(root);
+  SynthDatasetOptions scene;
+  scene.out_dir = root + "/world";
+  scene.num_train = 0;
+  scene.num_val = 1;
+  scene.seed = 7;
+  scene.threads = 1;
+  ASSERT_TRUE(WriteSynthDataset(scene).ok());
+
+  // Every class the scene shows, and whether training ever segmented it.
+  const nlohmann::json vocabulary = nlohmann::json::parse(ReadWhole(root + "/world/vocabulary.json"));
+  const nlohmann::json truth = nlohmann::json::parse(ReadWhole(root + "/world/val/panoptic.json"));
+  std::set<int> shown;
+  for (const auto& s : truth["annotations"][0]["segments_info"]) shown.insert(s["category_id"].get<int>());
+  std::string labels;
+  int unseen = 0;
+  std::set<std::string> names;
+  for (const auto& c : vocabulary["classes"]) {
+    if (!shown.contains(c["id"].get<int>())) continue;
+    labels += (labels.empty() ? "" : ",") + c["name"].get<std::string>();
+    names.insert(c["name"].get<std::string>());
+    unseen += c["seen"].get<int>() == 0;
+  }
+  EXPECT_GT(unseen, 0) << "the demo scene should show unseen classes: " << labels;
+
+  const std::string server_log = root + "/server.txt";
+  const std::string start = "cd " + std::string(source) + " && " + OVSEG_SERVER_BINARY +
+                            " --config configs/server.pbtxt --port 0 --metrics_port 0 2> " +
+                            server_log + " & echo $! > " + root + "/server.pid";
+  ASSERT_EQ(std::system(start.c_str()), 0);
+  int port = 0, metrics_port = 0;
+  const std::regex listening("listening on port ([0-9]+), metrics on port ([0-9]+)");
+  for (int i = 0; i < 240 && port == 0; ++i) {
+    std::smatch m;
+    const std::string text = ReadWhole(server_log);
+    if (std::regex_search(text, m, listening)) {
+      port = std::stoi(m[1]);
+      metrics_port = std::stoi(m[2]);
+    } else if (text.find("ovseg-server: ") != std::string::npos &&
+               text.find("LibTorch") == std::string::npos) {
+      break;  // an error line before the runtime line
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  const std::string pid = ReadWhole(root + "/server.pid");
+  ASSERT_GT(port, 0) << ReadWhole(server_log);
+  EXPECT_GT(metrics_port, 0);
+
+  const std::string address = " --server 127.0.0.1:" + std::to_string(port);
+  const std::string health = std::string(OVSEG_CLI_BINARY) + " health" + address;
+  EXPECT_EQ(std::system(health.c_str()), 0);
+  const std::string segment = std::string(OVSEG_CLI_BINARY) + " segment" + address +
+                              " --image " + root + "/world/val/images/000001.jpg --labels \"" +
+                              labels + "\" --task panoptic --out " + root + "/overlay.png --json " +
+                              root + "/result.json > " + root + "/cli.txt 2>&1";
+  const int rc = std::system(segment.c_str());
+  EXPECT_EQ(rc, 0) << ReadWhole(root + "/cli.txt");
+  EXPECT_GT(fs::file_size(root + "/overlay.png"), 0u);
+  const nlohmann::json result = nlohmann::json::parse(ReadWhole(root + "/result.json"));
+  // COCO results: one record per segment, with its label and RLE mask.
+  ASSERT_TRUE(result.is_array() && !result.empty()) << result.dump();
+  for (const auto& s : result) {
+    EXPECT_TRUE(s.contains("segmentation")) << s.dump();
+    EXPECT_TRUE(names.contains(s["label"].get<std::string>())) << s.dump();
+  }
+  EXPECT_NE(FetchMetrics(metrics_port).find("ovseg_requests_total"), std::string::npos);
+
+  std::system(("kill " + pid).c_str());
+}
+
+}  // namespace
+}  // namespace ovseg
