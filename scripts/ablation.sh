@@ -21,6 +21,11 @@ variants=(baseline fiser teva fiser_teva fiser_teva_fga)
 for name in "${variants[@]}"; do
   dir=out/ablation/$name
   mkdir -p "$dir"
+  # The last row is exactly the demo run's fovseg stage (same config, seed and base
+  # weights; the stage reseeds itself): its checkpoint is reused rather than retrained.
+  if [ "$name" = fiser_teva_fga ] && [ -f out/demo/latest.json ] && [ ! -f "$dir/latest.json" ]; then
+    cp out/demo/latest.json "$dir/latest.json"
+  fi
   if [ ! -f "$dir/latest.json" ]; then
     flags=""
     case $name in

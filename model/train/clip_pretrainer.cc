@@ -97,15 +97,10 @@ ClipPretrainer::ClipPretrainer(ClipModel model, ClipPretrainOptions options)
 ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Tensor& tokens) {
   model_->train();
   ClipStepStats stats;
-  WarmupDecaySchedule schedule;
-  schedule.lr = options_.lr;
-  schedule.warmup = options_.warmup_steps;
-  schedule.total = options_.total_steps;
-  schedule.decay = WarmupDecaySchedule::Decay::kCosine;
-  stats.lr = schedule.At(step_);
-  for (auto& group : optimizer_->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(stats.lr);
-  }
+  stats.lr = WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps,
+                                 WarmupDecaySchedule::Decay::kCosine}
+                 .At(step_);
+  SetAdamWLearningRate(*optimizer_, stats.lr);
   optimizer_->zero_grad();
   torch::Tensor loss;
   {

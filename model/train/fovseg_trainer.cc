@@ -50,12 +50,9 @@ FovSegTrainer::FovSegTrainer(MaskClassifier classifier, std::optional<FgaSegHead
 }
 
 double FovSegTrainer::LearningRate(int64_t step) const {
-  WarmupDecaySchedule schedule;
-  schedule.lr = options_.lr;
-  schedule.warmup = options_.warmup_steps;
-  schedule.total = options_.total_steps;
-  schedule.poly_power = options_.poly_power;
-  return schedule.At(step);
+  return WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps,
+                             WarmupDecaySchedule::Decay::kPoly, options_.poly_power}
+      .At(step);
 }
 
 TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {

@@ -17,14 +17,8 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& i
                                                           const std::vector<torch::Tensor>& masks) {
   model_->train();
   GeneratorStepStats stats;
-  WarmupDecaySchedule schedule;
-  schedule.lr = options_.lr;
-  schedule.warmup = options_.warmup_steps;
-  schedule.total = options_.total_steps;
-  stats.lr = schedule.At(step_);
-  for (auto& group : optimizer_->param_groups()) {
-    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(stats.lr);
-  }
+  stats.lr = WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps}.At(step_);
+  SetAdamWLearningRate(*optimizer_, stats.lr);
   const torch::Tensor x = ClipToMask2FormerInput(images);
   std::vector<SegmentTargets> targets;
   for (const torch::Tensor& m : masks) {

@@ -1,8 +1,11 @@
 // The learning-rate schedules every training stage uses: linear warm-up from lr/warmup to
 // lr over `warmup` steps, then a decay to 0 at `total` steps, either detectron2's poly
-// (`(1 - progress)^power`, Mask2Former and FOV-Seg) or a half cosine (CLIP).
+// (`(1 - progress)^power`, Mask2Former and FOV-Seg) or a half cosine (CLIP), and the
+// setter that applies a rate to an optimiser.
 #ifndef OVSEG_MODEL_TRAIN_LR_SCHEDULE_H_
 #define OVSEG_MODEL_TRAIN_LR_SCHEDULE_H_
+
+#include <torch/optim/adamw.h>
 
 #include <algorithm>
 #include <cmath>
@@ -27,6 +30,13 @@ struct WarmupDecaySchedule {
     return lr * std::pow(1.0 - done, poly_power);
   }
 };
+
+// Sets every parameter group of `optimizer` to `lr` (stages whose groups share one rate).
+inline void SetAdamWLearningRate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  }
+}
 
 }  // namespace ovseg
 
