@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "model/bench/model_benches.h"
 #include "model/teva/mask_classifier.h"
 
 namespace ovseg {
@@ -50,7 +51,9 @@ double VocabularyWorkSeconds(MaskClassifier& classifier, const MaskClassifierInp
   return best;
 }
 
-int Main(int argc, char** argv) {
+}  // namespace
+
+int RunClassifierBench(int argc, char** argv) {
   int threads = 2, reps = 5;
   bool cold_teva = false;
   std::vector<int64_t> sizes = {448, 896};
@@ -138,7 +141,4 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace ovseg
-
-int main(int argc, char** argv) { return ovseg::Main(argc, argv); }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "model/bench/model_benches.h"
 #include "model/clip/clip_model.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_tokenizer.h"
@@ -79,7 +80,9 @@ std::vector<std::string> LoadLabels(const std::string& path) {
   return labels;
 }
 
-int Main(int argc, char** argv) {
+}  // namespace
+
+int RunClipBench(int argc, char** argv) {
   int threads = 2;
   std::string vocabulary = std::string(OVSEG_SOURCE_DIR) + "/../shared/vocabularies/ade847.json";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -153,7 +156,4 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace ovseg
-
-int main(int argc, char** argv) { return ovseg::Main(argc, argv); }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "model/bench/model_benches.h"
 #include "model/fgaseg/fgaseg_head.h"
 #include "server/common/process_tuning.h"
 
@@ -29,7 +30,9 @@ std::vector<int64_t> Ints(const std::string& s) {
   return out;
 }
 
-int Main(int argc, char** argv) {
+}  // namespace
+
+int RunFgaSegBench(int argc, char** argv) {
   int reps = 1, threads = 2;
   std::vector<int64_t> classes = {150, 847}, inputs = {384, 640}, topks = {1, 8, 0};
   std::vector<std::string> precisions = {"fp32", "bf16"};
@@ -98,7 +101,4 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace ovseg
-
-int main(int argc, char** argv) { return ovseg::Main(argc, argv); }

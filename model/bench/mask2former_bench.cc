@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "model/bench/model_benches.h"
 #include "model/mask2former/deformable_attention.h"
 #include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_model.h"
@@ -133,7 +134,9 @@ void TrainTiny(int steps) {
   }
 }
 
-int Main(int argc, char** argv) {
+}  // namespace
+
+int RunMask2FormerBench(int argc, char** argv) {
   int threads = 2, reps = 3;
   std::vector<std::string> models = {"r50", "swin-t"}, precisions = {"fp32", "bf16"};
   std::vector<std::pair<int64_t, int64_t>> sizes = {{512, 512}, {800, 1344}};
@@ -196,7 +199,4 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace ovseg
-
-int main(int argc, char** argv) { return ovseg::Main(argc, argv); }

@@ -17,7 +17,8 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& i
                                                           const std::vector<torch::Tensor>& masks) {
   model_->train();
   GeneratorStepStats stats;
-  stats.lr = WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps}.At(step_);
+  stats.lr =
+      WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps}.At(step_);
   SetAdamWLearningRate(*optimizer_, stats.lr);
   const torch::Tensor x = ClipToMask2FormerInput(images);
   std::vector<SegmentTargets> targets;

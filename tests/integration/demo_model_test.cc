@@ -64,10 +64,12 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
   ASSERT_TRUE(WriteSynthDataset(scene).ok());
 
   // Every class the scene shows, and whether training ever segmented it.
-  const nlohmann::json vocabulary = nlohmann::json::parse(ReadWhole(root + "/world/vocabulary.json"));
+  const nlohmann::json vocabulary =
+      nlohmann::json::parse(ReadWhole(root + "/world/vocabulary.json"));
   const nlohmann::json truth = nlohmann::json::parse(ReadWhole(root + "/world/val/panoptic.json"));
   std::set<int> shown;
-  for (const auto& s : truth["annotations"][0]["segments_info"]) shown.insert(s["category_id"].get<int>());
+  for (const auto& s : truth["annotations"][0]["segments_info"])
+    shown.insert(s["category_id"].get<int>());
   std::string labels;
   int unseen = 0;
   std::set<std::string> names;
@@ -105,10 +107,10 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
   const std::string address = " --server 127.0.0.1:" + std::to_string(port);
   const std::string health = std::string(OVSEG_CLI_BINARY) + " health" + address;
   EXPECT_EQ(std::system(health.c_str()), 0);
-  const std::string segment = std::string(OVSEG_CLI_BINARY) + " segment" + address +
-                              " --image " + root + "/world/val/images/000001.jpg --labels \"" +
-                              labels + "\" --task panoptic --out " + root + "/overlay.png --json " +
-                              root + "/result.json > " + root + "/cli.txt 2>&1";
+  const std::string segment = std::string(OVSEG_CLI_BINARY) + " segment" + address + " --image " +
+                              root + "/world/val/images/000001.jpg --labels \"" + labels +
+                              "\" --task panoptic --out " + root + "/overlay.png --json " + root +
+                              "/result.json > " + root + "/cli.txt 2>&1";
   const int rc = std::system(segment.c_str());
   EXPECT_EQ(rc, 0) << ReadWhole(root + "/cli.txt");
   EXPECT_GT(fs::file_size(root + "/overlay.png"), 0u);
