@@ -15,8 +15,7 @@ absl::StatusOr<ClipModel> LoadConfiguredClip(const v1::ModelConfig& config,
   if (config.clip_weights().empty()) {
     return absl::InvalidArgumentError("model.clip_weights is required");
   }
-  absl::StatusOr<std::string> device =
-      ResolveDevice(config.device().empty() ? "cpu" : config.device());
+  absl::StatusOr<std::string> device = ResolveDevice(config.device());
   if (!device.ok()) return device.status();
   absl::StatusOr<torch::ScalarType> dtype =
       ParsePrecision(config.precision(), *device, "model.precision");
@@ -61,9 +60,9 @@ absl::StatusOr<BaseWeights> LoadBaseWeights(const v1::ModelConfig& config) {
     return absl::UnimplementedError(absl::StrCat(
         "model preset \"", config.preset(), "\" cannot be built: LibTorch ",
         DescribeTorchRuntime().version, " runs on ", *device,
-        ", but no model.clip_weights are configured and no trained demo model exists yet. "
-        "Nothing runs on fake weights: the server refuses to start rather than serve fake "
-        "output."));
+        ", but no model.clip_weights are configured (configs/server.pbtxt names the embedded "
+        "demo model in models/demo/). Nothing runs on fake weights: the server refuses to "
+        "start rather than serve fake output."));
   }
   // The fingerprint is of the weights as published (before the precision conversion):
   // every checkpoint names the base it was trained on by it.

@@ -73,8 +73,7 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
   absl::StatusOr<std::unique_ptr<Dataset>> corpus =
       OpenCaptionDataset(p.captions_json(), p.images());
   if (!corpus.ok()) return corpus.status();
-  absl::StatusOr<std::string> device_name =
-      ResolveDevice(model->device().empty() ? "cpu" : model->device());
+  absl::StatusOr<std::string> device_name = ResolveDevice(model->device());
   if (!device_name.ok()) return device_name.status();
   const torch::Device device(*device_name);
   torch::manual_seed(config.seed());
@@ -107,17 +106,17 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
   uint64_t drawn = 0;
   for (uint64_t step = 0; step < p.steps(); ++step) {
     std::vector<torch::Tensor> images;
-    torch::Tensor tokens =
-        torch::zeros({static_cast<int64_t>(p.batch_size()), context}, torch::kLong);
+    std::vector<int64_t> tokens(static_cast<size_t>(p.batch_size() * context), 0);
     while (images.size() < p.batch_size()) {
       std::optional<Sample> s = loader.Next();
       if (!s) return absl::DataLossError("clip_pretrain: the caption corpus ran dry");
       const std::vector<int> ids = tokenizer.Tokenize(s->caption, static_cast<int>(context));
-      const int64_t row = static_cast<int64_t>(images.size());
-      for (size_t t = 0; t < ids.size(); ++t) tokens[row][static_cast<int64_t>(t)] = ids[t];
+      std::copy(ids.begin(), ids.end(), tokens.begin() + images.size() * context);
       images.push_back(PretrainPixels(*s, size, (MixSeed(config.seed(), drawn++) & 1) != 0));
     }
-    const ClipStepStats stats = trainer.Step(torch::stack(images).to(device), tokens.to(device));
+    const torch::Tensor token_ids = torch::from_blob(
+        tokens.data(), {static_cast<int64_t>(p.batch_size()), context}, torch::kLong);
+    const ClipStepStats stats = trainer.Step(torch::stack(images).to(device), token_ids.to(device));
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
     log.Write({{"stage", "clip_pretrain"},
                {"step", trainer.step()},

@@ -16,9 +16,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/admin_client.h"
+#include "model/api/label_text.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_tokenizer.h"
+#include "model/clip/prompt_templates.h"
 #include "model/fgaseg/fgaseg_config.h"
 #include "model/serving/base_weights.h"
 #include "model/serving/fgaseg_checkpoint.h"
@@ -41,34 +43,40 @@ namespace F = torch::nn::functional;
 
 constexpr int64_t kStride = 4;  // proposals and segment masks at 1/4 of the input
 constexpr int64_t kIgnore = 255;
+constexpr char kSingleTemplate[] = "a photo of a {}.";
 
-// One embedding per category: the mean over its names of "a photo of a {name}.",
-// normalised, as the server's vocabulary cache builds it with the single template.
-absl::StatusOr<torch::Tensor> EmbedCategories(ClipTextEncoder& text,
-                                              const std::vector<CocoCategory>& categories) {
-  std::vector<torch::Tensor> rows;
-  for (const CocoCategory& c : categories) {
-    std::vector<std::string> prompts = {absl::StrCat("a photo of a ", c.category.name, ".")};
-    for (const std::string& s : c.synonyms)
-      prompts.push_back(absl::StrCat("a photo of a ", s, "."));
-    absl::StatusOr<std::vector<float>> e = text.Encode(prompts);
-    if (!e.ok()) return e.status();
-    const torch::Tensor m =
-        torch::from_blob(e->data(), {static_cast<int64_t>(prompts.size()), text.EmbeddingDim()})
-            .clone();
-    rows.push_back(F::normalize(F::normalize(m, F::NormalizeFuncOptions().dim(-1)).mean(0),
-                                F::NormalizeFuncOptions().dim(0)));
+// One embedding per category exactly as the server's vocabulary cache builds it with the
+// single template: every name (the category's and its synonyms'), normalised as the
+// server normalises labels, filled into "a photo of a {}.", then CLIP's prompt ensemble.
+absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> EmbedCategories(
+    ClipTextEncoder& text, const std::vector<CocoCategory>& categories) {
+  std::vector<std::string> prompts;
+  std::vector<size_t> owner;  // prompt -> category position
+  for (size_t i = 0; i < categories.size(); ++i) {
+    std::vector<std::string> names = {categories[i].category.name};
+    names.insert(names.end(), categories[i].synonyms.begin(), categories[i].synonyms.end());
+    for (const std::string& name : names) {
+      prompts.push_back(FillTemplate(kSingleTemplate, NormaliseLabelSynonym(name)));
+      owner.push_back(i);
+    }
   }
-  return torch::stack(rows);
+  absl::StatusOr<std::vector<float>> rows = text.Encode(prompts);
+  if (!rows.ok()) return rows.status();
+  const int dim = static_cast<int>(text.EmbeddingDim());
+  PromptEnsemble ensemble(categories.size(), dim);
+  for (size_t p = 0; p < prompts.size(); ++p) ensemble.Add(owner[p], rows->data() + p * dim);
+  auto v = std::make_shared<VocabularyEmbeddings>();
+  v->num_labels = static_cast<int>(categories.size());
+  v->dim = dim;
+  for (const std::vector<float>& row : std::move(ensemble).Finish())
+    v->data.insert(v->data.end(), row.begin(), row.end());
+  return v;
 }
 
-std::shared_ptr<const VocabularyEmbeddings> AsVocabulary(const torch::Tensor& embeddings) {
-  auto v = std::make_shared<VocabularyEmbeddings>();
-  const torch::Tensor e = embeddings.to(torch::kCPU, torch::kFloat32).contiguous();
-  v->num_labels = static_cast<int>(e.size(0));
-  v->dim = static_cast<int>(e.size(1));
-  v->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
-  return v;
+// [K, E] tensor of a vocabulary, on `device`.
+torch::Tensor AsTensor(const VocabularyEmbeddings& v, torch::Device device) {
+  return torch::from_blob(const_cast<float*>(v.data.data()), {v.num_labels, v.dim})
+      .to(device, /*non_blocking=*/false, /*copy=*/true);
 }
 
 // Sends a checkpoint that passed the gate to every configured server (submit, then
@@ -119,8 +127,7 @@ TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>
   im.pixels = ClipNormalize(s.rgb.data(), s.width, s.height)[0];
   const int64_t h = s.height / kStride, w = s.width / kStride;
   const torch::Tensor ids =
-      torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32)
-          .clone();
+      torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32);
   const torch::Tensor small =
       ids.index({torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride),
                  torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride)});
@@ -173,8 +180,10 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     training_vocabulary.push_back(cat.category.name);
   }
   ClipTextEncoder text(base->clip, ClipTokenizer::Default());
-  absl::StatusOr<torch::Tensor> vocabulary = EmbedCategories(text, coco->categories);
-  if (!vocabulary.ok()) return vocabulary.status();
+  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> training_embeddings =
+      EmbedCategories(text, coco->categories);
+  if (!training_embeddings.ok()) return training_embeddings.status();
+  const torch::Tensor vocabulary = AsTensor(**training_embeddings, base->device);
 
   // Validation: the split's whole vocabulary (seen and unseen classes).
   std::unique_ptr<Dataset> val_images;
@@ -186,11 +195,12 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     val_images = *std::move(val);
     absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
     if (!val_coco.ok()) return val_coco.status();
-    absl::StatusOr<torch::Tensor> val_embeddings = EmbedCategories(text, val_coco->categories);
+    absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> val_embeddings =
+        EmbedCategories(text, val_coco->categories);
     if (!val_embeddings.ok()) return val_embeddings.status();
     validation.images = val_images.get();
     validation.categories = val_coco->categories;
-    validation.vocabulary = AsVocabulary(*val_embeddings);
+    validation.vocabulary = *val_embeddings;
     validation.training_vocabulary = training_vocabulary;
     validation.max_images = static_cast<int>(c.eval_images());
   }
@@ -318,7 +328,7 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     while (batch.size() < c.optimizer().batch_size()) {
       std::optional<Sample> s = loader.Next();
       if (!s) break;
-      batch.push_back(ToTrainImage(*s, class_of, *vocabulary, base->generator.get(), 50));
+      batch.push_back(ToTrainImage(*s, class_of, vocabulary, base->generator.get(), 50));
     }
     if (batch.empty()) break;
     images += static_cast<int64_t>(batch.size());

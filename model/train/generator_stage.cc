@@ -62,8 +62,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
   absl::StatusOr<std::unique_ptr<Dataset>> dataset = OpenCocoPanopticDataset(
       config.data().train_json(), config.data().train_images(), config.data().train_panoptic());
   if (!dataset.ok()) return dataset.status();
-  absl::StatusOr<std::string> device_name =
-      ResolveDevice(model->device().empty() ? "cpu" : model->device());
+  absl::StatusOr<std::string> device_name = ResolveDevice(model->device());
   if (!device_name.ok()) return device_name.status();
   const torch::Device device(*device_name);
   torch::manual_seed(MixSeed(config.seed(), 0x6E4));
