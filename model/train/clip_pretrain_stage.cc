@@ -1,6 +1,6 @@
 // The "clip_pretrain" stage: a small CLIP trained from scratch on an image-caption corpus
 // (worlds such as the synthetic one have no public CLIP). Images are resized to the
-// model's square input (bilinear, antialiased) and randomly flipped; captions are
+// model's square input (bilinear, antialiased), half of them flipped; captions are
 // tokenised with CLIP's BPE to the model's context length.
 #include <filesystem>
 #include <iostream>
@@ -14,6 +14,7 @@
 #include "model/train/clip_pretrainer.h"
 #include "model/train/train_stages.h"
 #include "model/weights/safetensors_file.h"
+#include "train/data/augmentation.h"
 #include "train/data/caption_dataset.h"
 #include "train/data/data_loader.h"
 #include "train/data/seed_mixing.h"
@@ -41,8 +42,8 @@ ClipConfig PretrainClipConfig(const v1::ClipPretrainConfig& p) {
   return c;
 }
 
-// [3, S, S] CLIP-normalised; flipped when `flip`.
-torch::Tensor PretrainPixels(const Sample& s, int64_t size, bool flip) {
+// [3, S, S] CLIP-normalised.
+torch::Tensor PretrainPixels(const Sample& s, int64_t size) {
   torch::Tensor x = ClipNormalize(s.rgb.data(), s.width, s.height);
   if (x.size(2) != size || x.size(3) != size) {
     x = F::interpolate(x, F::InterpolateFuncOptions()
@@ -51,13 +52,13 @@ torch::Tensor PretrainPixels(const Sample& s, int64_t size, bool flip) {
                               .align_corners(false)
                               .antialias(true));
   }
-  if (flip) x = x.flip({3});
   return x[0];
 }
 
 }  // namespace
 
-absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig* model) {
+absl::Status RunClipPretrainStage(const v1::TrainConfig& config, DataParallel& dp,
+                                  v1::ModelConfig* model) {
   const v1::ClipPretrainConfig& p = config.clip_pretrain();
   const std::string out = (std::filesystem::path(config.out_dir()) / "clip.safetensors").string();
   auto hand_over = [&] {
@@ -87,6 +88,8 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
   options.total_steps = static_cast<int64_t>(p.steps());
   options.grad_clip = p.grad_clip();
   options.autocast_bf16 = config.autocast() == "bf16";
+  options.data_parallel = &dp;
+  dp.Broadcast(clip->parameters());
   ClipPretrainer trainer(clip, options);
   std::cerr << "ovseg-train: clip_pretrain: " << (*corpus)->size() << " captioned images, "
             << p.steps() << " steps of " << p.batch_size() << " on " << *device_name << "\n";
@@ -97,11 +100,16 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
       static_cast<int>(std::max<uint32_t>(config.data().prefetch(), p.batch_size()));
   loader_options.seed = MixSeed(config.seed(), 0xC11F);
   loader_options.epochs = 1 << 20;
-  DataLoader loader(**corpus, loader_options);
+  ShardLoader(dp, p.batch_size(), &loader_options);
+  // Half the images flipped, decided by each position's augmentation seed.
+  DataLoader loader(**corpus, loader_options, [](const Sample& s, uint64_t seed) {
+    return (MixSeed(seed, 1) & 1) != 0 ? HorizontalFlip(s) : s;
+  });
   const ClipTokenizer& tokenizer = ClipTokenizer::Default();
   const int64_t context = p.context_length(), size = p.image_size();
-  TrainLog log(config.out_dir());
-  Progress progress("ovseg-train clip_pretrain", static_cast<int64_t>(p.steps()));
+  TrainLog log(config.out_dir(), dp);
+  std::unique_ptr<Progress> progress =
+      ChiefProgress(dp, "ovseg-train clip_pretrain", static_cast<int64_t>(p.steps()));
   const absl::Time start = absl::Now();
   uint64_t drawn = 0;
   for (uint64_t step = 0; step < p.steps(); ++step) {
@@ -112,11 +120,15 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
       if (!s) return absl::DataLossError("clip_pretrain: the caption corpus ran dry");
       const std::vector<int> ids = tokenizer.Tokenize(s->caption, static_cast<int>(context));
       std::copy(ids.begin(), ids.end(), tokens.begin() + images.size() * context);
-      images.push_back(PretrainPixels(*s, size, (MixSeed(config.seed(), drawn++) & 1) != 0));
+      images.push_back(PretrainPixels(*s, size));
+      drawn += dp.world_size();
     }
     const torch::Tensor token_ids = torch::from_blob(
         tokens.data(), {static_cast<int64_t>(p.batch_size()), context}, torch::kLong);
-    const ClipStepStats stats = trainer.Step(torch::stack(images).to(device), token_ids.to(device));
+    ClipStepStats stats = trainer.Step(torch::stack(images).to(device), token_ids.to(device));
+    const std::vector<double> mean = dp.Mean({stats.loss, stats.accuracy});
+    stats.loss = mean[0];
+    stats.accuracy = mean[1];
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
     log.Write({{"stage", "clip_pretrain"},
                {"step", trainer.step()},
@@ -127,9 +139,16 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
                {"grad_norm", stats.grad_norm},
                {"images_per_second", static_cast<double>(drawn) / std::max(elapsed, 1e-9)},
                {"elapsed_seconds", elapsed}});
-    progress.Advance(1, absl::StrFormat("loss %.3f acc %.2f", stats.loss, stats.accuracy));
+    if (progress)
+      progress->Advance(1, absl::StrFormat("loss %.3f acc %.2f", stats.loss, stats.accuracy));
   }
-  progress.Finish();
+  if (progress) progress->Finish();
+  // The chief writes; the others read its file in the next stage.
+  if (!dp.is_chief()) {
+    dp.Barrier();
+    hand_over();
+    return absl::OkStatus();
+  }
 
   const torch::ScalarType storage = p.storage() == "fp16" ? torch::kFloat16 : torch::kFloat32;
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
@@ -141,7 +160,9 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, v1::ModelConfig
                                                        {"trained_by", "ovseg-train clip_pretrain"},
                                                        {"steps", std::to_string(p.steps())},
                                                        {"seed", std::to_string(config.seed())}};
-  if (absl::Status s = WriteSafetensors(out, tensors, metadata); !s.ok()) return s;
+  const absl::Status written = WriteSafetensors(out, tensors, metadata);
+  dp.Barrier();  // before returning, so no rank is left waiting on a failed chief
+  if (!written.ok()) return written;
   std::cerr << "ovseg-train: clip_pretrain: wrote " << out << "\n";
   hand_over();
   return absl::OkStatus();

@@ -109,6 +109,7 @@ ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Ten
                                model_->logit_scale, &stats.accuracy);
   }
   loss.backward();
+  if (options_.data_parallel) options_.data_parallel->AverageGradients(model_->parameters());
   stats.grad_norm = torch::nn::utils::clip_grad_norm_(
       model_->parameters(), options_.grad_clip > 0 ? options_.grad_clip : 1e30);
   optimizer_->step();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/clip/clip_model.h"
+#include "model/train/data_parallel.h"
 
 namespace ovseg {
 
@@ -23,6 +24,10 @@ struct ClipPretrainOptions {
   int64_t total_steps = 600;
   double grad_clip = 1.0;      // max global gradient norm; 0 = off
   bool autocast_bf16 = false;  // forward passes under bf16 autocast
+  // Non-owning; when set, gradients are averaged over its ranks before clipping. Each
+  // rank's batch contrasts within itself (OpenCLIP's local loss without feature gather),
+  // so W ranks of batch b train as W accumulated batches of b, not as one batch of W x b.
+  DataParallel* data_parallel = nullptr;
 };
 
 struct ClipStepStats {

@@ -159,7 +159,7 @@ TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>
 
 }  // namespace
 
-absl::Status RunFovSegStage(const v1::TrainConfig& c) {
+absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
   torch::manual_seed(c.seed());
   absl::StatusOr<BaseWeights> base = LoadBaseWeights(c.model());
   if (!base.ok()) return base.status();
@@ -227,6 +227,8 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
   o.autocast_bf16 = c.autocast() == "bf16";
   if (c.loss().has_fiser_weight()) o.fiser_weight = c.loss().fiser_weight();
   if (c.loss().has_ce_weight()) o.ce_weight = c.loss().ce_weight();
+  o.seed = c.seed();
+  o.data_parallel = &dp;
   FovSegTrainer trainer(classifier, head, o);
 
   const fs::path out(c.out_dir());
@@ -251,12 +253,19 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     if (!s.ok()) return absl::Status(s.code(), absl::StrCat("resume: ", s.message()));
     std::cerr << "ovseg-train: resumed at step " << trainer.step() << "\n";
   }
+  if (const auto [low, high] = dp.MinMax(trainer.step()); low != high) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data-parallel ranks start at different steps (", low, " and ", high,
+                     "): every rank must resume from the same out_dir/latest.json"));
+  }
+  dp.Broadcast(trainer.trainable());
 
   LoaderOptions loader_options;
   loader_options.threads = static_cast<int>(c.data().loader_threads());
   loader_options.prefetch = static_cast<int>(c.data().prefetch());
   loader_options.seed = c.seed() + static_cast<uint64_t>(trainer.step()) * 7919;
   loader_options.epochs = 1 << 20;  // as many as the steps need
+  ShardLoader(dp, static_cast<int64_t>(c.optimizer().batch_size()), &loader_options);
   JitterOptions jitter;
   jitter.crop = static_cast<int>(c.data().crop());
   jitter.min_scale = c.data().min_scale();
@@ -268,14 +277,15 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     std::cerr << "ovseg-train: no model.mask_generator_weights: training on oracle proposals "
                  "(the ground-truth segments)\n";
   }
-  TrainLog log(c.out_dir());
+  TrainLog log(c.out_dir(), dp);
   const int64_t steps = static_cast<int64_t>(c.optimizer().steps());
-  Progress progress("ovseg-train fovseg", steps - trainer.step());
+  std::unique_ptr<Progress> progress =
+      ChiefProgress(dp, "ovseg-train fovseg", steps - trainer.step());
   const absl::Time start = absl::Now();
   int64_t images = 0;
   nlohmann::json metrics = nlohmann::json::object();
   auto evaluate = [&]() -> absl::Status {
-    if (validation.images == nullptr) return absl::OkStatus();
+    if (validation.images == nullptr || !dp.is_chief()) return absl::OkStatus();
     PipelineInfo info;
     info.model_name = c.model().preset();
     std::optional<DenseHeadRunner> runner;
@@ -293,6 +303,7 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
     return absl::OkStatus();
   };
   auto save = [&](const std::string& reason) -> absl::Status {
+    if (!dp.is_chief()) return absl::OkStatus();
     const std::string name = absl::StrCat("fovseg-step", trainer.step(), ".safetensors");
     CheckpointMetadata m;
     m.preset = c.model().preset();
@@ -331,9 +342,15 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
       batch.push_back(ToTrainImage(*s, class_of, vocabulary, base->generator.get(), 50));
     }
     if (batch.empty()) break;
-    images += static_cast<int64_t>(batch.size());
-    const TrainStepStats stats = trainer.Step(batch);
+    images += static_cast<int64_t>(batch.size()) * dp.world_size();
+    TrainStepStats stats = trainer.Step(batch);
     if (!stats.applied) continue;
+    // The log shows the mean over the ranks of their last micro-batch's losses.
+    const std::vector<double> mean = dp.Mean({stats.loss, stats.ce, stats.fiser, stats.dense});
+    stats.loss = mean[0];
+    stats.ce = mean[1];
+    stats.fiser = mean[2];
+    stats.dense = mean[3];
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
     const nlohmann::json line = {{"stage", "fovseg"},
                                  {"step", trainer.step()},
@@ -346,7 +363,7 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
                                  {"images_per_second", images / std::max(elapsed, 1e-9)},
                                  {"elapsed_seconds", elapsed}};
     log.Write(line);
-    progress.Advance(1, absl::StrFormat("loss %.3f", stats.loss));
+    if (progress) progress->Advance(1, absl::StrFormat("loss %.3f", stats.loss));
     if (c.eval_every() > 0 && trainer.step() % static_cast<int64_t>(c.eval_every()) == 0 &&
         trainer.step() < steps) {
       if (absl::Status s = evaluate(); !s.ok()) return s;
@@ -357,10 +374,11 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c) {
       if (absl::Status s = save("periodic"); !s.ok()) return s;
     }
   }
-  progress.Finish();
-  if (absl::Status s = evaluate(); !s.ok()) return s;
-  if (absl::Status s = save("final"); !s.ok()) return s;
-  return absl::OkStatus();
+  if (progress) progress->Finish();
+  absl::Status s = evaluate();
+  if (s.ok()) s = save("final");
+  dp.Barrier();  // every rank ends with the chief's final checkpoint on disk
+  return s;
 }
 
 }  // namespace ovseg

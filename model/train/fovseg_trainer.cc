@@ -57,6 +57,11 @@ double FovSegTrainer::LearningRate(int64_t step) const {
 
 TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   TORCH_CHECK(!batch.empty(), "train step: empty batch");
+  const int64_t world = options_.data_parallel ? options_.data_parallel->world_size() : 1;
+  const int64_t rank = options_.data_parallel ? options_.data_parallel->rank() : 0;
+  const int64_t micro_in_step = micro_ % options_.grad_accumulation;
+  torch::manual_seed(MicroBatchSeed(
+      options_.seed, (step_ * options_.grad_accumulation + micro_in_step) * world + rank));
   classifier_->train();
   predictor_->train();
   if (dense_head_) (*dense_head_)->train();  // validation may have switched it to eval
@@ -173,6 +178,7 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   stats.loss = loss.item<double>();
   (loss / static_cast<double>(options_.grad_accumulation)).backward();
   if (++micro_ % options_.grad_accumulation != 0) return stats;
+  if (options_.data_parallel) options_.data_parallel->AverageGradients(trainable_);
 
   stats.grad_norm = options_.grad_clip > 0
                         ? torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip)

@@ -5,7 +5,8 @@
 //   L = fiser_weight * L_FiSeR + ce_weight * L_CE   (1.0 and 2.0, Eq. 12),
 // plus, when given, the FGAseg head with its own losses (CE + 0.02 L_align + 0.2 L_aux).
 // AdamW (lr 1e-4, weight decay 0.05, CLIP's f_q at 0.1 x lr), linear warm-up then
-// detectron2's poly decay (power 0.9), gradient-norm clipping, gradient accumulation.
+// detectron2's poly decay (power 0.9), gradient-norm clipping, gradient accumulation and
+// data parallelism (model/train/data_parallel.h).
 // The FiSeR Predictor trains alongside and is never part of a serving checkpoint.
 #ifndef OVSEG_MODEL_TRAIN_FOVSEG_TRAINER_H_
 #define OVSEG_MODEL_TRAIN_FOVSEG_TRAINER_H_
@@ -21,6 +22,7 @@
 #include "model/fgaseg/fgaseg_head.h"
 #include "model/fgaseg/fgaseg_loss.h"
 #include "model/teva/mask_classifier.h"
+#include "model/train/data_parallel.h"
 #include "model/train/fiser_predictor.h"
 
 namespace ovseg {
@@ -41,6 +43,11 @@ struct FovSegTrainerOptions {
   double min_match_iou = 0.0;
   FiserConfig fiser;
   FgaSegLossOptions dense_loss;
+  // Each micro-batch's random draws (FiSeR's masked label, dropout) are seeded by
+  // MicroBatchSeed(seed, its index in the global sequence).
+  uint64_t seed = 1;
+  // Non-owning; when set, gradients are averaged over its ranks before clipping.
+  DataParallel* data_parallel = nullptr;
 };
 
 // One image's training data at the classifier's input size H x W.
@@ -76,6 +83,8 @@ class FovSegTrainer {
   int64_t step() const { return step_; }
   double LearningRate(int64_t step) const;  // the schedule's multiplier x lr
   MaskClassifier& classifier() { return classifier_; }
+  // Every tensor the optimiser updates (TeVA, f_q, the head, the Predictor).
+  const std::vector<torch::Tensor>& trainable() const { return trainable_; }
   FiserPredictor& predictor() { return predictor_; }
 
  private:

@@ -43,7 +43,8 @@ torch::Tensor SegmentMasks(const Sample& s) {
 
 }  // namespace
 
-absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* model) {
+absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
+                               v1::ModelConfig* model) {
   const v1::GeneratorTrainConfig& g = config.generator();
   const std::string out =
       (std::filesystem::path(config.out_dir()) / "mask2former.safetensors").string();
@@ -75,6 +76,8 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
   options.total_steps = static_cast<int64_t>(g.steps());
   options.grad_clip = g.grad_clip();
   options.autocast_bf16 = config.autocast() == "bf16";
+  options.data_parallel = &dp;
+  dp.Broadcast(m2f->parameters());
   // Point count as Mask2Former's 112 x 112 at 512 px, scaled to the crop's area.
   options.loss.num_points =
       std::max<int64_t>(256, 112 * 112 * static_cast<int64_t>(g.crop()) * g.crop() / (512 * 512));
@@ -88,6 +91,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
   loader_options.prefetch = static_cast<int>(config.data().prefetch());
   loader_options.seed = MixSeed(config.seed(), 0x6E5);
   loader_options.epochs = 1 << 20;
+  ShardLoader(dp, g.batch_size(), &loader_options);
   JitterOptions jitter;
   jitter.crop = static_cast<int>(g.crop());
   jitter.min_scale = g.min_scale();
@@ -95,8 +99,9 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
   DataLoader loader(**dataset, loader_options, [jitter](const Sample& s, uint64_t seed) {
     return LargeScaleJitter(s, jitter, seed);
   });
-  TrainLog log(config.out_dir());
-  Progress progress("ovseg-train generator", static_cast<int64_t>(g.steps()));
+  TrainLog log(config.out_dir(), dp);
+  std::unique_ptr<Progress> progress =
+      ChiefProgress(dp, "ovseg-train generator", static_cast<int64_t>(g.steps()));
   const absl::Time start = absl::Now();
   int64_t images_seen = 0;
   for (uint64_t step = 0; step < g.steps(); ++step) {
@@ -107,9 +112,15 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
       images.push_back(ClipNormalize(s->rgb.data(), s->width, s->height)[0]);
       masks.push_back(SegmentMasks(*s));
     }
-    images_seen += static_cast<int64_t>(images.size());
+    images_seen += static_cast<int64_t>(images.size()) * dp.world_size();
     absl::StatusOr<GeneratorStepStats> stats = trainer.Step(torch::stack(images).to(device), masks);
     if (!stats.ok()) return stats.status();
+    const std::vector<double> mean =
+        dp.Mean({stats->loss, stats->classification, stats->mask_bce, stats->mask_dice});
+    stats->loss = mean[0];
+    stats->classification = mean[1];
+    stats->mask_bce = mean[2];
+    stats->mask_dice = mean[3];
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
     log.Write({{"stage", "generator"},
                {"step", trainer.step()},
@@ -121,15 +132,23 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, v1::ModelConfig* m
                {"grad_norm", stats->grad_norm},
                {"images_per_second", images_seen / std::max(elapsed, 1e-9)},
                {"elapsed_seconds", elapsed}});
-    progress.Advance(1, absl::StrFormat("loss %.3f", stats->loss));
+    if (progress) progress->Advance(1, absl::StrFormat("loss %.3f", stats->loss));
   }
-  progress.Finish();
+  if (progress) progress->Finish();
   m2f->eval();
+  // The chief writes; the others read its file in the next stage.
+  if (!dp.is_chief()) {
+    dp.Barrier();
+    hand_over();
+    return absl::OkStatus();
+  }
   const std::map<std::string, std::string> metadata = {{"architecture", g.architecture()},
                                                        {"trained_by", "ovseg-train generator"},
                                                        {"steps", std::to_string(g.steps())},
                                                        {"seed", std::to_string(config.seed())}};
-  if (absl::Status s = WriteMask2Former(out, m2f, metadata); !s.ok()) return s;
+  const absl::Status written = WriteMask2Former(out, m2f, metadata);
+  dp.Barrier();  // before returning, so no rank is left waiting on a failed chief
+  if (!written.ok()) return written;
   std::cerr << "ovseg-train: generator: wrote " << out << "\n";
   hand_over();
   return absl::OkStatus();

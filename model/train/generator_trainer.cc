@@ -7,7 +7,10 @@
 namespace ovseg {
 
 GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options, uint64_t seed)
-    : model_(std::move(model)), options_(options), points_(at::detail::createCPUGenerator(seed)) {
+    : model_(std::move(model)),
+      options_(options),
+      points_(at::detail::createCPUGenerator(seed)),
+      seed_(seed) {
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       model_->parameters(),
       torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
@@ -16,6 +19,12 @@ GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions opti
 absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& images,
                                                           const std::vector<torch::Tensor>& masks) {
   model_->train();
+  const int64_t world = options_.data_parallel ? options_.data_parallel->world_size() : 1;
+  const int64_t rank = options_.data_parallel ? options_.data_parallel->rank() : 0;
+  {
+    std::lock_guard<std::mutex> lock(points_.mutex());
+    points_.set_current_seed(MicroBatchSeed(seed_, step_ * world + rank));
+  }
   GeneratorStepStats stats;
   stats.lr =
       WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps}.At(step_);
@@ -44,6 +53,7 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& i
       ComputeMask2FormerLoss(predictions, targets, options_.loss, points_);
   if (!loss.ok()) return loss.status();
   loss->total.backward();
+  if (options_.data_parallel) options_.data_parallel->AverageGradients(model_->parameters());
   stats.grad_norm = torch::nn::utils::clip_grad_norm_(
       model_->parameters(), options_.grad_clip > 0 ? options_.grad_clip : 1e30);
   optimizer_->step();

@@ -2,7 +2,9 @@
 // generator"; only masks and objectness are used downstream). Every annotated segment is
 // one object of the single class; the loss is Mask2Former's (Hungarian matching on class
 // + BCE + dice, deep supervision over every decoder layer, uncertainty-sampled points).
-// AdamW with warm-up and detectron2's poly decay; global gradient-norm clipping.
+// AdamW with warm-up and detectron2's poly decay; global gradient-norm clipping. Each
+// step's point sampling is seeded by its micro-batch index (MicroBatchSeed), so W
+// data-parallel ranks draw what one process would for the same micro-batches.
 #ifndef OVSEG_MODEL_TRAIN_GENERATOR_TRAINER_H_
 #define OVSEG_MODEL_TRAIN_GENERATOR_TRAINER_H_
 
@@ -15,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_model.h"
+#include "model/train/data_parallel.h"
 
 namespace ovseg {
 
@@ -26,6 +29,8 @@ struct GeneratorTrainOptions {
   double grad_clip = 0.1;      // max global gradient norm; 0 = off
   bool autocast_bf16 = false;  // the model's forward pass under bf16 autocast
   Mask2FormerLossOptions loss;
+  // Non-owning; when set, gradients are averaged over its ranks before clipping.
+  DataParallel* data_parallel = nullptr;
 };
 
 struct GeneratorStepStats {
@@ -47,6 +52,7 @@ class GeneratorTrainer {
   GeneratorTrainOptions options_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   at::Generator points_;
+  uint64_t seed_;
   int64_t step_ = 0;
 };
 

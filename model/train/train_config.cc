@@ -146,6 +146,7 @@ absl::StatusOr<v1::TrainConfig> ParseTrainConfig(const std::string& text,
   if (!o->has_grad_clip()) o->set_grad_clip(1.0);
   OVSEG_DEFAULT((&c), seed, 1);
   OVSEG_DEFAULT((&c), log_every, 10);
+  OVSEG_DEFAULT((&c), distributed_timeout_seconds, 1800);
   if (absl::Status s = Require(source, "out_dir", c.out_dir()); !s.ok()) return s;
   if (HasStage(c, "generator") || HasStage(c, "fovseg")) {
     for (const auto& [field, value] :

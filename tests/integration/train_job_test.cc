@@ -2,7 +2,11 @@
 // run, the log holds every step's scalars, the checkpoint it writes is one a server on the
 // same CLIP accepts (and holds only trained tensors), and a resumed run continues from
 // the saved step.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -10,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "model/clip/clip_weights.h"
 #include "model/serving/fovseg_checkpoint.h"
@@ -131,6 +136,132 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
   EXPECT_NE(shipped_message.find("model.clip_weights"), std::string::npos) << shipped_message;
 }
 
+// The fovseg stage on oracle proposals, FiSeR and the dense head on, no validation: what
+// the data-parallel test trains.
+std::string DataParallelConfigText(const std::string& world, const std::string& clip,
+                                   const std::string& out, int grad_accumulation) {
+  return "model { preset: \"fovseg-tiny\" clip_weights: \"" + clip +
+         "\" clip_quick_gelu: true }\n"
+         "data { train_json: \"" +
+         world + "/train/panoptic.json\" train_images: \"" + world +
+         "/train/images\" train_panoptic: \"" + world + "/train/panoptic\" crop: 64 }\n" +
+         "optimizer { steps: 3 warmup_steps: 1 batch_size: 2 lr: 0.001 grad_accumulation: " +
+         std::to_string(grad_accumulation) + " }\ndense_head: true\nout_dir: \"" + out + "\"\n";
+}
+
+// A TCP port nothing listens on now (the kernel's pick for port 0).
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t size = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Runs ovseg-train as ranks 0 and 1 of a 2-process job on loopback, each with its own
+// config and stderr file; returns both exit statuses (rank 0's, rank 1's).
+std::pair<int, int> RunTwoRanks(const std::string& config0, const std::string& config1,
+                                const std::string& stderr_prefix) {
+  const std::string env = "OMP_NUM_THREADS=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+                          std::to_string(UnusedPort());
+  const std::string binary = OVSEG_TRAIN_BINARY;
+  const std::string script = "(" + env + " RANK=0 " + binary + " --config " + config0 + " 2> " +
+                             stderr_prefix + "0.txt; echo $? > " + stderr_prefix + "0.rc) & " +
+                             "(" + env + " JOB_COMPLETION_INDEX=1 " + binary + " --config " +
+                             config1 + " 2> " + stderr_prefix + "1.txt; echo $? > " +
+                             stderr_prefix + "1.rc) & wait";
+  std::system(("bash -c '" + script + "'").c_str());
+  int rc0 = -1, rc1 = -1;
+  std::ifstream(stderr_prefix + "0.rc") >> rc0;
+  std::ifstream(stderr_prefix + "1.rc") >> rc1;
+  return {rc0, rc1};
+}
+
+std::string FileText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Two ranks of batch 2 train exactly as one process accumulating two micro-batches of 2:
+// the checkpoints match tensor for tensor. Rank 1 writes nothing; the chief logs each step
+// once. A rank whose out_dir is not rank 0's, or a launch environment missing a variable,
+// stops with a message naming the problem.
+TEST(TrainJobTest, TwoDataParallelRanksEqualOneProcessAccumulating) {
+  const std::string root = ::testing::TempDir() + "/train_job_dp";
+  fs::remove_all(root);
+  SynthDatasetOptions synth;
+  synth.out_dir = root + "/world";
+  synth.num_train = 8;
+  synth.num_val = 1;
+  synth.scene.min_size = 64;
+  synth.scene.max_size = 96;
+  ASSERT_TRUE(WriteSynthDataset(synth).ok());
+  const std::string clip = testing::WriteTinyClip();
+
+  const std::string single = root + "/single";
+  std::ofstream(root + "/single.pbtxt") << DataParallelConfigText(synth.out_dir, clip, single, 2);
+  const std::string command = "OMP_NUM_THREADS=1 " + std::string(OVSEG_TRAIN_BINARY) +
+                              " --config " + root + "/single.pbtxt 2> " + root + "/single.txt";
+  ASSERT_EQ(std::system(command.c_str()), 0) << FileText(root + "/single.txt");
+
+  const std::string parallel = root + "/parallel";
+  std::ofstream(root + "/parallel.pbtxt")
+      << DataParallelConfigText(synth.out_dir, clip, parallel, 1);
+  const auto [rc0, rc1] =
+      RunTwoRanks(root + "/parallel.pbtxt", root + "/parallel.pbtxt", root + "/rank");
+  ASSERT_EQ(rc0, 0) << FileText(root + "/rank0.txt");
+  ASSERT_EQ(rc1, 0) << FileText(root + "/rank1.txt");
+  EXPECT_NE(FileText(root + "/rank1.txt").find("data-parallel rank 1 of 2"), std::string::npos);
+
+  absl::StatusOr<Checkpoint> one = OpenCheckpoint(single + "/fovseg-step3.safetensors");
+  absl::StatusOr<Checkpoint> two = OpenCheckpoint(parallel + "/fovseg-step3.safetensors");
+  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_TRUE(two.ok()) << two.status();
+  const std::vector<std::string> names = one->file->Names();
+  ASSERT_EQ(names, two->file->Names());
+  int compared = 0;
+  for (const std::string& name : names) {
+    absl::StatusOr<torch::Tensor> a = one->file->Get(name);
+    absl::StatusOr<torch::Tensor> b = two->file->Get(name);
+    ASSERT_TRUE(a.ok() && b.ok()) << name;
+    EXPECT_TRUE(torch::allclose(*a, *b, /*rtol=*/1e-5, /*atol=*/1e-6))
+        << name << ": max difference " << (*a - *b).abs().max().item<double>();
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
+  // Gradients flowed (so equal results are not two untouched starts), and the chief alone
+  // logged, once per step.
+  int log_lines = 0;
+  std::ifstream log(parallel + "/train_log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    ++log_lines;
+    EXPECT_GT(nlohmann::json::parse(line)["grad_norm"].get<double>(), 0) << line;
+  }
+  EXPECT_EQ(log_lines, 3);
+
+  // Rank 1 pointed at another directory: both ranks stop, naming out_dir.
+  std::ofstream(root + "/elsewhere.pbtxt")
+      << DataParallelConfigText(synth.out_dir, clip, root + "/elsewhere", 1);
+  const auto [bad0, bad1] =
+      RunTwoRanks(root + "/parallel.pbtxt", root + "/elsewhere.pbtxt", root + "/unshared");
+  EXPECT_NE(bad0, 0);
+  EXPECT_NE(bad1, 0);
+  EXPECT_NE(FileText(root + "/unshared1.txt").find("is not one directory shared"),
+            std::string::npos)
+      << FileText(root + "/unshared1.txt");
+
+  // A launch environment without MASTER_ADDR: exit 2, naming it.
+  const std::string no_master = "WORLD_SIZE=2 RANK=0 " + std::string(OVSEG_TRAIN_BINARY) +
+                                " --config " + root + "/parallel.pbtxt 2> " + root + "/env.txt";
+  EXPECT_EQ(WEXITSTATUS(std::system(no_master.c_str())), 2);
+  EXPECT_NE(FileText(root + "/env.txt").find("MASTER_ADDR"), std::string::npos)
+      << FileText(root + "/env.txt");
+}
+
 // Every stage from nothing, as the demo model is made (configs/train_demo.pbtxt), at toy
 // sizes and under bf16 autocast: CLIP pretraining writes an OpenAI-layout GELU CLIP, the
 // generator stage a HuggingFace-layout Mask2Former, and the fovseg stage a checkpoint on
@@ -146,24 +277,28 @@ TEST(TrainJobTest, EveryStageFromNothingMakesAServableModel) {
   synth.scene.max_size = 96;
   ASSERT_TRUE(WriteSynthDataset(synth).ok());
   const std::string world = synth.out_dir, out = root + "/out";
-  std::ofstream(root + "/train.pbtxt")
-      << "stages: \"clip_pretrain\" stages: \"generator\" stages: \"fovseg\"\n"
-         "model { preset: \"synth-toy\" }\n"
-         "autocast: \"bf16\"\n"
-         "data { train_json: \""
-      << world << "/train/panoptic.json\" train_images: \"" << world
-      << "/train/images\" train_panoptic: \"" << world
-      << "/train/panoptic\" crop: 64 }\n"
-         "clip_pretrain { captions_json: \""
-      << world << "/train/captions.json\" images: \"" << world
-      << "/train/images\" image_size: 32 patch_size: 16 vision_width: 64 "
-         "vision_layers: 3 text_width: 64 text_layers: 1 context_length: 24 embed_dim: 32 "
-         "steps: 3 batch_size: 4 }\n"
-         "generator { crop: 64 steps: 2 batch_size: 2 }\n"
-         "optimizer { steps: 2 warmup_steps: 1 batch_size: 2 }\n"
-         "dense_head: true\n"
-         "out_dir: \""
-      << out << "\"\n";
+  auto config_text = [&](const std::string& out_dir) {
+    std::ostringstream text;
+    text << "stages: \"clip_pretrain\" stages: \"generator\" stages: \"fovseg\"\n"
+            "model { preset: \"synth-toy\" }\n"
+            "autocast: \"bf16\"\n"
+            "data { train_json: \""
+         << world << "/train/panoptic.json\" train_images: \"" << world
+         << "/train/images\" train_panoptic: \"" << world
+         << "/train/panoptic\" crop: 64 }\n"
+            "clip_pretrain { captions_json: \""
+         << world << "/train/captions.json\" images: \"" << world
+         << "/train/images\" image_size: 32 patch_size: 16 vision_width: 64 "
+            "vision_layers: 3 text_width: 64 text_layers: 1 context_length: 24 embed_dim: 32 "
+            "steps: 3 batch_size: 4 }\n"
+            "generator { crop: 64 steps: 2 batch_size: 2 }\n"
+            "optimizer { steps: 2 warmup_steps: 1 batch_size: 2 }\n"
+            "dense_head: true\n"
+            "out_dir: \""
+         << out_dir << "\"\n";
+    return text.str();
+  };
+  std::ofstream(root + "/train.pbtxt") << config_text(out);
   const std::string command = std::string(OVSEG_TRAIN_BINARY) + " --config " + root +
                               "/train.pbtxt 2> " + root + "/stderr.txt";
   ASSERT_EQ(std::system(command.c_str()), 0) << std::ifstream(root + "/stderr.txt").rdbuf();
@@ -199,6 +334,26 @@ TEST(TrainJobTest, EveryStageFromNothingMakesAServableModel) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->pipeline->Info().head_modes.size(), 3u);
   EXPECT_TRUE(model->pipeline->Info().generates_masks);
+
+  // The same three stages as two data-parallel ranks: rank 1 waits for the chief's files at
+  // each hand-over and reads them; the chief alone logs.
+  const std::string out2 = root + "/out2";
+  std::ofstream(root + "/train2.pbtxt") << config_text(out2);
+  const auto [rc0, rc1] =
+      RunTwoRanks(root + "/train2.pbtxt", root + "/train2.pbtxt", root + "/rank");
+  ASSERT_EQ(rc0, 0) << FileText(root + "/rank0.txt");
+  ASSERT_EQ(rc1, 0) << FileText(root + "/rank1.txt");
+  for (const char* file :
+       {"clip.safetensors", "mask2former.safetensors", "fovseg-step2.safetensors"}) {
+    EXPECT_TRUE(fs::exists(out2 + "/" + file)) << file;
+  }
+  std::map<std::string, int> logged;
+  std::ifstream log2(out2 + "/train_log.jsonl");
+  for (std::string line; std::getline(log2, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.contains("eval")) ++logged[j["stage"].get<std::string>()];
+  }
+  EXPECT_EQ(logged, steps_per_stage);
 }
 
 }  // namespace

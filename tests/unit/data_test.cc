@@ -128,6 +128,61 @@ TEST(DataLoaderTest, OrderAndAugmentationDependOnTheSeedOnly) {
   EXPECT_TRUE(reordered);
 }
 
+// Three shards dealt micro-batches of 2 from a 10-sample, 2-epoch sequence: interleaved
+// block by block, they are exactly the unsharded sequence, augmentation included, and the
+// cut-off last block goes to its own shard.
+TEST(DataLoaderTest, ShardsDealMicroBatchesOfTheOneSequence) {
+  const std::string dir = TinyWorld("data_shards", 0, 10);
+  std::unique_ptr<Dataset> d = OpenVal(dir);
+  JitterOptions jitter;
+  jitter.crop = 64;
+  auto run = [&](int count, int index) {
+    LoaderOptions o;
+    o.seed = 9;
+    o.epochs = 2;
+    o.shard_count = count;
+    o.shard_index = index;
+    o.shard_block = 2;
+    DataLoader loader(*d, o, [&](const Sample& s, uint64_t aug_seed) {
+      return LargeScaleJitter(s, jitter, aug_seed);
+    });
+    std::vector<std::pair<std::string, uint64_t>> seen;
+    while (std::optional<Sample> s = loader.Next()) seen.push_back({s->name, Checksum(*s)});
+    return seen;
+  };
+  const auto whole = run(1, 0);
+  ASSERT_EQ(whole.size(), 20u);
+  std::vector<std::vector<std::pair<std::string, uint64_t>>> shards = {run(3, 0), run(3, 1),
+                                                                       run(3, 2)};
+  // 10 blocks of 2: shard 0 gets blocks 0, 3, 6, 9; shard 1 gets 1, 4, 7; shard 2 gets 2, 5, 8.
+  EXPECT_EQ(shards[0].size(), 8u);
+  EXPECT_EQ(shards[1].size(), 6u);
+  EXPECT_EQ(shards[2].size(), 6u);
+  std::vector<std::pair<std::string, uint64_t>> interleaved;
+  for (size_t block = 0; block < 10; ++block) {
+    const auto& shard = shards[block % 3];
+    const size_t at = (block / 3) * 2;
+    interleaved.insert(interleaved.end(), shard.begin() + at, shard.begin() + at + 2);
+  }
+  EXPECT_EQ(interleaved, whole);
+
+  // 20 positions in blocks of 3: 6 whole blocks and a last one of 2, which is shard 0's.
+  auto count = [&](int index) {
+    LoaderOptions o;
+    o.epochs = 2;
+    o.shard_count = 3;
+    o.shard_index = index;
+    o.shard_block = 3;
+    DataLoader loader(*d, o);
+    int n = 0;
+    while (loader.Next()) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(0), 8);  // blocks 0, 3 and the 2 of block 6
+  EXPECT_EQ(count(1), 6);
+  EXPECT_EQ(count(2), 6);
+}
+
 // Counts loads; lets a test see how far ahead the workers run.
 class CountingDataset : public Dataset {
  public:

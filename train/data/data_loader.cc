@@ -12,6 +12,16 @@ namespace {
 constexpr uint64_t kPermutationStream = 0x5045524D;   // "PERM"
 constexpr uint64_t kAugmentationStream = 0x41554730;  // "AUG0"
 
+// How many of the sequence's `total` positions a shard yields: its whole blocks, plus the
+// cut-off last block when that one is its own.
+int64_t ShardSize(int64_t total, const LoaderOptions& o) {
+  const int64_t count = std::max(1, o.shard_count), block = std::max<int64_t>(1, o.shard_block);
+  const int64_t whole = total / block, rest = total % block;
+  int64_t size = whole > o.shard_index ? (whole - o.shard_index + count - 1) / count * block : 0;
+  if (rest > 0 && whole % count == o.shard_index) size += rest;
+  return size;
+}
+
 }  // namespace
 
 DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options, Transform transform,
@@ -22,7 +32,8 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options, Transform 
       report_(on_bad_sample ? std::move(on_bad_sample) : Reporter([](const absl::Status& s) {
         std::cerr << "data: skipping a bad sample: " << s.message() << "\n";
       })),
-      total_(static_cast<int64_t>(dataset.size()) * std::max<int64_t>(0, options.epochs)) {
+      total_(ShardSize(static_cast<int64_t>(dataset.size()) * std::max<int64_t>(0, options.epochs),
+                       options)) {
   for (int t = 0; t < std::max(1, options_.threads); ++t) workers_.emplace_back([this] { Work(); });
 }
 
@@ -37,6 +48,12 @@ DataLoader::~DataLoader() {
 int64_t DataLoader::skipped() const {
   absl::MutexLock lock(&mu_);
   return skipped_;
+}
+
+int64_t DataLoader::PositionOf(int64_t task) const {
+  const int64_t count = std::max(1, options_.shard_count);
+  const int64_t block = std::max<int64_t>(1, options_.shard_block);
+  return ((task / block) * count + options_.shard_index) * block + task % block;
 }
 
 size_t DataLoader::IndexAt(int64_t position) {
@@ -60,7 +77,7 @@ size_t DataLoader::IndexAt(int64_t position) {
     absl::MutexLock lock(&mu_);
     order = permutations_.emplace(epoch, std::move(made)).first->second;
     // Epochs the consumer has left behind are not needed again.
-    while (!permutations_.empty() && permutations_.begin()->first < consumed_ / n) {
+    while (!permutations_.empty() && permutations_.begin()->first < PositionOf(consumed_) / n) {
       permutations_.erase(permutations_.begin());
     }
   }
@@ -69,7 +86,7 @@ size_t DataLoader::IndexAt(int64_t position) {
 
 void DataLoader::Work() {
   while (true) {
-    int64_t position;
+    int64_t task;
     {
       absl::MutexLock lock(&mu_);
       auto can_take = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -77,15 +94,16 @@ void DataLoader::Work() {
       };
       mu_.Await(absl::Condition(&can_take));
       if (stopping_ || next_task_ >= total_) return;
-      position = next_task_++;
+      task = next_task_++;
     }
+    const int64_t position = PositionOf(task);
     absl::StatusOr<Sample> sample = dataset_.Load(IndexAt(position));
     if (sample.ok() && transform_) {
       *sample = transform_(
           *sample, MixSeed(options_.seed ^ kAugmentationStream, static_cast<uint64_t>(position)));
     }
     absl::MutexLock lock(&mu_);
-    ready_.emplace(position, std::move(sample));
+    ready_.emplace(task, std::move(sample));
   }
 }
 
