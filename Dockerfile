@@ -15,7 +15,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/.venv/lib/python3.11/site-packages/torch/lib /opt/ovseg/torch/lib
 COPY --from=build /src/.venv/lib/python3.11/site-packages/nvidia /opt/ovseg/nvidia
-COPY --from=build /src/build/server/ovseg-server /src/build/client/ovseg /opt/ovseg/bin/
+COPY --from=build /src/build/server/ovseg-server /src/build/client/ovseg \
+     /src/build/train/ovseg-train /src/build/train/ovseg-eval /src/build/train/ovseg-synth \
+     /opt/ovseg/bin/
 COPY configs /opt/ovseg/configs
 # The embedded demo model configs/server.pbtxt serves (paths relative to WORKDIR).
 COPY models /opt/ovseg/models

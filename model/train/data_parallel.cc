@@ -1,13 +1,12 @@
 #include "model/train/data_parallel.h"
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -63,13 +62,13 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Connect(const Launch
     dp->group_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
     auto gloo = c10d::ProcessGroupGloo::Options::create(ms);
     gloo->devices.push_back(GlooDevice(env));
-    dp->group_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        dp->group_->store, env.rank, env.world_size, gloo);
+    dp->group_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(dp->group_->store, env.rank,
+                                                                      env.world_size, gloo);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat(
-        "data-parallel rank ", env.rank, " of ", env.world_size, ": cannot join through ",
-        env.master_addr, ":", env.master_port, " within ", absl::FormatDuration(timeout), ": ",
-        e.what()));
+    return absl::UnavailableError(absl::StrCat("data-parallel rank ", env.rank, " of ",
+                                               env.world_size, ": cannot join through ",
+                                               env.master_addr, ":", env.master_port, " within ",
+                                               absl::FormatDuration(timeout), ": ", e.what()));
   }
   return dp;
 }
@@ -138,8 +137,9 @@ absl::Status DataParallel::CheckSharedDirectory(const std::string& dir) {
   if (world_size_ == 1) return absl::OkStatus();
   const std::string path = (std::filesystem::path(dir) / kSharedDirFile).string();
   if (is_chief()) {
-    const std::string token = std::to_string(std::random_device()()) + "-" +
-                              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    const std::string token =
+        std::to_string(std::random_device()()) + "-" +
+        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
     std::ofstream(path) << token;
     group_->store->set(kSharedDirKey, std::vector<uint8_t>(token.begin(), token.end()));
   }
@@ -156,8 +156,8 @@ absl::Status DataParallel::CheckSharedDirectory(const std::string& dir) {
   if (is_chief()) std::filesystem::remove(path);
   if (all_shared == 1) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "out_dir ", dir, " is not one directory shared by all ", world_size_,
-      " data-parallel ranks", shared ? "" : absl::StrCat(" (rank ", rank_, " cannot read rank 0's ", path, ")"),
+      "out_dir ", dir, " is not one directory shared by all ", world_size_, " data-parallel ranks",
+      shared ? "" : absl::StrCat(" (rank ", rank_, " cannot read rank 0's ", path, ")"),
       ": stages hand their weights to each other and resume through it; give every rank the "
       "same volume (a ReadWriteMany volume on Kubernetes)"));
 }

@@ -128,9 +128,10 @@ TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>
   const int64_t h = s.height / kStride, w = s.width / kStride;
   const torch::Tensor ids =
       torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32);
-  const torch::Tensor small =
-      ids.index({torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride),
-                 torch::indexing::Slice(torch::indexing::None, torch::indexing::None, kStride)});
+  // Sampled at the centre of every 4x4 cell, as the generator stage samples its targets.
+  using torch::indexing::Slice;
+  const torch::Tensor small = ids.index({Slice(kStride / 2, torch::indexing::None, kStride),
+                                         Slice(kStride / 2, torch::indexing::None, kStride)});
   std::vector<torch::Tensor> masks;
   im.semantic_labels = torch::full({s.height, s.width}, kIgnore, torch::kLong);
   for (const PanopticSegment& seg : s.segments) {

@@ -95,6 +95,26 @@ TEST(FovSegTrainerTest, LossFallsAndFrozenPartsStayFrozen) {
                    clip->visual->transformer->block(0)->attn->in_proj_weight.narrow(0, 0, 24)));
 }
 
+// FOV-Seg's FiSeR trains CLIP's f_q through P, the image features the Predictor reads:
+// the classifier's image tokens run its tuned f_q, so FiSeR alone (no L_CE, no dense head)
+// must move f_q. Without FiSeR and L_CE nothing that reaches f_q is left.
+TEST(FovSegTrainerTest, FiserAloneReachesTheQueryProjectionsThroughTheImageFeatures) {
+  for (const bool fiser : {true, false}) {
+    ClipModel clip = TrainerClip();
+    MaskClassifier classifier(clip->visual, 32, MaskClassifierConfig{});
+    FovSegTrainerOptions o = Fast();
+    o.ce_weight = 0;
+    o.weight_decay = 0;  // decay alone would move f_q
+    o.use_fiser = fiser;
+    FovSegTrainer trainer(classifier, std::nullopt, o);
+    const torch::Tensor before = classifier->fq_weight[0].detach().clone();
+    trainer.Step(Batch(2, 5));
+    trainer.Step(Batch(2, 6));
+    EXPECT_EQ(torch::equal(classifier->fq_weight[0], before), !fiser)
+        << (fiser ? "FiSeR left f_q untouched" : "f_q moved without a loss reaching it");
+  }
+}
+
 TEST(FovSegTrainerTest, ThePredictorNeverReachesACheckpoint) {
   ClipModel clip = TrainerClip();
   MaskClassifier classifier(clip->visual, 32, MaskClassifierConfig{});

@@ -28,8 +28,10 @@ TEST(LaunchEnvTest, NoWorldSizeIsOneProcess) {
 }
 
 TEST(LaunchEnvTest, TorchrunVariables) {
-  absl::StatusOr<LaunchEnv> env = ReadLaunchEnv(Env(
-      {{"WORLD_SIZE", "4"}, {"RANK", "2"}, {"MASTER_ADDR", "trainer-0.train"}, {"MASTER_PORT", "29500"}}));
+  absl::StatusOr<LaunchEnv> env = ReadLaunchEnv(Env({{"WORLD_SIZE", "4"},
+                                                     {"RANK", "2"},
+                                                     {"MASTER_ADDR", "trainer-0.train"},
+                                                     {"MASTER_PORT", "29500"}}));
   ASSERT_TRUE(env.ok()) << env.status();
   EXPECT_TRUE(env->distributed());
   EXPECT_EQ(env->rank, 2);

@@ -11,12 +11,11 @@ namespace {
 constexpr int kMaxWorldSize = 4096;
 
 // The value of `name` as an integer in [low, high], or an error naming both.
-absl::StatusOr<int> IntegerVariable(const char* name, const std::string& value, int low,
-                                    int high) {
+absl::StatusOr<int> IntegerVariable(const char* name, const std::string& value, int low, int high) {
   int parsed = 0;
   if (!absl::SimpleAtoi(value, &parsed) || parsed < low || parsed > high) {
-    return absl::InvalidArgumentError(absl::StrCat(name, "=\"", value, "\": not an integer in ",
-                                                   low, "..", high));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, "=\"", value, "\": not an integer in ", low, "..", high));
   }
   return parsed;
 }
@@ -45,9 +44,9 @@ absl::StatusOr<LaunchEnv> ReadLaunchEnv(const EnvLookup& env) {
     rank = env(rank_name);
   }
   if (!rank) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WORLD_SIZE=", launch.world_size,
-        " but neither RANK nor JOB_COMPLETION_INDEX says which rank this process is"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("WORLD_SIZE=", launch.world_size,
+                     " but neither RANK nor JOB_COMPLETION_INDEX says which rank this process is"));
   }
   absl::StatusOr<int> r = IntegerVariable(rank_name, *rank, 0, launch.world_size - 1);
   if (!r.ok()) return r.status();
@@ -55,14 +54,14 @@ absl::StatusOr<LaunchEnv> ReadLaunchEnv(const EnvLookup& env) {
 
   const std::optional<std::string> addr = env("MASTER_ADDR");
   if (!addr || addr->empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WORLD_SIZE=", launch.world_size, " needs MASTER_ADDR, the host of rank 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("WORLD_SIZE=", launch.world_size, " needs MASTER_ADDR, the host of rank 0"));
   }
   launch.master_addr = *addr;
   const std::optional<std::string> port = env("MASTER_PORT");
   if (!port) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "WORLD_SIZE=", launch.world_size, " needs MASTER_PORT, rank 0's rendezvous port"));
+    return absl::InvalidArgumentError(absl::StrCat("WORLD_SIZE=", launch.world_size,
+                                                   " needs MASTER_PORT, rank 0's rendezvous port"));
   }
   absl::StatusOr<int> p = IntegerVariable("MASTER_PORT", *port, 1, 65535);
   if (!p.ok()) return p.status();
