@@ -75,9 +75,22 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Connect(const Launch
 
 void DataParallel::AverageGradients(const std::vector<torch::Tensor>& parameters) {
   if (world_size_ == 1) return;
+  // Which parameters have a gradient on any rank. One that has none anywhere (a part the
+  // graph never reached, such as TeVA when it is off) keeps none, so the optimiser skips
+  // it exactly as one process would, instead of decaying it under a zero gradient.
+  std::vector<torch::Tensor> has_grad = {
+      torch::zeros({static_cast<int64_t>(parameters.size())}, torch::kInt32)};
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    if (parameters[i].grad().defined()) has_grad[0][static_cast<int64_t>(i)] = 1;
+  }
+  c10d::AllreduceOptions any;
+  any.reduceOp = c10d::ReduceOp::MAX;
+  WaitForCollective(group_->backend->allreduce(has_grad, any));
   // One flat buffer per (device, dtype): one collective instead of one per tensor.
   std::map<std::pair<std::string, int>, std::vector<torch::Tensor>> buckets;
-  for (const torch::Tensor& p : parameters) {
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    if (has_grad[0][static_cast<int64_t>(i)].item<int>() == 0) continue;
+    const torch::Tensor& p = parameters[i];
     torch::Tensor& grad = const_cast<torch::Tensor&>(p).mutable_grad();
     if (!grad.defined()) grad = torch::zeros_like(p);
     buckets[{p.device().str(), static_cast<int>(grad.scalar_type())}].push_back(grad);

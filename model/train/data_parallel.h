@@ -38,8 +38,9 @@ class DataParallel {
   bool is_chief() const { return rank_ == 0; }  // writes, logs, evaluates and submits
 
   // Replaces each parameter's gradient by its mean over the ranks, as one all-reduce of
-  // one flat buffer per device and dtype. A parameter without a gradient on this rank
-  // counts as zeros (and then has one), so every rank takes part in the same collective.
+  // one flat buffer per device and dtype. A parameter without a gradient on this rank but
+  // with one elsewhere counts as zeros here; one without a gradient on every rank keeps
+  // none (the optimiser skips it, as it would in one process).
   void AverageGradients(const std::vector<torch::Tensor>& parameters);
   // Overwrites `tensors` on every rank with rank 0's values (start and resume: the ranks
   // begin from identical weights whatever their initialisation drew).

@@ -27,6 +27,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A fresh root holding a synthetic world of 8 small training images and `num_val`
+// validation ones; returns the world's directory.
+absl::StatusOr<std::string> WriteTinyWorld(const std::string& root, int num_val) {
+  fs::remove_all(root);
+  SynthDatasetOptions synth;
+  synth.out_dir = root + "/world";
+  synth.num_train = 8;
+  synth.num_val = num_val;
+  synth.scene.min_size = 64;
+  synth.scene.max_size = 96;
+  if (absl::Status s = WriteSynthDataset(synth); !s.ok()) return s;
+  return synth.out_dir;
+}
+
 std::string TrainConfigText(const std::string& world, const std::string& clip,
                             const std::string& out, int steps, bool resume, double gate) {
   return "model { preset: \"fovseg-tiny\" clip_weights: \"" + clip +
@@ -51,18 +65,12 @@ std::string TrainConfigText(const std::string& world, const std::string& clip,
 
 TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
   const std::string root = ::testing::TempDir() + "/train_job";
-  fs::remove_all(root);
-  SynthDatasetOptions synth;
-  synth.out_dir = root + "/world";
-  synth.num_train = 8;
-  synth.num_val = 3;
-  synth.scene.min_size = 64;
-  synth.scene.max_size = 96;
-  ASSERT_TRUE(WriteSynthDataset(synth).ok());
+  const absl::StatusOr<std::string> world_dir = WriteTinyWorld(root, 3);
+  ASSERT_TRUE(world_dir.ok()) << world_dir.status();
   const std::string clip = testing::WriteTinyClip();
   const std::string out = root + "/out";
   fs::create_directories(out + "/drop");
-  std::ofstream(root + "/train.pbtxt") << TrainConfigText(synth.out_dir, clip, out, 3, false, 0);
+  std::ofstream(root + "/train.pbtxt") << TrainConfigText(*world_dir, clip, out, 3, false, 0);
   const std::string command = std::string(OVSEG_TRAIN_BINARY) + " --config " + root +
                               "/train.pbtxt 2> " + root + "/stderr.txt";
   ASSERT_EQ(std::system(command.c_str()), 0) << std::ifstream(root + "/stderr.txt").rdbuf();
@@ -107,7 +115,7 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
 
   // Resume to step 5: two more lines, starting at 4.
   // (with a gate no model passes: nothing more is dropped)
-  std::ofstream(root + "/train.pbtxt") << TrainConfigText(synth.out_dir, clip, out, 5, true, 101);
+  std::ofstream(root + "/train.pbtxt") << TrainConfigText(*world_dir, clip, out, 5, true, 101);
   ASSERT_EQ(std::system(command.c_str()), 0) << std::ifstream(root + "/stderr.txt").rdbuf();
   std::ifstream stderr_text(root + "/stderr.txt");
   const std::string messages((std::istreambuf_iterator<char>(stderr_text)), {});
@@ -139,14 +147,16 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
 // The fovseg stage on oracle proposals, FiSeR and the dense head on, no validation: what
 // the data-parallel test trains.
 std::string DataParallelConfigText(const std::string& world, const std::string& clip,
-                                   const std::string& out, int grad_accumulation) {
+                                   const std::string& out, int grad_accumulation,
+                                   const std::string& extra = "") {
   return "model { preset: \"fovseg-tiny\" clip_weights: \"" + clip +
          "\" clip_quick_gelu: true }\n"
          "data { train_json: \"" +
          world + "/train/panoptic.json\" train_images: \"" + world +
          "/train/images\" train_panoptic: \"" + world + "/train/panoptic\" crop: 64 }\n" +
          "optimizer { steps: 3 warmup_steps: 1 batch_size: 2 lr: 0.001 grad_accumulation: " +
-         std::to_string(grad_accumulation) + " }\ndense_head: true\nout_dir: \"" + out + "\"\n";
+         std::to_string(grad_accumulation) + " }\ndense_head: true\nout_dir: \"" + out + "\"\n" +
+         extra;
 }
 
 // A TCP port nothing listens on now (the kernel's pick for port 0).
@@ -192,62 +202,61 @@ std::string FileText(const std::string& path) {
 // stops with a message naming the problem.
 TEST(TrainJobTest, TwoDataParallelRanksEqualOneProcessAccumulating) {
   const std::string root = ::testing::TempDir() + "/train_job_dp";
-  fs::remove_all(root);
-  SynthDatasetOptions synth;
-  synth.out_dir = root + "/world";
-  synth.num_train = 8;
-  synth.num_val = 1;
-  synth.scene.min_size = 64;
-  synth.scene.max_size = 96;
-  ASSERT_TRUE(WriteSynthDataset(synth).ok());
+  const absl::StatusOr<std::string> world_dir = WriteTinyWorld(root, 1);
+  ASSERT_TRUE(world_dir.ok()) << world_dir.status();
   const std::string clip = testing::WriteTinyClip();
 
-  const std::string single = root + "/single";
-  std::ofstream(root + "/single.pbtxt") << DataParallelConfigText(synth.out_dir, clip, single, 2);
-  const std::string command = "OMP_NUM_THREADS=1 " + std::string(OVSEG_TRAIN_BINARY) +
-                              " --config " + root + "/single.pbtxt 2> " + root + "/single.txt";
-  ASSERT_EQ(std::system(command.c_str()), 0) << FileText(root + "/single.txt");
+  // With TeVA, and without it (its tensors then get no gradient on any rank and must stay
+  // untouched, not decayed under zeros).
+  for (const std::string variant : {"teva", "no_teva"}) {
+    SCOPED_TRACE(variant);
+    const std::string extra = variant == "no_teva" ? "no_teva: true\n" : "";
+    const std::string single = root + "/single_" + variant;
+    std::ofstream(single + ".pbtxt") << DataParallelConfigText(*world_dir, clip, single, 2, extra);
+    const std::string command = "OMP_NUM_THREADS=1 " + std::string(OVSEG_TRAIN_BINARY) +
+                                " --config " + single + ".pbtxt 2> " + single + ".txt";
+    ASSERT_EQ(std::system(command.c_str()), 0) << FileText(single + ".txt");
 
-  const std::string parallel = root + "/parallel";
-  std::ofstream(root + "/parallel.pbtxt")
-      << DataParallelConfigText(synth.out_dir, clip, parallel, 1);
-  const auto [rc0, rc1] =
-      RunTwoRanks(root + "/parallel.pbtxt", root + "/parallel.pbtxt", root + "/rank");
-  ASSERT_EQ(rc0, 0) << FileText(root + "/rank0.txt");
-  ASSERT_EQ(rc1, 0) << FileText(root + "/rank1.txt");
-  EXPECT_NE(FileText(root + "/rank1.txt").find("data-parallel rank 1 of 2"), std::string::npos);
+    const std::string parallel = root + "/parallel_" + variant;
+    std::ofstream(parallel + ".pbtxt")
+        << DataParallelConfigText(*world_dir, clip, parallel, 1, extra);
+    const auto [rc0, rc1] = RunTwoRanks(parallel + ".pbtxt", parallel + ".pbtxt", parallel);
+    ASSERT_EQ(rc0, 0) << FileText(parallel + "0.txt");
+    ASSERT_EQ(rc1, 0) << FileText(parallel + "1.txt");
+    EXPECT_NE(FileText(parallel + "1.txt").find("data-parallel rank 1 of 2"), std::string::npos);
 
-  absl::StatusOr<Checkpoint> one = OpenCheckpoint(single + "/fovseg-step3.safetensors");
-  absl::StatusOr<Checkpoint> two = OpenCheckpoint(parallel + "/fovseg-step3.safetensors");
-  ASSERT_TRUE(one.ok()) << one.status();
-  ASSERT_TRUE(two.ok()) << two.status();
-  const std::vector<std::string> names = one->file->Names();
-  ASSERT_EQ(names, two->file->Names());
-  int compared = 0;
-  for (const std::string& name : names) {
-    absl::StatusOr<torch::Tensor> a = one->file->Get(name);
-    absl::StatusOr<torch::Tensor> b = two->file->Get(name);
-    ASSERT_TRUE(a.ok() && b.ok()) << name;
-    EXPECT_TRUE(torch::allclose(*a, *b, /*rtol=*/1e-5, /*atol=*/1e-6))
-        << name << ": max difference " << (*a - *b).abs().max().item<double>();
-    ++compared;
+    absl::StatusOr<Checkpoint> one = OpenCheckpoint(single + "/fovseg-step3.safetensors");
+    absl::StatusOr<Checkpoint> two = OpenCheckpoint(parallel + "/fovseg-step3.safetensors");
+    ASSERT_TRUE(one.ok()) << one.status();
+    ASSERT_TRUE(two.ok()) << two.status();
+    const std::vector<std::string> names = one->file->Names();
+    ASSERT_EQ(names, two->file->Names());
+    int compared = 0;
+    for (const std::string& name : names) {
+      absl::StatusOr<torch::Tensor> a = one->file->Get(name);
+      absl::StatusOr<torch::Tensor> b = two->file->Get(name);
+      ASSERT_TRUE(a.ok() && b.ok()) << name;
+      EXPECT_TRUE(torch::allclose(*a, *b, /*rtol=*/1e-5, /*atol=*/1e-6))
+          << name << ": max difference " << (*a - *b).abs().max().item<double>();
+      ++compared;
+    }
+    EXPECT_GT(compared, 10);
+    // Gradients flowed (so equal results are not two untouched starts), and the chief
+    // alone logged, once per step.
+    int log_lines = 0;
+    std::ifstream log(parallel + "/train_log.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      ++log_lines;
+      EXPECT_GT(nlohmann::json::parse(line)["grad_norm"].get<double>(), 0) << line;
+    }
+    EXPECT_EQ(log_lines, 3);
   }
-  EXPECT_GT(compared, 10);
-  // Gradients flowed (so equal results are not two untouched starts), and the chief alone
-  // logged, once per step.
-  int log_lines = 0;
-  std::ifstream log(parallel + "/train_log.jsonl");
-  for (std::string line; std::getline(log, line);) {
-    ++log_lines;
-    EXPECT_GT(nlohmann::json::parse(line)["grad_norm"].get<double>(), 0) << line;
-  }
-  EXPECT_EQ(log_lines, 3);
 
   // Rank 1 pointed at another directory: both ranks stop, naming out_dir.
   std::ofstream(root + "/elsewhere.pbtxt")
-      << DataParallelConfigText(synth.out_dir, clip, root + "/elsewhere", 1);
+      << DataParallelConfigText(*world_dir, clip, root + "/elsewhere", 1);
   const auto [bad0, bad1] =
-      RunTwoRanks(root + "/parallel.pbtxt", root + "/elsewhere.pbtxt", root + "/unshared");
+      RunTwoRanks(root + "/parallel_teva.pbtxt", root + "/elsewhere.pbtxt", root + "/unshared");
   EXPECT_NE(bad0, 0);
   EXPECT_NE(bad1, 0);
   EXPECT_NE(FileText(root + "/unshared1.txt").find("is not one directory shared"),
@@ -256,7 +265,8 @@ TEST(TrainJobTest, TwoDataParallelRanksEqualOneProcessAccumulating) {
 
   // A launch environment without MASTER_ADDR: exit 2, naming it.
   const std::string no_master = "WORLD_SIZE=2 RANK=0 " + std::string(OVSEG_TRAIN_BINARY) +
-                                " --config " + root + "/parallel.pbtxt 2> " + root + "/env.txt";
+                                " --config " + root + "/parallel_teva.pbtxt 2> " + root +
+                                "/env.txt";
   EXPECT_EQ(WEXITSTATUS(std::system(no_master.c_str())), 2);
   EXPECT_NE(FileText(root + "/env.txt").find("MASTER_ADDR"), std::string::npos)
       << FileText(root + "/env.txt");
@@ -268,15 +278,9 @@ TEST(TrainJobTest, TwoDataParallelRanksEqualOneProcessAccumulating) {
 // both; a server built from the three files serves with the generator and the dense head.
 TEST(TrainJobTest, EveryStageFromNothingMakesAServableModel) {
   const std::string root = ::testing::TempDir() + "/train_stages";
-  fs::remove_all(root);
-  SynthDatasetOptions synth;
-  synth.out_dir = root + "/world";
-  synth.num_train = 8;
-  synth.num_val = 2;
-  synth.scene.min_size = 64;
-  synth.scene.max_size = 96;
-  ASSERT_TRUE(WriteSynthDataset(synth).ok());
-  const std::string world = synth.out_dir, out = root + "/out";
+  const absl::StatusOr<std::string> world_dir = WriteTinyWorld(root, 2);
+  ASSERT_TRUE(world_dir.ok()) << world_dir.status();
+  const std::string world = *world_dir, out = root + "/out";
   auto config_text = [&](const std::string& out_dir) {
     std::ostringstream text;
     text << "stages: \"clip_pretrain\" stages: \"generator\" stages: \"fovseg\"\n"

@@ -93,23 +93,29 @@ TEST(DatasetTest, SemanticLabelsOutsideTheClassesAreNamed) {
   EXPECT_TRUE(named);
 }
 
+// Every sample `o` yields, by name and content, after large-scale jitter to 64 px.
+std::vector<std::pair<std::string, uint64_t>> JitteredSequence(const Dataset& d,
+                                                               const LoaderOptions& o) {
+  JitterOptions jitter;
+  jitter.crop = 64;
+  DataLoader loader(d, o, [&](const Sample& s, uint64_t aug_seed) {
+    return LargeScaleJitter(s, jitter, aug_seed);
+  });
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  while (std::optional<Sample> s = loader.Next()) seen.push_back({s->name, Checksum(*s)});
+  return seen;
+}
+
 TEST(DataLoaderTest, OrderAndAugmentationDependOnTheSeedOnly) {
   const std::string dir = TinyWorld("data_order", 0, 10);
   std::unique_ptr<Dataset> d = OpenVal(dir);
-  JitterOptions jitter;
-  jitter.crop = 64;
   auto run = [&](int threads, uint64_t seed) {
     LoaderOptions o;
     o.threads = threads;
     o.seed = seed;
     o.epochs = 2;
     o.prefetch = 3;
-    DataLoader loader(*d, o, [&](const Sample& s, uint64_t aug_seed) {
-      return LargeScaleJitter(s, jitter, aug_seed);
-    });
-    std::vector<std::pair<std::string, uint64_t>> seen;
-    while (std::optional<Sample> s = loader.Next()) seen.push_back({s->name, Checksum(*s)});
-    return seen;
+    return JitteredSequence(*d, o);
   };
   const auto one = run(1, 5), three = run(3, 5), other = run(3, 6);
   ASSERT_EQ(one.size(), 20u);
@@ -134,8 +140,6 @@ TEST(DataLoaderTest, OrderAndAugmentationDependOnTheSeedOnly) {
 TEST(DataLoaderTest, ShardsDealMicroBatchesOfTheOneSequence) {
   const std::string dir = TinyWorld("data_shards", 0, 10);
   std::unique_ptr<Dataset> d = OpenVal(dir);
-  JitterOptions jitter;
-  jitter.crop = 64;
   auto run = [&](int count, int index) {
     LoaderOptions o;
     o.seed = 9;
@@ -143,12 +147,7 @@ TEST(DataLoaderTest, ShardsDealMicroBatchesOfTheOneSequence) {
     o.shard_count = count;
     o.shard_index = index;
     o.shard_block = 2;
-    DataLoader loader(*d, o, [&](const Sample& s, uint64_t aug_seed) {
-      return LargeScaleJitter(s, jitter, aug_seed);
-    });
-    std::vector<std::pair<std::string, uint64_t>> seen;
-    while (std::optional<Sample> s = loader.Next()) seen.push_back({s->name, Checksum(*s)});
-    return seen;
+    return JitteredSequence(*d, o);
   };
   const auto whole = run(1, 0);
   ASSERT_EQ(whole.size(), 20u);
