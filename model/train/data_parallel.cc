@@ -163,10 +163,10 @@ absl::Status DataParallel::CheckSharedDirectory(const std::string& dir) {
     std::getline(in, seen);
   }
   const bool shared = is_chief() || seen == std::string(expected.begin(), expected.end());
-  const auto [all_shared, any_shared] = MinMax(shared ? 1 : 0);
-  (void)any_shared;
+  const int64_t all_shared = MinMax(shared ? 1 : 0).first;
   Barrier();
-  if (is_chief()) std::filesystem::remove(path);
+  std::error_code ignored;  // a leftover token file is harmless: the next run writes anew
+  if (is_chief()) std::filesystem::remove(path, ignored);
   if (all_shared == 1) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "out_dir ", dir, " is not one directory shared by all ", world_size_, " data-parallel ranks",
