@@ -143,27 +143,25 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, DataParallel& d
       progress->Advance(1, absl::StrFormat("loss %.3f acc %.2f", stats.loss, stats.accuracy));
   }
   if (progress) progress->Finish();
-  // The chief writes; the others read its file in the next stage.
-  if (!dp.is_chief()) {
-    dp.Barrier();
-    hand_over();
-    return absl::OkStatus();
-  }
 
-  const torch::ScalarType storage = p.storage() == "fp16" ? torch::kFloat16 : torch::kFloat32;
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  for (const auto& t : clip->named_parameters()) {
-    tensors.emplace_back(t.key(), t.value().detach().to(torch::kCPU, storage));
-  }
-  const std::map<std::string, std::string> metadata = {{"format", "openai-clip"},
-                                                       {"activation", "gelu"},
-                                                       {"trained_by", "ovseg-train clip_pretrain"},
-                                                       {"steps", std::to_string(p.steps())},
-                                                       {"seed", std::to_string(config.seed())}};
-  const absl::Status written = WriteSafetensors(out, tensors, metadata);
-  dp.Barrier();  // before returning, so no rank is left waiting on a failed chief
+  // The chief writes; the others read its file in the next stage.
+  const absl::Status written = dp.ChiefWrites([&] {
+    const torch::ScalarType storage = p.storage() == "fp16" ? torch::kFloat16 : torch::kFloat32;
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& t : clip->named_parameters()) {
+      tensors.emplace_back(t.key(), t.value().detach().to(torch::kCPU, storage));
+    }
+    const std::map<std::string, std::string> metadata = {
+        {"format", "openai-clip"},
+        {"activation", "gelu"},
+        {"trained_by", "ovseg-train clip_pretrain"},
+        {"steps", std::to_string(p.steps())},
+        {"seed", std::to_string(config.seed())}};
+    absl::Status s = WriteSafetensors(out, tensors, metadata);
+    if (s.ok()) std::cerr << "ovseg-train: clip_pretrain: wrote " << out << "\n";
+    return s;
+  });
   if (!written.ok()) return written;
-  std::cerr << "ovseg-train: clip_pretrain: wrote " << out << "\n";
   hand_over();
   return absl::OkStatus();
 }

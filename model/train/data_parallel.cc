@@ -78,18 +78,17 @@ void DataParallel::AverageGradients(const std::vector<torch::Tensor>& parameters
   // Which parameters have a gradient on any rank. One that has none anywhere (a part the
   // graph never reached, such as TeVA when it is off) keeps none, so the optimiser skips
   // it exactly as one process would, instead of decaying it under a zero gradient.
-  std::vector<torch::Tensor> has_grad = {
-      torch::zeros({static_cast<int64_t>(parameters.size())}, torch::kInt32)};
-  for (size_t i = 0; i < parameters.size(); ++i) {
-    if (parameters[i].grad().defined()) has_grad[0][static_cast<int64_t>(i)] = 1;
-  }
+  std::vector<int32_t> local(parameters.size());
+  for (size_t i = 0; i < parameters.size(); ++i) local[i] = parameters[i].grad().defined();
+  std::vector<torch::Tensor> has_grad = {torch::tensor(local, torch::kInt32)};
   c10d::AllreduceOptions any;
   any.reduceOp = c10d::ReduceOp::MAX;
   WaitForCollective(group_->backend->allreduce(has_grad, any));
+  const auto anywhere = has_grad[0].accessor<int32_t, 1>();
   // One flat buffer per (device, dtype): one collective instead of one per tensor.
   std::map<std::pair<std::string, int>, std::vector<torch::Tensor>> buckets;
   for (size_t i = 0; i < parameters.size(); ++i) {
-    if (has_grad[0][static_cast<int64_t>(i)].item<int>() == 0) continue;
+    if (anywhere[static_cast<int64_t>(i)] == 0) continue;
     const torch::Tensor& p = parameters[i];
     torch::Tensor& grad = const_cast<torch::Tensor&>(p).mutable_grad();
     if (!grad.defined()) grad = torch::zeros_like(p);
@@ -146,6 +145,12 @@ void DataParallel::Barrier() {
   WaitForCollective(group_->backend->barrier());
 }
 
+absl::Status DataParallel::ChiefWrites(const std::function<absl::Status()>& write) {
+  const absl::Status written = is_chief() ? write() : absl::OkStatus();
+  Barrier();
+  return written;
+}
+
 absl::Status DataParallel::CheckSharedDirectory(const std::string& dir) {
   if (world_size_ == 1) return absl::OkStatus();
   const std::string path = (std::filesystem::path(dir) / kSharedDirFile).string();
@@ -175,8 +180,9 @@ absl::Status DataParallel::CheckSharedDirectory(const std::string& dir) {
       "same volume (a ReadWriteMany volume on Kubernetes)"));
 }
 
-uint64_t MicroBatchSeed(uint64_t seed, int64_t index) {
-  return MixSeed(seed ^ 0x4D494352ull /* "MICR" */, static_cast<uint64_t>(index));
+uint64_t MicroBatchSeed(uint64_t seed, const DataParallel* dp, int64_t local_index) {
+  const int64_t global = dp == nullptr ? local_index : local_index * dp->world_size() + dp->rank();
+  return MixSeed(seed ^ 0x4D494352ull /* "MICR" */, static_cast<uint64_t>(global));
 }
 
 }  // namespace ovseg

@@ -11,6 +11,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,11 @@ class DataParallel {
   std::pair<int64_t, int64_t> MinMax(int64_t value);
   void Barrier();
 
+  // Runs `write` on the chief, then waits at a barrier with every rank, so the others can
+  // read what it wrote (and no rank is left waiting when the write fails). Returns the
+  // write's status on the chief, OK elsewhere.
+  absl::Status ChiefWrites(const std::function<absl::Status()>& write);
+
   // OK iff every rank sees the same `dir`: rank 0 writes a token there, the others must
   // read it back. Stages hand weights to each other, and resume, through out_dir.
   absl::Status CheckSharedDirectory(const std::string& dir);
@@ -61,9 +67,10 @@ class DataParallel {
   int rank_ = 0, world_size_ = 1;
 };
 
-// The seed of micro-batch `index` of the global sequence (index = (step x accumulation +
-// a) x world_size + rank), the same whichever rank or process draws it.
-uint64_t MicroBatchSeed(uint64_t seed, int64_t index);
+// The seed of this rank's micro-batch number `local_index` (step x accumulation + a): it
+// is micro-batch local_index x world_size + rank of the global sequence, and its seed is
+// the same whichever rank or process draws it. `dp` null means one process.
+uint64_t MicroBatchSeed(uint64_t seed, const DataParallel* dp, int64_t local_index);
 
 }  // namespace ovseg
 

@@ -376,10 +376,11 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     }
   }
   if (progress) progress->Finish();
-  absl::Status s = evaluate();
-  if (s.ok()) s = save("final");
-  dp.Barrier();  // every rank ends with the chief's final checkpoint on disk
-  return s;
+  // Every rank ends with the chief's final checkpoint on disk.
+  return dp.ChiefWrites([&] {
+    absl::Status s = evaluate();
+    return s.ok() ? save("final") : s;
+  });
 }
 
 }  // namespace ovseg

@@ -57,11 +57,9 @@ double FovSegTrainer::LearningRate(int64_t step) const {
 
 TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
   TORCH_CHECK(!batch.empty(), "train step: empty batch");
-  const int64_t world = options_.data_parallel ? options_.data_parallel->world_size() : 1;
-  const int64_t rank = options_.data_parallel ? options_.data_parallel->rank() : 0;
-  const int64_t micro_in_step = micro_ % options_.grad_accumulation;
-  torch::manual_seed(MicroBatchSeed(
-      options_.seed, (step_ * options_.grad_accumulation + micro_in_step) * world + rank));
+  torch::manual_seed(
+      MicroBatchSeed(options_.seed, options_.data_parallel,
+                     step_ * options_.grad_accumulation + micro_ % options_.grad_accumulation));
   classifier_->train();
   predictor_->train();
   if (dense_head_) (*dense_head_)->train();  // validation may have switched it to eval

@@ -137,19 +137,16 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   if (progress) progress->Finish();
   m2f->eval();
   // The chief writes; the others read its file in the next stage.
-  if (!dp.is_chief()) {
-    dp.Barrier();
-    hand_over();
-    return absl::OkStatus();
-  }
-  const std::map<std::string, std::string> metadata = {{"architecture", g.architecture()},
-                                                       {"trained_by", "ovseg-train generator"},
-                                                       {"steps", std::to_string(g.steps())},
-                                                       {"seed", std::to_string(config.seed())}};
-  const absl::Status written = WriteMask2Former(out, m2f, metadata);
-  dp.Barrier();  // before returning, so no rank is left waiting on a failed chief
+  const absl::Status written = dp.ChiefWrites([&] {
+    const std::map<std::string, std::string> metadata = {{"architecture", g.architecture()},
+                                                         {"trained_by", "ovseg-train generator"},
+                                                         {"steps", std::to_string(g.steps())},
+                                                         {"seed", std::to_string(config.seed())}};
+    absl::Status s = WriteMask2Former(out, m2f, metadata);
+    if (s.ok()) std::cerr << "ovseg-train: generator: wrote " << out << "\n";
+    return s;
+  });
   if (!written.ok()) return written;
-  std::cerr << "ovseg-train: generator: wrote " << out << "\n";
   hand_over();
   return absl::OkStatus();
 }

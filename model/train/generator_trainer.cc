@@ -19,11 +19,9 @@ GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions opti
 absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& images,
                                                           const std::vector<torch::Tensor>& masks) {
   model_->train();
-  const int64_t world = options_.data_parallel ? options_.data_parallel->world_size() : 1;
-  const int64_t rank = options_.data_parallel ? options_.data_parallel->rank() : 0;
   {
     std::lock_guard<std::mutex> lock(points_.mutex());
-    points_.set_current_seed(MicroBatchSeed(seed_, step_ * world + rank));
+    points_.set_current_seed(MicroBatchSeed(seed_, options_.data_parallel, step_));
   }
   GeneratorStepStats stats;
   stats.lr =

@@ -12,14 +12,21 @@ namespace {
 constexpr uint64_t kPermutationStream = 0x5045524D;   // "PERM"
 constexpr uint64_t kAugmentationStream = 0x41554730;  // "AUG0"
 
+// `o` with a shard count and block of at least 1 (unset means unsharded).
+LoaderOptions WithValidShards(LoaderOptions o) {
+  o.shard_count = std::max(1, o.shard_count);
+  o.shard_block = std::max<int64_t>(1, o.shard_block);
+  return o;
+}
+
 // How many of the sequence's `total` positions a shard yields: its whole blocks, plus the
 // cut-off last block when that one is its own.
 int64_t ShardSize(int64_t total, const LoaderOptions& o) {
-  const int64_t count = std::max(1, o.shard_count), block = std::max<int64_t>(1, o.shard_block);
-  const int64_t whole = total / block, rest = total % block;
-  int64_t size = whole > o.shard_index ? (whole - o.shard_index + count - 1) / count * block : 0;
-  if (rest > 0 && whole % count == o.shard_index) size += rest;
-  return size;
+  const int64_t whole = total / o.shard_block, rest = total % o.shard_block;
+  const int64_t blocks =
+      whole > o.shard_index ? (whole - o.shard_index + o.shard_count - 1) / o.shard_count : 0;
+  const bool owns_rest = rest > 0 && whole % o.shard_count == o.shard_index;
+  return blocks * o.shard_block + (owns_rest ? rest : 0);
 }
 
 }  // namespace
@@ -27,13 +34,13 @@ int64_t ShardSize(int64_t total, const LoaderOptions& o) {
 DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options, Transform transform,
                        Reporter on_bad_sample)
     : dataset_(dataset),
-      options_(options),
+      options_(WithValidShards(options)),
       transform_(std::move(transform)),
       report_(on_bad_sample ? std::move(on_bad_sample) : Reporter([](const absl::Status& s) {
         std::cerr << "data: skipping a bad sample: " << s.message() << "\n";
       })),
       total_(ShardSize(static_cast<int64_t>(dataset.size()) * std::max<int64_t>(0, options.epochs),
-                       options)) {
+                       options_)) {
   for (int t = 0; t < std::max(1, options_.threads); ++t) workers_.emplace_back([this] { Work(); });
 }
 
@@ -51,9 +58,8 @@ int64_t DataLoader::skipped() const {
 }
 
 int64_t DataLoader::PositionOf(int64_t task) const {
-  const int64_t count = std::max(1, options_.shard_count);
-  const int64_t block = std::max<int64_t>(1, options_.shard_block);
-  return ((task / block) * count + options_.shard_index) * block + task % block;
+  const int64_t block = options_.shard_block;
+  return ((task / block) * options_.shard_count + options_.shard_index) * block + task % block;
 }
 
 size_t DataLoader::IndexAt(int64_t position) {
