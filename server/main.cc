@@ -50,6 +50,14 @@ int main(int argc, char** argv) {
   config->set_metrics_address(
       WithPort(config->metrics_address(), absl::GetFlag(FLAGS_metrics_port)));
   if (absl::Status s = ovseg::ValidateServerConfig(*config); !s.ok()) return Fail(s);
+  // Before LibTorch, gRPC and the server start their threads, so that all inherit it.
+  if (absl::Status s = ovseg::SetProcessCpuPolicy(
+          config->cpu_scheduling() == ovseg::v1::CPU_SCHEDULING_NORMAL ? ovseg::CpuPolicy::kNormal
+                                                                       : ovseg::CpuPolicy::kBatch);
+      !s.ok()) {
+    // A tuning, not a correctness matter: serve anyway, and say so.
+    std::cerr << "ovseg-server: warning: cpu_scheduling not applied: " << s << "\n";
+  }
 
   const ovseg::TorchRuntimeInfo torch = ovseg::DescribeTorchRuntime();
   std::cerr << "ovseg-server: LibTorch " << torch.version << ", " << torch.intra_op_threads

@@ -32,14 +32,18 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/common/clock.h"
+#include "server/common/thread_name.h"
 
 namespace ovseg {
 
 struct BatcherOptions {
-  int max_batch_size = 8;             // >= 1
-  int64_t max_queue_delay_us = 2000;  // >= 0
-  int max_queue_size = 256;           // >= 1; tasks waiting, all buckets together
-  int num_batch_threads = 1;          // >= 0
+  int max_batch_size = 8;                   // >= 1
+  int64_t max_queue_delay_us = 2000;        // >= 0
+  int max_queue_size = 256;                 // >= 1; tasks waiting, all buckets together
+  int num_batch_threads = 1;                // >= 0
+  std::string thread_name = "ovseg-batch";  // Of the batch threads, for top -H and perf.
+  // Runs first on each batch thread (e.g. to set its scheduling policy); may be empty.
+  std::function<void()> thread_init = nullptr;
 };
 
 template <typename Task>
@@ -130,7 +134,11 @@ class Batcher {
   Batcher(const BatcherOptions& options, Clock* clock, ProcessBatchFn fn)
       : options_(options), clock_(clock), fn_(std::move(fn)) {
     for (int i = 0; i < options_.num_batch_threads; ++i) {
-      threads_.emplace_back([this] { BatchLoop(); });
+      threads_.emplace_back([this] {
+        NameCurrentThread(options_.thread_name);
+        if (options_.thread_init) options_.thread_init();
+        BatchLoop();
+      });
     }
   }
 

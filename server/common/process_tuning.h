@@ -3,6 +3,8 @@
 #ifndef OVSEG_SERVER_COMMON_PROCESS_TUNING_H_
 #define OVSEG_SERVER_COMMON_PROCESS_TUNING_H_
 
+#include "absl/status/status.h"
+
 namespace ovseg {
 
 // - glibc malloc: every request allocates image buffers of 1-50 MB. With the default
@@ -13,6 +15,20 @@ namespace ovseg {
 // - absl::Mutex: Debian builds abseil without NDEBUG, which leaves the lock-order cycle
 //   detector on for every lock. Tests keep it; serving turns it off.
 void ApplyServingProcessTuning();
+
+enum class CpuPolicy {
+  kBatch,   // SCHED_BATCH: a woken thread does not preempt a running one.
+  kNormal,  // SCHED_OTHER, the kernel default.
+};
+
+// Sets `policy` on every thread of the process. Threads started later inherit it from
+// the thread that starts them, so it is best called before any thread starts. Why
+// serving wants kBatch: ServerConfig.cpu_scheduling in proto/ovseg/v1/config.proto.
+// An error names the thread and the errno; threads already set keep the new policy.
+absl::Status SetProcessCpuPolicy(CpuPolicy policy);
+
+// Sets `policy` on the calling thread alone (and so on the threads it starts later).
+absl::Status SetCurrentThreadCpuPolicy(CpuPolicy policy);
 
 }  // namespace ovseg
 

@@ -2,12 +2,20 @@
 
 #include <utility>
 
+#include "server/common/thread_name.h"
+
 namespace ovseg {
 
-ThreadPool::ThreadPool(int num_threads, size_t max_queue) : max_queue_(max_queue) {
+ThreadPool::ThreadPool(int num_threads, size_t max_queue, std::string name)
+    : max_queue_(max_queue) {
   if (num_threads < 1) num_threads = 1;
   threads_.reserve(num_threads);
-  for (int i = 0; i < num_threads; ++i) threads_.emplace_back([this] { WorkLoop(); });
+  for (int i = 0; i < num_threads; ++i) {
+    threads_.emplace_back([this, name] {
+      NameCurrentThread(name);
+      WorkLoop();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,8 +18,8 @@ namespace ovseg {
 
 class ThreadPool {
  public:
-  // num_threads >= 1; max_queue == 0 means unbounded.
-  ThreadPool(int num_threads, size_t max_queue);
+  // num_threads >= 1; max_queue == 0 means unbounded. The threads are called `name`.
+  ThreadPool(int num_threads, size_t max_queue, std::string name = "ovseg-pool");
   // Runs every task already queued, then joins.
   ~ThreadPool();
 

@@ -66,6 +66,9 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (c->listen_address().empty()) c->set_listen_address("127.0.0.1:50051");
   if (c->metrics_address().empty()) c->set_metrics_address("127.0.0.1:9464");
   if (c->shutdown_grace_seconds() == 0) c->set_shutdown_grace_seconds(30);
+  if (c->cpu_scheduling() == v1::CPU_SCHEDULING_UNSPECIFIED) {
+    c->set_cpu_scheduling(v1::CPU_SCHEDULING_BATCH);
+  }
   v1::LimitsConfig* l = c->mutable_limits();
   if (l->max_receive_message_bytes() == 0) l->set_max_receive_message_bytes(64 << 20);
   if (l->max_image_pixels() == 0) l->set_max_image_pixels(uint64_t{4096} * 4096);
@@ -170,6 +173,9 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
   }
   if (c.shutdown_grace_seconds() < 0) {
     return Invalid("shutdown_grace_seconds", "must be >= 0");
+  }
+  if (!v1::CpuScheduling_IsValid(c.cpu_scheduling())) {
+    return Invalid("cpu_scheduling", absl::StrCat(c.cpu_scheduling(), " is not a CpuScheduling"));
   }
   return absl::OkStatus();
 }

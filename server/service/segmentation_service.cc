@@ -66,7 +66,7 @@ absl::Time DeadlineOf(grpc::CallbackServerContext* context) {
 }  // namespace
 
 SegmentationService::SegmentationService(const SegmentationServiceDeps& deps)
-    : deps_(deps), vocab_pool_(std::make_unique<ThreadPool>(1, /*max_queue=*/64)) {}
+    : deps_(deps), vocab_pool_(std::make_unique<ThreadPool>(1, /*max_queue=*/64, "ovseg-vocab")) {}
 
 grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerContext* context,
                                                        const v1::SegmentRequest* request,

@@ -21,6 +21,9 @@ TEST(ConfigTest, DefaultsAndShippedConfigParse) {
   EXPECT_DOUBLE_EQ(c->model().fusion_seen_weight(), 0.4);
   EXPECT_DOUBLE_EQ(c->model().fusion_unseen_weight(), 0.8);
   EXPECT_FALSE(c->model().has_dense_top_k());  // the checkpoint's
+  EXPECT_EQ(c->cpu_scheduling(), v1::CPU_SCHEDULING_BATCH);
+  EXPECT_EQ(ParseServerConfig("cpu_scheduling: CPU_SCHEDULING_NORMAL", "n")->cpu_scheduling(),
+            v1::CPU_SCHEDULING_NORMAL);
   auto zero_delay = ParseServerConfig("batching { max_queue_delay_us: 0 }", "z");
   EXPECT_EQ(zero_delay->batching().max_queue_delay_us(), 0u);
   const char* dir = std::getenv("OVSEG_SOURCE_DIR");
@@ -70,6 +73,9 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   EXPECT_TRUE(
       ParseServerConfig("listen_address: \"0.0.0.0:1\" allow_insecure_non_loopback: true", "x")
           .ok());
+  c = ParseServerConfig("cpu_scheduling: CPU_SCHEDULING_FIFO", "x");
+  EXPECT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("CPU_SCHEDULING_FIFO"), std::string::npos) << c.status();
 }
 
 TEST(MetricsTest, ExpositionHasCountersHistogramsAndCallbacks) {
