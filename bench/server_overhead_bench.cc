@@ -368,7 +368,7 @@ int Main(int argc, char** argv) {
   std::map<std::string, ThreadUsage> usage;
   const auto sample_decode = [&] {
     TimeDecodes(jpeg_vga, 25, &decode_samples);
-    parallel_samples.push_back(ParallelDecodeImagesPerSecond(jpeg_vga, 12));
+    parallel_samples.push_back(ParallelDecodeImagesPerSecond(jpeg_vga, 40));
   };
   sample_decode();
   for (int b = 0; b < blocks; ++b) {

@@ -27,8 +27,10 @@ TEST(ConfigTest, DefaultsAndShippedConfigParse) {
   auto zero_delay = ParseServerConfig("batching { max_queue_delay_us: 0 }", "z");
   EXPECT_EQ(zero_delay->batching().max_queue_delay_us(), 0u);
   const char* dir = std::getenv("OVSEG_SOURCE_DIR");
-  auto shipped = LoadServerConfigFile(std::string(dir ? dir : ".") + "/configs/server.pbtxt");
-  EXPECT_TRUE(shipped.ok()) << shipped.status();
+  for (const char* file : {"/configs/server.pbtxt", "/configs/server_vit_b16.pbtxt"}) {
+    auto shipped = LoadServerConfigFile(std::string(dir ? dir : ".") + file);
+    EXPECT_TRUE(shipped.ok()) << file << ": " << shipped.status();
+  }
 }
 
 TEST(ConfigTest, TemplateSets) {
