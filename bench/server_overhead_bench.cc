@@ -67,10 +67,13 @@ std::string PhotoJpeg(int w, int h) {
   return std::string(buf.begin(), buf.end());
 }
 
-double Median(std::vector<double> v) {
+// The q-quantile (0 <= q <= 1) of a non-empty sample, by the nearest rank below.
+double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return v[static_cast<size_t>(q * (v.size() - 1))];
 }
+
+double Median(const std::vector<double>& v) { return Quantile(v, 0.5); }
 
 // Times `reps` single-threaded decodes, appending each to `samples`.
 void TimeDecodes(const std::string& jpeg, int reps, std::vector<double>* samples) {
@@ -206,11 +209,6 @@ struct LoadResult {
   int errors;
   double client_cpu_seconds, process_cpu_seconds;
   double rps() const { return latencies_ms.size() / seconds; }
-  double percentile_ms(double p) const {
-    std::vector<double> v = latencies_ms;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
-  }
 };
 
 double CpuSeconds(clockid_t clock) {
@@ -347,7 +345,7 @@ int Main(int argc, char** argv) {
     for (int c : {1, 8, 64}) {
       const LoadResult r = Load(stub, raw, c, n);
       std::printf("  concurrency %2d: p50 %.3f ms  p99 %.3f ms  %.0f req/s  errors %d\n", c,
-                  r.percentile_ms(0.5), r.percentile_ms(0.99), r.rps(), r.errors);
+                  Median(r.latencies_ms), Quantile(r.latencies_ms, 0.99), r.rps(), r.errors);
     }
   }
 
@@ -385,12 +383,7 @@ int Main(int argc, char** argv) {
     requests += per_block;
     errors += r.errors;
   }
-  std::sort(latencies.begin(), latencies.end());
-  std::sort(decode_samples.begin(), decode_samples.end());
-  const auto decode_quantile = [&](double q) {
-    return decode_samples[static_cast<size_t>(q * (decode_samples.size() - 1))];
-  };
-  const double decode = decode_quantile(0.5), limit = cores / decode;
+  const double decode = Median(decode_samples), limit = cores / decode;
   const double rps = steady_completions / steady_seconds;
   const double parallel_vga = Median(parallel_samples);
   std::printf("\n640x480 JPEG (%zu bytes), concurrency 64, %d blocks of %d requests:\n",
@@ -398,11 +391,10 @@ int Main(int argc, char** argv) {
   std::printf(
       "  %.0f req/s with 64 in flight (%.0f req/s counting each block's ramp and drain), "
       "p50 %.2f ms, p99 %.2f ms, errors %d\n",
-      rps, requests / seconds, latencies[latencies.size() / 2],
-      latencies[latencies.size() * 99 / 100], errors);
+      rps, requests / seconds, Median(latencies), Quantile(latencies, 0.99), errors);
   std::printf("  decode between blocks: median %.3f ms (p10 %.3f, p90 %.3f, %zu samples)\n",
-              decode * 1e3, decode_quantile(0.1) * 1e3, decode_quantile(0.9) * 1e3,
-              decode_samples.size());
+              decode * 1e3, Quantile(decode_samples, 0.1) * 1e3,
+              Quantile(decode_samples, 0.9) * 1e3, decode_samples.size());
   std::printf("  decode-bound limit (%u cores / %.3f ms): %.0f req/s -> %.0f%% of the limit\n",
               cores, decode * 1e3, limit, 100 * rps / limit);
   std::printf(

@@ -37,11 +37,10 @@
 namespace ovseg {
 
 struct BatcherOptions {
-  int max_batch_size = 8;                   // >= 1
-  int64_t max_queue_delay_us = 2000;        // >= 0
-  int max_queue_size = 256;                 // >= 1; tasks waiting, all buckets together
-  int num_batch_threads = 1;                // >= 0
-  std::string thread_name = "ovseg-batch";  // Of the batch threads, for top -H and perf.
+  int max_batch_size = 8;             // >= 1
+  int64_t max_queue_delay_us = 2000;  // >= 0
+  int max_queue_size = 256;           // >= 1; tasks waiting, all buckets together
+  int num_batch_threads = 1;          // >= 0
   // Runs first on each batch thread (e.g. to set its scheduling policy); may be empty.
   std::function<void()> thread_init = nullptr;
 };
@@ -135,7 +134,7 @@ class Batcher {
       : options_(options), clock_(clock), fn_(std::move(fn)) {
     for (int i = 0; i < options_.num_batch_threads; ++i) {
       threads_.emplace_back([this] {
-        NameCurrentThread(options_.thread_name);
+        NameCurrentThread("ovseg-batch");  // For top -H and perf.
         if (options_.thread_init) options_.thread_init();
         BatchLoop();
       });
