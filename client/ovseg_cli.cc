@@ -1,5 +1,6 @@
 // ovseg: command-line client.
-//   ovseg segment --server H:P --image x.jpg --labels "cat,dog" [--task semantic|panoptic|instance]
+//   ovseg segment --server H:P --image x.jpg --labels "cat,dog" [--task
+//   semantic|panoptic|instance|proposals]
 //                 [--mode mask|dense|fused] [--out overlay.png] [--json result.json]
 //                 [--regions a.png,b.json]   (classify these regions: client/region_files.h)
 //                 [--score_threshold F] [--max_segments N]
@@ -28,14 +29,15 @@ namespace ovseg {
 namespace {
 
 int Usage() {
-  std::cerr << "usage:\n"
-               "  ovseg segment --server H:P --image FILE --labels \"cat,dog\" [--task "
-               "semantic|panoptic|instance] [--mode mask|dense|fused] [--out overlay.png] "
-               "[--json result.json] [--regions a.png,b.json] [--score_threshold F] "
-               "[--max_segments N] [--timeout_s N]\n"
-               "  ovseg vocab register --server H:P --labels \"cat,dog\"\n"
-               "  ovseg info --server H:P\n"
-               "  ovseg health --server H:P\n";
+  std::cerr
+      << "usage:\n"
+         "  ovseg segment --server H:P --image FILE --labels \"cat,dog\" [--task "
+         "semantic|panoptic|instance|proposals] [--mode mask|dense|fused] [--out overlay.png] "
+         "[--json result.json] [--regions a.png,b.json] [--score_threshold F] "
+         "[--max_segments N] [--timeout_s N]\n"
+         "  ovseg vocab register --server H:P --labels \"cat,dog\"\n"
+         "  ovseg info --server H:P\n"
+         "  ovseg health --server H:P\n";
   return 2;
 }
 
@@ -170,9 +172,10 @@ int Run(int argc, char** argv) {
     for (v1::Region& r : *regions) *request.add_regions() = std::move(r);
   }
   const std::string task = flags.count("task") ? flags["task"] : "semantic";
-  request.set_task(task == "panoptic"   ? v1::PANOPTIC
-                   : task == "instance" ? v1::INSTANCE
-                                        : v1::SEMANTIC);
+  request.set_task(task == "panoptic"    ? v1::PANOPTIC
+                   : task == "instance"  ? v1::INSTANCE
+                   : task == "proposals" ? v1::PROPOSALS
+                                         : v1::SEMANTIC);
   const std::string mode = flags.count("mode") ? flags["mode"] : "fused";
   request.mutable_options()->set_head_mode(mode == "mask"    ? v1::MASK
                                            : mode == "dense" ? v1::DENSE

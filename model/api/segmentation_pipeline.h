@@ -45,7 +45,9 @@ struct ImageRgb8 {
   PixelBuffer pixels;
 };
 
-enum class SegmentTask { kSemantic, kPanoptic, kInstance };
+// kProposals: the generator's proposals, best objectness first (see PROPOSALS in
+// segmentation.proto).
+enum class SegmentTask { kSemantic, kPanoptic, kInstance, kProposals };
 // kMask: generator + mask classifier; kDense: the dense head alone (semantic only); kFused:
 // both, ensembled. kDefault: kFused when the model has a dense head, else kMask.
 enum class HeadMode { kDefault, kMask, kDense, kFused };

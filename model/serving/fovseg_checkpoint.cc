@@ -64,6 +64,9 @@ absl::Status WriteCheckpoint(const std::string& path, MaskClassifier& classifier
       {"eval_metrics", m.eval_metrics_json},
   };
   if (!m.fgaseg_config_json.empty()) metadata["fgaseg_config"] = m.fgaseg_config_json;
+  if (!m.prompt_templates.empty()) {
+    metadata["prompt_templates"] = nlohmann::json(m.prompt_templates).dump();
+  }
   return WriteSafetensors(path, tensors, metadata);
 }
 
@@ -120,6 +123,9 @@ absl::StatusOr<Checkpoint> OpenCheckpoint(const std::string& path) {
     absl::StatusOr<std::string> vocabulary = field("training_vocabulary");
     if (!vocabulary.ok()) return vocabulary.status();
     m.training_vocabulary = nlohmann::json::parse(*vocabulary).get<std::vector<std::string>>();
+    if (const auto t = md.find("prompt_templates"); t != md.end()) {
+      m.prompt_templates = nlohmann::json::parse(t->second).get<std::vector<std::string>>();
+    }
   } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint ", path, ": malformed metadata: ", e.what()));

@@ -42,6 +42,9 @@ struct CheckpointMetadata {
   MaskClassifierConfig classifier;
   int64_t step = 0;
   std::vector<std::string> training_vocabulary;
+  // The prompt templates the training embedded classes with (empty: not recorded, from
+  // before the field existed); serve with the same vocabulary.prompt_templates.
+  std::vector<std::string> prompt_templates;
   std::string eval_metrics_json = "{}";
   std::string fgaseg_config_json;  // "" when the checkpoint has no FGAseg head
 };

@@ -37,7 +37,7 @@ const char* ModeName(HeadMode mode) {
 }
 
 PipelineResult PostProcess(const PipelineRequest& r, const torch::Tensor& class_logits,
-                           const torch::Tensor& mask_logits) {
+                           const torch::Tensor& mask_logits, const torch::Tensor& objectness) {
   switch (r.task) {
     case SegmentTask::kSemantic:
       return ToSemanticResult(SemanticInference(class_logits, mask_logits), r.is_thing, r.params);
@@ -49,6 +49,9 @@ PipelineResult PostProcess(const PipelineRequest& r, const torch::Tensor& class_
     case SegmentTask::kInstance:
       return ToInstanceResult(InstanceInference(class_logits, mask_logits, r.params.max_segments),
                               r.is_thing, r.params);
+    case SegmentTask::kProposals:
+      return ToInstanceResult(ProposalInference(class_logits, mask_logits, objectness), r.is_thing,
+                              r.params);
   }
   return {};
 }
@@ -76,6 +79,20 @@ torch::Tensor SelectRows(const torch::Tensor& t, const std::vector<int64_t>& row
 }
 
 }  // namespace
+
+torch::Tensor UpsampleProposals(const torch::Tensor& logits, int64_t height, int64_t width) {
+  return F::interpolate(logits.to(torch::kFloat32).unsqueeze(1),
+                        F::InterpolateFuncOptions()
+                            .size(std::vector<int64_t>{height, width})
+                            .mode(torch::kBilinear)
+                            .align_corners(false))
+      .squeeze(1);
+}
+
+torch::Tensor ClassifierProposalInput(const torch::Tensor& full_logits) {
+  return F::max_pool2d(full_logits.unsqueeze(1), F::MaxPool2dFuncOptions(kProposalStride))
+      .squeeze(1);
+}
 
 torch::Tensor RegionLogits(const RegionMasks& regions) {
   const torch::Tensor bytes =
@@ -140,6 +157,14 @@ absl::Status FovSegPipeline::Check(const PipelineRequest& r, HeadMode mode, int 
         "this model has no mask generator (model.mask_generator_weights is not set): send the "
         "regions to classify in SegmentRequest.regions");
   }
+  if (r.task == SegmentTask::kProposals && (HasRegions(r) || generator_ == nullptr)) {
+    return HasRegions(r) ? absl::InvalidArgumentError(
+                               "task PROPOSALS returns the generator's proposals, and regions "
+                               "bypass the generator")
+                         : absl::FailedPreconditionError(
+                               "task PROPOSALS needs a mask generator, and this model has none "
+                               "(model.mask_generator_weights is not set)");
+  }
   if (HasRegions(r) && (r.regions->width != width || r.regions->height != height)) {
     return absl::InvalidArgumentError("pipeline: regions do not match the image size");
   }
@@ -170,8 +195,10 @@ std::shared_ptr<const TevaTargets> FovSegPipeline::TargetsFor(
 std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRequest> batch,
                                                      const std::vector<size_t>& rows,
                                                      const torch::Tensor& pixels, int width,
-                                                     int height) {
+                                                     int height,
+                                                     std::vector<torch::Tensor>* objectness) {
   std::vector<torch::Tensor> full_masks(rows.size());
+  objectness->assign(rows.size(), torch::Tensor());
   std::vector<int64_t> generated;
   for (size_t k = 0; k < rows.size(); ++k) {
     if (HasRegions(batch[rows[k]])) {
@@ -190,13 +217,10 @@ std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRe
   for (size_t j = 0; j < generated.size(); ++j) {
     const MaskProposals& p = proposals.at(j);
     const int64_t keep = std::min<int64_t>(max_proposals_, p.objectness.size(0));
-    const torch::Tensor order = std::get<1>(p.objectness.to(torch::kFloat32).topk(keep));
-    torch::Tensor logits = p.logits.index_select(0, order).to(torch::kFloat32).unsqueeze(1);
-    logits = F::interpolate(logits, F::InterpolateFuncOptions()
-                                        .size(std::vector<int64_t>{height, width})
-                                        .mode(torch::kBilinear)
-                                        .align_corners(false));
-    full_masks[generated[j]] = logits.squeeze(1).to(torch::kCPU);
+    const auto [scores, order] = p.objectness.to(torch::kFloat32).topk(keep);
+    (*objectness)[generated[j]] = scores.to(torch::kCPU);
+    full_masks[generated[j]] =
+        UpsampleProposals(p.logits.index_select(0, order), height, width).to(torch::kCPU);
   }
   return full_masks;
 }
@@ -240,11 +264,13 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
         dense_head_ ? dense_head_->TokenLayers(visual) : std::vector<int64_t>{};
     int64_t gh = 0, gw = 0;
 
-    std::vector<torch::Tensor> class_logits(batch.size()), full_masks(batch.size());
+    std::vector<torch::Tensor> class_logits(batch.size()), full_masks(batch.size()),
+        objectness(batch.size());
     if (!mask_rows.empty()) {
       const torch::Tensor pixels = pixels_of(mask_rows);
+      std::vector<torch::Tensor> scores;
       const std::vector<torch::Tensor> proposals =
-          Proposals(batch, mask_rows, pixels, width, height);
+          Proposals(batch, mask_rows, pixels, width, height, &scores);
       const int64_t b = static_cast<int64_t>(mask_rows.size());
       int64_t max_regions = 0, max_labels = 0, dim = 0;
       for (int64_t k = 0; k < b; ++k) {
@@ -263,8 +289,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
         const PipelineRequest& r = batch[mask_rows[k]];
         const torch::Tensor& full = proposals[k];
         const int64_t n = full.size(0), t = r.vocabulary->num_labels;
-        in.mask_logits[k].narrow(0, 0, n).copy_(
-            F::max_pool2d(full.unsqueeze(1), F::MaxPool2dFuncOptions(kProposalStride)).squeeze(1));
+        in.mask_logits[k].narrow(0, 0, n).copy_(ClassifierProposalInput(full));
         in.proposal_valid[k].narrow(0, 0, n).fill_(true);
         in.class_embeddings[k].narrow(0, 0, t).copy_(
             torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {t, dim}));
@@ -293,6 +318,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
         // This request's classes, then void (at max_labels in the padded batch).
         class_logits[i] = torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
         full_masks[i] = proposals[k];
+        objectness[i] = scores[k];
       }
       if (!fused.empty()) {
         std::vector<torch::Tensor> tokens;
@@ -362,11 +388,11 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
           // Post-processing takes logits; log-probabilities softmax back to themselves.
           const torch::Tensor fused = FuseClassLogProbabilities(
               class_logits[i], probs, masks.squeeze(1), seen_mask, dense_head_->fusion());
-          results[i] = PostProcess(r, fused, full_masks[i]);
+          results[i] = PostProcess(r, fused, full_masks[i], objectness[i]);
           break;
         }
         default:
-          results[i] = PostProcess(r, class_logits[i], full_masks[i]);
+          results[i] = PostProcess(r, class_logits[i], full_masks[i], objectness[i]);
       }
     }
   } catch (const c10::Error& e) {

@@ -65,9 +65,13 @@ class FovSegPipeline : public SegmentationPipeline {
                                                 const std::vector<size_t>& rows);
   absl::Status Check(const PipelineRequest& r, HeadMode mode, int width, int height) const;
   // Proposal logits at full resolution per row: its regions, else the generator's.
+  // Per row: [N, height, width] mask logits (regions, or the generator's best
+  // max_proposals upsampled); `objectness` gets the generator's scores of those, best
+  // first ([N] float; undefined for regions).
   std::vector<torch::Tensor> Proposals(absl::Span<const PipelineRequest> batch,
                                        const std::vector<size_t>& rows, const torch::Tensor& pixels,
-                                       int width, int height);
+                                       int width, int height,
+                                       std::vector<torch::Tensor>* objectness);
 
   MaskClassifier classifier_;
   std::shared_ptr<MaskGenerator> generator_;
@@ -84,6 +88,15 @@ class FovSegPipeline : public SegmentationPipeline {
 // Proposal logits from binary regions: +10 inside, -10 outside (sigmoid 0.99995 / 5e-5),
 // [count, height, width].
 torch::Tensor RegionLogits(const RegionMasks& regions);
+
+// The generator's proposal logits [N, h, w] (at its stride) at the image size [N, height,
+// width]: bilinear, as the served masks are.
+torch::Tensor UpsampleProposals(const torch::Tensor& logits, int64_t height, int64_t width);
+// What the classifier reads of full-size proposal logits [N, H, W]: [N, H / 4, W / 4], max
+// pooled, so "a patch is visible iff the mask has a pixel in it" stays exact. Training
+// (model/train/fovseg_stage.cc) feeds the classifier through both functions too, so it
+// sees exactly what serving sees.
+torch::Tensor ClassifierProposalInput(const torch::Tensor& full_logits);
 
 }  // namespace ovseg
 

@@ -121,6 +121,7 @@ absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkp
   }
   info.device = base_->weights.device_name;
   info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
+  if (base_->weights.generator) info.tasks.push_back(SegmentTask::kProposals);
   ServingModel model;
   model.text_encoder = base_->text;
   FovSegPipelineOptions options;

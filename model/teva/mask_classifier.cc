@@ -9,14 +9,19 @@
 namespace ovseg {
 namespace F = torch::nn::functional;
 
-TevaCrossAttentionImpl::TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads)
+TevaCrossAttentionImpl::TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads,
+                                               bool residual)
     : heads_(heads) {
   g_q = register_module("g_q", torch::nn::Linear(width, width));
   g_k = register_module("g_k", torch::nn::Linear(embed_dim, width));
   g_v = register_module("g_v", torch::nn::Linear(embed_dim, width));
   out = register_module("out", torch::nn::Linear(width, width));
   torch::NoGradGuard no_grad;
-  out->weight.zero_();
+  if (residual) {
+    out->weight.zero_();
+  } else {
+    out->weight.copy_(torch::eye(width));
+  }
   out->bias.zero_();
 }
 
@@ -83,8 +88,8 @@ MaskClassifierImpl::MaskClassifierImpl(ClipVision clip_visual, int64_t embed_dim
   const int64_t blocks = clip->transformer->size();
   teva = register_module("teva", torch::nn::ModuleList());
   for (int64_t i = 0; i < blocks; ++i) {
-    teva->push_back(
-        TevaCrossAttention(width, embed_dim, clip->transformer->block(i)->attn->heads()));
+    teva->push_back(TevaCrossAttention(width, embed_dim, clip->transformer->block(i)->attn->heads(),
+                                       config.teva_residual));
   }
   adapter = register_module("adapter", DistributionAdapter(config.adapter_hidden));
   void_embedding = register_parameter("void_embedding", torch::randn({embed_dim}) * 0.02);

@@ -29,11 +29,15 @@ struct MaskClassifierConfig {
 };
 
 // Mask-Target cross-attention of one block: queries from mask tokens (width C), keys and
-// values from class embeddings (width E). The output projection starts at zero, so an
-// untrained TeVA in residual mode is the identity.
+// values from class embeddings (width E). How the output projection starts depends on the
+// mode: residual (M^ = M + CrossAttn) starts it at zero, so an untrained TeVA is the
+// identity; literal (M^ = CrossAttn, FOV-Seg Eq. 9-10, which has no output projection)
+// starts it as the identity matrix, so M^ = softmax(q k^T / sqrt(d)) v exactly and g_q,
+// g_k, g_v get gradients from the first step (a zero start would make M^ = 0 and leave
+// them without any).
 class TevaCrossAttentionImpl : public torch::nn::Module {
  public:
-  TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads);
+  TevaCrossAttentionImpl(int64_t width, int64_t embed_dim, int64_t heads, bool residual = true);
   // tokens [B, N, C]; targets [B, T, E]; target_valid [B, T] bool. Returns [B, N, C].
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& targets,
                         const torch::Tensor& target_valid);

@@ -83,6 +83,22 @@ InstanceOutput InstanceInference(const torch::Tensor& class_logits,
   return out;
 }
 
+InstanceOutput ProposalInference(const torch::Tensor& class_logits,
+                                 const torch::Tensor& mask_logits,
+                                 const torch::Tensor& objectness) {
+  const int64_t classes = class_logits.size(1) - 1;
+  const torch::Tensor labels =
+      class_logits.to(torch::kFloat32).narrow(1, 0, classes).argmax(1).to(torch::kCPU);
+  const torch::Tensor scores = objectness.to(torch::kCPU, torch::kFloat32).contiguous();
+  InstanceOutput out;
+  out.mask_probs = torch::sigmoid(mask_logits.to(torch::kFloat32));
+  for (int64_t i = 0; i < scores.size(0); ++i) {
+    out.labels.push_back(static_cast<int>(labels[i].item<int64_t>()));
+    out.scores.push_back(scores[i].item<float>());
+  }
+  return out;
+}
+
 PipelineResult ToSemanticResult(const torch::Tensor& semantic, const std::vector<bool>& is_thing,
                                 const PostprocessParams& params) {
   const int64_t classes = semantic.size(0), h = semantic.size(1), w = semantic.size(2);

@@ -49,6 +49,11 @@ struct InstanceOutput {
 InstanceOutput InstanceInference(const torch::Tensor& class_logits,
                                  const torch::Tensor& mask_logits, int top_k);
 
+// The generator's proposals as they are (task PROPOSALS): every proposal, scored by its
+// objectness [N] (already best first), labelled with its top class (void excluded).
+InstanceOutput ProposalInference(const torch::Tensor& class_logits,
+                                 const torch::Tensor& mask_logits, const torch::Tensor& objectness);
+
 // The plain struct the server encodes, at the masks' resolution. Semantic: each pixel takes
 // its best class; a segment per class present, scored by the mean share of the winning
 // class among all classes over its pixels. Segments below params.score_threshold are

@@ -4,7 +4,14 @@
 //   ovseg-embed encode --clip PATH [--format auto|openai|hf|torchscript]
 //       [--quick-gelu true|false] [--text T ...] [--image PNG ...]
 //       [--templates none|single|vild] [--precision fp32|bf16|fp16] [--device cpu|cuda[:N]]
+//   ovseg-embed crops --clip PATH [--format ...] [--quick-gelu ...] --gt-json F --gt-dir D
+//       --image-dir D [--crop masked|box] [--templates single|vild|none] [--max-images N]
+//       [--precision ...] [--device ...] [--json-out F]
+//     CLIP zero-shot top-1 accuracy on the ground-truth segments' crops
+//     (train/eval/region_crops.h), every category's name (and synonyms) as a candidate;
+//     the analysis's "CLIP alone" stage, which `ovseg-eval analyse --clip` runs.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -13,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/clip/clip_text_encoder.h"
@@ -20,16 +28,24 @@
 #include "model/clip/clip_weights.h"
 #include "model/clip/prompt_templates.h"
 #include "model/runtime/torch_precision.h"
+#include "train/data/coco_panoptic.h"
+#include "train/eval/region_accuracy.h"
+#include "train/eval/region_crops.h"
 
 namespace ovseg {
 namespace {
+
+namespace F = torch::nn::functional;
 
 constexpr char kUsage[] =
     "usage:\n"
     "  ovseg-embed tokenize --text T [--text T ...]\n"
     "  ovseg-embed encode --clip PATH [--format auto|openai|hf|torchscript]\n"
     "      [--quick-gelu true|false] [--text T ...] [--image PNG ...]\n"
-    "      [--templates none|single|vild] [--precision fp32|bf16|fp16] [--device cpu|cuda]\n";
+    "      [--templates none|single|vild] [--precision fp32|bf16|fp16] [--device cpu|cuda]\n"
+    "  ovseg-embed crops --clip PATH [--format F] [--quick-gelu B] --gt-json F --gt-dir D\n"
+    "      --image-dir D [--crop masked|box] [--templates single|vild|none] [--max-images N]\n"
+    "      [--precision P] [--device D] [--json-out F]\n";
 
 struct Args {
   std::multimap<std::string, std::string> values;
@@ -76,7 +92,8 @@ absl::Status Tokenize(const Args& args) {
   return absl::OkStatus();
 }
 
-absl::Status Encode(const Args& args) {
+// The CLIP of --clip (format, quick GELU) on --device in --precision.
+absl::StatusOr<ClipModel> LoadFromArgs(const Args& args, torch::Device* device) {
   ClipLoadOptions options;
   absl::StatusOr<ClipWeightFormat> format = ParseClipWeightFormat(args.Get("format", "auto"));
   if (!format.ok()) return format.status();
@@ -92,14 +109,48 @@ absl::Status Encode(const Args& args) {
   absl::StatusOr<torch::ScalarType> dtype =
       ParsePrecision(args.Get("precision", "fp32"), device_name, "--precision");
   if (!dtype.ok()) return dtype.status();
+  absl::StatusOr<ClipModel> model = LoadClipModel(args.Get("clip"), options);
+  if (!model.ok()) return model.status();
+  *device = torch::Device(device_name);
+  (*model)->to(*device, *dtype);
+  (*model)->visual->ClearCache();
+  return model;
+}
+
+// One embedding per text: each filled into every template (or as is for "none"), then
+// CLIP's prompt ensemble over the templates.
+absl::StatusOr<std::vector<std::vector<float>>> EmbedTexts(
+    ClipModel& model, const std::vector<std::vector<std::string>>& names,
+    const std::string& template_set) {
+  absl::StatusOr<std::vector<std::string>> templates = PromptTemplateSet(template_set);
+  if (!templates.ok()) return templates.status();
+  ClipTextEncoder encoder(model, ClipTokenizer::Default());
+  const int dim = encoder.EmbeddingDim();
+  std::vector<std::string> prompts;
+  std::vector<size_t> owner;
+  for (size_t i = 0; i < names.size(); ++i) {
+    for (const std::string& name : names[i]) {
+      for (const std::string& t : *templates) {
+        prompts.push_back(template_set == "none" ? name : FillTemplate(t, name));
+        owner.push_back(i);
+      }
+    }
+  }
+  absl::StatusOr<std::vector<float>> rows = encoder.Encode(prompts);
+  if (!rows.ok()) return rows.status();
+  PromptEnsemble ensemble(names.size(), dim);
+  for (size_t p = 0; p < prompts.size(); ++p) ensemble.Add(owner[p], rows->data() + p * dim);
+  return std::move(ensemble).Finish();
+}
+
+absl::Status Encode(const Args& args) {
   const std::string template_set = args.Get("templates", "none");
   absl::StatusOr<std::vector<std::string>> templates = PromptTemplateSet(template_set);
   if (!templates.ok()) return templates.status();
-  absl::StatusOr<ClipModel> model = LoadClipModel(args.Get("clip"), options);
+  torch::Device device(torch::kCPU);
+  absl::StatusOr<ClipModel> model = LoadFromArgs(args, &device);
   if (!model.ok()) return model.status();
-  const torch::Device device(device_name);
-  (*model)->to(device, *dtype);
-  (*model)->visual->ClearCache();
+  const torch::ScalarType dtype = (*model)->visual->proj.scalar_type();
 
   nlohmann::json out;
   const std::vector<std::string> texts = args.All("text");
@@ -144,10 +195,95 @@ absl::Status Encode(const Args& args) {
       batch.push_back(ClipPreprocess(rgb.data, rgb.cols, rgb.rows, size));
     }
     torch::InferenceMode inference;
-    const torch::Tensor pixels = torch::cat(batch, 0).to(device, *dtype);
+    const torch::Tensor pixels = torch::cat(batch, 0).to(device, dtype);
     out["image_embeds"] = Rows((*model)->EncodeImage(pixels));
   }
   std::cout << out.dump() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status Crops(const Args& args) {
+  for (const char* required : {"gt-json", "gt-dir", "image-dir"}) {
+    if (args.Get(required).empty())
+      return absl::InvalidArgumentError(absl::StrCat("--", required, " is required"));
+  }
+  absl::StatusOr<CropStyle> style = ParseCropStyle(args.Get("crop", "masked"));
+  if (!style.ok()) return style.status();
+  int max_images = 0;
+  if (const std::string m = args.Get("max-images"); !m.empty()) {
+    if (!absl::SimpleAtoi(m, &max_images) || max_images < 0)
+      return absl::InvalidArgumentError("--max-images: a number >= 0 expected");
+  }
+  const std::string template_set = args.Get("templates", "single");
+  if (absl::Status s = PromptTemplateSet(template_set).status(); !s.ok()) return s;
+  absl::StatusOr<CocoPanoptic> gt = ReadCocoPanopticJson(args.Get("gt-json"));
+  if (!gt.ok()) return gt.status();
+  torch::Device device(torch::kCPU);
+  absl::StatusOr<ClipModel> model = LoadFromArgs(args, &device);
+  if (!model.ok()) return model.status();
+  std::vector<std::vector<std::string>> names;
+  for (const CocoCategory& c : gt->categories) {
+    std::vector<std::string>& n = names.emplace_back(1, c.category.name);
+    n.insert(n.end(), c.synonyms.begin(), c.synonyms.end());
+  }
+  absl::StatusOr<std::vector<std::vector<float>>> rows = EmbedTexts(*model, names, template_set);
+  if (!rows.ok()) return rows.status();
+  const torch::ScalarType dtype = (*model)->visual->proj.scalar_type();
+  const int64_t dim = static_cast<int64_t>(rows->front().size());
+  torch::Tensor text = torch::empty({static_cast<int64_t>(rows->size()), dim});
+  for (size_t i = 0; i < rows->size(); ++i)
+    text[static_cast<int64_t>(i)].copy_(torch::tensor((*rows)[i]));
+  text = text.to(device, dtype);
+
+  std::map<int64_t, std::string> image_files;
+  for (const CocoImageInfo& m : gt->images) image_files[m.id] = m.file_name;
+  RegionAccuracy accuracy(gt->categories);
+  const int size = static_cast<int>((*model)->config().vision.image_size);
+  size_t n = gt->annotations.size();
+  if (max_images > 0) n = std::min(n, static_cast<size_t>(max_images));
+  torch::InferenceMode inference;
+  for (size_t i = 0; i < n; ++i) {
+    const CocoPanopticAnnotation& a = gt->annotations[i];
+    absl::StatusOr<PanopticImage> truth = ReadPanopticPng(args.Get("gt-dir"), a);
+    if (!truth.ok()) return truth.status();
+    const std::string path = args.Get("image-dir") + "/" + image_files[a.image_id];
+    cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
+    if (bgr.empty() || bgr.cols != truth->width || bgr.rows != truth->height) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": missing, unreadable or not the size of its ground truth"));
+    }
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    const std::vector<RegionCrop> crops = CropRegions(rgb.data, *truth, *style);
+    if (crops.empty()) continue;
+    std::vector<torch::Tensor> batch;
+    for (const RegionCrop& c : crops) {
+      batch.push_back(ClipPreprocess(c.rgb.data(), c.size, c.size, size));
+    }
+    const torch::Tensor image = (*model)->EncodeImage(torch::cat(batch, 0).to(device, dtype));
+    const torch::Tensor best =
+        torch::matmul(F::normalize(image.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1)),
+                      text.to(torch::kFloat32).t())
+            .argmax(1)
+            .to(torch::kCPU);
+    for (size_t k = 0; k < crops.size(); ++k) {
+      const int predicted =
+          gt->categories.at(static_cast<size_t>(best[static_cast<int64_t>(k)].item<int64_t>()))
+              .category.id;
+      if (absl::Status s = accuracy.Add(crops[k].category_id, predicted); !s.ok()) return s;
+    }
+  }
+  nlohmann::json report = accuracy.Report();
+  report["images"] = n;
+  report["crop"] = args.Get("crop", "masked");
+  report["templates"] = template_set;
+  const nlohmann::json out = {{"clip_crops", report}};
+  std::cout << out.dump(2) << "\n";
+  if (const std::string file = args.Get("json-out"); !file.empty()) {
+    std::ofstream f(file);
+    f << out.dump(2) << "\n";
+    if (!f) return absl::PermissionDeniedError(absl::StrCat("cannot write ", file));
+  }
   return absl::OkStatus();
 }
 
@@ -164,6 +300,12 @@ int Main(int argc, char** argv) {
                                             {"--clip", "--format", "--quick-gelu", "--text",
                                              "--image", "--templates", "--precision", "--device"});
       status = args.ok() ? Encode(*args) : args.status();
+    } else if (command == "crops") {
+      absl::StatusOr<Args> args = ParseArgs(
+          argc, argv,
+          {"--clip", "--format", "--quick-gelu", "--gt-json", "--gt-dir", "--image-dir", "--crop",
+           "--templates", "--max-images", "--precision", "--device", "--json-out"});
+      status = args.ok() ? Crops(*args) : args.status();
     } else {
       return std::fprintf(stderr, "unknown command %s\n%s", command.c_str(), kUsage), 2;
     }

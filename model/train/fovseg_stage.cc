@@ -26,6 +26,7 @@
 #include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/fovseg_checkpoint.h"
 #include "model/serving/fovseg_pipeline.h"
+#include "model/train/class_sampling.h"
 #include "model/train/fovseg_trainer.h"
 #include "model/train/panoptic_validation.h"
 #include "model/train/train_stages.h"
@@ -33,6 +34,7 @@
 #include "server/common/sha256.h"
 #include "train/data/augmentation.h"
 #include "train/data/data_loader.h"
+#include "train/data/seed_mixing.h"
 #include "train/eval/progress.h"
 
 namespace ovseg {
@@ -43,21 +45,35 @@ namespace F = torch::nn::functional;
 
 constexpr int64_t kStride = 4;  // proposals and segment masks at 1/4 of the input
 constexpr int64_t kIgnore = 255;
-constexpr char kSingleTemplate[] = "a photo of a {}.";
 
-// One embedding per category exactly as the server's vocabulary cache builds it with the
-// single template: every name (the category's and its synonyms'), normalised as the
-// server normalises labels, filled into "a photo of a {}.", then CLIP's prompt ensemble.
+// The config's prompt templates, or the server's default set when it names none.
+absl::StatusOr<std::vector<std::string>> TrainingTemplates(const v1::TrainConfig& c) {
+  if (c.prompt_templates().empty()) return PromptTemplateSet("single");
+  std::vector<std::string> templates(c.prompt_templates().begin(), c.prompt_templates().end());
+  for (const std::string& t : templates) {
+    if (t.find("{}") == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("prompt_templates: \"", t, "\" has no {}"));
+    }
+  }
+  return templates;
+}
+
+// One embedding per category exactly as the server's vocabulary cache builds it: every
+// name (the category's and its synonyms'), normalised as the server normalises labels,
+// filled into every template, then CLIP's prompt ensemble.
 absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> EmbedCategories(
-    ClipTextEncoder& text, const std::vector<CocoCategory>& categories) {
+    ClipTextEncoder& text, const std::vector<CocoCategory>& categories,
+    const std::vector<std::string>& templates) {
   std::vector<std::string> prompts;
   std::vector<size_t> owner;  // prompt -> category position
   for (size_t i = 0; i < categories.size(); ++i) {
     std::vector<std::string> names = {categories[i].category.name};
     names.insert(names.end(), categories[i].synonyms.begin(), categories[i].synonyms.end());
     for (const std::string& name : names) {
-      prompts.push_back(FillTemplate(kSingleTemplate, NormaliseLabelSynonym(name)));
-      owner.push_back(i);
+      for (const std::string& t : templates) {
+        prompts.push_back(FillTemplate(t, NormaliseLabelSynonym(name)));
+        owner.push_back(i);
+      }
     }
   }
   absl::StatusOr<std::vector<float>> rows = text.Encode(prompts);
@@ -118,11 +134,13 @@ absl::Status Submit(const v1::SubmitConfig& submit, const std::string& path) {
 }
 
 // A loaded, augmented sample as the trainer's input: CLIP-normalised pixels, ground-truth
-// segments at 1/4, proposals (the generator's top ones, or the segments themselves), the
-// semantic label map for the dense head.
+// segments at 1/4, proposals (the generator's top ones exactly as serving prepares them,
+// or the segments themselves), the semantic label map for the dense head, and the image's
+// class set (the whole vocabulary, or sampled: class_sampling.h).
 TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>& class_of,
                         const torch::Tensor& vocabulary, MaskGenerator* generator,
-                        int64_t max_proposals) {
+                        int64_t max_proposals, const ClassSampling& sampling,
+                        uint64_t sampling_seed) {
   TrainImage im;
   im.pixels = ClipNormalize(s.rgb.data(), s.width, s.height)[0];
   const int64_t h = s.height / kStride, w = s.width / kStride;
@@ -149,12 +167,30 @@ TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>
     const MaskProposals p = generator->Generate(im.pixels.unsqueeze(0).to(vocabulary.device()))[0];
     const int64_t keep = std::min<int64_t>(max_proposals, p.objectness.size(0));
     const torch::Tensor order = std::get<1>(p.objectness.to(torch::kFloat32).topk(keep));
-    im.proposal_logits = p.logits.index_select(0, order).to(torch::kCPU, torch::kFloat32);
+    im.proposal_logits = ClassifierProposalInput(
+        UpsampleProposals(p.logits.index_select(0, order).to(torch::kCPU), s.height, s.width));
   } else {
     im.proposal_logits = masks.empty() ? torch::full({1, h, w}, -10.0f)
                                        : im.segment_masks.to(torch::kFloat32) * 20 - 10;
   }
-  im.class_embeddings = vocabulary;
+  if (!sampling.enabled()) {
+    im.class_embeddings = vocabulary;
+    return im;
+  }
+  const std::vector<int64_t> chosen =
+      SampleImageClasses(im.segment_classes, vocabulary.size(0), sampling, sampling_seed);
+  std::vector<int64_t> position(static_cast<size_t>(vocabulary.size(0)), kIgnore);
+  for (size_t k = 0; k < chosen.size(); ++k) position[static_cast<size_t>(chosen[k])] = k;
+  for (int64_t& c : im.segment_classes) c = position[static_cast<size_t>(c)];
+  const torch::Tensor remap = torch::tensor(position, torch::kLong);
+  const torch::Tensor labelled = im.semantic_labels != kIgnore;
+  im.semantic_labels = torch::where(
+      labelled,
+      remap.index_select(0, im.semantic_labels.clamp_max(vocabulary.size(0) - 1).flatten())
+          .view_as(im.semantic_labels),
+      im.semantic_labels);
+  im.class_embeddings =
+      vocabulary.index_select(0, torch::tensor(chosen, torch::kLong).to(vocabulary.device()));
   return im;
 }
 
@@ -181,8 +217,10 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     training_vocabulary.push_back(cat.category.name);
   }
   ClipTextEncoder text(base->clip, ClipTokenizer::Default());
+  absl::StatusOr<std::vector<std::string>> templates = TrainingTemplates(c);
+  if (!templates.ok()) return templates.status();
   absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> training_embeddings =
-      EmbedCategories(text, coco->categories);
+      EmbedCategories(text, coco->categories, *templates);
   if (!training_embeddings.ok()) return training_embeddings.status();
   const torch::Tensor vocabulary = AsTensor(**training_embeddings, base->device);
 
@@ -197,7 +235,7 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
     if (!val_coco.ok()) return val_coco.status();
     absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> val_embeddings =
-        EmbedCategories(text, val_coco->categories);
+        EmbedCategories(text, val_coco->categories, *templates);
     if (!val_embeddings.ok()) return val_embeddings.status();
     validation.images = val_images.get();
     validation.categories = val_coco->categories;
@@ -228,6 +266,15 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
   o.autocast_bf16 = c.autocast() == "bf16";
   if (c.loss().has_fiser_weight()) o.fiser_weight = c.loss().fiser_weight();
   if (c.loss().has_ce_weight()) o.ce_weight = c.loss().ce_weight();
+  if (c.loss().has_void_weight()) o.void_weight = c.loss().void_weight();
+  if (c.loss().has_match_class_weight()) o.matching.class_weight = c.loss().match_class_weight();
+  if (c.loss().has_match_mask_weight()) o.matching.mask_weight = c.loss().match_mask_weight();
+  if (c.loss().has_match_dice_weight()) o.matching.dice_weight = c.loss().match_dice_weight();
+  ClassSampling sampling;
+  sampling.min_classes = static_cast<int>(c.loss().min_classes_per_image());
+  sampling.max_classes = static_cast<int>(c.loss().max_classes_per_image());
+  // As many proposals as the server classifies (FovSegPipelineOptions' default).
+  const int64_t max_proposals = FovSegPipelineOptions().max_proposals;
   o.seed = c.seed();
   o.data_parallel = &dp;
   FovSegTrainer trainer(classifier, head, o);
@@ -313,6 +360,7 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     m.classifier = classifier_config;
     m.step = trainer.step();
     m.training_vocabulary = training_vocabulary;
+    m.prompt_templates = *templates;
     m.eval_metrics_json = metrics.dump();
     const std::string path = (out / name).string();
     absl::Status s = head ? WriteCheckpointWithFgaSeg(path, classifier, *head, m)
@@ -340,7 +388,12 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     while (batch.size() < c.optimizer().batch_size()) {
       std::optional<Sample> s = loader.Next();
       if (!s) break;
-      batch.push_back(ToTrainImage(*s, class_of, vocabulary, base->generator.get(), 50));
+      // Seeded by the sample and the step, so data-parallel ranks and resumed runs draw
+      // the same class sets as one uninterrupted process.
+      const uint64_t sampling_seed = MixSeed(MixSeed(c.seed(), std::hash<std::string>()(s->name)),
+                                             static_cast<uint64_t>(trainer.step()));
+      batch.push_back(ToTrainImage(*s, class_of, vocabulary, base->generator.get(), max_proposals,
+                                   sampling, sampling_seed));
     }
     if (batch.empty()) break;
     images += static_cast<int64_t>(batch.size()) * dp.world_size();

@@ -8,7 +8,6 @@
 #include "model/fgaseg/clip_dense_features.h"
 #include "model/runtime/autocast_scope.h"
 #include "model/train/lr_schedule.h"
-#include "model/train/mask_classification_loss.h"
 
 namespace ovseg {
 namespace {
@@ -89,10 +88,6 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
     in.proposal_valid[i].narrow(0, 0, n).fill_(true);
     in.class_embeddings[i].narrow(0, 0, k).copy_(im.class_embeddings);
     in.class_valid[i].narrow(0, 0, k).fill_(true);
-    absl::StatusOr<std::vector<int64_t>> t = MatchProposalsToSegments(
-        im.proposal_logits, im.segment_masks, im.segment_classes, options_.min_match_iou);
-    TORCH_CHECK(t.ok(), "train step: ", std::string(t.status().message()));
-    targets[i].narrow(0, 0, n).copy_(torch::tensor(*t, torch::kLong));
   }
   in.images = torch::stack(pixels).to(device, dtype);
   in.mask_logits = in.mask_logits.to(device, dtype);
@@ -119,9 +114,25 @@ TrainStepStats FovSegTrainer::Step(const std::vector<TrainImage>& batch) {
         std::lower_bound(wanted.begin(), wanted.end(), layer) - wanted.begin()));
   };
 
+  // Matching reads the classifier's current class probabilities (Mask2Former's class
+  // cost), so it runs after the forward pass, without gradients.
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor probs =
+        torch::softmax(out.class_logits.detach().to(torch::kFloat32), -1).to(torch::kCPU);
+    for (int64_t i = 0; i < b; ++i) {
+      const TrainImage& im = batch[static_cast<size_t>(i)];
+      const int64_t n = im.proposal_logits.size(0);
+      absl::StatusOr<std::vector<int64_t>> t =
+          MatchProposalsToSegments(im.proposal_logits, im.segment_masks, im.segment_classes,
+                                   options_.matching, probs[i].narrow(0, 0, n));
+      TORCH_CHECK(t.ok(), "train step: ", std::string(t.status().message()));
+      targets[i].narrow(0, 0, n).copy_(torch::tensor(*t, torch::kLong));
+    }
+  }
   TrainStepStats stats;
-  const torch::Tensor ce =
-      MaskClassificationLoss(out.class_logits, targets.to(device), in.proposal_valid);
+  const torch::Tensor ce = MaskClassificationLoss(out.class_logits, targets.to(device),
+                                                  in.proposal_valid, options_.void_weight);
   torch::Tensor loss = options_.ce_weight * ce;
   stats.ce = ce.item<double>();
   if (options_.use_fiser) {

@@ -24,6 +24,7 @@
 #include "model/teva/mask_classifier.h"
 #include "model/train/data_parallel.h"
 #include "model/train/fiser_predictor.h"
+#include "model/train/mask_classification_loss.h"
 
 namespace ovseg {
 
@@ -40,7 +41,8 @@ struct FovSegTrainerOptions {
   bool use_fiser = true;
   double fiser_weight = 1.0;
   double ce_weight = 2.0;
-  double min_match_iou = 0.0;
+  double void_weight = 0.1;  // L_CE's weight of the void class (Mask2Former's eos_coef)
+  MatchingCost matching;     // class + BCE + dice, Mask2Former's 2, 5, 5
   FiserConfig fiser;
   FgaSegLossOptions dense_loss;
   // Each micro-batch's random draws (FiSeR's masked label, dropout) are seeded by

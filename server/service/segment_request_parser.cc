@@ -65,6 +65,14 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
     case v1::INSTANCE:
       work->task = SegmentTask::kInstance;
       break;
+    case v1::PROPOSALS:
+      work->task = SegmentTask::kProposals;
+      if (request.regions_size() > 0) {
+        return absl::InvalidArgumentError(
+            "task: PROPOSALS returns the mask generator's proposals, and regions bypass the "
+            "generator; send regions with SEMANTIC, PANOPTIC or INSTANCE");
+      }
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("task: unknown value ", request.task()));
   }

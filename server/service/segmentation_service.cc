@@ -174,7 +174,8 @@ grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(grpc::CallbackServer
   for (SegmentTask t : info.tasks) {
     response->add_tasks(t == SegmentTask::kSemantic   ? v1::SEMANTIC
                         : t == SegmentTask::kPanoptic ? v1::PANOPTIC
-                                                      : v1::INSTANCE);
+                        : t == SegmentTask::kInstance ? v1::INSTANCE
+                                                      : v1::PROPOSALS);
   }
   response->set_max_labels(deps_.config->limits().max_labels());
   response->set_max_image_pixels(static_cast<uint32_t>(

@@ -24,7 +24,7 @@ std::vector<absl::StatusOr<PipelineResult>> FakeSegmentationPipeline::Run(
     result.height = r.image->height;
     const int labels = r.vocabulary->num_labels;
     const int stripes = std::min(labels, result.width);
-    const bool overlapping = r.task == SegmentTask::kInstance;
+    const bool overlapping = r.task == SegmentTask::kInstance || r.task == SegmentTask::kProposals;
     if (!overlapping) result.segment_id_map.assign(size_t(result.width) * result.height, 0);
     for (int i = 0; i < stripes; ++i) {
       PipelineSegment s;
@@ -56,7 +56,8 @@ PipelineInfo FakeSegmentationPipeline::Info() const {
   info.model_version = options_.version;
   info.device = "cpu";
   info.head_modes = {HeadMode::kMask, HeadMode::kDense, HeadMode::kFused};
-  info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance};
+  info.tasks = {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance,
+                SegmentTask::kProposals};
   return info;
 }
 

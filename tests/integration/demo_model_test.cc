@@ -3,7 +3,9 @@
 // models/demo/), reports SERVING, serves /metrics (a process linking LibTorch's CUDA
 // libraries once could not start its metrics threads), and the ovseg CLI segments a
 // freshly generated scene for a vocabulary with unseen classes, writing the overlay PNG
-// and the JSON.
+// and the JSON; `ovseg-eval analyse` runs the whole stage analysis (oracles, proposal
+// recall through task PROPOSALS, CLIP alone on crops through ovseg-embed) on the live
+// server and the demo CLIP.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -122,6 +124,37 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
     EXPECT_TRUE(names.contains(s["label"].get<std::string>())) << s.dump();
   }
   EXPECT_NE(FetchMetrics(metrics_port).find("ovseg_requests_total"), std::string::npos);
+
+  // The stage analysis on three more images, as docs/analysis.md runs it.
+  SynthDatasetOptions small;
+  small.out_dir = root + "/analysis";
+  small.num_train = 0;
+  small.num_val = 3;
+  small.seed = 11;
+  small.threads = 1;
+  ASSERT_TRUE(WriteSynthDataset(small).ok());
+  const std::string val = root + "/analysis/val";
+  const std::string analyse = std::string(OVSEG_EVAL_BINARY) + " analyse" + address +
+                              " --gt-json " + val + "/panoptic.json --gt-dir " + val +
+                              "/panoptic --image-dir " + val + "/images --clip " +
+                              std::string(source) + "/models/demo/clip.safetensors --json-out " +
+                              root + "/analysis.json > " + root + "/analysis.txt 2>&1";
+  ASSERT_EQ(std::system(analyse.c_str()), 0) << ReadWhole(root + "/analysis.txt");
+  const nlohmann::json report = nlohmann::json::parse(ReadWhole(root + "/analysis.json"));
+  int64_t regions = 0;
+  const nlohmann::json small_truth = nlohmann::json::parse(ReadWhole(val + "/panoptic.json"));
+  for (const auto& a : small_truth["annotations"]) regions += a["segments_info"].size();
+  EXPECT_EQ(report["images"].get<int>(), 3);
+  EXPECT_EQ(report["oracle_masks"]["regions"]["top1"]["all"]["count"].get<int64_t>(), regions);
+  EXPECT_EQ(report["clip_crops"]["top1"]["all"]["count"].get<int64_t>(), regions);
+  EXPECT_EQ(report["proposal_recall"]["segments"].get<int64_t>(), regions);
+  // The demo generator proposes at most 50 masks: recall with 100 equals recall with 50.
+  EXPECT_EQ(report["proposal_recall"]["AR@100_IoU0.50"],
+            report["proposal_recall"]["AR@50_IoU0.50"]);
+  for (const char* section : {"end_to_end", "oracle_masks", "oracle_classifier"}) {
+    EXPECT_TRUE(report[section]["PQ"]["all"].is_number()) << report.dump();
+    EXPECT_TRUE(report[section]["mIoU"]["seen"].is_number()) << report.dump();
+  }
 
   std::system(("kill " + pid).c_str());
 }

@@ -8,7 +8,9 @@
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
 #include "tests/fakes/fake_pipeline.h"
+#include "train/data/coco_panoptic.h"
 #include "train/eval/file_evaluation.h"
+#include "train/eval/server_analysis.h"
 #include "train/eval/server_evaluation.h"
 #include "train/synth/synth_dataset.h"
 
@@ -78,6 +80,44 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
   EXPECT_FALSE(down.ok());
   EXPECT_EQ(down.code(), absl::StatusCode::kUnavailable) << down;
   EXPECT_NE(down.message().find("/val/images/0000"), std::string::npos) << down;  // which image
+
+  // The stage analysis over the same live server: every section, every region counted
+  // once, the seen/unseen split from the synthetic world's "seen" fields.
+  live.server = "127.0.0.1:" + std::to_string((*server)->port());
+  live.timeout = absl::Seconds(60);
+  ServerAnalysisOptions analysis;
+  analysis.server = live;
+  analysis.max_images = 4;
+  absl::StatusOr<nlohmann::json> report =
+      AnalyseOnServer(val + "/panoptic.json", val + "/panoptic", val + "/images", analysis);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ((*report)["images"].get<int>(), 4);
+  for (const char* section : {"end_to_end", "oracle_masks", "oracle_classifier"}) {
+    for (const char* metric : {"PQ", "mIoU"}) {
+      ASSERT_TRUE((*report)[section][metric].contains("unseen")) << section << " " << metric;
+      const nlohmann::json& all = (*report)[section][metric]["all"];
+      ASSERT_TRUE(all.is_number()) << section << " " << metric << " " << report->dump();
+      EXPECT_GE(all.get<double>(), 0.0);
+      EXPECT_LE(all.get<double>(), 100.0);
+    }
+  }
+  absl::StatusOr<CocoPanoptic> truth = ReadCocoPanopticJson(val + "/panoptic.json");
+  ASSERT_TRUE(truth.ok());
+  int64_t regions = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    for (const PanopticSegment& s : truth->annotations[i].segments) regions += !s.iscrowd;
+  }
+  const nlohmann::json& top1 = (*report)["oracle_masks"]["regions"]["top1"];
+  EXPECT_EQ(top1["all"]["count"].get<int64_t>(), regions);
+  EXPECT_EQ(top1["seen"]["count"].get<int64_t>() + top1["unseen"]["count"].get<int64_t>(), regions);
+  EXPECT_EQ((*report)["proposal_recall"]["segments"].get<int64_t>(), regions);
+  // The oracle classifier can only help: naming the same masks right never scores lower.
+  EXPECT_GE((*report)["oracle_classifier"]["PQ"]["all"].get<double>(),
+            (*report)["end_to_end"]["PQ"]["all"].get<double>());
+  analysis.proposals = false;
+  report = AnalyseOnServer(val + "/panoptic.json", val + "/panoptic", val + "/images", analysis);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(report->contains("proposal_recall"));
   (*server)->Shutdown(absl::Seconds(5));
 }
 

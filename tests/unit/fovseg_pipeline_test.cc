@@ -86,6 +86,50 @@ TEST(FovSegPipelineTest, GeneratorProposalsAndClientRegionsInOneBatch) {
   EXPECT_EQ(out[0]->segments[0].soft_mask.size(), 64u * 64);
 }
 
+TEST(FovSegPipelineTest, ProposalsTaskReturnsTheGeneratorsMasksByObjectness) {
+  auto generator = std::make_shared<FakeMaskGenerator>(6);
+  FovSegPipelineOptions options;
+  options.max_proposals = 5;
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, generator, options);
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
+  PipelineRequest r;
+  r.image = &image;
+  r.vocabulary = Vocabulary(3);
+  r.is_thing = {true, true, false};
+  r.task = SegmentTask::kProposals;
+  r.head_mode = HeadMode::kMask;
+  r.params.score_threshold = 0.0f;
+  r.params.max_segments = 100;
+  std::vector<absl::StatusOr<PipelineResult>> out = pipeline.Run({r});
+  ASSERT_TRUE(out[0].ok()) << out[0].status();
+  // The best 5 of 6 by objectness (1.0, 0.82, ...), each once, score = objectness, mask =
+  // its column band (upsampled).
+  ASSERT_EQ(out[0]->segments.size(), 5u);
+  const torch::Tensor objectness = torch::linspace(1.0, 0.1, 6);
+  for (int i = 0; i < 5; ++i) {
+    const PipelineSegment& s = out[0]->segments[static_cast<size_t>(i)];
+    EXPECT_NEAR(s.score, objectness[i].item<float>(), 1e-6) << i;
+    EXPECT_GE(s.label_index, 0);
+    EXPECT_LT(s.label_index, 3);
+    const int band = 64 / 6, middle = i * band + band / 2;
+    EXPECT_GT(s.soft_mask[static_cast<size_t>(32 * 64 + middle)], 200) << i;  // inside
+    EXPECT_LT(s.soft_mask[static_cast<size_t>(32 * 64 + (middle + 32) % 64)], 50) << i;
+  }
+  // max_segments caps them; regions are refused (they bypass the generator).
+  r.params.max_segments = 2;
+  out = pipeline.Run({r});
+  ASSERT_TRUE(out[0].ok());
+  EXPECT_EQ(out[0]->segments.size(), 2u);
+  RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 1)};
+  r.regions = &regions;
+  out = pipeline.Run({r});
+  EXPECT_EQ(out[0].status().code(), absl::StatusCode::kInvalidArgument);
+  FovSegPipeline no_generator(TinyClassifier(), torch::kCPU, PipelineInfo{}, nullptr, options);
+  r.regions = nullptr;
+  out = no_generator.Run({r});
+  EXPECT_EQ(out[0].status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
 // A classifier whose TeVA is no longer the identity, so wrong keys or values would show.
 MaskClassifier TrainedLookingClassifier() {
   MaskClassifier classifier = TinyClassifier();

@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "model/serving/fgaseg_checkpoint.h"
+#include "model/train/class_sampling.h"
 #include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
@@ -180,6 +182,39 @@ TEST(FovSegTrainerTest, AccumulationScheduleAndExactResume) {
     EXPECT_TRUE(torch::allclose(p.value(), a[p.key()], 1e-6, 1e-7)) << p.key();
   }
   EXPECT_FALSE(resumed.LoadState(::testing::TempDir() + "/absent.state").ok());
+}
+
+}  // namespace
+}  // namespace ovseg
+
+namespace ovseg {
+namespace {
+
+TEST(ClassSamplingTest, ImagesBringTheirClassesPlusSampledNegatives) {
+  // Disabled: the whole vocabulary, whatever the image shows.
+  std::vector<int64_t> all = SampleImageClasses({3, 1}, 6, ClassSampling{}, 7);
+  EXPECT_EQ(all, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
+  const ClassSampling sampling{4, 8};
+  std::set<size_t> sizes;
+  std::set<int64_t> negatives_seen;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const std::vector<int64_t> s = SampleImageClasses({9, 2, 9}, 100, sampling, seed);
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));
+    EXPECT_EQ(std::set<int64_t>(s.begin(), s.end()).size(), s.size()) << "no duplicates";
+    EXPECT_TRUE(std::binary_search(s.begin(), s.end(), 2));  // the image's classes stay
+    EXPECT_TRUE(std::binary_search(s.begin(), s.end(), 9));
+    EXPECT_GE(s.size(), 4u);
+    EXPECT_LE(s.size(), 8u);
+    sizes.insert(s.size());
+    for (int64_t c : s) negatives_seen.insert(c);
+    EXPECT_EQ(s, SampleImageClasses({2, 9}, 100, sampling, seed)) << "deterministic";
+  }
+  EXPECT_EQ(sizes, (std::set<size_t>{4, 5, 6, 7, 8}));  // every size in [min, max] occurs
+  EXPECT_GT(negatives_seen.size(), 60u);                // negatives range over the vocabulary
+  // More classes shown than max: all of them, no negatives.
+  EXPECT_EQ(SampleImageClasses({0, 1, 2, 3, 4}, 100, ClassSampling{1, 3}, 1).size(), 5u);
+  // A vocabulary smaller than the draw: everything.
+  EXPECT_EQ(SampleImageClasses({0}, 3, ClassSampling{5, 5}, 1).size(), 3u);
 }
 
 }  // namespace

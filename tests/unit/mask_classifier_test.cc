@@ -252,6 +252,50 @@ TEST(MaskClassifierTest, OneSharedVocabularyIsExpandedNotCopied) {
   EXPECT_THROW(f.classifier->forward(in), c10::Error);
 }
 
+TEST(MaskClassifierTest, LiteralTevaIsEquation9AndLearnsFromStepOne) {
+  // FOV-Seg Eq. 9-10, written out independently: per head h of width d,
+  // M^_h = softmax(g_q(M)_h g_k(T)_h^T / sqrt(d)) g_v(T)_h, heads concatenated. The literal
+  // mode's output projection starts as the identity, so it is exactly that.
+  torch::manual_seed(9);
+  const int64_t width = 64, embed = 32, heads = 4, d = width / heads;
+  TevaCrossAttention attn(width, embed, heads, /*residual=*/false);
+  const torch::Tensor tokens = torch::randn({2, 5, width});
+  const torch::Tensor targets = torch::randn({2, 7, embed});
+  const torch::Tensor valid = torch::ones({2, 7}, torch::kBool);
+  const torch::Tensor got = attn->forward(tokens, targets, valid);
+  torch::Tensor want;
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor q = torch::matmul(tokens, attn->g_q->weight.t()) + attn->g_q->bias;
+    const torch::Tensor k = torch::matmul(targets, attn->g_k->weight.t()) + attn->g_k->bias;
+    const torch::Tensor v = torch::matmul(targets, attn->g_v->weight.t()) + attn->g_v->bias;
+    std::vector<torch::Tensor> parts;
+    for (int64_t h = 0; h < heads; ++h) {
+      const torch::Tensor qh = q.narrow(2, h * d, d), kh = k.narrow(2, h * d, d);
+      const torch::Tensor vh = v.narrow(2, h * d, d);
+      parts.push_back(torch::matmul(
+          torch::softmax(torch::matmul(qh, kh.transpose(1, 2)) / std::sqrt(double(d)), -1), vh));
+    }
+    want = torch::cat(parts, 2);
+  }
+  EXPECT_TRUE(torch::allclose(got, want, 1e-5, 1e-5)) << (got - want).abs().max();
+
+  // In a classifier, one backward step reaches g_q, g_k and g_v of every block.
+  MaskClassifierConfig literal;
+  literal.teva_residual = false;
+  Fixture f = Make(literal);
+  const MaskClassifierOutput out =
+      f.classifier->forward(Input(Images(2), RandomMasks(2, 3), Classes(2, 5)));
+  out.class_logits.narrow(2, 0, 5).logsumexp(2).sum().backward();
+  for (size_t i = 0; i < f.classifier->teva->size(); ++i) {
+    auto* block = f.classifier->teva[i]->as<TevaCrossAttentionImpl>();
+    for (const torch::Tensor& w : {block->g_q->weight, block->g_k->weight, block->g_v->weight}) {
+      ASSERT_TRUE(w.grad().defined()) << "block " << i;
+      EXPECT_GT(w.grad().abs().sum().item<double>(), 0.0) << "block " << i;
+    }
+  }
+}
+
 TEST(MaskClassifierTest, Bf16CrossAttentionMatchesFp32) {
   // bf16 on CPU takes a matmul-softmax path instead of SDPA; it must agree with fp32 SDPA
   // to bf16 precision, padding included.

@@ -69,6 +69,13 @@ absl::StatusOr<CocoPanoptic> ReadCocoPanopticJson(const std::string& path) {
         if (!synonyms.ok()) return synonyms.status();
         category.synonyms = *synonyms;
       }
+      if (c.contains("seen")) {
+        if (!c["seen"].is_boolean() && !c["seen"].is_number_integer()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": \"seen\" must be true/false or 1/0"));
+        }
+        category.seen = c["seen"].is_boolean() ? c["seen"].get<bool>() : c["seen"].get<int>() != 0;
+      }
       out.categories.push_back(std::move(category));
     }
   }
@@ -130,6 +137,7 @@ absl::Status WriteCocoPanopticJson(const std::string& path, const CocoPanoptic& 
     json category = {
         {"id", c.category.id}, {"name", c.category.name}, {"isthing", c.category.isthing ? 1 : 0}};
     if (!c.synonyms.empty()) category["synonyms"] = c.synonyms;
+    if (c.seen.has_value()) category["seen"] = *c.seen;
     root["categories"].push_back(category);
   }
   root["images"] = json::array();

@@ -7,6 +7,7 @@
 #define OVSEG_TRAIN_DATA_COCO_PANOPTIC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ namespace ovseg {
 struct CocoCategory {
   PanopticCategory category;
   std::vector<std::string> synonyms;  // optional extra names
+  // Optional "seen" field (an ovseg extension open-vocabulary splits use): whether the
+  // class was annotated in training. Absent: unknown, and analyses report it with neither.
+  std::optional<bool> seen = std::nullopt;
 };
 
 struct CocoImageInfo {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <opencv2/imgcodecs.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -14,64 +13,11 @@
 #include "train/data/dataset.h"
 #include "train/data/label_png.h"
 #include "train/eval/parallel_accumulate.h"
+#include "train/eval/server_replies.h"
 
 namespace ovseg {
-namespace {
 
 namespace fs = std::filesystem;
-
-absl::StatusOr<std::string> ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": missing"));
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-void AddVocabulary(const std::vector<CocoCategory>& categories, v1::SegmentRequest* request) {
-  for (const CocoCategory& c : categories) {
-    v1::Label* label = request->mutable_labels()->add_labels();
-    std::vector<std::string> names = {c.category.name};
-    names.insert(names.end(), c.synonyms.begin(), c.synonyms.end());
-    label->set_name(absl::StrJoin(names, ","));
-    label->set_is_thing(c.category.isthing);
-  }
-}
-
-absl::StatusOr<v1::SegmentResponse> Ask(OvsegClient& client, const std::string& image_path,
-                                        const std::vector<CocoCategory>& categories, v1::Task task,
-                                        const ServerEvalOptions& options) {
-  absl::StatusOr<std::string> bytes = ReadBytes(image_path);
-  if (!bytes.ok()) return bytes.status();
-  v1::SegmentRequest request;
-  request.mutable_image()->set_encoded(*std::move(bytes));
-  AddVocabulary(categories, &request);
-  request.set_task(task);
-  request.mutable_options()->set_score_threshold(options.score_threshold);
-  request.mutable_options()->set_mask_format(v1::PNG);
-  request.mutable_options()->set_return_semantic_map(task == v1::SEMANTIC);
-  absl::StatusOr<v1::SegmentResponse> response = client.Segment(request);
-  if (!response.ok()) {
-    return absl::Status(response.status().code(),
-                        absl::StrCat(image_path, ": ", response.status().message()));
-  }
-  return response;
-}
-
-absl::StatusOr<cv::Mat> DecodeMask(const std::string& png, int width, int height,
-                                   const std::string& where) {
-  const cv::Mat buffer(1, static_cast<int>(png.size()), CV_8UC1, const_cast<char*>(png.data()));
-  cv::Mat mask = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
-  if (mask.empty() || mask.channels() != 1 || mask.cols != width || mask.rows != height) {
-    return absl::DataLossError(absl::StrCat(where, ": the server's mask is not a ", width, "x",
-                                            height, " single-channel PNG"));
-  }
-  return mask;
-}
-
-OvsegClient MakeClient(const ServerEvalOptions& o) {
-  return OvsegClient(ClientOptions{o.server, "", o.timeout});
-}
-
-}  // namespace
 
 absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_json,
                                                          const std::string& gt_dir,
@@ -88,7 +34,7 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
     if (error)
       return absl::PermissionDeniedError(absl::StrCat(options.pred_out_dir, ": ", error.message()));
   }
-  OvsegClient client = MakeClient(options);
+  OvsegClient client = MakeEvalClient(options);
   CocoPanoptic predictions;
   predictions.categories = gt->categories;
   predictions.annotations.resize(gt->annotations.size());
@@ -105,40 +51,24 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
         absl::StatusOr<PanopticImage> truth = ReadPanopticPng(gt_dir, a);
         if (!truth.ok()) return truth.status();
         const std::string image_path = (fs::path(image_dir) / info->second->file_name).string();
-        absl::StatusOr<v1::SegmentResponse> reply =
-            Ask(client, image_path, gt->categories, v1::PANOPTIC, options);
+        absl::StatusOr<v1::SegmentRequest> request =
+            EvalRequest(image_path, gt->categories, v1::PANOPTIC, options);
+        if (!request.ok()) return request.status();
+        absl::StatusOr<v1::SegmentResponse> reply = SendEvalRequest(client, image_path, *request);
         if (!reply.ok()) return reply.status();
-        PanopticImage pred;
-        pred.name = a.file_name;
-        pred.width = truth->width;
-        pred.height = truth->height;
-        pred.ids.assign(truth->ids.size(), 0);
-        for (const v1::Segment& s : reply->segments()) {
-          if (s.label_index() >= gt->categories.size()) {
-            return absl::DataLossError(absl::StrCat(image_path, ": label_index ", s.label_index(),
-                                                    " outside the vocabulary"));
-          }
-          absl::StatusOr<cv::Mat> mask = DecodeMask(s.png(), pred.width, pred.height, image_path);
-          if (!mask.ok()) return mask.status();
-          for (int y = 0; y < pred.height; ++y) {
-            for (int x = 0; x < pred.width; ++x) {
-              if (mask->at<uint8_t>(y, x) != 0)
-                pred.ids[static_cast<size_t>(y) * pred.width + x] = s.id();
-            }
-          }
-          pred.segments.push_back({s.id(), gt->categories[s.label_index()].category.id});
-        }
-        // A segment whose pixels all went to later ones is not in the PNG; drop it.
-        KeepVisibleSegments(pred.width, pred.height, pred.ids, &pred.segments);
+        absl::StatusOr<PanopticImage> pred = PanopticFromReply(
+            *reply, gt->categories, truth->width, truth->height, a.file_name, image_path);
+        if (!pred.ok()) return pred.status();
         if (!options.pred_out_dir.empty()) {
           const std::string png =
               (fs::path(options.pred_out_dir) / "panoptic" / a.file_name).string();
-          if (absl::Status s = WritePanopticPng(png, pred.width, pred.height, pred.ids); !s.ok()) {
+          if (absl::Status s = WritePanopticPng(png, pred->width, pred->height, pred->ids);
+              !s.ok()) {
             return s;
           }
-          predictions.annotations[i] = {a.image_id, a.file_name, pred.segments};
+          predictions.annotations[i] = {a.image_id, a.file_name, pred->segments};
         }
-        return acc.Add(*truth, pred);
+        return acc.Add(*truth, *pred);
       },
       progress);
   if (!pq.ok()) return pq.status();
@@ -166,7 +96,7 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
   absl::StatusOr<int> ignore = ResolveIgnoreLabel(
       ignore_label, (fs::path(gt_dir) / (fs::path(images[0]).stem().string() + ".png")).string());
   if (!ignore.ok()) return ignore.status();
-  OvsegClient client = MakeClient(options);
+  OvsegClient client = MakeEvalClient(options);
   return ParallelAccumulate<SemanticMetrics>(
       images.size(), options.concurrency, [&] { return SemanticMetrics(num_classes, *ignore); },
       [&](size_t i, SemanticMetrics& acc) -> absl::Status {
@@ -174,22 +104,15 @@ absl::StatusOr<SemanticMetrics> EvaluateSemanticOnServer(
         absl::StatusOr<LabelMap> truth =
             ReadLabelPng((fs::path(gt_dir) / (stem + ".png")).string());
         if (!truth.ok()) return truth.status();
-        absl::StatusOr<v1::SegmentResponse> reply =
-            Ask(client, images[i], vocabulary->categories, v1::SEMANTIC, options);
+        absl::StatusOr<v1::SegmentRequest> request =
+            EvalRequest(images[i], vocabulary->categories, v1::SEMANTIC, options);
+        if (!request.ok()) return request.status();
+        absl::StatusOr<v1::SegmentResponse> reply = SendEvalRequest(client, images[i], *request);
         if (!reply.ok()) return reply.status();
-        absl::StatusOr<cv::Mat> map =
-            DecodeMask(reply->semantic_map_png(), truth->width, truth->height, images[i]);
-        if (!map.ok()) return map.status();
-        const int none = map->depth() == CV_16U ? 65535 : 255;
-        std::vector<int32_t> pred(truth->labels.size());
-        for (int y = 0; y < map->rows; ++y) {
-          for (int x = 0; x < map->cols; ++x) {
-            const int v = map->depth() == CV_16U ? map->at<uint16_t>(y, x) : map->at<uint8_t>(y, x);
-            pred[static_cast<size_t>(y) * map->cols + x] =
-                v == none ? SemanticMetrics::kNoPrediction : v;
-          }
-        }
-        return acc.Add(stem, pred, truth->labels);
+        absl::StatusOr<std::vector<int32_t>> pred =
+            LabelIndicesFromReply(*reply, truth->width, truth->height, images[i]);
+        if (!pred.ok()) return pred.status();
+        return acc.Add(stem, *pred, truth->labels);
       },
       progress);
 }

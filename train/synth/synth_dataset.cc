@@ -52,7 +52,7 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
   CocoPanoptic dataset;
   for (const SynthClass& c : vocabulary.classes()) {
     if (split.seen_only && !c.seen) continue;
-    dataset.categories.push_back({{c.id, c.name, c.isthing}, {}});
+    dataset.categories.push_back({{c.id, c.name, c.isthing}, {}, c.seen});
   }
   dataset.images.resize(split.count);
   dataset.annotations.resize(split.count);

@@ -8,22 +8,34 @@
 //                       [--pred-out-dir D] [--json-out F]
 //   ovseg-eval semantic --server H:P --categories F --gt-dir D --image-dir D [--ignore V]
 //                       [--json-out F]
+// The stage analysis of FOV-Seg (docs/analysis.md): end to end, oracle mask generator,
+// oracle classifier, proposal recall against a live server, and CLIP alone on crops
+// (run by ovseg-embed, which holds LibTorch; ovseg-eval stays free of it):
+//   ovseg-eval analyse [--server H:P] --gt-json F --gt-dir D --image-dir D
+//                      [--head-mode mask|dense|fused] [--max-images N] [--proposals no]
+//                      [--clip PATH [--clip-format F] [--clip-quick-gelu B]
+//                       [--clip-templates T] [--crop masked|box]] [--json-out F]
 // Common: [--threads N] (files: default every core; server: requests in flight, default
 // 4), [--score-threshold F] (server, default 0). Panoptic prints panopticapi's table; both
 // print the JSON report (percent) and write it to --json-out. A progress bar (terminal)
 // or progress lines (logs) go to stderr.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "train/data/coco_panoptic.h"
 #include "train/eval/file_evaluation.h"
+#include "train/eval/server_analysis.h"
 #include "train/eval/server_evaluation.h"
 
 namespace ovseg {
@@ -41,6 +53,45 @@ int64_t CountFiles(const std::string& dir) {
   return n;
 }
 
+// ovseg-embed, which runs CLIP: beside this binary (an installed image), in the build
+// tree's model/ beside train/, or on PATH.
+std::string FindOvsegEmbed(const char* argv0) {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::canonical("/proc/self/exe", error);
+  const std::filesystem::path dir =
+      error ? std::filesystem::path(argv0).parent_path() : self.parent_path();
+  for (const std::filesystem::path& candidate :
+       {dir / "ovseg-embed", dir.parent_path() / "model" / "ovseg-embed"}) {
+    if (std::filesystem::exists(candidate)) return candidate.string();
+  }
+  return "ovseg-embed";
+}
+
+// Runs `ovseg-embed crops ...` and returns its JSON report (written to a temporary file).
+absl::StatusOr<nlohmann::json> RunClipCrops(const char* argv0, std::vector<std::string> args) {
+  const std::string out = (std::filesystem::temp_directory_path() /
+                           absl::StrCat("ovseg-eval-crops-", getpid(), ".json"))
+                              .string();
+  args.insert(args.end(), {"--json-out", out});
+  std::string command = FindOvsegEmbed(argv0);
+  for (const std::string& a : args) {
+    std::string quoted = "'";
+    for (char c : a) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    command += " " + quoted + "'";
+  }
+  command += " > /dev/null";
+  const int rc = std::system(command.c_str());
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("ovseg-embed crops failed (status ", rc,
+                                            "); its message is above: ", command));
+  }
+  std::ifstream in(out);
+  nlohmann::json report = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  std::filesystem::remove(out);
+  if (report.is_discarded()) return absl::DataLossError(absl::StrCat(out, ": not JSON"));
+  return report;
+}
+
 int Usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "ovseg-eval: " << problem << "\n";
   std::cerr << "usage:\n"
@@ -51,7 +102,11 @@ int Usage(const std::string& problem) {
                "  ovseg-eval panoptic --server H:P --gt-json F --gt-dir D --image-dir D "
                "[--pred-out-dir D] [--json-out F] [--threads N] [--score-threshold F]\n"
                "  ovseg-eval semantic --server H:P --categories F --gt-dir D --image-dir D "
-               "[--ignore V] [--json-out F] [--threads N] [--score-threshold F]\n";
+               "[--ignore V] [--json-out F] [--threads N] [--score-threshold F]\n"
+               "  ovseg-eval analyse [--server H:P] --gt-json F --gt-dir D --image-dir D "
+               "[--head-mode mask|dense|fused] [--max-images N] [--proposals no] [--clip PATH "
+               "[--clip-format F] [--clip-quick-gelu B] [--clip-templates T] [--crop "
+               "masked|box]] [--json-out F] [--threads N]\n";
   return 2;
 }
 
@@ -145,6 +200,66 @@ int Run(int argc, char** argv) {
     }
     if (!metrics.ok()) return fail(metrics.status());
     report = SemanticReportJson(*metrics);
+  } else if (mode == "analyse" || mode == "analyze") {
+    const std::string gt_json = take("gt-json"), gt_dir = take("gt-dir");
+    const std::string image_dir = take("image-dir");
+    if (gt_json.empty() || gt_dir.empty() || image_dir.empty()) {
+      return Usage("analyse needs --gt-json, --gt-dir and --image-dir");
+    }
+    ServerAnalysisOptions analysis;
+    analysis.server = live;
+    const std::string head_mode = take("head-mode");
+    if (head_mode == "mask") {
+      analysis.head_mode = v1::MASK;
+    } else if (head_mode == "dense") {
+      analysis.head_mode = v1::DENSE;
+    } else if (head_mode == "fused") {
+      analysis.head_mode = v1::FUSED;
+    } else if (!head_mode.empty()) {
+      return Usage("--head-mode: mask, dense or fused");
+    }
+    const std::string max_images = take("max-images");
+    if (!max_images.empty() &&
+        (!absl::SimpleAtoi(max_images, &analysis.max_images) || analysis.max_images < 0)) {
+      return Usage("--max-images: a number >= 0 expected");
+    }
+    const std::string proposals = take("proposals");
+    if (!proposals.empty() && proposals != "yes" && proposals != "no") {
+      return Usage("--proposals: yes or no");
+    }
+    analysis.proposals = proposals != "no";
+    std::vector<std::string> embed = {"crops", "--gt-json",   gt_json,  "--gt-dir",
+                                      gt_dir,  "--image-dir", image_dir};
+    const std::string clip = take("clip");
+    for (const auto& [flag, to] :
+         std::vector<std::pair<std::string, std::string>>{{"clip-format", "--format"},
+                                                          {"clip-quick-gelu", "--quick-gelu"},
+                                                          {"clip-templates", "--templates"},
+                                                          {"crop", "--crop"}}) {
+      const std::string v = take(flag);
+      if (!v.empty() && clip.empty()) return Usage(absl::StrCat("--", flag, " needs --clip"));
+      if (!v.empty()) embed.insert(embed.end(), {to, v});
+    }
+    if (!max_images.empty()) embed.insert(embed.end(), {"--max-images", max_images});
+    if (!flags.empty()) return Usage(absl::StrCat("unknown flag --", flags.begin()->first));
+    if (server.empty() && clip.empty()) return Usage("analyse needs --server, --clip or both");
+    report = nlohmann::json::object();
+    if (!server.empty()) {
+      Progress progress("ovseg-eval analyse",
+                        analysis.max_images > 0
+                            ? std::min<int64_t>(analysis.max_images, CountAnnotations(gt_json))
+                            : CountAnnotations(gt_json));
+      absl::StatusOr<nlohmann::json> r =
+          AnalyseOnServer(gt_json, gt_dir, image_dir, analysis, &progress);
+      if (!r.ok()) return fail(r.status());
+      report = *r;
+    }
+    if (!clip.empty()) {
+      embed.insert(embed.begin() + 1, {"--clip", clip});
+      absl::StatusOr<nlohmann::json> crops = RunClipCrops(argv[0], embed);
+      if (!crops.ok()) return fail(crops.status());
+      report.update(*crops);
+    }
   } else {
     return Usage(absl::StrCat("unknown mode \"", mode, "\""));
   }
