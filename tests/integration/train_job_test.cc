@@ -58,6 +58,7 @@ std::string TrainConfigText(const std::string& world, const std::string& clip,
          "optimizer { steps: " +
          std::to_string(steps) +
          " warmup_steps: 1 batch_size: 2 lr: 0.001 }\n"
+         "loss { min_classes_per_image: 3 max_classes_per_image: 6 void_weight: 0.1 }\n"
          "dense_head: true\n"
          "out_dir: \"" +
          out + "\"\n" + (resume ? "resume: true\n" : "") + "log_every: 1\n";
@@ -144,8 +145,9 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
   EXPECT_NE(shipped_message.find("model.clip_weights"), std::string::npos) << shipped_message;
 }
 
-// The fovseg stage on oracle proposals, FiSeR and the dense head on, no validation: what
-// the data-parallel test trains.
+// The fovseg stage on oracle proposals, FiSeR and the dense head on, per-image class sets
+// (so ranks must draw the same sets as one process), no validation: what the
+// data-parallel test trains.
 std::string DataParallelConfigText(const std::string& world, const std::string& clip,
                                    const std::string& out, int grad_accumulation,
                                    const std::string& extra = "") {
@@ -155,8 +157,10 @@ std::string DataParallelConfigText(const std::string& world, const std::string& 
          world + "/train/panoptic.json\" train_images: \"" + world +
          "/train/images\" train_panoptic: \"" + world + "/train/panoptic\" crop: 64 }\n" +
          "optimizer { steps: 3 warmup_steps: 1 batch_size: 2 lr: 0.001 grad_accumulation: " +
-         std::to_string(grad_accumulation) + " }\ndense_head: true\nout_dir: \"" + out + "\"\n" +
-         extra;
+         std::to_string(grad_accumulation) +
+         " }\nloss { min_classes_per_image: 2 max_classes_per_image: 4 }\n"
+         "dense_head: true\nout_dir: \"" +
+         out + "\"\n" + extra;
 }
 
 // A TCP port nothing listens on now (the kernel's pick for port 0).

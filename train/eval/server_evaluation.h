@@ -6,6 +6,7 @@
 #ifndef OVSEG_TRAIN_EVAL_SERVER_EVALUATION_H_
 #define OVSEG_TRAIN_EVAL_SERVER_EVALUATION_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,6 +23,8 @@ struct ServerEvalOptions {
   absl::Duration timeout = absl::Seconds(120);
   float score_threshold = 0.0f;  // every segment the model keeps counts
   std::string pred_out_dir;      // panoptic: also write predictions here (PNGs + pred.json)
+  // Panoptic thresholds sent with every request (SegmentOptions); unset: the server's.
+  std::optional<float> object_mask_threshold, overlap_threshold;
 };
 
 // gt_json/gt_dir: COCO panoptic ground truth; image_dir: the RGB images it names.

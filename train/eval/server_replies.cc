@@ -31,6 +31,12 @@ absl::StatusOr<v1::SegmentRequest> EvalRequest(const std::string& image_path,
   request.mutable_options()->set_score_threshold(options.score_threshold);
   request.mutable_options()->set_mask_format(v1::PNG);
   request.mutable_options()->set_return_semantic_map(task == v1::SEMANTIC);
+  if (options.object_mask_threshold) {
+    request.mutable_options()->set_object_mask_threshold(*options.object_mask_threshold);
+  }
+  if (options.overlap_threshold) {
+    request.mutable_options()->set_overlap_threshold(*options.overlap_threshold);
+  }
   return request;
 }
 

@@ -16,8 +16,9 @@
 //                      [--clip PATH [--clip-format F] [--clip-quick-gelu B]
 //                       [--clip-templates T] [--crop masked|box]] [--json-out F]
 // Common: [--threads N] (files: default every core; server: requests in flight, default
-// 4), [--score-threshold F] (server, default 0). Panoptic prints panopticapi's table; both
-// print the JSON report (percent) and write it to --json-out. A progress bar (terminal)
+// 4), [--score-threshold F] (server, default 0), [--object-mask-threshold F]
+// [--overlap-threshold F] (server, panoptic; default: the server's). Panoptic prints panopticapi's
+// table; both print the JSON report (percent) and write it to --json-out. A progress bar (terminal)
 // or progress lines (logs) go to stderr.
 #include <unistd.h>
 
@@ -106,7 +107,8 @@ int Usage(const std::string& problem) {
                "  ovseg-eval analyse [--server H:P] --gt-json F --gt-dir D --image-dir D "
                "[--head-mode mask|dense|fused] [--max-images N] [--proposals no] [--clip PATH "
                "[--clip-format F] [--clip-quick-gelu B] [--clip-templates T] [--crop "
-               "masked|box]] [--json-out F] [--threads N]\n";
+               "masked|box]] [--json-out F] [--threads N]\n"
+               "  server modes also take [--object-mask-threshold F] [--overlap-threshold F]\n";
   return 2;
 }
 
@@ -138,6 +140,17 @@ int Run(int argc, char** argv) {
   if (const std::string t = take("score-threshold");
       !t.empty() && !absl::SimpleAtof(t, &live.score_threshold)) {
     return Usage("--score-threshold: not a number");
+  }
+  for (const auto& [flag, target] :
+       {std::pair{"object-mask-threshold", &live.object_mask_threshold},
+        std::pair{"overlap-threshold", &live.overlap_threshold}}) {
+    if (const std::string t = take(flag); !t.empty()) {
+      float v = 0;
+      if (!absl::SimpleAtof(t, &v) || !(v >= 0 && v <= 1)) {
+        return Usage(absl::StrCat("--", flag, ": a number in [0, 1] expected"));
+      }
+      *target = v;
+    }
   }
   const std::string json_out = take("json-out");
   nlohmann::json report;

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# FOV-Seg's stage analysis of a model on the synthetic world's validation split
+# (docs/analysis.md): serves it on a private port and runs `ovseg-eval analyse` (end to
+# end, oracle mask generator, oracle classifier, proposal recall, CLIP alone on crops).
+#   scripts/analyse.sh [--checkpoint F] [--out DIR] [-- extra ovseg-eval flags]
+# Defaults: the embedded demo model (models/demo/), data/demo/synth/val (made by
+# scripts/train_demo.sh, or: build/train/ovseg-synth --out data/demo/synth --train 4000
+# --val 500 --seed 1), out/analysis/. The report is DIR/analysis.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+checkpoint=models/demo/fovseg.safetensors
+out=out/analysis
+while (($#)); do
+  case $1 in
+    --checkpoint) checkpoint=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "analyse: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+val=data/demo/synth/val
+[ -f $val/panoptic.json ] || { echo "analyse: $val is missing; see the header of $0" >&2; exit 1; }
+mkdir -p "$out"
+port=$((50100 + RANDOM % 800))
+sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" \
+    -e "s|127.0.0.1:50051|127.0.0.1:$port|" -e 's|metrics_address: .*|metrics_address: "none"|' \
+    configs/server.pbtxt > "$out/server.pbtxt"
+build/server/ovseg-server --config "$out/server.pbtxt" > "$out/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2> /dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  build/client/ovseg health --server 127.0.0.1:$port > /dev/null 2>&1 && break
+  sleep 1
+done
+build/train/ovseg-eval analyse --server 127.0.0.1:$port --gt-json $val/panoptic.json \
+  --gt-dir $val/panoptic --image-dir $val/images \
+  --clip models/demo/clip.safetensors --clip-quick-gelu false \
+  --json-out "$out/analysis.json" "$@" > /dev/null
+echo "analyse: $out/analysis.json"
