@@ -18,7 +18,6 @@
 namespace ovseg {
 namespace {
 
-namespace fs = std::filesystem;
 
 // Label maps' "no class" value for SemanticMetrics (above any vocabulary's size limit).
 constexpr int32_t kIgnore = 1 << 20;
@@ -130,15 +129,12 @@ absl::StatusOr<nlohmann::json> AnalyseOnServer(const std::string& gt_json,
       n, so.concurrency, [&] { return Figures(categories); },
       [&](size_t i, Figures& acc) -> absl::Status {
         const CocoPanopticAnnotation& a = gt->annotations[i];
-        const auto info = images.find(a.image_id);
-        if (info == images.end()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(gt_json, ": image_id ", a.image_id, " is not in images"));
-        }
-        absl::StatusOr<PanopticImage> truth = ReadPanopticPng(gt_dir, a);
-        if (!truth.ok()) return truth.status();
+        absl::StatusOr<GroundTruthImage> loaded =
+            ReadGroundTruthImage(gt_json, gt_dir, image_dir, images, a);
+        if (!loaded.ok()) return loaded.status();
+        const PanopticImage* truth = &loaded->truth;
         const int w = truth->width, h = truth->height;
-        const std::string path = (fs::path(image_dir) / info->second->file_name).string();
+        const std::string& path = loaded->image_path;
         const std::vector<int32_t> truth_labels = SemanticFromPanoptic(*truth, categories, kIgnore);
         auto ask = [&](v1::Task task) -> absl::StatusOr<v1::SegmentRequest> {
           absl::StatusOr<v1::SegmentRequest> r = EvalRequest(path, categories, task, so);

@@ -43,14 +43,11 @@ absl::StatusOr<PanopticQuality> EvaluatePanopticOnServer(const std::string& gt_j
       gt->annotations.size(), options.concurrency, [&] { return PanopticQuality(categories); },
       [&](size_t i, PanopticQuality& acc) -> absl::Status {
         const CocoPanopticAnnotation& a = gt->annotations[i];
-        const auto info = images.find(a.image_id);
-        if (info == images.end()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(gt_json, ": image_id ", a.image_id, " is not in images"));
-        }
-        absl::StatusOr<PanopticImage> truth = ReadPanopticPng(gt_dir, a);
-        if (!truth.ok()) return truth.status();
-        const std::string image_path = (fs::path(image_dir) / info->second->file_name).string();
+        absl::StatusOr<GroundTruthImage> loaded =
+            ReadGroundTruthImage(gt_json, gt_dir, image_dir, images, a);
+        if (!loaded.ok()) return loaded.status();
+        const PanopticImage* truth = &loaded->truth;
+        const std::string& image_path = loaded->image_path;
         absl::StatusOr<v1::SegmentRequest> request =
             EvalRequest(image_path, gt->categories, v1::PANOPTIC, options);
         if (!request.ok()) return request.status();

@@ -1,5 +1,6 @@
 #include "train/eval/server_replies.h"
 
+#include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
@@ -38,6 +39,21 @@ absl::StatusOr<v1::SegmentRequest> EvalRequest(const std::string& image_path,
     request.mutable_options()->set_overlap_threshold(*options.overlap_threshold);
   }
   return request;
+}
+
+absl::StatusOr<GroundTruthImage> ReadGroundTruthImage(
+    const std::string& gt_json, const std::string& gt_dir, const std::string& image_dir,
+    const absl::flat_hash_map<int64_t, const CocoImageInfo*>& images,
+    const CocoPanopticAnnotation& annotation) {
+  const auto info = images.find(annotation.image_id);
+  if (info == images.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(gt_json, ": image_id ", annotation.image_id, " is not in images"));
+  }
+  absl::StatusOr<PanopticImage> truth = ReadPanopticPng(gt_dir, annotation);
+  if (!truth.ok()) return truth.status();
+  return GroundTruthImage{*std::move(truth),
+                          (std::filesystem::path(image_dir) / info->second->file_name).string()};
 }
 
 absl::StatusOr<v1::SegmentResponse> SendEvalRequest(OvsegClient& client,

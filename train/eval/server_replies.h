@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "client/ovseg_client.h"
 #include "ovseg/v1/segmentation.pb.h"
@@ -26,6 +27,18 @@ OvsegClient MakeEvalClient(const ServerEvalOptions& options);
 absl::StatusOr<v1::SegmentRequest> EvalRequest(const std::string& image_path,
                                                const std::vector<CocoCategory>& categories,
                                                v1::Task task, const ServerEvalOptions& options);
+
+// One annotated image of a COCO panoptic ground truth: its segments and the RGB file's path.
+struct GroundTruthImage {
+  PanopticImage truth;
+  std::string image_path;
+};
+// `images` maps image_id to its entry in `gt_json`'s images (an absent id is an error
+// naming the file and the id).
+absl::StatusOr<GroundTruthImage> ReadGroundTruthImage(
+    const std::string& gt_json, const std::string& gt_dir, const std::string& image_dir,
+    const absl::flat_hash_map<int64_t, const CocoImageInfo*>& images,
+    const CocoPanopticAnnotation& annotation);
 
 // Sends it; a failure names the image.
 absl::StatusOr<v1::SegmentResponse> SendEvalRequest(OvsegClient& client,
