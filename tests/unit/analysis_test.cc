@@ -122,6 +122,8 @@ TEST(RegionAccuracyTest, Top1ByGroupAndWordPositions) {
   EXPECT_EQ(r["top1"]["unseen"]["count"].get<int>(), 3);
   EXPECT_DOUBLE_EQ(r["top1"]["things"]["percent"].get<double>(), 25.0);
   EXPECT_DOUBLE_EQ(r["top1"]["stuff"]["percent"].get<double>(), 100.0);
+  EXPECT_DOUBLE_EQ(r["top1"]["seen_things"]["percent"].get<double>(), 100.0);  // 1 of 1
+  EXPECT_EQ(r["top1"]["unseen_things"]["count"].get<int>(), 3);
   const nlohmann::json& w = r["word_positions"];
   EXPECT_EQ(w["regions"].get<int>(), 4);  // the thing regions
   // colour right: red/red, red/red, blue/red, none -> 2 of 4; pattern ("" vs "striped"):
@@ -178,6 +180,8 @@ TEST(CategoryGroupsTest, MeansSkipUndefinedAndUnknownSeen) {
   EXPECT_TRUE(m["unseen"].is_null());  // the only unseen class is undefined
   EXPECT_DOUBLE_EQ(m["things"].get<double>(), 50.0);
   EXPECT_DOUBLE_EQ(m["stuff"].get<double>(), 50.0);
+  EXPECT_DOUBLE_EQ(m["seen_things"].get<double>(), 100.0);
+  EXPECT_TRUE(m["unseen_things"].is_null());
 }
 
 TEST(RegionCropsTest, MaskedSquareCropsAroundEachSegment) {

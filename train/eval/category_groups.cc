@@ -16,6 +16,10 @@ const char* CategoryGroupName(CategoryGroup group) {
       return "things";
     case CategoryGroup::kStuff:
       return "stuff";
+    case CategoryGroup::kSeenThings:
+      return "seen_things";
+    case CategoryGroup::kUnseenThings:
+      return "unseen_things";
   }
   return "?";
 }
@@ -32,6 +36,10 @@ bool InCategoryGroup(const CocoCategory& category, CategoryGroup group) {
       return category.category.isthing;
     case CategoryGroup::kStuff:
       return !category.category.isthing;
+    case CategoryGroup::kSeenThings:
+      return category.category.isthing && InCategoryGroup(category, CategoryGroup::kSeen);
+    case CategoryGroup::kUnseenThings:
+      return category.category.isthing && InCategoryGroup(category, CategoryGroup::kUnseen);
   }
   return false;
 }

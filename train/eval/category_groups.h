@@ -1,8 +1,8 @@
 // The groups every analysis figure is split into (docs/analysis.md): all categories,
 // seen and unseen (from the categories' optional "seen" field; a category without it is
-// in neither), things and stuff. Per-class values are averaged over the classes of each
-// group that have a value (NaN = undefined for that class, e.g. absent from the ground
-// truth); pooled counts are summed over the group's classes, then divided.
+// in neither), things and stuff, and seen things and unseen things. Per-class values are averaged
+// over the classes of each group that have a value (NaN = undefined for that class, e.g. absent
+// from the ground truth); pooled counts are summed over the group's classes, then divided.
 #ifndef OVSEG_TRAIN_EVAL_CATEGORY_GROUPS_H_
 #define OVSEG_TRAIN_EVAL_CATEGORY_GROUPS_H_
 
@@ -16,12 +16,14 @@
 
 namespace ovseg {
 
-enum class CategoryGroup { kAll, kSeen, kUnseen, kThings, kStuff };
-inline constexpr std::array<CategoryGroup, 5> kCategoryGroups = {
-    CategoryGroup::kAll, CategoryGroup::kSeen, CategoryGroup::kUnseen, CategoryGroup::kThings,
-    CategoryGroup::kStuff};
+enum class CategoryGroup { kAll, kSeen, kUnseen, kThings, kStuff, kSeenThings, kUnseenThings };
+inline constexpr std::array<CategoryGroup, 7> kCategoryGroups = {
+    CategoryGroup::kAll,         CategoryGroup::kSeen,  CategoryGroup::kUnseen,
+    CategoryGroup::kThings,      CategoryGroup::kStuff, CategoryGroup::kSeenThings,
+    CategoryGroup::kUnseenThings};
 
-// "all", "seen", "unseen", "things", "stuff": the JSON keys.
+// "all", "seen", "unseen", "things", "stuff", "seen_things", "unseen_things": the JSON
+// keys.
 const char* CategoryGroupName(CategoryGroup group);
 bool InCategoryGroup(const CocoCategory& category, CategoryGroup group);
 
