@@ -130,6 +130,24 @@ TEST(FovSegPipelineTest, ProposalsTaskReturnsTheGeneratorsMasksByObjectness) {
   EXPECT_EQ(out[0].status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(FovSegPipelineTest, ClassifierReadsProposalsAsTrainingFeedsThem) {
+  // The generator's stride-4 logits, upsampled to the image and max-pooled back: what the
+  // server hands the classifier and what fovseg training feeds it (fovseg_stage.cc).
+  torch::Tensor logits = torch::full({2, 8, 8}, -6.0f);
+  logits[0][3][4] = 6.0f;                 // one cell inside
+  logits[1].narrow(1, 0, 4).fill_(6.0f);  // the left half
+  const torch::Tensor full = UpsampleProposals(logits, 32, 32);
+  EXPECT_EQ(full.sizes(), (std::vector<int64_t>{2, 32, 32}));
+  const torch::Tensor input = ClassifierProposalInput(full);
+  EXPECT_EQ(input.sizes(), (std::vector<int64_t>{2, 8, 8}));
+  // Every cell inside at stride 4 stays inside (max pooling keeps "a patch is visible iff
+  // the mask has a pixel in it"); the far cells stay outside.
+  EXPECT_TRUE(((input > 0) | (logits <= 0)).all().item<bool>());
+  EXPECT_GT(input[0][3][4].item<float>(), 0.0f);
+  EXPECT_LT(input[0][0][0].item<float>(), 0.0f);
+  EXPECT_LT(input[1][0][7].item<float>(), 0.0f);
+}
+
 // A classifier whose TeVA is no longer the identity, so wrong keys or values would show.
 MaskClassifier TrainedLookingClassifier() {
   MaskClassifier classifier = TinyClassifier();
