@@ -64,8 +64,8 @@ struct VocabularyEmbeddings {
 
 struct PostprocessParams {
   float score_threshold = 0.3f;
-  float object_mask_threshold = 0.8f;
-  float overlap_threshold = 0.8f;
+  float object_mask_threshold = 0.5f;  // MaskCLIP's; config.proto PostprocessConfig
+  float overlap_threshold = 0.5f;
   int max_segments = 100;
 };
 
