@@ -3,9 +3,10 @@
 // segments with Mask2Former's cost, class_weight x (-p(segment's class)) + mask_weight x
 // mean sigmoid BCE + dice_weight x Dice (2, 5, 5); a matched proposal learns its segment's
 // class, every other proposal learns void, and the void class weighs void_weight in the
-// cross-entropy (Mask2Former's eos_coef 0.1). A matched pair whose binarised masks do not
-// overlap at all, or whose IoU is below `min_iou` (default 0: Hungarian alone decides),
-// also learns void: a proposal cannot be a class it misses.
+// cross-entropy (Mask2Former's eos_coef 0.1, MaskCLIP's 0, FovSegTrainerOptions' 0). A
+// matched pair whose binarised masks do not overlap at all, or whose IoU is below
+// `min_iou` (default 0: Hungarian alone decides), also learns void: a proposal cannot be a
+// class it misses.
 #ifndef OVSEG_MODEL_TRAIN_MASK_CLASSIFICATION_LOSS_H_
 #define OVSEG_MODEL_TRAIN_MASK_CLASSIFICATION_LOSS_H_
 

@@ -18,7 +18,6 @@
 namespace ovseg {
 namespace {
 
-
 // Label maps' "no class" value for SemanticMetrics (above any vocabulary's size limit).
 constexpr int32_t kIgnore = 1 << 20;
 // Proposals asked for: the largest K of ProposalRecall.
