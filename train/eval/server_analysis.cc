@@ -25,20 +25,16 @@ constexpr int kMaxProposals = ProposalRecall::kProposalCounts.back();
 
 // One thread's figures; Merge() adds another's.
 struct Figures {
-  explicit Figures(const std::vector<CocoCategory>& c)
-      : e2e_pq(ToPanoptic(c)),
-        e2e_semantic(static_cast<int>(c.size()), kIgnore),
-        mask_oracle_pq(ToPanoptic(c)),
-        mask_oracle_semantic(static_cast<int>(c.size()), kIgnore),
-        regions(c),
-        class_oracle_pq(ToPanoptic(c)),
-        class_oracle_semantic(static_cast<int>(c.size()), kIgnore),
-        recall(c) {}
-  static std::vector<PanopticCategory> ToPanoptic(const std::vector<CocoCategory>& c) {
-    std::vector<PanopticCategory> out;
-    for (const CocoCategory& x : c) out.push_back(x.category);
-    return out;
-  }
+  // `gt`: the dataset; its categories are the vocabulary every figure is split over.
+  explicit Figures(const CocoPanoptic& gt)
+      : e2e_pq(gt.PanopticCategories()),
+        e2e_semantic(static_cast<int>(gt.categories.size()), kIgnore),
+        mask_oracle_pq(gt.PanopticCategories()),
+        mask_oracle_semantic(static_cast<int>(gt.categories.size()), kIgnore),
+        regions(gt.categories),
+        class_oracle_pq(gt.PanopticCategories()),
+        class_oracle_semantic(static_cast<int>(gt.categories.size()), kIgnore),
+        recall(gt.categories) {}
   void Merge(const Figures& o) {
     e2e_pq.Merge(o.e2e_pq);
     e2e_semantic.Merge(o.e2e_semantic);
@@ -125,7 +121,7 @@ absl::StatusOr<nlohmann::json> AnalyseOnServer(const std::string& gt_json,
   const ServerEvalOptions& so = options.server;
 
   absl::StatusOr<Figures> figures = ParallelAccumulate<Figures>(
-      n, so.concurrency, [&] { return Figures(categories); },
+      n, so.concurrency, [&] { return Figures(*gt); },
       [&](size_t i, Figures& acc) -> absl::Status {
         const CocoPanopticAnnotation& a = gt->annotations[i];
         absl::StatusOr<GroundTruthImage> loaded =
