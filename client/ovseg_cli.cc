@@ -6,7 +6,7 @@
 //                 [--score_threshold F] [--max_segments N]
 //   ovseg vocab register --server H:P --labels "cat,dog"
 //   ovseg info --server H:P
-//   ovseg health --server H:P
+//   ovseg health --server H:P [--wait_s N]   (N > 0: poll until SERVING or N seconds pass)
 // Labels are separated by commas; synonyms of one label by '|' ("fire hydrant|hydrant").
 #include <fstream>
 #include <iostream>
@@ -21,6 +21,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/ovseg_client.h"
 #include "client/region_files.h"
 #include "server/encode/coco_rle.h"
@@ -37,7 +39,7 @@ int Usage() {
          "[--max_segments N] [--timeout_s N]\n"
          "  ovseg vocab register --server H:P --labels \"cat,dog\"\n"
          "  ovseg info --server H:P\n"
-         "  ovseg health --server H:P\n";
+         "  ovseg health --server H:P [--wait_s N]\n";
   return 2;
 }
 
@@ -138,7 +140,18 @@ int Run(int argc, char** argv) {
   const std::string command = positional.empty() ? "" : positional[0];
 
   if (command == "health") {
-    auto s = client.Health();
+    // A server answers NOT_SERVING (or not at all) while it warms up; --wait_s lets scripts
+    // and tests wait for readiness the way a Kubernetes readiness probe does.
+    double wait_s = 0;
+    if (flags.count("wait_s") && (!absl::SimpleAtod(flags["wait_s"], &wait_s) || wait_s < 0)) {
+      return Fail(absl::InvalidArgumentError("--wait_s must be a number of seconds >= 0"));
+    }
+    const absl::Time deadline = absl::Now() + absl::Seconds(wait_s);
+    absl::StatusOr<std::string> s = client.Health();
+    while ((!s.ok() || *s != "SERVING") && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(250));
+      s = client.Health();
+    }
     if (!s.ok()) return Fail(s.status());
     std::cout << *s << "\n";
     return *s == "SERVING" ? 0 : 1;

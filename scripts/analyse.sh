@@ -28,10 +28,7 @@ sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" \
 build/server/ovseg-server --config "$out/server.pbtxt" > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2> /dev/null || true' EXIT
-for _ in $(seq 1 120); do
-  build/client/ovseg health --server 127.0.0.1:$port > /dev/null 2>&1 && break
-  sleep 1
-done
+build/client/ovseg health --server 127.0.0.1:$port --wait_s 120 > /dev/null
 build/train/ovseg-eval analyse --server 127.0.0.1:$port --gt-json $val/panoptic.json \
   --gt-dir $val/panoptic --image-dir $val/images \
   --clip models/demo/clip.safetensors --clip-quick-gelu false \

@@ -113,7 +113,9 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
   EXPECT_GT(metrics_port, 0);
 
   const std::string address = " --server 127.0.0.1:" + std::to_string(port);
-  const std::string health = std::string(OVSEG_CLI_BINARY) + " health" + address;
+  // Warm-up runs after the ports open; wait for readiness as a readiness probe would (on a
+  // busy CI machine warm-up takes seconds).
+  const std::string health = std::string(OVSEG_CLI_BINARY) + " health --wait_s 180" + address;
   EXPECT_EQ(std::system(health.c_str()), 0);
   const std::string segment = std::string(OVSEG_CLI_BINARY) + " segment" + address + " --image " +
                               root + "/world/val/images/000001.jpg --labels \"" + labels +
