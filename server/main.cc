@@ -11,6 +11,7 @@
 #include "model/serving/model_factory.h"
 #include "server/common/process_tuning.h"
 #include "server/config/config_loader.h"
+#include "server/config/prompt_template_check.h"
 #include "server/ovseg_server.h"
 
 ABSL_FLAG(std::string, config, "configs/server.pbtxt", "ServerConfig text proto");
@@ -28,6 +29,17 @@ std::string WithPort(const std::string& address, int port) {
 int Fail(const absl::Status& status) {
   std::cerr << "ovseg-server: " << status << "\n";
   return 1;
+}
+
+// Served with other templates than it was trained with, a checkpoint still works, but its
+// scores are not the ones its evaluation measured: worth an operator's look.
+void WarnOnTemplateMismatch(const std::string& checkpoint, const ovseg::ServingModel& model,
+                            const ovseg::v1::VocabularyConfig& vocabulary) {
+  const std::string mismatch =
+      ovseg::PromptTemplateMismatch(model.training_prompt_templates, vocabulary);
+  if (!mismatch.empty()) {
+    std::cerr << "ovseg-server: warning: " << checkpoint << ": " << mismatch << "\n";
+  }
 }
 
 }  // namespace
@@ -69,16 +81,19 @@ int main(int argc, char** argv) {
   if (!loader.ok()) return Fail(loader.status());
   absl::StatusOr<ovseg::ServingModel> model = (*loader)->Build(config->model().checkpoint());
   if (!model.ok()) return Fail(model.status());
+  WarnOnTemplateMismatch(config->model().checkpoint(), *model, config->vocabulary());
 
   ovseg::OvsegServerOptions options;
   options.config = *config;
   options.pipeline = model->pipeline;
   options.text_encoder = model->text_encoder;
   const ovseg::ServingModelLoader* base = loader->get();
+  const ovseg::v1::VocabularyConfig vocabulary = config->vocabulary();
   options.checkpoint_loader =
-      [base](const std::string& path) -> absl::StatusOr<ovseg::StandbyModel> {
+      [base, vocabulary](const std::string& path) -> absl::StatusOr<ovseg::StandbyModel> {
     absl::StatusOr<ovseg::ServingModel> standby = base->Build(path);
     if (!standby.ok()) return standby.status();
+    WarnOnTemplateMismatch(path, *standby, vocabulary);
     return ovseg::StandbyModel{standby->pipeline, standby->text_encoder};
   };
   absl::StatusOr<std::unique_ptr<ovseg::OvsegServer>> server =

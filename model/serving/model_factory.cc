@@ -124,6 +124,7 @@ absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkp
   if (base_->weights.generator) info.tasks.push_back(SegmentTask::kProposals);
   ServingModel model;
   model.text_encoder = base_->text;
+  if (checkpoint) model.training_prompt_templates = checkpoint->metadata.prompt_templates;
   FovSegPipelineOptions options;
   options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
   model.pipeline =

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "model/api/segmentation_pipeline.h"
@@ -15,6 +16,9 @@ namespace ovseg {
 struct ServingModel {
   std::shared_ptr<SegmentationPipeline> pipeline;
   std::shared_ptr<TextEncoder> text_encoder;
+  // The templates the checkpoint's training embedded classes with (empty: untrained model,
+  // or a checkpoint that did not record them); the server compares them with its own.
+  std::vector<std::string> training_prompt_templates;
 };
 
 // Loads the frozen base weights a config names (CLIP, the mask generator) once, and builds

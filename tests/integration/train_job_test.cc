@@ -103,6 +103,8 @@ TEST(TrainJobTest, TrainsWritesAServableCheckpointAndResumes) {
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->pipeline->Info().model_version, "fovseg-step3@step3");
   EXPECT_EQ(model->pipeline->Info().head_modes.size(), 3u);
+  // The training's templates travel with the model, for the server's mismatch warning.
+  EXPECT_EQ(model->training_prompt_templates, std::vector<std::string>{"a photo of a {}."});
   absl::StatusOr<Checkpoint> opened = OpenCheckpoint(checkpoint);
   ASSERT_TRUE(opened.ok());
   EXPECT_FALSE(opened->metadata.training_vocabulary.empty());

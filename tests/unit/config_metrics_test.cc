@@ -4,6 +4,7 @@
 
 #include "model/safetensors/safetensors_header.h"
 #include "server/config/config_loader.h"
+#include "server/config/prompt_template_check.h"
 #include "server/metrics/server_metrics.h"
 
 namespace ovseg {
@@ -31,6 +32,19 @@ TEST(ConfigTest, DefaultsAndShippedConfigParse) {
     auto shipped = LoadServerConfigFile(std::string(dir ? dir : ".") + file);
     EXPECT_TRUE(shipped.ok()) << file << ": " << shipped.status();
   }
+}
+
+TEST(ConfigTest, PromptTemplateMismatchNamesBothLists) {
+  auto single = ParseServerConfig("", "default");
+  auto vild = ParseServerConfig("vocabulary { template_set: \"vild\" }", "vild");
+  ASSERT_TRUE(single.ok() && vild.ok());
+  const std::vector<std::string> trained = {"a photo of a {}."};
+  EXPECT_EQ(PromptTemplateMismatch(trained, single->vocabulary()), "");
+  EXPECT_EQ(PromptTemplateMismatch({}, vild->vocabulary()), "") << "not recorded: no claim";
+  const std::string m = PromptTemplateMismatch(trained, vild->vocabulary());
+  EXPECT_NE(m.find("[\"a photo of a {}.\"]"), std::string::npos) << m;
+  EXPECT_NE(m.find("14 templates starting \"a photo of a {}.\""), std::string::npos) << m;
+  EXPECT_NE(PromptTemplateMismatch({"{}"}, single->vocabulary()), "");
 }
 
 TEST(ConfigTest, TemplateSets) {
