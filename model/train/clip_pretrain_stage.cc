@@ -55,6 +55,18 @@ torch::Tensor PretrainPixels(const Sample& s, int64_t size) {
   return x[0];
 }
 
+// [N, context] int64 token ids of `texts` (N may be 0).
+torch::Tensor TokenIds(const ClipTokenizer& tokenizer, const std::vector<std::string>& texts,
+                       int64_t context) {
+  torch::Tensor ids = torch::zeros({static_cast<int64_t>(texts.size()), context}, torch::kLong);
+  auto rows = ids.accessor<int64_t, 2>();
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<int> tokens = tokenizer.Tokenize(texts[i], static_cast<int>(context));
+    for (size_t t = 0; t < tokens.size(); ++t) rows[i][t] = tokens[t];
+  }
+  return ids;
+}
+
 }  // namespace
 
 absl::Status RunClipPretrainStage(const v1::TrainConfig& config, DataParallel& dp,
@@ -92,7 +104,8 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, DataParallel& d
   dp.Broadcast(clip->parameters());
   ClipPretrainer trainer(clip, options);
   std::cerr << "ovseg-train: clip_pretrain: " << (*corpus)->size() << " captioned images, "
-            << p.steps() << " steps of " << p.batch_size() << " on " << *device_name << "\n";
+            << p.steps() << " steps of " << p.batch_size() << " on " << *device_name << ", "
+            << p.hard_negatives() << " hard negatives per image\n";
 
   LoaderOptions loader_options;
   loader_options.threads = static_cast<int>(config.data().loader_threads());
@@ -114,33 +127,48 @@ absl::Status RunClipPretrainStage(const v1::TrainConfig& config, DataParallel& d
   uint64_t drawn = 0;
   for (uint64_t step = 0; step < p.steps(); ++step) {
     std::vector<torch::Tensor> images;
-    std::vector<int64_t> tokens(static_cast<size_t>(p.batch_size() * context), 0);
+    std::vector<std::string> captions, negatives;
     while (images.size() < p.batch_size()) {
       std::optional<Sample> s = loader.Next();
       if (!s) return absl::DataLossError("clip_pretrain: the caption corpus ran dry");
-      const std::vector<int> ids = tokenizer.Tokenize(s->caption, static_cast<int>(context));
-      std::copy(ids.begin(), ids.end(), tokens.begin() + images.size() * context);
+      captions.push_back(s->caption);
+      for (size_t k = 0; k < s->negative_captions.size() && k < p.hard_negatives(); ++k) {
+        negatives.push_back(s->negative_captions[k]);
+      }
       images.push_back(PretrainPixels(*s, size));
       drawn += dp.world_size();
     }
-    const torch::Tensor token_ids = torch::from_blob(
-        tokens.data(), {static_cast<int64_t>(p.batch_size()), context}, torch::kLong);
-    ClipStepStats stats = trainer.Step(torch::stack(images).to(device), token_ids.to(device));
-    const std::vector<double> mean = dp.Mean({stats.loss, stats.accuracy});
+    // A negative written exactly as some image's own caption is no negative for it.
+    torch::Tensor excluded = torch::zeros(
+        {static_cast<int64_t>(captions.size()), static_cast<int64_t>(negatives.size())},
+        torch::kBool);
+    for (size_t i = 0; i < captions.size(); ++i) {
+      for (size_t n = 0; n < negatives.size(); ++n) {
+        if (captions[i] == negatives[n]) excluded[i][n] = true;
+      }
+    }
+    ClipStepStats stats = trainer.Step(
+        torch::stack(images).to(device), TokenIds(tokenizer, captions, context).to(device),
+        TokenIds(tokenizer, negatives, context).to(device), excluded.to(device));
+    const std::vector<double> mean =
+        dp.Mean({stats.loss, stats.accuracy, stats.hard_negative_accuracy});
     stats.loss = mean[0];
     stats.accuracy = mean[1];
+    stats.hard_negative_accuracy = mean[2];
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
     log.Write({{"stage", "clip_pretrain"},
                {"step", trainer.step()},
                {"loss", stats.loss},
                {"accuracy", stats.accuracy},
+               {"hard_negative_accuracy", stats.hard_negative_accuracy},
                {"logit_scale", stats.logit_scale},
                {"lr", stats.lr},
                {"grad_norm", stats.grad_norm},
                {"images_per_second", static_cast<double>(drawn) / std::max(elapsed, 1e-9)},
                {"elapsed_seconds", elapsed}});
     if (progress)
-      progress->Advance(1, absl::StrFormat("loss %.3f acc %.2f", stats.loss, stats.accuracy));
+      progress->Advance(1, absl::StrFormat("loss %.3f acc %.2f neg %.2f", stats.loss,
+                                           stats.accuracy, stats.hard_negative_accuracy));
   }
   if (progress) progress->Finish();
 

@@ -1,6 +1,7 @@
 #include "model/train/clip_pretrainer.h"
 
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -57,20 +58,38 @@ void InitializeClipForTraining(ClipModel& model) {
 
 torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
                                   const torch::Tensor& text_embeddings,
-                                  const torch::Tensor& logit_scale, double* accuracy) {
-  const torch::Tensor image =
-      F::normalize(image_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
-  const torch::Tensor text =
-      F::normalize(text_embeddings.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
-  const torch::Tensor logits = logit_scale.to(torch::kFloat32).exp() * image.matmul(text.t());
+                                  const torch::Tensor& logit_scale, double* accuracy,
+                                  const ClipHardNegatives* negatives, double* negative_accuracy) {
+  const auto unit = [](const torch::Tensor& x) {
+    return F::normalize(x.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
+  };
+  const torch::Tensor image = unit(image_embeddings);
+  const torch::Tensor scale = logit_scale.to(torch::kFloat32).exp();
+  const torch::Tensor logits = scale * image.matmul(unit(text_embeddings).t());
   const torch::Tensor target = torch::arange(logits.size(0), logits.options().dtype(torch::kLong));
+  torch::Tensor image_logits = logits;  // image -> caption: [B, B] or [B, B + N]
+  torch::Tensor negative_logits;
+  const bool with_negatives = negatives != nullptr && negatives->text_embeddings.defined() &&
+                              negatives->text_embeddings.size(0) > 0;
+  if (with_negatives) {
+    negative_logits = (scale * image.matmul(unit(negatives->text_embeddings).t()))
+                          .masked_fill(negatives->excluded, -1e9);
+    image_logits = torch::cat({logits, negative_logits}, 1);
+  }
   const torch::Tensor loss =
-      (F::cross_entropy(logits, target) + F::cross_entropy(logits.t(), target)) / 2;
+      (F::cross_entropy(image_logits, target) + F::cross_entropy(logits.t(), target)) / 2;
+  torch::NoGradGuard no_grad;
   if (accuracy != nullptr) {
-    torch::NoGradGuard no_grad;
     const double rows = (logits.argmax(1) == target).to(torch::kFloat32).mean().item<double>();
     const double cols = (logits.argmax(0) == target).to(torch::kFloat32).mean().item<double>();
     *accuracy = (rows + cols) / 2;
+  }
+  if (negative_accuracy != nullptr) {
+    *negative_accuracy = with_negatives ? (logits.diagonal() > std::get<0>(negative_logits.max(1)))
+                                              .to(torch::kFloat32)
+                                              .mean()
+                                              .item<double>()
+                                        : 0.0;
   }
   return loss;
 }
@@ -94,7 +113,9 @@ ClipPretrainer::ClipPretrainer(ClipModel model, ClipPretrainOptions options)
   optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
 }
 
-ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Tensor& tokens) {
+ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Tensor& tokens,
+                                   const torch::Tensor& negative_tokens,
+                                   const torch::Tensor& excluded) {
   model_->train();
   ClipStepStats stats;
   stats.lr = WarmupDecaySchedule{options_.lr, options_.warmup_steps, options_.total_steps,
@@ -105,8 +126,13 @@ ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Ten
   torch::Tensor loss;
   {
     AutocastScope autocast(images.device(), options_.autocast_bf16);
+    std::optional<ClipHardNegatives> negatives;
+    if (negative_tokens.defined() && negative_tokens.size(0) > 0) {
+      negatives = ClipHardNegatives{model_->EncodeText(negative_tokens), excluded};
+    }
     loss = ClipContrastiveLoss(model_->EncodeImage(images), model_->EncodeText(tokens),
-                               model_->logit_scale, &stats.accuracy);
+                               model_->logit_scale, &stats.accuracy,
+                               negatives ? &*negatives : nullptr, &stats.hard_negative_accuracy);
   }
   loss.backward();
   if (options_.data_parallel) options_.data_parallel->AverageGradients(model_->parameters());

@@ -3,7 +3,9 @@
 // exp(logit_scale) x cosine similarity, cross-entropy over the batch in both directions
 // (image -> caption, caption -> image), averaged. The temperature is learned, its scale
 // clamped at 100 as CLIP does. AdamW with warm-up and cosine decay; no weight decay on
-// gains, biases, embeddings or the temperature.
+// gains, biases, embeddings or the temperature. Optional hard-negative captions (NegCLIP,
+// Yuksekgonul et al. 2023, "When and why vision-language models behave like bags-of-words")
+// join the image -> caption direction as extra wrong answers for every image.
 #ifndef OVSEG_MODEL_TRAIN_CLIP_PRETRAINER_H_
 #define OVSEG_MODEL_TRAIN_CLIP_PRETRAINER_H_
 
@@ -32,7 +34,10 @@ struct ClipPretrainOptions {
 
 struct ClipStepStats {
   double loss = 0;
-  double accuracy = 0;     // share of images and captions whose own pair scores highest
+  double accuracy = 0;  // share of images and captions whose own pair scores highest
+  // Share of images whose own caption outscores every hard negative of the batch (0
+  // without negatives).
+  double hard_negative_accuracy = 0;
   double logit_scale = 0;  // exp(logit_scale) after the step
   double lr = 0, grad_norm = 0;
 };
@@ -41,17 +46,33 @@ struct ClipStepStats {
 // N(0, 0.01), attention and MLP weights scaled by width and depth, projections by width.
 void InitializeClipForTraining(ClipModel& model);
 
-// The symmetric InfoNCE loss of matching rows. `accuracy`, when given, receives the share
-// of rows (both directions) whose own pair has the highest logit.
+// Hard-negative captions of a batch of B images: N caption embeddings, every one a wrong
+// answer for every image except where `excluded` [B, N] (bool) says it is the image's own
+// caption word for word (another image's negative can be).
+struct ClipHardNegatives {
+  torch::Tensor text_embeddings;  // [N, D]
+  torch::Tensor excluded;         // [B, N] bool
+};
+
+// The symmetric InfoNCE loss of matching rows; with `negatives`, each image's softmax also
+// runs over the N negatives (caption -> image is unchanged: a negative has no image).
+// `accuracy`, when given, receives the share of rows (both directions) whose own pair has
+// the highest logit among the B; `negative_accuracy` the share of images whose own caption
+// beats every negative.
 torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
                                   const torch::Tensor& text_embeddings,
-                                  const torch::Tensor& logit_scale, double* accuracy = nullptr);
+                                  const torch::Tensor& logit_scale, double* accuracy = nullptr,
+                                  const ClipHardNegatives* negatives = nullptr,
+                                  double* negative_accuracy = nullptr);
 
 class ClipPretrainer {
  public:
   ClipPretrainer(ClipModel model, ClipPretrainOptions options);
-  // images: [B, 3, S, S] CLIP-normalised; tokens: [B, L] int64, the matching captions.
-  ClipStepStats Step(const torch::Tensor& images, const torch::Tensor& tokens);
+  // images: [B, 3, S, S] CLIP-normalised; tokens: [B, L] int64, the matching captions;
+  // negative_tokens: [N, L] hard-negative captions (undefined or N = 0: none) with
+  // `excluded` [B, N] as ClipHardNegatives.
+  ClipStepStats Step(const torch::Tensor& images, const torch::Tensor& tokens,
+                     const torch::Tensor& negative_tokens = {}, const torch::Tensor& excluded = {});
   int64_t step() const { return step_; }
 
  private:

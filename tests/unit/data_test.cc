@@ -20,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string TinyWorld(const std::string& name, int train, int val) {
+std::string TinyWorld(const std::string& name, int train, int val, int caption_negatives = 0) {
   const std::string dir = ::testing::TempDir() + "/" + name;
   fs::remove_all(dir);
   SynthDatasetOptions o;
@@ -29,6 +29,7 @@ std::string TinyWorld(const std::string& name, int train, int val) {
   o.num_val = val;
   o.scene.min_size = 64;
   o.scene.max_size = 96;
+  o.scene.caption_negatives = caption_negatives;
   EXPECT_TRUE(WriteSynthDataset(o).ok());
   return dir;
 }
@@ -290,7 +291,7 @@ TEST(AugmentationTest, MasksFollowTheImageExactly) {
 }
 
 TEST(CaptionDatasetTest, ReadsOvsegSynthCaptionsAndNamesBadRecords) {
-  const std::string dir = TinyWorld("captions", 3, 0);
+  const std::string dir = TinyWorld("captions", 3, 0, /*caption_negatives=*/2);
   absl::StatusOr<std::unique_ptr<Dataset>> d =
       OpenCaptionDataset(dir + "/train/captions.json", dir + "/train/images");
   ASSERT_TRUE(d.ok()) << d.status();
@@ -298,7 +299,16 @@ TEST(CaptionDatasetTest, ReadsOvsegSynthCaptionsAndNamesBadRecords) {
   absl::StatusOr<Sample> s = (*d)->Load(1);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_FALSE(s->caption.empty());
+  ASSERT_EQ(s->negative_captions.size(), 2u);
+  EXPECT_NE(s->negative_captions[0], s->caption);
   EXPECT_EQ(s->rgb.size(), static_cast<size_t>(s->width * s->height * 3));
+  std::ofstream(dir + "/bad_negatives.json")
+      << R"([{"file_name": "000001.jpg", "caption": "grass", "negatives": ["sand", 3]}])";
+  EXPECT_NE(OpenCaptionDataset(dir + "/bad_negatives.json", dir + "/train/images")
+                .status()
+                .message()
+                .find("record 0: \"negatives\" is not a list of non-empty strings"),
+            std::string::npos);
 
   std::ofstream(dir + "/bad.json") << R"([{"file_name": "000001.jpg", "caption": "grass"},
                                         {"file_name": "000002.jpg"}])";

@@ -5,6 +5,7 @@
 // scores (ground truth against itself: PQ 100).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -87,6 +88,59 @@ TEST(SceneGeneratorTest, DeterministicAndConsistent) {
       }
     }
   }
+}
+
+// Words of a caption, for comparing captions word by word.
+std::vector<std::string> WordList(const std::string& caption) {
+  return absl::StrSplit(caption, ' ', absl::SkipEmpty());
+}
+
+TEST(SceneGeneratorTest, HardNegativeCaptionsDifferInOneWord) {
+  SceneOptions plain, with_negatives;
+  with_negatives.caption_negatives = 3;
+  int colour_swaps = 0, shape_swaps = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    const SynthScene a = GenerateScene(MixSeed(3, seed), plain);
+    const SynthScene b = GenerateScene(MixSeed(3, seed), with_negatives);
+    // Their own random stream: the scene is the same with or without them.
+    EXPECT_EQ(a.rgb, b.rgb);
+    EXPECT_EQ(a.caption, b.caption);
+    EXPECT_TRUE(a.negative_captions.empty());
+    ASSERT_EQ(b.negative_captions.size(), 3u) << b.caption;
+    const std::vector<std::string> words = WordList(b.caption);
+    for (const std::string& negative : b.negative_captions) {
+      EXPECT_NE(negative, b.caption);
+      const std::vector<std::string> other = WordList(negative);
+      // A thing's plain pattern has no word, so a pattern swap may add or drop one word.
+      int changed = 0;
+      if (other.size() == words.size()) {
+        for (size_t w = 0; w < words.size(); ++w) changed += words[w] != other[w];
+        EXPECT_EQ(changed, 1) << b.caption << " vs " << negative;
+      } else {
+        EXPECT_EQ(std::abs(static_cast<int>(other.size()) - static_cast<int>(words.size())), 1)
+            << b.caption << " vs " << negative;
+      }
+      for (const SynthClass& c : SynthVocabulary::Get().classes()) {
+        if (!c.isthing) continue;
+        const SynthColour& colour = SynthVocabulary::Colours()[c.colour];
+        if (absl::StrContains(negative, colour.name) && !absl::StrContains(b.caption, colour.name))
+          ++colour_swaps;
+        if (absl::StrContains(negative, SynthVocabulary::ShapeName(c.shape)) &&
+            !absl::StrContains(b.caption, SynthVocabulary::ShapeName(c.shape)))
+          ++shape_swaps;
+      }
+    }
+  }
+  EXPECT_GT(colour_swaps, 0) << "no colour was ever swapped";
+  EXPECT_GT(shape_swaps, 0) << "no shape was ever swapped";
+
+  SceneOptions bad;
+  bad.min_thing_radius = 0.3;
+  bad.max_thing_radius = 0.2;
+  EXPECT_NE(ValidateSceneOptions(bad).message().find("thing radius"), std::string::npos);
+  bad = SceneOptions{};
+  bad.caption_negatives = -1;
+  EXPECT_EQ(ValidateSceneOptions(bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SynthDatasetTest, SplitsFilesAndDeterminismAcrossThreads) {

@@ -83,6 +83,24 @@ TEST(ClipContrastiveLossTest, EqualsTheSymmetricCrossEntropyByHand) {
   // Swapped captions: every row's own pair scores lowest.
   ClipContrastiveLoss(image, text.flip({0}), torch::tensor(std::log(10.0f)), &accuracy);
   EXPECT_EQ(accuracy, 0.0);
+
+  // One hard negative pointing where caption 0 does: image 0's row becomes [10, 0, 10],
+  // image 1's [0, 10, 0]; captions -> images are unchanged.
+  ClipHardNegatives negatives{torch::tensor({{5.0f, 0.0f}}), torch::zeros({2, 1}, torch::kBool)};
+  double negative_accuracy = -1;
+  const double e = std::exp(-10.0);
+  const double cols = std::log(1 + e);
+  const torch::Tensor hard = ClipContrastiveLoss(image, text, torch::tensor(std::log(10.0f)),
+                                                 &accuracy, &negatives, &negative_accuracy);
+  EXPECT_NEAR(hard.item<double>(), ((std::log(2 + e) + std::log(1 + 2 * e)) / 2 + cols) / 2, 1e-6);
+  EXPECT_EQ(accuracy, 1.0) << "the in-batch accuracy ignores negatives";
+  EXPECT_EQ(negative_accuracy, 0.5) << "image 0's caption only ties its negative";
+  // The same words as image 0's own caption: excluded for it, and all is as without.
+  negatives.excluded = torch::tensor({{true}, {false}});
+  const torch::Tensor excluded = ClipContrastiveLoss(image, text, torch::tensor(std::log(10.0f)),
+                                                     &accuracy, &negatives, &negative_accuracy);
+  EXPECT_NEAR(excluded.item<double>(), ((cols + std::log(1 + 2 * e)) / 2 + cols) / 2, 1e-6);
+  EXPECT_EQ(negative_accuracy, 1.0);
 }
 
 ClipConfig PretrainTestConfig() {

@@ -13,6 +13,7 @@ namespace {
 
 struct CaptionRecord {
   std::string file_name, caption;
+  std::vector<std::string> negatives;
 };
 
 class CaptionDataset : public Dataset {
@@ -27,6 +28,7 @@ class CaptionDataset : public Dataset {
         ReadRgbImage((std::filesystem::path(image_dir_) / r.file_name).string());
     if (!sample.ok()) return sample.status();
     sample->caption = r.caption;
+    sample->negative_captions = r.negatives;
     return sample;
   }
 
@@ -58,7 +60,19 @@ absl::StatusOr<std::unique_ptr<Dataset>> OpenCaptionDataset(const std::string& c
             absl::StrCat(captions_json, ": record ", i, " has no non-empty string \"", key, "\""));
       }
     }
-    records.push_back({r["file_name"].get<std::string>(), r["caption"].get<std::string>()});
+    std::vector<std::string> negatives;
+    if (r.contains("negatives")) {
+      const nlohmann::json& n = r["negatives"];
+      bool ok = n.is_array();
+      for (size_t k = 0; ok && k < n.size(); ++k) ok = n[k].is_string() && !n[k].empty();
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            captions_json, ": record ", i, ": \"negatives\" is not a list of non-empty strings"));
+      }
+      negatives = n.get<std::vector<std::string>>();
+    }
+    records.push_back(
+        {r["file_name"].get<std::string>(), r["caption"].get<std::string>(), std::move(negatives)});
   }
   if (!std::filesystem::is_directory(image_dir)) {
     return absl::NotFoundError(absl::StrCat(image_dir, ": not a directory of images"));

@@ -1,8 +1,8 @@
 // An image-caption corpus for contrastive CLIP training: a JSON list of
-// {"file_name": ..., "caption": ...} records (ovseg-synth writes one per split as
-// captions.json; extra keys such as image_id are ignored) and the directory holding the
-// images. The file is checked whole on open, naming the record at fault; a sample is the
-// RGB image with its caption.
+// {"file_name": ..., "caption": ..., "negatives": [...]} records (ovseg-synth writes one per
+// split as captions.json; "negatives", hard-negative captions, is optional; extra keys such
+// as image_id are ignored) and the directory holding the images. The file is checked whole
+// on open, naming the record at fault; a sample is the RGB image with its captions.
 #ifndef OVSEG_TRAIN_DATA_CAPTION_DATASET_H_
 #define OVSEG_TRAIN_DATA_CAPTION_DATASET_H_
 

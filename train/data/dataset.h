@@ -26,8 +26,10 @@ struct Sample {
   std::vector<PanopticSegment> segments;
   std::vector<int32_t> labels;
   int ignore = 255;
-  // Captioned datasets: the image's caption.
+  // Captioned datasets: the image's caption, and captions known to be wrong for it
+  // (hard negatives; may be empty).
   std::string caption;
+  std::vector<std::string> negative_captions;
 };
 
 class Dataset {

@@ -220,7 +220,77 @@ std::string JoinList(const std::vector<std::string>& items) {
   return absl::StrCat(absl::StrJoin(items.begin(), items.end() - 1, ", "), " and ", items.back());
 }
 
+std::string Caption(const std::vector<std::string>& things, const std::vector<std::string>& stuff) {
+  return things.empty() ? JoinList(stuff) : absl::StrCat(JoinList(things), " on ", JoinList(stuff));
+}
+
+// The thing class equal to `c` but for one attribute (0 colour, 1 pattern, 2 shape),
+// changed to a different value drawn from `rng`. Every combination is a class.
+const SynthClass& SwapOneWord(const SynthClass& c, int attribute, cv::RNG& rng) {
+  const SynthVocabulary& vocabulary = SynthVocabulary::Get();
+  const int values[] = {static_cast<int>(SynthVocabulary::Colours().size()), 3, 7};
+  const int current[] = {c.colour, static_cast<int>(c.pattern), static_cast<int>(c.shape)};
+  int value = rng.uniform(0, values[attribute] - 1);
+  if (value >= current[attribute]) ++value;  // any value but the current one
+  for (int id : vocabulary.ThingIds()) {
+    const SynthClass& o = vocabulary.ById(id);
+    const int attributes[] = {o.colour, static_cast<int>(o.pattern), static_cast<int>(o.shape)};
+    bool match = attributes[attribute] == value;
+    for (int a = 0; a < 3 && match; ++a) match = a == attribute || attributes[a] == current[a];
+    if (match) return o;
+  }
+  return c;  // unreachable: the vocabulary holds every combination
+}
+
+// `count` captions differing from the scene's in one word (SceneOptions::caption_negatives).
+std::vector<std::string> NegativeCaptions(const std::vector<int>& thing_classes,
+                                          const std::vector<int>& stuff_classes, int count,
+                                          uint64_t seed) {
+  const SynthVocabulary& vocabulary = SynthVocabulary::Get();
+  cv::RNG rng(MixSeed(seed, 0x4E454743) | 1);
+  std::vector<std::string> out;
+  const std::vector<int> all_stuff = vocabulary.StuffIds();
+  for (int k = 0; k < count; ++k) {
+    std::vector<int> things = thing_classes, stuff = stuff_classes;
+    if (!things.empty()) {
+      const int i = rng.uniform(0, static_cast<int>(things.size()));
+      things[i] = SwapOneWord(vocabulary.ById(things[i]), rng.uniform(0, 3), rng).id;
+    } else {
+      std::vector<int> absent;
+      for (int id : all_stuff) {
+        if (std::find(stuff.begin(), stuff.end(), id) == stuff.end()) absent.push_back(id);
+      }
+      if (stuff.empty() || absent.empty()) break;
+      stuff[rng.uniform(0, static_cast<int>(stuff.size()))] =
+          absent[rng.uniform(0, static_cast<int>(absent.size()))];
+    }
+    std::vector<std::string> thing_names, stuff_names;
+    for (int id : things) thing_names.push_back("a " + vocabulary.ById(id).name);
+    for (int id : stuff) stuff_names.push_back(vocabulary.ById(id).name);
+    out.push_back(Caption(thing_names, stuff_names));
+  }
+  return out;
+}
+
 }  // namespace
+
+absl::Status ValidateSceneOptions(const SceneOptions& o) {
+  if (o.min_size < 32 || o.max_size < o.min_size || o.max_size > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat("sizes must satisfy 32 <= min (", o.min_size,
+                                                   ") <= max (", o.max_size, ") <= 4096"));
+  }
+  if (!(o.min_thing_radius > 0 && o.min_thing_radius <= o.max_thing_radius &&
+        o.max_thing_radius <= 0.5)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("thing radius must satisfy 0 < min (", o.min_thing_radius, ") <= max (",
+                     o.max_thing_radius, ") <= 0.5 of the shorter side"));
+  }
+  if (o.max_things < 0 || o.max_stuff < 1 || o.caption_negatives < 0) {
+    return absl::InvalidArgumentError(
+        "counts: need max_things >= 0, max_stuff >= 1, caption_negatives >= 0");
+  }
+  return absl::OkStatus();
+}
 
 SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   const SynthVocabulary& vocabulary = SynthVocabulary::Get();
@@ -277,7 +347,8 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   cv::Mat mask(h, w, CV_8UC1);
   for (int i = 0; i < n_things; ++i) {
     const SynthClass& c = vocabulary.ById(things[rng.uniform(0, static_cast<int>(things.size()))]);
-    const double r = rng.uniform(0.06, 0.22) * std::min(w, h);
+    const double r =
+        rng.uniform(options.min_thing_radius, options.max_thing_radius) * std::min(w, h);
     const cv::Point2d centre(rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h);
     const double angle = rng.uniform(0.0, 2 * kPi);
     mask.setTo(0);
@@ -318,6 +389,7 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
     if (id != 0 && !keep[id - 1]) id = 0;
   }
   std::vector<std::string> thing_names, stuff_names;
+  std::vector<int> thing_classes, stuff_classes;
   for (size_t s = 0; s < category_of.size(); ++s) {
     if (!keep[s]) continue;
     PanopticSegment segment;
@@ -326,10 +398,11 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
     scene.segments.push_back(segment);
     const SynthClass& c = vocabulary.ById(category_of[s]);
     (c.isthing ? thing_names : stuff_names).push_back(c.isthing ? "a " + c.name : c.name);
+    (c.isthing ? thing_classes : stuff_classes).push_back(c.id);
   }
-  scene.caption = thing_names.empty()
-                      ? JoinList(stuff_names)
-                      : absl::StrCat(JoinList(thing_names), " on ", JoinList(stuff_names));
+  scene.caption = Caption(thing_names, stuff_names);
+  scene.negative_captions =
+      NegativeCaptions(thing_classes, stuff_classes, options.caption_negatives, seed);
   scene.rgb.assign(canvas.data, canvas.data + canvas.total() * 3);
   return scene;
 }

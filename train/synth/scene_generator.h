@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "train/data/seed_mixing.h"
 #include "train/eval/panoptic_quality.h"
 
@@ -23,6 +24,14 @@ struct SceneOptions {
   double blur_probability = 0.3;  // a 3x3 or 5x5 Gaussian blur
   // Things smaller than this many visible pixels (after occlusion) become VOID.
   int min_thing_area = 24;
+  // A thing's radius, as a fraction of the image's shorter side, is uniform in this range.
+  double min_thing_radius = 0.06, max_thing_radius = 0.22;
+  // Hard-negative captions per scene (NegCLIP, Yuksekgonul et al. 2023): the caption with
+  // one word of one thing (its colour, pattern or shape; a stuff name when there is no
+  // thing) swapped for another of the world's words. A CLIP trained on them must see every
+  // word: colour alone no longer tells its caption from the rest. Drawn from their own
+  // random stream, so the image and caption do not depend on it.
+  int caption_negatives = 0;
 };
 
 struct SynthScene {
@@ -31,7 +40,13 @@ struct SynthScene {
   std::vector<uint32_t> ids;              // panoptic segment id per pixel, 0 = VOID
   std::vector<PanopticSegment> segments;  // category_id = SynthVocabulary class id
   std::string caption;
+  // SceneOptions::caption_negatives captions, each different from `caption` (fewer when
+  // the scene shows nothing to swap).
+  std::vector<std::string> negative_captions;
 };
+
+// INVALID_ARGUMENT naming the field when a range is empty or out of bounds.
+absl::Status ValidateSceneOptions(const SceneOptions& options);
 
 SynthScene GenerateScene(uint64_t seed, const SceneOptions& options);
 

@@ -57,6 +57,7 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
   dataset.images.resize(split.count);
   dataset.annotations.resize(split.count);
   std::vector<std::string> captions(split.count);
+  std::vector<std::vector<std::string>> negatives(split.count);
   std::atomic<int> next{0};
   absl::Mutex mu;
   absl::Status first_error;
@@ -113,6 +114,7 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
         dataset.images[i] = {i + 1, stem + ".jpg", scene.width, scene.height};
         dataset.annotations[i] = {i + 1, stem + ".png", scene.segments};
         captions[i] = scene.caption;
+        negatives[i] = std::move(scene.negative_captions);
         if (progress != nullptr) progress->Advance();
       }
     });
@@ -124,9 +126,10 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
   }
   nlohmann::json caption_json = nlohmann::json::array();
   for (int i = 0; i < split.count; ++i) {
-    caption_json.push_back({{"image_id", i + 1},
-                            {"file_name", dataset.images[i].file_name},
-                            {"caption", captions[i]}});
+    nlohmann::json record = {
+        {"image_id", i + 1}, {"file_name", dataset.images[i].file_name}, {"caption", captions[i]}};
+    if (!negatives[i].empty()) record["negatives"] = negatives[i];
+    caption_json.push_back(std::move(record));
   }
   return WriteText((root / "captions.json").string(), caption_json.dump(1));
 }
@@ -190,12 +193,7 @@ absl::Status WriteSynthDataset(const SynthDatasetOptions& options, Progress* pro
   if (options.num_train < 0 || options.num_val < 0) {
     return absl::InvalidArgumentError("image counts must be >= 0");
   }
-  if (options.scene.min_size < 32 || options.scene.max_size < options.scene.min_size ||
-      options.scene.max_size > 4096) {
-    return absl::InvalidArgumentError(absl::StrCat("sizes must satisfy 32 <= min (",
-                                                   options.scene.min_size, ") <= max (",
-                                                   options.scene.max_size, ") <= 4096"));
-  }
+  if (absl::Status s = ValidateSceneOptions(options.scene); !s.ok()) return s;
   std::error_code error;
   fs::create_directories(options.out_dir, error);
   if (error)

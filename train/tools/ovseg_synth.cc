@@ -1,6 +1,8 @@
 // ovseg-synth: writes the synthetic open-vocabulary world (train/synth/synth_dataset.h).
 //   ovseg-synth --out DIR [--train N (1000)] [--val N (200)] [--seed S (1)]
 //               [--min-size PX (128)] [--max-size PX (256)] [--max-things N (5)]
+//               [--min-radius F (0.06)] [--max-radius F (0.22)]  (things' radius / shorter side)
+//               [--caption-negatives N (0)]  (hard-negative captions per image, captions.json)
 //               [--threads N (every core)]
 #include <iostream>
 #include <map>
@@ -17,7 +19,8 @@ namespace {
 int Usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "ovseg-synth: " << problem << "\n";
   std::cerr << "usage: ovseg-synth --out DIR [--train N] [--val N] [--seed S] [--min-size PX] "
-               "[--max-size PX] [--max-things N] [--threads N]\n";
+               "[--max-size PX] [--max-things N] [--min-radius F] [--max-radius F] "
+               "[--caption-negatives N] [--threads N]\n";
   return 2;
 }
 
@@ -45,6 +48,12 @@ int Run(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &o.scene.max_size);
     } else if (name == "max-things") {
       ok = absl::SimpleAtoi(value, &o.scene.max_things);
+    } else if (name == "min-radius") {
+      ok = absl::SimpleAtod(value, &o.scene.min_thing_radius);
+    } else if (name == "max-radius") {
+      ok = absl::SimpleAtod(value, &o.scene.max_thing_radius);
+    } else if (name == "caption-negatives") {
+      ok = absl::SimpleAtoi(value, &o.scene.caption_negatives);
     } else if (name == "threads") {
       ok = absl::SimpleAtoi(value, &o.threads);
     } else {
