@@ -9,6 +9,9 @@ namespace ovseg {
 namespace F = torch::nn::functional;
 namespace {
 
+// Class target of a query left out of the classification loss (cross_entropy's ignore_index).
+constexpr int64_t kIgnoredQuery = -100;
+
 torch::Tensor Uniform(int64_t n, int64_t p, std::optional<at::Generator> generator,
                       const torch::Device& device) {
   return at::rand({n, p, 2}, generator, torch::TensorOptions().device(device));
@@ -134,6 +137,24 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
         queries.push_back(query);
         indices.push_back(target);
       }
+      if (targets[i].unannotated.defined() && options.unannotated_overlap <= 1.0) {
+        torch::NoGradGuard no_grad;
+        const torch::Tensor on = p.mask_logits[i].detach() > 0;  // [Q, h, w]
+        const torch::Tensor unannotated =
+            F::interpolate(
+                targets[i].unannotated.to(device, torch::kFloat32).unsqueeze(0).unsqueeze(0),
+                F::InterpolateFuncOptions()
+                    .size(std::vector<int64_t>{on.size(1), on.size(2)})
+                    .mode(torch::kNearest))[0][0] > 0.5;
+        const torch::Tensor area = on.sum({1, 2});
+        const torch::Tensor inside = (on & unannotated).sum({1, 2});
+        torch::Tensor left_out =
+            (area > 0) & (inside.to(torch::kFloat32) > options.unannotated_overlap * area);
+        if (!queries.empty()) {
+          left_out.index_put_({torch::tensor(queries, torch::kLong).to(device)}, false);
+        }
+        class_targets[i].masked_fill_(left_out, kIgnoredQuery);
+      }
       if (queries.empty()) continue;
       const torch::Tensor qi =
           torch::tensor(queries, torch::TensorOptions().dtype(torch::kLong)).to(device);
@@ -145,8 +166,14 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
     }
     torch::Tensor weight = torch::ones({void_class + 1}, torch::TensorOptions().device(device));
     weight[void_class] = options.no_object_weight;
-    const torch::Tensor ce = F::cross_entropy(class_logits.flatten(0, 1), class_targets.flatten(),
-                                              F::CrossEntropyFuncOptions().weight(weight));
+    // Every query left out (an image of unlabelled objects only): no classification term,
+    // rather than cross_entropy's 0 / 0.
+    const torch::Tensor ce =
+        (class_targets != kIgnoredQuery).any().item<bool>()
+            ? F::cross_entropy(
+                  class_logits.flatten(0, 1), class_targets.flatten(),
+                  F::CrossEntropyFuncOptions().weight(weight).ignore_index(kIgnoredQuery))
+            : class_logits.sum() * 0.0;
     torch::Tensor bce = p.mask_logits.sum() * 0.0, dice = bce;
     if (!matched_pred.empty()) {
       const torch::Tensor pred = torch::cat(matched_pred, 0).to(torch::kFloat32);

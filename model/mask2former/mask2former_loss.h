@@ -3,7 +3,9 @@
 // Hungarian-matched to ground-truth segments on a cost of mask BCE + dice (on uniformly
 // sampled points) + class probability, then
 //   - class/objectness cross-entropy over all queries, unmatched ones targeting void,
-//     void weighted by `no_object_weight`;
+//     void weighted by `no_object_weight`; an unmatched query whose predicted mask lies
+//     mostly in the image's unannotated pixels (SegmentTargets::unannotated) is left out,
+//     so that objects nobody labelled are not taught to be background;
 //   - mask BCE and dice of matched queries on points sampled by uncertainty (importance
 //     sampling, as PointRend/Mask2Former) or uniformly;
 // each averaged over the batch's target count and weighted 2 / 5 / 5, summed over every
@@ -30,12 +32,18 @@ struct Mask2FormerLossOptions {
   bool importance_sampling = true;
   double oversample_ratio = 3.0;
   double importance_sample_ratio = 0.75;
+  // An unmatched query is left out of the classification loss when more than this share
+  // of its predicted mask (logit > 0) is unannotated; > 1 turns the rule off.
+  double unannotated_overlap = 0.5;
 };
 
 // One image's ground truth.
 struct SegmentTargets {
   torch::Tensor masks;   // [N, H, W], 0/1 (any dtype), any resolution (points are relative)
   torch::Tensor labels;  // [N] int64 in [0, num_classes); all 0 for class-agnostic training
+  // Optional [H', W'] 0/1, any resolution: image content no segment annotates (an
+  // open-vocabulary training split's unseen classes are VOID). Undefined: none.
+  torch::Tensor unannotated;
 };
 
 struct Mask2FormerLosses {

@@ -1,7 +1,10 @@
 // The "generator" stage: class-agnostic Mask2Former trained from scratch on the training
-// split's panoptic segments (crowd regions and VOID are background), with large-scale
-// jitter. Only seen classes are annotated there, so the generator learns "object" from
-// seen classes alone, as open-vocabulary generators do.
+// split's panoptic segments (crowd regions are background), with large-scale jitter. Only
+// seen classes are annotated there, so the generator learns "object" from seen classes
+// alone, as open-vocabulary generators do. VOID pixels hold unseen objects nobody labelled:
+// a query that finds one is not taught that it is background
+// (Mask2FormerLossOptions::unannotated_overlap), or the generator would learn to miss
+// exactly the classes an open vocabulary asks about.
 #include <filesystem>
 #include <iostream>
 
@@ -22,15 +25,34 @@ namespace ovseg {
 namespace {
 
 constexpr int64_t kMaskStride = 4;  // Mask2Former predicts masks at 1/4
+// VOID pixels are marked with this id before the jitter, whose own padding is id 0: after
+// it, they tell unannotated content from padding. No segment has this id.
+constexpr uint32_t kUnannotatedId = 0xFFFFFFFFu;
 
-// [N, H/4, W/4] bool: each non-crowd segment, sampled at the centre of every 4x4 cell.
-torch::Tensor SegmentMasks(const Sample& s) {
+Sample MarkUnannotated(Sample s) {
+  for (uint32_t& id : s.ids) {
+    if (id == 0) id = kUnannotatedId;
+  }
+  return s;
+}
+
+// The 1/4 grid of `s`'s ids, sampled at the centre of every 4x4 cell.
+torch::Tensor QuarterIds(const Sample& s) {
   const torch::Tensor ids =
       torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32);
   using torch::indexing::Slice;
-  const torch::Tensor small =
-      ids.index({Slice(kMaskStride / 2, torch::indexing::None, kMaskStride),
-                 Slice(kMaskStride / 2, torch::indexing::None, kMaskStride)});
+  return ids.index({Slice(kMaskStride / 2, torch::indexing::None, kMaskStride),
+                    Slice(kMaskStride / 2, torch::indexing::None, kMaskStride)});
+}
+
+// [H/4, W/4] bool: the unannotated content (kUnannotatedId).
+torch::Tensor UnannotatedMask(const Sample& s) {
+  return QuarterIds(s) == static_cast<int32_t>(kUnannotatedId);
+}
+
+// [N, H/4, W/4] bool: each non-crowd segment, sampled at the centre of every 4x4 cell.
+torch::Tensor SegmentMasks(const Sample& s) {
+  const torch::Tensor small = QuarterIds(s);
   std::vector<torch::Tensor> masks;
   for (const PanopticSegment& seg : s.segments) {
     if (seg.iscrowd) continue;
@@ -77,6 +99,8 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   options.grad_clip = g.grad_clip();
   options.autocast_bf16 = config.autocast() == "bf16";
   options.data_parallel = &dp;
+  options.loss.unannotated_overlap =
+      g.has_unannotated_overlap() ? g.unannotated_overlap() : options.loss.unannotated_overlap;
   dp.Broadcast(m2f->parameters());
   // Point count as Mask2Former's 112 x 112 at 512 px, scaled to the crop's area.
   options.loss.num_points =
@@ -97,7 +121,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   jitter.min_scale = g.min_scale();
   jitter.max_scale = g.max_scale();
   DataLoader loader(**dataset, loader_options, [jitter](const Sample& s, uint64_t seed) {
-    return LargeScaleJitter(s, jitter, seed);
+    return LargeScaleJitter(MarkUnannotated(s), jitter, seed);
   });
   TrainLog log(config.out_dir(), dp);
   std::unique_ptr<Progress> progress =
@@ -105,15 +129,17 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   const absl::Time start = absl::Now();
   int64_t images_seen = 0;
   for (uint64_t step = 0; step < g.steps(); ++step) {
-    std::vector<torch::Tensor> images, masks;
+    std::vector<torch::Tensor> images, masks, unannotated;
     while (images.size() < g.batch_size()) {
       std::optional<Sample> s = loader.Next();
       if (!s) return absl::DataLossError("generator: the training split ran dry");
       images.push_back(ClipNormalize(s->rgb.data(), s->width, s->height)[0]);
       masks.push_back(SegmentMasks(*s));
+      unannotated.push_back(UnannotatedMask(*s));
     }
     images_seen += static_cast<int64_t>(images.size()) * dp.world_size();
-    absl::StatusOr<GeneratorStepStats> stats = trainer.Step(torch::stack(images).to(device), masks);
+    absl::StatusOr<GeneratorStepStats> stats =
+        trainer.Step(torch::stack(images).to(device), masks, unannotated);
     if (!stats.ok()) return stats.status();
     const std::vector<double> mean =
         dp.Mean({stats->loss, stats->classification, stats->mask_bce, stats->mask_dice});

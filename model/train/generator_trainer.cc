@@ -16,8 +16,12 @@ GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions opti
       torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay));
 }
 
-absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& images,
-                                                          const std::vector<torch::Tensor>& masks) {
+absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
+    const torch::Tensor& images, const std::vector<torch::Tensor>& masks,
+    const std::vector<torch::Tensor>& unannotated) {
+  if (!unannotated.empty() && unannotated.size() != masks.size()) {
+    return absl::InvalidArgumentError("generator: one unannotated map per image, or none");
+  }
   model_->train();
   {
     std::lock_guard<std::mutex> lock(points_.mutex());
@@ -29,13 +33,17 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(const torch::Tensor& i
   SetAdamWLearningRate(*optimizer_, stats.lr);
   const torch::Tensor x = ClipToMask2FormerInput(images);
   std::vector<SegmentTargets> targets;
-  for (const torch::Tensor& m : masks) {
-    // Targets on the padded 1/4 grid: padding is background.
+  // Targets on the padded 1/4 grid: padding is background, and annotated.
+  const auto pad = [&](const torch::Tensor& m) {
     torch::Tensor padded = torch::zeros({m.size(0), x.size(2) / 4, x.size(3) / 4}, torch::kFloat32);
     padded.narrow(1, 0, m.size(1)).narrow(2, 0, m.size(2)).copy_(m.to(torch::kFloat32));
+    return padded.to(x.device());
+  };
+  for (size_t i = 0; i < masks.size(); ++i) {
+    const torch::Tensor& m = masks[i];
     targets.push_back(
-        {padded.to(x.device()),
-         torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device()))});
+        {pad(m), torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device())),
+         unannotated.empty() ? torch::Tensor() : pad(unannotated[i].unsqueeze(0))[0]});
   }
   optimizer_->zero_grad();
   std::vector<MaskPrediction> predictions;

@@ -42,9 +42,11 @@ class GeneratorTrainer {
  public:
   GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options, uint64_t seed);
   // images: [B, 3, H, W] CLIP-normalised (converted as the serving generator converts
-  // them); masks: per image [N, H/4, W/4] bool segments (N may be 0).
+  // them); masks: per image [N, H/4, W/4] bool segments (N may be 0); unannotated: empty,
+  // or per image [H/4, W/4] bool, content no segment labels (SegmentTargets::unannotated).
   absl::StatusOr<GeneratorStepStats> Step(const torch::Tensor& images,
-                                          const std::vector<torch::Tensor>& masks);
+                                          const std::vector<torch::Tensor>& masks,
+                                          const std::vector<torch::Tensor>& unannotated = {});
   int64_t step() const { return step_; }
 
  private:

@@ -28,8 +28,8 @@ inline std::pair<torch::Tensor, std::vector<SegmentTargets>> SyntheticShapes(int
         ((xx - cx) * (xx - cx) + (yy - cy) * (yy - cy) < s * s / 4) & ~square;
     images[i].masked_fill_(square.unsqueeze(0).expand({3, size, size}), 2.0);
     images[i].masked_fill_(disc.unsqueeze(0).expand({3, size, size}), -2.0);
-    targets.push_back(
-        {torch::stack({square, disc}).to(torch::kFloat32), torch::zeros({2}, torch::kLong)});
+    targets.push_back({torch::stack({square, disc}).to(torch::kFloat32),
+                       torch::zeros({2}, torch::kLong), torch::Tensor()});
   }
   return {images, targets};
 }

@@ -139,7 +139,7 @@ TEST_P(Mask2FormerModelTest, LossEqualsHuggingFaceOnTheSameRandomStream) {
   std::vector<SegmentTargets> targets;
   for (int i = 0; i < 2; ++i) {
     targets.push_back({Get(v, "target.masks_" + std::to_string(i)),
-                       Get(v, "target.labels_" + std::to_string(i))});
+                       Get(v, "target.labels_" + std::to_string(i)), torch::Tensor()});
   }
   // HF's defaults: 12544 importance-sampled points, no-object weight 0.1.
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
@@ -160,6 +160,47 @@ TEST_P(Mask2FormerModelTest, LossEqualsHuggingFaceOnTheSameRandomStream) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backbones, Mask2FormerModelTest, ::testing::Values("resnet", "swin"));
+
+// Unlabelled objects are not taught to be background: an unmatched query covering mostly
+// unannotated pixels leaves the classification loss; the others, matched ones included,
+// stay.
+TEST(Mask2FormerLossTest, LeavesOutUnmatchedQueriesOnUnannotatedPixels) {
+  using torch::indexing::Slice;
+  const torch::Tensor class_logits = torch::tensor({{{2.0f, 0.0f}, {0.0f, 1.0f}, {1.0f, 1.0f}}});
+  torch::Tensor mask_logits = torch::full({1, 3, 8, 8}, -10.0f);
+  mask_logits.index_put_({0, 0, Slice(), Slice(0, 4)}, 10.0f);      // the labelled object
+  mask_logits.index_put_({0, 1, Slice(0, 4), Slice(4, 8)}, 10.0f);  // an unlabelled one
+  mask_logits.index_put_({0, 2, Slice(4, 8), Slice(4, 8)}, 10.0f);  // annotated background
+  torch::Tensor target = torch::zeros({1, 8, 8});
+  target.index_put_({0, Slice(), Slice(0, 4)}, 1.0f);
+  torch::Tensor unannotated = torch::zeros({8, 8});
+  unannotated.index_put_({Slice(0, 4), Slice(4, 8)}, 1.0f);
+  std::vector<SegmentTargets> targets = {{target, torch::zeros({1}, torch::kLong), unannotated}};
+  Mask2FormerLossOptions options;
+  options.num_points = 256;
+  const auto ce = [](const torch::Tensor& logits, int64_t label) {
+    return -torch::log_softmax(logits, 0)[label].item<double>();
+  };
+  const double q0 = ce(class_logits[0][0], 0), q1 = ce(class_logits[0][1], 1),
+               q2 = ce(class_logits[0][2], 1);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(1);
+  absl::StatusOr<Mask2FormerLosses> with =
+      ComputeMask2FormerLoss({{class_logits, mask_logits}}, targets, options, generator);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_NEAR(with->classification.item<double>(), (q0 + 0.1 * q2) / 1.1, 1e-5);
+  options.unannotated_overlap = 2.0;  // the rule off: every unmatched query targets void
+  absl::StatusOr<Mask2FormerLosses> without =
+      ComputeMask2FormerLoss({{class_logits, mask_logits}}, targets, options, generator);
+  ASSERT_TRUE(without.ok());
+  EXPECT_NEAR(without->classification.item<double>(), (q0 + 0.1 * q1 + 0.1 * q2) / 1.2, 1e-5);
+  // A matched query stays whatever lies under it.
+  targets[0].unannotated = torch::ones({8, 8});
+  options.unannotated_overlap = 0.5;
+  absl::StatusOr<Mask2FormerLosses> all =
+      ComputeMask2FormerLoss({{class_logits, mask_logits}}, targets, options, generator);
+  ASSERT_TRUE(all.ok());
+  EXPECT_NEAR(all->classification.item<double>(), q0, 1e-5);
+}
 
 TEST(Mask2FormerWeightsTest, MapsEveryHfFamilyOfKeys) {
   EXPECT_EQ(*HfToOvsegName("model.pixel_level_module.encoder.embedder.embedder.convolution.weight"),
