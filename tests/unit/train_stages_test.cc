@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "model/clip/clip_tokenizer.h"
 #include "model/runtime/autocast_scope.h"
@@ -42,6 +43,20 @@ TEST(TrainConfigTest, StagesDefaultToFovsegAndRunOnlyInOrder) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("unknown stage \"pretrain\""), std::string::npos);
   EXPECT_FALSE(ParseStages("autocast: \"fp8\"").ok());
+}
+
+// The shipped training configs parse and validate (a field renamed or a range tightened
+// would break scripts/train_demo.sh only after an hour otherwise).
+TEST(TrainConfigTest, ShippedConfigsLoad) {
+  const char* dir = std::getenv("OVSEG_SOURCE_DIR");
+  for (const char* file : {"/configs/train_demo.pbtxt", "/configs/train_fovseg_synth.pbtxt"}) {
+    absl::StatusOr<v1::TrainConfig> shipped = LoadTrainConfig(std::string(dir ? dir : ".") + file);
+    EXPECT_TRUE(shipped.ok()) << file << ": " << shipped.status();
+  }
+  absl::StatusOr<v1::TrainConfig> demo =
+      LoadTrainConfig(std::string(dir ? dir : ".") + "/configs/train_demo.pbtxt");
+  ASSERT_TRUE(demo.ok());
+  EXPECT_EQ(demo->loss().max_classes_per_image(), 40u);
 }
 
 TEST(TrainConfigTest, ClipPretrainNeedsACorpusAndCheckedSizes) {
