@@ -254,7 +254,9 @@ std::vector<std::string> NegativeCaptions(const std::vector<int>& thing_classes,
     std::vector<int> things = thing_classes, stuff = stuff_classes;
     if (!things.empty()) {
       const int i = rng.uniform(0, static_cast<int>(things.size()));
-      things[i] = SwapOneWord(vocabulary.ById(things[i]), rng.uniform(0, 3), rng).id;
+      // Attributes in turn (colour, pattern, shape, colour, ...): every image's set asks
+      // about each word, rather than leaving one unasked by chance.
+      things[i] = SwapOneWord(vocabulary.ById(things[i]), k % 3, rng).id;
     } else {
       std::vector<int> absent;
       for (int id : all_stuff) {

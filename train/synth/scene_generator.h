@@ -27,8 +27,8 @@ struct SceneOptions {
   // A thing's radius, as a fraction of the image's shorter side, is uniform in this range.
   double min_thing_radius = 0.06, max_thing_radius = 0.22;
   // Hard-negative captions per scene (NegCLIP, Yuksekgonul et al. 2023): the caption with
-  // one word of one thing (its colour, pattern or shape; a stuff name when there is no
-  // thing) swapped for another of the world's words. A CLIP trained on them must see every
+  // one word of one thing swapped for another of the world's words: its colour, pattern
+  // and shape in turn (a stuff name when there is no thing). A CLIP trained on them must see every
   // word: colour alone no longer tells its caption from the rest. Drawn from their own
   // random stream, so the image and caption do not depend on it.
   int caption_negatives = 0;
