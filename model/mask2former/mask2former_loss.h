@@ -3,9 +3,10 @@
 // Hungarian-matched to ground-truth segments on a cost of mask BCE + dice (on uniformly
 // sampled points) + class probability, then
 //   - class/objectness cross-entropy over all queries, unmatched ones targeting void,
-//     void weighted by `no_object_weight`; an unmatched query whose predicted mask lies
-//     mostly in the image's unannotated pixels (SegmentTargets::unannotated) is left out,
-//     so that objects nobody labelled are not taught to be background;
+//     void weighted by `no_object_weight`; optionally (`unannotated_overlap`) an unmatched
+//     query whose predicted mask lies mostly in the image's unannotated pixels
+//     (SegmentTargets::unannotated) is left out, so that objects nobody labelled are not
+//     taught to be background;
 //   - mask BCE and dice of matched queries on points sampled by uncertainty (importance
 //     sampling, as PointRend/Mask2Former) or uniformly;
 // each averaged over the batch's target count and weighted 2 / 5 / 5, summed over every
@@ -33,8 +34,9 @@ struct Mask2FormerLossOptions {
   double oversample_ratio = 3.0;
   double importance_sample_ratio = 0.75;
   // An unmatched query is left out of the classification loss when more than this share
-  // of its predicted mask (logit > 0) is unannotated; > 1 turns the rule off.
-  double unannotated_overlap = 0.5;
+  // of its predicted mask (logit > 0) is unannotated; > 1 (the default, Mask2Former's
+  // training) turns the rule off.
+  double unannotated_overlap = 2.0;
 };
 
 // One image's ground truth.

@@ -1,10 +1,9 @@
 // The "generator" stage: class-agnostic Mask2Former trained from scratch on the training
 // split's panoptic segments (crowd regions are background), with large-scale jitter. Only
 // seen classes are annotated there, so the generator learns "object" from seen classes
-// alone, as open-vocabulary generators do. VOID pixels hold unseen objects nobody labelled:
-// a query that finds one is not taught that it is background
-// (Mask2FormerLossOptions::unannotated_overlap), or the generator would learn to miss
-// exactly the classes an open vocabulary asks about.
+// alone, as open-vocabulary generators do. VOID pixels hold unseen objects nobody labelled;
+// generator.unannotated_overlap can spare a query that finds one from being taught that it
+// is background (Mask2FormerLossOptions::unannotated_overlap; off by default, as measured).
 #include <filesystem>
 #include <iostream>
 

@@ -178,6 +178,7 @@ TEST(Mask2FormerLossTest, LeavesOutUnmatchedQueriesOnUnannotatedPixels) {
   std::vector<SegmentTargets> targets = {{target, torch::zeros({1}, torch::kLong), unannotated}};
   Mask2FormerLossOptions options;
   options.num_points = 256;
+  options.unannotated_overlap = 0.5;
   const auto ce = [](const torch::Tensor& logits, int64_t label) {
     return -torch::log_softmax(logits, 0)[label].item<double>();
   };
