@@ -49,7 +49,9 @@ TEST(TrainConfigTest, StagesDefaultToFovsegAndRunOnlyInOrder) {
 // would break scripts/train_demo.sh only after an hour otherwise).
 TEST(TrainConfigTest, ShippedConfigsLoad) {
   const char* dir = std::getenv("OVSEG_SOURCE_DIR");
-  for (const char* file : {"/configs/train_demo.pbtxt", "/configs/train_fovseg_synth.pbtxt"}) {
+  for (const char* file : {"/configs/train_demo.pbtxt", "/configs/train_fovseg_synth.pbtxt",
+                           "/configs/experiments/clip_hard_negatives.pbtxt",
+                           "/configs/experiments/generator_unannotated.pbtxt"}) {
     absl::StatusOr<v1::TrainConfig> shipped = LoadTrainConfig(std::string(dir ? dir : ".") + file);
     EXPECT_TRUE(shipped.ok()) << file << ": " << shipped.status();
   }
