@@ -128,6 +128,7 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
     torch::Tensor class_targets =
         torch::full({b, q}, void_class, torch::TensorOptions().dtype(torch::kLong).device(device));
     std::vector<torch::Tensor> matched_pred, matched_target;
+    bool left_out_any = false;  // the unannotated rule ran on some image
     for (int64_t i = 0; i < b; ++i) {
       absl::StatusOr<std::vector<std::pair<int64_t, int64_t>>> pairs =
           MatchQueries(class_logits[i], p.mask_logits[i], targets[i], options, generator);
@@ -154,6 +155,7 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
           left_out.index_put_({torch::tensor(queries, torch::kLong).to(device)}, false);
         }
         class_targets[i].masked_fill_(left_out, kIgnoredQuery);
+        left_out_any = true;
       }
       if (queries.empty()) continue;
       const torch::Tensor qi =
@@ -167,9 +169,10 @@ absl::StatusOr<Mask2FormerLosses> ComputeMask2FormerLoss(
     torch::Tensor weight = torch::ones({void_class + 1}, torch::TensorOptions().device(device));
     weight[void_class] = options.no_object_weight;
     // Every query left out (an image of unlabelled objects only): no classification term,
-    // rather than cross_entropy's 0 / 0.
+    // rather than cross_entropy's 0 / 0. Checked only when the rule left some out, so the
+    // usual step does not wait on a device sync for it.
     const torch::Tensor ce =
-        (class_targets != kIgnoredQuery).any().item<bool>()
+        !left_out_any || (class_targets != kIgnoredQuery).any().item<bool>()
             ? F::cross_entropy(
                   class_logits.flatten(0, 1), class_targets.flatten(),
                   F::CrossEntropyFuncOptions().weight(weight).ignore_index(kIgnoredQuery))

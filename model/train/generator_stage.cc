@@ -119,9 +119,12 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   jitter.crop = static_cast<int>(g.crop());
   jitter.min_scale = g.min_scale();
   jitter.max_scale = g.max_scale();
-  DataLoader loader(**dataset, loader_options, [jitter](const Sample& s, uint64_t seed) {
-    return LargeScaleJitter(MarkUnannotated(s), jitter, seed);
-  });
+  // The unannotated maps cost a copy of every sample's ids: made only when the rule is on.
+  const bool unannotated_rule = options.loss.unannotated_overlap <= 1.0;
+  DataLoader loader(
+      **dataset, loader_options, [jitter, unannotated_rule](const Sample& s, uint64_t seed) {
+        return LargeScaleJitter(unannotated_rule ? MarkUnannotated(s) : s, jitter, seed);
+      });
   TrainLog log(config.out_dir(), dp);
   std::unique_ptr<Progress> progress =
       ChiefProgress(dp, "ovseg-train generator", static_cast<int64_t>(g.steps()));
@@ -134,7 +137,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
       if (!s) return absl::DataLossError("generator: the training split ran dry");
       images.push_back(ClipNormalize(s->rgb.data(), s->width, s->height)[0]);
       masks.push_back(SegmentMasks(*s));
-      unannotated.push_back(UnannotatedMask(*s));
+      if (unannotated_rule) unannotated.push_back(UnannotatedMask(*s));
     }
     images_seen += static_cast<int64_t>(images.size()) * dp.world_size();
     absl::StatusOr<GeneratorStepStats> stats =

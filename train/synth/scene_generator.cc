@@ -228,7 +228,8 @@ std::string Caption(const std::vector<std::string>& things, const std::vector<st
 // changed to a different value drawn from `rng`. Every combination is a class.
 const SynthClass& SwapOneWord(const SynthClass& c, int attribute, cv::RNG& rng) {
   const SynthVocabulary& vocabulary = SynthVocabulary::Get();
-  const int values[] = {static_cast<int>(SynthVocabulary::Colours().size()), 3, 7};
+  const int values[] = {static_cast<int>(SynthVocabulary::Colours().size()), kNumPatterns,
+                        kNumShapes};
   const int current[] = {c.colour, static_cast<int>(c.pattern), static_cast<int>(c.shape)};
   int value = rng.uniform(0, values[attribute] - 1);
   if (value >= current[attribute]) ++value;  // any value but the current one

@@ -17,6 +17,8 @@ namespace ovseg {
 enum class Texture { kGrass, kWater, kSand, kBrickWall, kSky, kWood, kCarpet, kGravel };
 enum class Shape { kCircle, kSquare, kTriangle, kStar, kRing, kCross, kHeart };
 enum class Pattern { kPlain, kStriped, kDotted };
+inline constexpr int kNumShapes = static_cast<int>(Shape::kHeart) + 1;
+inline constexpr int kNumPatterns = static_cast<int>(Pattern::kDotted) + 1;
 
 struct SynthColour {
   const char* name;
