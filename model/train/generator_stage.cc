@@ -81,8 +81,8 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
     hand_over();
     return absl::OkStatus();
   }
-  absl::StatusOr<std::unique_ptr<Dataset>> dataset = OpenCocoPanopticDataset(
-      config.data().train_json(), config.data().train_images(), config.data().train_panoptic());
+  absl::StatusOr<std::unique_ptr<Dataset>> dataset =
+      OpenCocoPanopticDataset(g.train_json(), g.train_images(), g.train_panoptic());
   if (!dataset.ok()) return dataset.status();
   absl::StatusOr<std::string> device_name = ResolveDevice(model->device());
   if (!device_name.ok()) return device_name.status();

@@ -164,7 +164,21 @@ absl::StatusOr<v1::TrainConfig> ParseTrainConfig(const std::string& text,
     if (absl::Status s = DefaultClipPretrain(source, c.mutable_clip_pretrain()); !s.ok()) return s;
   }
   if (HasStage(c, "generator")) {
-    if (absl::Status s = DefaultGenerator(source, c.mutable_generator()); !s.ok()) return s;
+    v1::GeneratorTrainConfig* g = c.mutable_generator();
+    if (absl::Status s = DefaultGenerator(source, g); !s.ok()) return s;
+    const int own_data =
+        !g->train_json().empty() + !g->train_images().empty() + !g->train_panoptic().empty();
+    if (own_data != 0 && own_data != 3) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source,
+          ": generator.train_json, train_images and train_panoptic go together: set all three "
+          "or none"));
+    }
+    if (own_data == 0) {
+      g->set_train_json(d->train_json());
+      g->set_train_images(d->train_images());
+      g->set_train_panoptic(d->train_panoptic());
+    }
   }
   return c;
 }

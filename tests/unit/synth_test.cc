@@ -143,6 +143,95 @@ TEST(SceneGeneratorTest, HardNegativeCaptionsDifferInOneWord) {
   EXPECT_EQ(ValidateSceneOptions(bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Unnamed content (generator data): off, scenes are the earlier ones pixel for pixel; on,
+// unnamed objects and textures appear under their own ids, never in captions, and the
+// named content keeps its annotations.
+TEST(SceneGeneratorTest, UnnamedContentIsAnnotatedButNeverNamed) {
+  SceneOptions plain, unnamed;
+  unnamed.unnamed_things = 3;
+  unnamed.unnamed_stuff = 0.5;
+  const SynthVocabulary& v = SynthVocabulary::Get();
+  EXPECT_EQ(UnnamedThingId(), static_cast<int>(v.classes().size()) + 1);
+  EXPECT_EQ(UnnamedStuffId(), UnnamedThingId() + 1);
+  int unnamed_things = 0, unnamed_stuff = 0, named = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    const SynthScene s = GenerateScene(MixSeed(4, seed), unnamed);
+    std::set<uint32_t> listed;
+    for (const PanopticSegment& seg : s.segments) {
+      listed.insert(seg.id);
+      if (seg.category_id == UnnamedThingId()) {
+        ++unnamed_things;
+      } else if (seg.category_id == UnnamedStuffId()) {
+        ++unnamed_stuff;
+      } else {
+        ++named;
+        const SynthClass& c = v.ById(seg.category_id);
+        EXPECT_TRUE(absl::StrContains(s.caption, c.name)) << s.caption << " lacks " << c.name;
+      }
+    }
+    EXPECT_FALSE(absl::StrContains(s.caption, "unnamed")) << s.caption;
+    for (uint32_t id : s.ids) {
+      if (id != 0) {
+        ASSERT_EQ(listed.count(id), 1u) << "pixel id " << id << " has no segment";
+      }
+    }
+  }
+  EXPECT_GT(unnamed_things, 20);
+  EXPECT_GT(unnamed_stuff, 10);
+  EXPECT_GT(named, 40);
+  // Without unnamed content a seed gives the scene it gave before the option existed
+  // (ovseg-synth --seed 1, val image 1, as data/demo/synth holds it): every published split
+  // and the demo's scene stay the same. FNV-1a of the panoptic ids, little-endian uint32.
+  const SynthScene before = GenerateScene(MixSeed(1, (uint64_t{1} << 32) | 0), plain);
+  EXPECT_EQ(before.caption,
+            "a green dotted cross, a white dotted heart and a white dotted circle on sand");
+  uint64_t fnv = 0xcbf29ce484222325ull;
+  for (uint32_t id : before.ids) {
+    for (int byte = 0; byte < 4; ++byte) {
+      fnv = (fnv ^ ((id >> (8 * byte)) & 0xFF)) * 0x100000001b3ull;
+    }
+  }
+  EXPECT_EQ(fnv, 0x4070a4fe6053cd80ull);
+
+  SceneOptions bad;
+  bad.unnamed_stuff = 1.5;
+  EXPECT_NE(ValidateSceneOptions(bad).message().find("unnamed_stuff"), std::string::npos);
+  bad = SceneOptions{};
+  bad.unnamed_things = -1;
+  EXPECT_NE(ValidateSceneOptions(bad).message().find("unnamed_things"), std::string::npos);
+}
+
+// A train split with unnamed content lists their two categories; val stays the world's.
+TEST(SynthDatasetTest, UnnamedContentIsTrainOnly) {
+  SynthDatasetOptions o;
+  o.out_dir = (fs::path(::testing::TempDir()) / "synth_unnamed").string();
+  fs::remove_all(o.out_dir);
+  o.num_train = 6;
+  o.num_val = 6;
+  o.scene.min_size = 64;
+  o.scene.max_size = 96;
+  o.scene.unnamed_things = 2;
+  o.scene.unnamed_stuff = 0.5;
+  ASSERT_TRUE(WriteSynthDataset(o).ok());
+  absl::StatusOr<CocoPanoptic> train = ReadCocoPanopticJson(o.out_dir + "/train/panoptic.json");
+  absl::StatusOr<CocoPanoptic> val = ReadCocoPanopticJson(o.out_dir + "/val/panoptic.json");
+  ASSERT_TRUE(train.ok() && val.ok());
+  std::set<int> train_categories, val_categories;
+  for (const CocoCategory& c : train->categories) train_categories.insert(c.category.id);
+  for (const CocoCategory& c : val->categories) val_categories.insert(c.category.id);
+  EXPECT_EQ(train_categories.count(UnnamedThingId()), 1u);
+  EXPECT_EQ(train_categories.count(UnnamedStuffId()), 1u);
+  EXPECT_EQ(val_categories.count(UnnamedThingId()), 0u);
+  bool train_has_unnamed = false;
+  for (const CocoPanopticAnnotation& a : train->annotations) {
+    for (const PanopticSegment& s : a.segments) train_has_unnamed |= IsUnnamedId(s.category_id);
+  }
+  EXPECT_TRUE(train_has_unnamed);
+  for (const CocoPanopticAnnotation& a : val->annotations) {
+    for (const PanopticSegment& s : a.segments) EXPECT_FALSE(IsUnnamedId(s.category_id));
+  }
+}
+
 TEST(SynthDatasetTest, SplitsFilesAndDeterminismAcrossThreads) {
   const fs::path root = fs::path(::testing::TempDir()) / "synth";
   fs::remove_all(root);

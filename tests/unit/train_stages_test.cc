@@ -51,7 +51,8 @@ TEST(TrainConfigTest, ShippedConfigsLoad) {
   const char* dir = std::getenv("OVSEG_SOURCE_DIR");
   for (const char* file : {"/configs/train_demo.pbtxt", "/configs/train_fovseg_synth.pbtxt",
                            "/configs/experiments/clip_hard_negatives.pbtxt",
-                           "/configs/experiments/generator_unannotated.pbtxt"}) {
+                           "/configs/experiments/generator_unannotated.pbtxt",
+                           "/configs/experiments/generator_unnamed.pbtxt"}) {
     absl::StatusOr<v1::TrainConfig> shipped = LoadTrainConfig(std::string(dir ? dir : ".") + file);
     EXPECT_TRUE(shipped.ok()) << file << ": " << shipped.status();
   }
@@ -86,6 +87,27 @@ TEST(TrainConfigTest, ClipPretrainNeedsACorpusAndCheckedSizes) {
       ParseStages("stages: \"generator\" generator { architecture: \"r50\" }");
   ASSERT_FALSE(generator.ok());
   EXPECT_NE(generator.status().message().find("generator.architecture \"r50\""), std::string::npos);
+}
+
+// The generator trains on data.train_* unless it names its own split (all three paths).
+TEST(TrainConfigTest, GeneratorDataDefaultsToTheJobsOrIsNamedWhole) {
+  absl::StatusOr<v1::TrainConfig> shared = ParseStages("stages: \"generator\"");
+  ASSERT_TRUE(shared.ok()) << shared.status();
+  EXPECT_EQ(shared->generator().train_json(), "a");
+  EXPECT_EQ(shared->generator().train_images(), "b");
+  EXPECT_EQ(shared->generator().train_panoptic(), "c");
+  absl::StatusOr<v1::TrainConfig> own = ParseStages(
+      "stages: \"generator\" generator { train_json: \"g.json\" train_images: \"gi\" "
+      "train_panoptic: \"gp\" }");
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->generator().train_json(), "g.json");
+  EXPECT_EQ(own->generator().train_panoptic(), "gp");
+  EXPECT_EQ(own->data().train_json(), "a");  // the fovseg stage keeps the job's data
+  absl::StatusOr<v1::TrainConfig> partial =
+      ParseStages("stages: \"generator\" generator { train_json: \"g.json\" }");
+  ASSERT_FALSE(partial.ok());
+  EXPECT_NE(partial.status().message().find("set all three or none"), std::string::npos)
+      << partial.status();
 }
 
 TEST(ClipContrastiveLossTest, EqualsTheSymmetricCrossEntropyByHand) {

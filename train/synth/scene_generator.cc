@@ -186,14 +186,14 @@ void DrawShape(Shape shape, cv::Mat& mask, cv::Point2d centre, double r, double 
   }
 }
 
-// Paints the class's colour and pattern into `canvas` where `mask` is set.
-void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, double angle, double r,
-                cv::RNG& rng) {
-  const SynthColour& colour = SynthVocabulary::Colours()[c.colour];
+// Paints `colour` (jittered by +-15 drawn from `rng`) in `pattern` into `canvas` where
+// `mask` is set; stripes and dots follow the shape's rotation `angle` and scale `r`.
+void PaintSurface(cv::Vec3b colour, Pattern pattern, const cv::Mat& mask, cv::Mat& canvas,
+                  double angle, double r, cv::RNG& rng) {
   const int j = rng.uniform(-15, 16);
-  const cv::Vec3b base = Rgb(colour.r + j, colour.g + j, colour.b + j);
-  const cv::Vec3b dark = Rgb(colour.r * 0.45, colour.g * 0.45, colour.b * 0.45);
-  const bool light = colour.r + colour.g + colour.b > 500;
+  const cv::Vec3b base = Rgb(colour[0] + j, colour[1] + j, colour[2] + j);
+  const cv::Vec3b dark = Rgb(colour[0] * 0.45, colour[1] * 0.45, colour[2] * 0.45);
+  const bool light = colour[0] + colour[1] + colour[2] > 500;
   const cv::Vec3b dot = light ? Rgb(50, 50, 60) : Rgb(245, 245, 245);
   const double period = std::max(4.0, r / 2.5);
   const double ca = std::cos(angle), sa = std::sin(angle);
@@ -203,14 +203,101 @@ void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, doubl
       if (mask.at<uint8_t>(y, x) == 0) continue;
       cv::Vec3b p = base;
       const double u = x * ca + y * sa, v = -x * sa + y * ca;  // the shape's own axes
-      if (c.pattern == Pattern::kStriped) {
+      if (pattern == Pattern::kStriped) {
         if (static_cast<int64_t>(std::floor(u / period)) % 2 != 0) p = dark;
-      } else if (c.pattern == Pattern::kDotted) {
+      } else if (pattern == Pattern::kDotted) {
         const double du = u / period - std::round(u / period);
         const double dv = v / period - std::round(v / period);
         if (du * du + dv * dv < 0.07) p = dot;
       }
       canvas.at<cv::Vec3b>(y, x) = p;
+    }
+  }
+}
+
+// Paints the class's colour and pattern into `canvas` where `mask` is set.
+void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, double angle, double r,
+                cv::RNG& rng) {
+  const SynthColour& colour = SynthVocabulary::Colours()[c.colour];
+  PaintSurface(cv::Vec3b(colour.r, colour.g, colour.b), c.pattern, mask, canvas, angle, r, rng);
+}
+
+cv::Vec3b RandomColour(cv::RNG& rng) {
+  return cv::Vec3b(static_cast<uint8_t>(rng.uniform(0, 256)),
+                   static_cast<uint8_t>(rng.uniform(0, 256)),
+                   static_cast<uint8_t>(rng.uniform(0, 256)));
+}
+
+// An unnamed object's outline in `mask` (255), about radius r around `centre`: an ellipse
+// of random aspect, or a star-convex polygon of 3-12 vertices at random radii, so that
+// outlines vary far more than the world's seven named shapes.
+void DrawUnnamedShape(cv::Mat& mask, cv::Point2d centre, double r, double angle, cv::RNG& rng) {
+  if (rng.uniform(0, 4) == 0) {
+    const cv::Size axes(std::max(1, cvRound(r)), std::max(1, cvRound(r * rng.uniform(0.3, 1.0))));
+    cv::ellipse(mask, cv::Point(cvRound(centre.x), cvRound(centre.y)), axes, angle * 180.0 / kPi, 0,
+                360, cv::Scalar(255), cv::FILLED);
+    return;
+  }
+  const int n = rng.uniform(3, 13);
+  std::vector<cv::Point2d> unit;
+  for (int k = 0; k < n; ++k) {
+    const double a = 2 * kPi * (k + rng.uniform(-0.35, 0.35)) / n;
+    const double radius = rng.uniform(0.45, 1.0);
+    unit.emplace_back(radius * std::sin(a), -radius * std::cos(a));
+  }
+  const std::vector<std::vector<cv::Point>> polys = {Polygon(unit, centre, r, angle)};
+  cv::fillPoly(mask, polys, cv::Scalar(255));
+}
+
+// An unnamed procedural texture of random colours over all of `c`: noisy flat colour,
+// stripes or checks at a random angle and period, speckles, or smooth waves.
+void PaintUnnamedTexture(cv::Mat& c, cv::RNG& rng) {
+  const int w = c.cols, h = c.rows;
+  const cv::Vec3b a = RandomColour(rng), b = RandomColour(rng);
+  const double angle = rng.uniform(0.0, kPi), period = rng.uniform(3.0, 18.0);
+  const double ca = std::cos(angle), sa = std::sin(angle);
+  auto mix = [&](double t) {  // t in [0, 1]: a -> b
+    return Rgb(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]), a[2] + t * (b[2] - a[2]));
+  };
+  switch (rng.uniform(0, 5)) {
+    case 0:
+      FillNoisy(c, a, rng.uniform(3, 30), rng);
+      break;
+    case 1:  // stripes
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          const double u = (x * ca + y * sa) / period;
+          c.at<cv::Vec3b>(y, x) = static_cast<int64_t>(std::floor(u)) % 2 == 0 ? a : b;
+        }
+      }
+      break;
+    case 2:  // checks
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          const int64_t u = static_cast<int64_t>(std::floor((x * ca + y * sa) / period));
+          const int64_t v = static_cast<int64_t>(std::floor((-x * sa + y * ca) / period));
+          c.at<cv::Vec3b>(y, x) = (u + v) % 2 == 0 ? a : b;
+        }
+      }
+      break;
+    case 3: {  // speckles
+      FillNoisy(c, a, 8, rng);
+      const int count = w * h / rng.uniform(15, 80);
+      for (int i = 0; i < count; ++i) {
+        cv::circle(c, cv::Point(rng.uniform(0, w), rng.uniform(0, h)), rng.uniform(1, 4),
+                   cv::Scalar(b[0], b[1], b[2]), cv::FILLED);
+      }
+      break;
+    }
+    default: {  // smooth waves
+      const double f = rng.uniform(0.05, 0.4), g = rng.uniform(0.01, 0.1);
+      for (int y = 0; y < h; ++y) {
+        for (int x = 0; x < w; ++x) {
+          const double u = x * ca + y * sa, v = -x * sa + y * ca;
+          c.at<cv::Vec3b>(y, x) = mix(0.5 + 0.5 * std::sin(u * f + 2.0 * std::sin(v * g)));
+        }
+      }
+      break;
     }
   }
 }
@@ -277,6 +364,12 @@ std::vector<std::string> NegativeCaptions(const std::vector<int>& thing_classes,
 
 }  // namespace
 
+int UnnamedThingId() { return static_cast<int>(SynthVocabulary::Get().classes().size()) + 1; }
+int UnnamedStuffId() { return UnnamedThingId() + 1; }
+bool IsUnnamedId(int category_id) {
+  return category_id == UnnamedThingId() || category_id == UnnamedStuffId();
+}
+
 absl::Status ValidateSceneOptions(const SceneOptions& o) {
   if (o.min_size < 32 || o.max_size < o.min_size || o.max_size > 4096) {
     return absl::InvalidArgumentError(absl::StrCat("sizes must satisfy 32 <= min (", o.min_size,
@@ -288,9 +381,14 @@ absl::Status ValidateSceneOptions(const SceneOptions& o) {
         absl::StrCat("thing radius must satisfy 0 < min (", o.min_thing_radius, ") <= max (",
                      o.max_thing_radius, ") <= 0.5 of the shorter side"));
   }
-  if (o.max_things < 0 || o.max_stuff < 1 || o.caption_negatives < 0) {
+  if (o.max_things < 0 || o.max_stuff < 1 || o.caption_negatives < 0 || o.unnamed_things < 0) {
     return absl::InvalidArgumentError(
-        "counts: need max_things >= 0, max_stuff >= 1, caption_negatives >= 0");
+        "counts: need max_things >= 0, max_stuff >= 1, caption_negatives >= 0, "
+        "unnamed_things >= 0");
+  }
+  if (!(o.unnamed_stuff >= 0.0 && o.unnamed_stuff <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unnamed_stuff is a probability: need 0 <= ", o.unnamed_stuff, " <= 1"));
   }
   return absl::OkStatus();
 }
@@ -324,9 +422,15 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   std::vector<int> category_of;  // by segment id - 1
   cv::Mat texture(h, w, CV_8UC3);
   for (size_t k = 0; k < stuff.size(); ++k) {
-    PaintTexture(vocabulary.ById(stuff[k]).texture, texture, rng);
+    // Drawn only when asked for, so scenes without unnamed content keep their seeds' pixels.
+    if (options.unnamed_stuff > 0.0 && rng.uniform(0.0, 1.0) < options.unnamed_stuff) {
+      PaintUnnamedTexture(texture, rng);
+      category_of.push_back(UnnamedStuffId());
+    } else {
+      PaintTexture(vocabulary.ById(stuff[k]).texture, texture, rng);
+      category_of.push_back(stuff[k]);
+    }
     const uint32_t id = next_id++;
-    category_of.push_back(stuff[k]);
     for (int y = 0; y < h; ++y) {
       for (int x = 0; x < w; ++x) {
         // Boundary j between bands j and j + 1, the same curve from both sides.
@@ -346,21 +450,33 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   // Things, each over the ones before.
   const std::vector<int> things = vocabulary.ThingIds();
   const int n_things = rng.uniform(0, std::max(0, options.max_things) + 1);
-  std::vector<uint32_t> thing_ids;
+  int n_unnamed = options.unnamed_things > 0 ? rng.uniform(0, options.unnamed_things + 1) : 0;
   cv::Mat mask(h, w, CV_8UC1);
-  for (int i = 0; i < n_things; ++i) {
-    const SynthClass& c = vocabulary.ById(things[rng.uniform(0, static_cast<int>(things.size()))]);
+  for (int left = n_things + n_unnamed; left > 0; --left) {
+    // Named and unnamed things in random order, so either occludes the other.
+    const bool unnamed = n_unnamed > 0 && rng.uniform(0, left) < n_unnamed;
+    const SynthClass* c = nullptr;
+    if (unnamed) {
+      --n_unnamed;
+    } else {
+      c = &vocabulary.ById(things[rng.uniform(0, static_cast<int>(things.size()))]);
+    }
     const double r =
         rng.uniform(options.min_thing_radius, options.max_thing_radius) * std::min(w, h);
     const cv::Point2d centre(rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h);
     const double angle = rng.uniform(0.0, 2 * kPi);
     mask.setTo(0);
-    DrawShape(c.shape, mask, centre, r, angle);
-    PaintThing(c, mask, canvas, angle, r, rng);
+    if (unnamed) {
+      DrawUnnamedShape(mask, centre, r, angle, rng);
+      PaintSurface(RandomColour(rng), static_cast<Pattern>(rng.uniform(0, kNumPatterns)), mask,
+                   canvas, angle, r, rng);
+    } else {
+      DrawShape(c->shape, mask, centre, r, angle);
+      PaintThing(*c, mask, canvas, angle, r, rng);
+    }
     const uint32_t id = next_id++;
-    category_of.push_back(c.id);
+    category_of.push_back(unnamed ? UnnamedThingId() : c->id);
     ids.setTo(cv::Scalar(static_cast<int>(id)), mask);
-    thing_ids.push_back(id);
   }
 
   // Sensor noise and blur.
@@ -385,7 +501,9 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   std::vector<bool> keep(category_of.size(), false);
   for (size_t s = 0; s < category_of.size(); ++s) {
     const int64_t a = area.contains(s + 1) ? area[s + 1] : 0;
-    const bool thing = vocabulary.ById(category_of[s]).isthing;
+    const bool thing =
+        category_of[s] == UnnamedThingId() ||
+        (category_of[s] != UnnamedStuffId() && vocabulary.ById(category_of[s]).isthing);
     keep[s] = a > 0 && (!thing || a >= options.min_thing_area);
   }
   for (uint32_t& id : scene.ids) {
@@ -399,6 +517,7 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
     segment.id = static_cast<uint32_t>(s + 1);
     segment.category_id = category_of[s];
     scene.segments.push_back(segment);
+    if (IsUnnamedId(segment.category_id)) continue;  // no word names it
     const SynthClass& c = vocabulary.ById(category_of[s]);
     (c.isthing ? thing_names : stuff_names).push_back(c.isthing ? "a " + c.name : c.name);
     (c.isthing ? thing_classes : stuff_classes).push_back(c.id);

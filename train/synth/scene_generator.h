@@ -32,7 +32,23 @@ struct SceneOptions {
   // word: colour alone no longer tells its caption from the rest. Drawn from their own
   // random stream, so the image and caption do not depend on it.
   int caption_negatives = 0;
+  // Class-agnostic content for training mask generators: up to `unnamed_things` objects of
+  // random star-convex outline and random colour, and each stuff band replaced with
+  // probability `unnamed_stuff` by a random procedural texture. They are no word of the
+  // world (captions never mention them) and carry the ids UnnamedThingId() and
+  // UnnamedStuffId(): a generator that is to propose shapes and textures it was never
+  // shown needs more kinds of segment than the world's 6 seen shapes and 6 seen textures,
+  // as a real Mask2Former sees COCO's 133 classes. Off (0) by default; when off, scenes are
+  // exactly those of earlier versions for the same seed.
+  int unnamed_things = 0;
+  double unnamed_stuff = 0.0;
 };
+
+// Category ids of unnamed content, just past the vocabulary's: "unnamed object" (a thing)
+// and "unnamed region" (stuff).
+int UnnamedThingId();
+int UnnamedStuffId();
+bool IsUnnamedId(int category_id);
 
 struct SynthScene {
   int width = 0, height = 0;

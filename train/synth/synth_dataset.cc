@@ -49,10 +49,22 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
     if (error)
       return absl::PermissionDeniedError(absl::StrCat((root / d).string(), ": ", error.message()));
   }
+  // Unnamed content is generator training data: train only, so that val stays the world.
+  SceneOptions scene_options = o.scene;
+  if (!split.seen_only) {
+    scene_options.unnamed_things = 0;
+    scene_options.unnamed_stuff = 0.0;
+  }
   CocoPanoptic dataset;
   for (const SynthClass& c : vocabulary.classes()) {
     if (split.seen_only && !c.seen) continue;
     dataset.categories.push_back({{c.id, c.name, c.isthing}, {}, c.seen});
+  }
+  if (scene_options.unnamed_things > 0) {
+    dataset.categories.push_back({{UnnamedThingId(), "unnamed object", true}, {}, true});
+  }
+  if (scene_options.unnamed_stuff > 0.0) {
+    dataset.categories.push_back({{UnnamedStuffId(), "unnamed region", false}, {}, true});
   }
   dataset.images.resize(split.count);
   dataset.annotations.resize(split.count);
@@ -66,12 +78,12 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       for (int i = next++; i < split.count; i = next++) {
-        SynthScene scene = GenerateScene(MixSeed(o.seed, (stream << 32) | i), o.scene);
+        SynthScene scene = GenerateScene(MixSeed(o.seed, (stream << 32) | i), scene_options);
         if (split.seen_only) {  // unseen classes are not annotated in training
           std::vector<PanopticSegment> kept;
           absl::flat_hash_set<uint32_t> unseen;
           for (const PanopticSegment& s : scene.segments) {
-            if (vocabulary.ById(s.category_id).seen) {
+            if (IsUnnamedId(s.category_id) || vocabulary.ById(s.category_id).seen) {
               kept.push_back(s);
             } else {
               unseen.insert(s.id);

@@ -6,6 +6,10 @@
 // train annotates seen classes only (unseen things and stuff are VOID there, as
 // open-vocabulary benchmarks drop unseen annotations); val annotates everything. Captions
 // always name everything visible. Semantic PNGs hold class id - 1, 255 for VOID.
+// SceneOptions::unnamed_things / unnamed_stuff add class-agnostic generator data to train
+// only: the categories "unnamed object" and "unnamed region" (UnnamedThingId(),
+// UnnamedStuffId()) join its panoptic.json; captions never name them. Such a train split
+// is for the generator stage (generator.data), not for classifiers.
 // Deterministic from the seed, whatever the thread count.
 #ifndef OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
 #define OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_

@@ -3,6 +3,7 @@
 //               [--min-size PX (128)] [--max-size PX (256)] [--max-things N (5)]
 //               [--min-radius F (0.06)] [--max-radius F (0.22)]  (things' radius / shorter side)
 //               [--caption-negatives N (0)]  (hard-negative captions per image, captions.json)
+//               [--unnamed-things N (0)] [--unnamed-stuff P (0)]  (generator data, train only)
 //               [--threads N (every core)]
 #include <iostream>
 #include <map>
@@ -20,7 +21,7 @@ int Usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "ovseg-synth: " << problem << "\n";
   std::cerr << "usage: ovseg-synth --out DIR [--train N] [--val N] [--seed S] [--min-size PX] "
                "[--max-size PX] [--max-things N] [--min-radius F] [--max-radius F] "
-               "[--caption-negatives N] [--threads N]\n";
+               "[--caption-negatives N] [--unnamed-things N] [--unnamed-stuff P] [--threads N]\n";
   return 2;
 }
 
@@ -54,6 +55,10 @@ int Run(int argc, char** argv) {
       ok = absl::SimpleAtod(value, &o.scene.max_thing_radius);
     } else if (name == "caption-negatives") {
       ok = absl::SimpleAtoi(value, &o.scene.caption_negatives);
+    } else if (name == "unnamed-things") {
+      ok = absl::SimpleAtoi(value, &o.scene.unnamed_things);
+    } else if (name == "unnamed-stuff") {
+      ok = absl::SimpleAtod(value, &o.scene.unnamed_stuff);
     } else if (name == "threads") {
       ok = absl::SimpleAtoi(value, &o.threads);
     } else {
