@@ -143,6 +143,69 @@ TEST(SceneGeneratorTest, HardNegativeCaptionsDifferInOneWord) {
   EXPECT_EQ(ValidateSceneOptions(bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// negative_words chooses the swapped word: shape only gives captions that differ from the
+// scene's in a shape word and nothing else, with no repeats where there is room.
+TEST(SceneGeneratorTest, NegativeWordsChooseWhatIsSwapped) {
+  SceneOptions o;
+  o.caption_negatives = 6;
+  o.max_things = 1;
+  o.negative_words = {CaptionWord::kShape};
+  std::set<std::string> shapes;
+  for (int s = 0; s < kNumShapes; ++s) shapes.insert(SynthVocabulary::ShapeName(Shape(s)));
+  int checked = 0;
+  for (uint64_t seed = 0; seed < 30; ++seed) {
+    const SynthScene scene = GenerateScene(MixSeed(6, seed), o);
+    if (scene.caption.find(" on ") == std::string::npos) continue;  // no thing to ask about
+    const std::vector<std::string> words = WordList(scene.caption);
+    std::set<std::string> distinct(scene.negative_captions.begin(), scene.negative_captions.end());
+    EXPECT_EQ(distinct.size(), 6u) << "6 other shapes, 6 different negatives";
+    for (const std::string& negative : scene.negative_captions) {
+      const std::vector<std::string> other = WordList(negative);
+      ASSERT_EQ(other.size(), words.size()) << negative;
+      for (size_t w = 0; w < words.size(); ++w) {
+        if (words[w] != other[w]) {
+          EXPECT_EQ(shapes.count(words[w]) + shapes.count(other[w]), 2u)
+              << scene.caption << " vs " << negative;
+        }
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 60);
+  absl::StatusOr<std::vector<CaptionWord>> words = ParseCaptionWords("shape,shape,colour,pattern");
+  ASSERT_TRUE(words.ok());
+  EXPECT_EQ(words->size(), 4u);
+  EXPECT_EQ((*words)[2], CaptionWord::kColour);
+  EXPECT_NE(ParseCaptionWords("shape,size").status().message().find("\"size\""),
+            std::string::npos);
+  o.negative_words.clear();
+  EXPECT_NE(ValidateSceneOptions(o).message().find("negative_words"), std::string::npos);
+}
+
+// things_inside keeps every thing whole: no thing reaches the image border, where
+// without it large things often do.
+TEST(SceneGeneratorTest, ThingsInsideStayInTheFrame) {
+  SceneOptions o;
+  o.min_thing_radius = 0.1;
+  o.max_thing_radius = 0.45;
+  auto touching = [](const SceneOptions& options) {
+    int touches = 0;
+    for (uint64_t seed = 0; seed < 40; ++seed) {
+      SynthScene s = GenerateScene(MixSeed(8, seed), options);
+      ComputeAreasAndBoxes(s.width, s.height, s.ids, &s.segments);
+      for (const PanopticSegment& seg : s.segments) {
+        if (!SynthVocabulary::Get().ById(seg.category_id).isthing) continue;
+        const auto& b = seg.bbox;  // x, y, w, h
+        touches += b[0] <= 0 || b[1] <= 0 || b[0] + b[2] >= s.width || b[1] + b[3] >= s.height;
+      }
+    }
+    return touches;
+  };
+  EXPECT_GT(touching(o), 10);
+  o.things_inside = true;
+  EXPECT_EQ(touching(o), 0);
+}
+
 // Unnamed content (generator data): off, scenes are the earlier ones pixel for pixel; on,
 // unnamed objects and textures appear under their own ids, never in captions, and the
 // named content keeps its annotations.

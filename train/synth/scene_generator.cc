@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "train/synth/synth_vocabulary.h"
 
 namespace ovseg {
@@ -222,6 +223,15 @@ void PaintThing(const SynthClass& c, const cv::Mat& mask, cv::Mat& canvas, doubl
   PaintSurface(cv::Vec3b(colour.r, colour.g, colour.b), c.pattern, mask, canvas, angle, r, rng);
 }
 
+// A centre coordinate on a side of `size` pixels that keeps a thing of radius r inside
+// it: the draw f in [0.1, 0.9] mapped onto [m, size - m], m = 1.1 r, because the square's
+// and the cross's corners reach 1.06 r (the middle when m is more than half the side).
+double InsideCentre(double f, double r, int size) {
+  const double m = 1.1 * r;
+  if (2 * m >= size) return size / 2.0;
+  return m + (f - 0.1) / 0.8 * (size - 2 * m);
+}
+
 cv::Vec3b RandomColour(cv::RNG& rng) {
   return cv::Vec3b(static_cast<uint8_t>(rng.uniform(0, 256)),
                    static_cast<uint8_t>(rng.uniform(0, 256)),
@@ -332,19 +342,25 @@ const SynthClass& SwapOneWord(const SynthClass& c, int attribute, cv::RNG& rng) 
 
 // `count` captions differing from the scene's in one word (SceneOptions::caption_negatives).
 std::vector<std::string> NegativeCaptions(const std::vector<int>& thing_classes,
-                                          const std::vector<int>& stuff_classes, int count,
-                                          uint64_t seed) {
+                                          const std::vector<int>& stuff_classes,
+                                          const SceneOptions& options, uint64_t seed) {
+  const int count = options.caption_negatives;
+  const std::vector<CaptionWord>& words = options.negative_words;
   const SynthVocabulary& vocabulary = SynthVocabulary::Get();
   cv::RNG rng(MixSeed(seed, 0x4E454743) | 1);
   std::vector<std::string> out;
   const std::vector<int> all_stuff = vocabulary.StuffIds();
-  for (int k = 0; k < count; ++k) {
+  // A few redraws keep the list free of repeats (two swaps to the same shape), which
+  // would only cost text-encoder time; a scene with too little to swap may keep one.
+  constexpr int kRedraws = 64;
+  for (int k = 0, redraws = 0; k < count; ++k) {
     std::vector<int> things = thing_classes, stuff = stuff_classes;
     if (!things.empty()) {
       const int i = rng.uniform(0, static_cast<int>(things.size()));
-      // Attributes in turn (colour, pattern, shape, colour, ...): every image's set asks
-      // about each word, rather than leaving one unasked by chance.
-      things[i] = SwapOneWord(vocabulary.ById(things[i]), k % 3, rng).id;
+      // Words in turn (by default colour, pattern, shape, colour, ...): every image's set
+      // asks about each word, rather than leaving one unasked by chance.
+      const int word = static_cast<int>(words[static_cast<size_t>(k) % words.size()]);
+      things[i] = SwapOneWord(vocabulary.ById(things[i]), word, rng).id;
     } else {
       std::vector<int> absent;
       for (int id : all_stuff) {
@@ -357,7 +373,13 @@ std::vector<std::string> NegativeCaptions(const std::vector<int>& thing_classes,
     std::vector<std::string> thing_names, stuff_names;
     for (int id : things) thing_names.push_back("a " + vocabulary.ById(id).name);
     for (int id : stuff) stuff_names.push_back(vocabulary.ById(id).name);
-    out.push_back(Caption(thing_names, stuff_names));
+    std::string negative = Caption(thing_names, stuff_names);
+    if (std::find(out.begin(), out.end(), negative) != out.end() && redraws < kRedraws) {
+      ++redraws;
+      --k;  // draw this one again
+      continue;
+    }
+    out.push_back(std::move(negative));
   }
   return out;
 }
@@ -368,6 +390,23 @@ int UnnamedThingId() { return static_cast<int>(SynthVocabulary::Get().classes().
 int UnnamedStuffId() { return UnnamedThingId() + 1; }
 bool IsUnnamedId(int category_id) {
   return category_id == UnnamedThingId() || category_id == UnnamedStuffId();
+}
+
+absl::StatusOr<std::vector<CaptionWord>> ParseCaptionWords(absl::string_view comma_list) {
+  std::vector<CaptionWord> words;
+  for (absl::string_view w : absl::StrSplit(comma_list, ',')) {
+    if (w == "colour") {
+      words.push_back(CaptionWord::kColour);
+    } else if (w == "pattern") {
+      words.push_back(CaptionWord::kPattern);
+    } else if (w == "shape") {
+      words.push_back(CaptionWord::kShape);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "negative words: \"", w, "\" is not colour, pattern or shape (in \"", comma_list, "\")"));
+    }
+  }
+  return words;
 }
 
 absl::Status ValidateSceneOptions(const SceneOptions& o) {
@@ -385,6 +424,10 @@ absl::Status ValidateSceneOptions(const SceneOptions& o) {
     return absl::InvalidArgumentError(
         "counts: need max_things >= 0, max_stuff >= 1, caption_negatives >= 0, "
         "unnamed_things >= 0");
+  }
+  if (o.negative_words.empty()) {
+    return absl::InvalidArgumentError(
+        "negative_words: name at least one of colour, pattern, shape");
   }
   if (!(o.unnamed_stuff >= 0.0 && o.unnamed_stuff <= 1.0)) {
     return absl::InvalidArgumentError(
@@ -463,7 +506,14 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
     }
     const double r =
         rng.uniform(options.min_thing_radius, options.max_thing_radius) * std::min(w, h);
-    const cv::Point2d centre(rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h);
+    // The same two draws either way, so scenes without the option keep their pixels; y
+    // first, the order in which GCC evaluated the arguments of the earlier
+    // cv::Point2d(uniform * w, uniform * h) that made the published splits.
+    const double fy = rng.uniform(0.1, 0.9);
+    const double fx = rng.uniform(0.1, 0.9);
+    const cv::Point2d centre = options.things_inside
+                                   ? cv::Point2d(InsideCentre(fx, r, w), InsideCentre(fy, r, h))
+                                   : cv::Point2d(fx * w, fy * h);
     const double angle = rng.uniform(0.0, 2 * kPi);
     mask.setTo(0);
     if (unnamed) {
@@ -523,8 +573,7 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
     (c.isthing ? thing_classes : stuff_classes).push_back(c.id);
   }
   scene.caption = Caption(thing_names, stuff_names);
-  scene.negative_captions =
-      NegativeCaptions(thing_classes, stuff_classes, options.caption_negatives, seed);
+  scene.negative_captions = NegativeCaptions(thing_classes, stuff_classes, options, seed);
   scene.rgb.assign(canvas.data, canvas.data + canvas.total() * 3);
   return scene;
 }

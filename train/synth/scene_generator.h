@@ -11,10 +11,17 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "train/data/seed_mixing.h"
 #include "train/eval/panoptic_quality.h"
 
 namespace ovseg {
+
+// A thing's words, as hard-negative captions swap them.
+enum class CaptionWord { kColour = 0, kPattern = 1, kShape = 2 };
+// "colour", "pattern", "shape" -> the word; INVALID_ARGUMENT naming the text otherwise.
+absl::StatusOr<std::vector<CaptionWord>> ParseCaptionWords(absl::string_view comma_list);
 
 struct SceneOptions {
   int min_size = 128, max_size = 256;  // each side, rounded down to a multiple of 32
@@ -26,12 +33,21 @@ struct SceneOptions {
   int min_thing_area = 24;
   // A thing's radius, as a fraction of the image's shorter side, is uniform in this range.
   double min_thing_radius = 0.06, max_thing_radius = 0.22;
+  // Whole things: each thing's centre is drawn so that its radius fits inside the image
+  // (instead of anywhere in the middle 80%, where large things leave the frame). For
+  // object-centric caption corpora: a shape cut by the border is no shape to learn.
+  bool things_inside = false;
   // Hard-negative captions per scene (NegCLIP, Yuksekgonul et al. 2023): the caption with
   // one word of one thing swapped for another of the world's words: its colour, pattern
   // and shape in turn (a stuff name when there is no thing). A CLIP trained on them must see every
   // word: colour alone no longer tells its caption from the rest. Drawn from their own
   // random stream, so the image and caption do not depend on it.
   int caption_negatives = 0;
+  // Which word each negative swaps, in turn (a negative k swaps negative_words[k % size]):
+  // by default colour, pattern and shape alike. A world whose CLIP learns colour first and
+  // shape last may ask about shape more often ({kShape, kShape, kColour, kShape, ...}).
+  std::vector<CaptionWord> negative_words = {CaptionWord::kColour, CaptionWord::kPattern,
+                                             CaptionWord::kShape};
   // Class-agnostic content for training mask generators: up to `unnamed_things` objects of
   // random star-convex outline and random colour, and each stuff band replaced with
   // probability `unnamed_stuff` by a random procedural texture. They are no word of the

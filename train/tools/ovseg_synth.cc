@@ -3,6 +3,8 @@
 //               [--min-size PX (128)] [--max-size PX (256)] [--max-things N (5)]
 //               [--min-radius F (0.06)] [--max-radius F (0.22)]  (things' radius / shorter side)
 //               [--caption-negatives N (0)]  (hard-negative captions per image, captions.json)
+//               [--negative-words W,W,... (colour,pattern,shape)]  (the word each swaps, in turn)
+//               [--things-inside true|false (false)]  (no thing leaves the frame)
 //               [--unnamed-things N (0)] [--unnamed-stuff P (0)]  (generator data, train only)
 //               [--threads N (every core)]
 #include <iostream>
@@ -21,7 +23,9 @@ int Usage(const std::string& problem) {
   if (!problem.empty()) std::cerr << "ovseg-synth: " << problem << "\n";
   std::cerr << "usage: ovseg-synth --out DIR [--train N] [--val N] [--seed S] [--min-size PX] "
                "[--max-size PX] [--max-things N] [--min-radius F] [--max-radius F] "
-               "[--caption-negatives N] [--unnamed-things N] [--unnamed-stuff P] [--threads N]\n";
+               "[--caption-negatives N] [--negative-words W,W,...] [--things-inside B] "
+               "[--unnamed-things N] [--unnamed-stuff "
+               "P] [--threads N]\n";
   return 2;
 }
 
@@ -55,6 +59,13 @@ int Run(int argc, char** argv) {
       ok = absl::SimpleAtod(value, &o.scene.max_thing_radius);
     } else if (name == "caption-negatives") {
       ok = absl::SimpleAtoi(value, &o.scene.caption_negatives);
+    } else if (name == "negative-words") {
+      absl::StatusOr<std::vector<CaptionWord>> words = ParseCaptionWords(value);
+      if (!words.ok()) return Usage(std::string(words.status().message()));
+      o.scene.negative_words = *std::move(words);
+    } else if (name == "things-inside") {
+      ok = value == "true" || value == "false";
+      o.scene.things_inside = value == "true";
     } else if (name == "unnamed-things") {
       ok = absl::SimpleAtoi(value, &o.scene.unnamed_things);
     } else if (name == "unnamed-stuff") {
@@ -64,7 +75,11 @@ int Run(int argc, char** argv) {
     } else {
       return Usage(absl::StrCat("unknown flag --", name));
     }
-    if (!ok) return Usage(absl::StrCat("--", name, ": not a number: ", value));
+    if (!ok) {
+      return Usage(absl::StrCat("--", name, ": not ",
+                                name == "things-inside" ? "true or false" : "a number", ": ",
+                                value));
+    }
   }
   if (o.out_dir.empty()) return Usage("--out is required");
   Progress progress("ovseg-synth", int64_t{o.num_train} + o.num_val);
