@@ -52,7 +52,8 @@ TEST(TrainConfigTest, ShippedConfigsLoad) {
   for (const char* file : {"/configs/train_demo.pbtxt", "/configs/train_fovseg_synth.pbtxt",
                            "/configs/experiments/clip_hard_negatives.pbtxt",
                            "/configs/experiments/generator_unannotated.pbtxt",
-                           "/configs/experiments/generator_unnamed.pbtxt"}) {
+                           "/configs/experiments/generator_unnamed.pbtxt",
+                           "/configs/experiments/clip_shape_negatives.pbtxt"}) {
     absl::StatusOr<v1::TrainConfig> shipped = LoadTrainConfig(std::string(dir ? dir : ".") + file);
     EXPECT_TRUE(shipped.ok()) << file << ": " << shipped.status();
   }

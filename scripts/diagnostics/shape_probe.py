@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Can a vision tower of the demo's size learn the synthetic world's shapes at the demo's
+budget? A supervised 7-way shape probe (docs/results.md, issue 19's CLIP diagnosis).
+
+Takes the images of an ovseg-synth caption corpus whose caption names exactly one thing,
+labels each with that thing's shape, holds out 800 and trains, with plain cross-entropy,
+one of: the demo CLIP's vision tower (ViT 6 x 128, patch 16, 128 px), the same with a
+convolutional stem (four 3x3 stride-2 convolutions instead of the patch projection, as
+Xiao et al. 2021), or a small CNN (five 3x3 stride-2 convolutions, batch norm, max pool).
+Prints held-out accuracy every 25 steps; chance is 1/7 = 14%.
+
+  .tools-venv/bin/python scripts/diagnostics/shape_probe.py \\
+      --corpus data/clipexp/inside/train --arch vit --images 6000 --steps 150
+
+Needs torch and pillow (the tools environment, README "Development").
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+SHAPES = ["circle", "square", "triangle", "star", "ring", "cross", "heart"]
+
+
+def single_thing_shape(caption):
+    """The shape of the one thing a caption names, or None (stuff only, or two things)."""
+    if " on " not in caption:
+        return None
+    things = caption.split(" on ")[0]
+    if " and a " in things:
+        return None
+    return things.split(" ")[-1]
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.ln_1, self.ln_2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
+
+    def forward(self, x):
+        y = self.ln_1(x)
+        x = x + self.attn(y, y, y, need_weights=False)[0]
+        return x + self.mlp(self.ln_2(x))
+
+
+class ViT(nn.Module):
+    """Pre-LN ViT with a class token, as the demo CLIP's vision tower, plus a linear head."""
+
+    def __init__(self, conv_stem, width=128, layers=6, patch=16, size=128):
+        super().__init__()
+        if conv_stem:
+            channels, stem = [3, 24, 48, 96, 192], []
+            for a, b in zip(channels, channels[1:]):
+                stem += [nn.Conv2d(a, b, 3, 2, 1), nn.ReLU()]
+            self.embed = nn.Sequential(*stem, nn.Conv2d(192, width, 1))
+        else:
+            self.embed = nn.Conv2d(3, width, patch, patch, bias=False)
+        grid = size // patch
+        self.cls = nn.Parameter(torch.randn(width) * width**-0.5)
+        self.pos = nn.Parameter(torch.randn(grid * grid + 1, width) * width**-0.5)
+        self.ln_pre, self.ln_post = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.blocks = nn.Sequential(*[Block(width, width // 64) for _ in range(layers)])
+        self.head = nn.Linear(width, len(SHAPES))
+
+    def forward(self, x):
+        x = self.embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.size(0), 1, -1), x], 1) + self.pos
+        return self.head(self.ln_post(self.blocks(self.ln_pre(x))[:, 0]))
+
+
+class Cnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        channels, layers = [3, 32, 64, 128, 128, 128], []
+        for a, b in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(a, b, 3, 2, 1), nn.BatchNorm2d(b), nn.ReLU()]
+        self.features, self.head = nn.Sequential(*layers), nn.Linear(128, len(SHAPES))
+
+    def forward(self, x):
+        return self.head(self.features(x).amax((2, 3)))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--corpus", required=True, help="an ovseg-synth split: captions.json, images/")
+    p.add_argument("--arch", choices=["vit", "vit-conv-stem", "cnn"], default="vit")
+    p.add_argument("--images", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+    torch.manual_seed(a.seed)
+    records = [(r["file_name"], single_thing_shape(r["caption"]))
+               for r in json.load(open(os.path.join(a.corpus, "captions.json")))]
+    records = [r for r in records if r[1] is not None][: a.images]
+    pixels = np.stack([np.asarray(Image.open(os.path.join(a.corpus, "images", f)).convert("RGB")
+                                  .resize((128, 128), Image.BILINEAR)) for f, _ in records])
+    x = (torch.tensor(pixels).permute(0, 3, 1, 2).float() / 255.0 - 0.45) / 0.27
+    y = torch.tensor([SHAPES.index(s) for _, s in records])
+    x_val, y_val, x, y = x[-800:], y[-800:], x[:-800], y[:-800]
+    model = Cnn() if a.arch == "cnn" else ViT(conv_stem=a.arch == "vit-conv-stem")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1)
+    start, batch = time.time(), 128
+    for step in range(a.steps):
+        lr = a.lr * min(1.0, (step + 1) / 30) * 0.5 * (1 + np.cos(np.pi * step / a.steps))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        i = torch.randint(0, len(x), (batch,))
+        images = x[i]
+        flip = torch.rand(batch) < 0.5
+        images[flip] = images[flip].flip(3)
+        loss = F.cross_entropy(model(images), y[i])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if (step + 1) % 25 == 0:
+            model.eval()
+            with torch.no_grad():
+                accuracy = (model(x_val).argmax(1) == y_val).float().mean().item()
+            model.train()
+            print(f"{a.arch} step {step + 1}: loss {loss.item():.3f}, held-out shape accuracy "
+                  f"{100 * accuracy:.1f}% ({time.time() - start:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
