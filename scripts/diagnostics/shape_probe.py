@@ -96,17 +96,19 @@ def main():
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=128, help="input side, pixels")
+    p.add_argument("--patch", type=int, default=16, help="ViT patch side, pixels")
     a = p.parse_args()
     torch.manual_seed(a.seed)
     records = [(r["file_name"], single_thing_shape(r["caption"]))
                for r in json.load(open(os.path.join(a.corpus, "captions.json")))]
     records = [r for r in records if r[1] is not None][: a.images]
     pixels = np.stack([np.asarray(Image.open(os.path.join(a.corpus, "images", f)).convert("RGB")
-                                  .resize((128, 128), Image.BILINEAR)) for f, _ in records])
+                                  .resize((a.size, a.size), Image.BILINEAR)) for f, _ in records])
     x = (torch.tensor(pixels).permute(0, 3, 1, 2).float() / 255.0 - 0.45) / 0.27
     y = torch.tensor([SHAPES.index(s) for _, s in records])
     x_val, y_val, x, y = x[-800:], y[-800:], x[:-800], y[:-800]
-    model = Cnn() if a.arch == "cnn" else ViT(conv_stem=a.arch == "vit-conv-stem")
+    model = Cnn() if a.arch == "cnn" else ViT(conv_stem=a.arch == "vit-conv-stem", patch=a.patch, size=a.size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1)
     start, batch = time.time(), 128
     for step in range(a.steps):
