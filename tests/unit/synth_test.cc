@@ -176,8 +176,7 @@ TEST(SceneGeneratorTest, NegativeWordsChooseWhatIsSwapped) {
   ASSERT_TRUE(words.ok());
   EXPECT_EQ(words->size(), 4u);
   EXPECT_EQ((*words)[2], CaptionWord::kColour);
-  EXPECT_NE(ParseCaptionWords("shape,size").status().message().find("\"size\""),
-            std::string::npos);
+  EXPECT_NE(ParseCaptionWords("shape,size").status().message().find("\"size\""), std::string::npos);
   o.negative_words.clear();
   EXPECT_NE(ValidateSceneOptions(o).message().find("negative_words"), std::string::npos);
 }

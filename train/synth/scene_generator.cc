@@ -384,6 +384,12 @@ std::vector<std::string> NegativeCaptions(const std::vector<int>& thing_classes,
   return out;
 }
 
+// Whether a scene category (a vocabulary class or unnamed content) is a thing.
+bool IsThingCategory(int category_id) {
+  if (IsUnnamedId(category_id)) return category_id == UnnamedThingId();
+  return SynthVocabulary::Get().ById(category_id).isthing;
+}
+
 }  // namespace
 
 int UnnamedThingId() { return static_cast<int>(SynthVocabulary::Get().classes().size()) + 1; }
@@ -551,9 +557,7 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   std::vector<bool> keep(category_of.size(), false);
   for (size_t s = 0; s < category_of.size(); ++s) {
     const int64_t a = area.contains(s + 1) ? area[s + 1] : 0;
-    const bool thing =
-        category_of[s] == UnnamedThingId() ||
-        (category_of[s] != UnnamedStuffId() && vocabulary.ById(category_of[s]).isthing);
+    const bool thing = IsThingCategory(category_of[s]);
     keep[s] = a > 0 && (!thing || a >= options.min_thing_area);
   }
   for (uint32_t& id : scene.ids) {

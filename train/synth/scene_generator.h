@@ -38,10 +38,10 @@ struct SceneOptions {
   // object-centric caption corpora: a shape cut by the border is no shape to learn.
   bool things_inside = false;
   // Hard-negative captions per scene (NegCLIP, Yuksekgonul et al. 2023): the caption with
-  // one word of one thing swapped for another of the world's words: its colour, pattern
-  // and shape in turn (a stuff name when there is no thing). A CLIP trained on them must see every
-  // word: colour alone no longer tells its caption from the rest. Drawn from their own
-  // random stream, so the image and caption do not depend on it.
+  // one word of one thing swapped for another of the world's words, the word chosen by
+  // `negative_words` (a stuff name when there is no thing). A CLIP trained on them must see
+  // every word: colour alone no longer tells its caption from the rest. Drawn from their
+  // own random stream, so the image and caption do not depend on it.
   int caption_negatives = 0;
   // Which word each negative swaps, in turn (a negative k swaps negative_words[k % size]):
   // by default colour, pattern and shape alike. A world whose CLIP learns colour first and

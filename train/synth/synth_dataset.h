@@ -9,7 +9,7 @@
 // SceneOptions::unnamed_things / unnamed_stuff add class-agnostic generator data to train
 // only: the categories "unnamed object" and "unnamed region" (UnnamedThingId(),
 // UnnamedStuffId()) join its panoptic.json; captions never name them. Such a train split
-// is for the generator stage (generator.data), not for classifiers.
+// is for the generator stage (generator.train_json etc.), not for classifiers.
 // Deterministic from the seed, whatever the thread count.
 #ifndef OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
 #define OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_

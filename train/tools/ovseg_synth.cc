@@ -24,8 +24,7 @@ int Usage(const std::string& problem) {
   std::cerr << "usage: ovseg-synth --out DIR [--train N] [--val N] [--seed S] [--min-size PX] "
                "[--max-size PX] [--max-things N] [--min-radius F] [--max-radius F] "
                "[--caption-negatives N] [--negative-words W,W,...] [--things-inside B] "
-               "[--unnamed-things N] [--unnamed-stuff "
-               "P] [--threads N]\n";
+               "[--unnamed-things N] [--unnamed-stuff P] [--threads N]\n";
   return 2;
 }
 
@@ -64,7 +63,9 @@ int Run(int argc, char** argv) {
       if (!words.ok()) return Usage(std::string(words.status().message()));
       o.scene.negative_words = *std::move(words);
     } else if (name == "things-inside") {
-      ok = value == "true" || value == "false";
+      if (value != "true" && value != "false") {
+        return Usage(absl::StrCat("--things-inside: expected true or false, got ", value));
+      }
       o.scene.things_inside = value == "true";
     } else if (name == "unnamed-things") {
       ok = absl::SimpleAtoi(value, &o.scene.unnamed_things);
@@ -75,11 +76,7 @@ int Run(int argc, char** argv) {
     } else {
       return Usage(absl::StrCat("unknown flag --", name));
     }
-    if (!ok) {
-      return Usage(absl::StrCat("--", name, ": not ",
-                                name == "things-inside" ? "true or false" : "a number", ": ",
-                                value));
-    }
+    if (!ok) return Usage(absl::StrCat("--", name, ": not a number: ", value));
   }
   if (o.out_dir.empty()) return Usage("--out is required");
   Progress progress("ovseg-synth", int64_t{o.num_train} + o.num_val);
