@@ -59,13 +59,15 @@ void InitializeClipForTraining(ClipModel& model) {
 torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
                                   const torch::Tensor& text_embeddings,
                                   const torch::Tensor& logit_scale, double* accuracy,
-                                  const ClipHardNegatives* negatives, double* negative_accuracy) {
+                                  const ClipHardNegatives* negatives, double* negative_accuracy,
+                                  const torch::Tensor& same_caption) {
   const auto unit = [](const torch::Tensor& x) {
     return F::normalize(x.to(torch::kFloat32), F::NormalizeFuncOptions().dim(-1));
   };
   const torch::Tensor image = unit(image_embeddings);
   const torch::Tensor scale = logit_scale.to(torch::kFloat32).exp();
-  const torch::Tensor logits = scale * image.matmul(unit(text_embeddings).t());
+  torch::Tensor logits = scale * image.matmul(unit(text_embeddings).t());
+  if (same_caption.defined()) logits = logits.masked_fill(same_caption, -1e9);
   const torch::Tensor target = torch::arange(logits.size(0), logits.options().dtype(torch::kLong));
   torch::Tensor image_logits = logits;  // image -> caption: [B, B] or [B, B + N]
   torch::Tensor negative_logits;
@@ -92,6 +94,12 @@ torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
                                         : 0.0;
   }
   return loss;
+}
+
+torch::Tensor SameCaption(const torch::Tensor& tokens) {
+  const int64_t b = tokens.size(0);
+  return (tokens.unsqueeze(1) == tokens.unsqueeze(0)).all(2) &
+         torch::eye(b, tokens.options().dtype(torch::kBool)).logical_not();
 }
 
 ClipPretrainer::ClipPretrainer(ClipModel model, ClipPretrainOptions options)
@@ -132,7 +140,8 @@ ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Ten
     }
     loss = ClipContrastiveLoss(model_->EncodeImage(images), model_->EncodeText(tokens),
                                model_->logit_scale, &stats.accuracy,
-                               negatives ? &*negatives : nullptr, &stats.hard_negative_accuracy);
+                               negatives ? &*negatives : nullptr, &stats.hard_negative_accuracy,
+                               SameCaption(tokens));
   }
   loss.backward();
   if (options_.data_parallel) options_.data_parallel->AverageGradients(model_->parameters());

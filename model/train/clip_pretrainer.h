@@ -5,7 +5,8 @@
 // clamped at 100 as CLIP does. AdamW with warm-up and cosine decay; no weight decay on
 // gains, biases, embeddings or the temperature. Optional hard-negative captions (NegCLIP,
 // Yuksekgonul et al. 2023, "When and why vision-language models behave like bags-of-words")
-// join the image -> caption direction as extra wrong answers for every image.
+// join the image -> caption direction as extra wrong answers for every image. Pairs whose
+// captions are the same text are no wrong answers for each other and are left out.
 #ifndef OVSEG_MODEL_TRAIN_CLIP_PRETRAINER_H_
 #define OVSEG_MODEL_TRAIN_CLIP_PRETRAINER_H_
 
@@ -56,14 +57,21 @@ struct ClipHardNegatives {
 
 // The symmetric InfoNCE loss of matching rows; with `negatives`, each image's softmax also
 // runs over the N negatives (caption -> image is unchanged: a negative has no image).
-// `accuracy`, when given, receives the share of rows (both directions) whose own pair has
-// the highest logit among the B; `negative_accuracy` the share of images whose own caption
-// beats every negative.
+// `same_caption` [B, B] bool (undefined: none) marks pairs i != j whose captions are the
+// same text: each is left out of both softmaxes, since image j is no wrong answer for
+// caption i when the captions agree (a corpus of few distinct captions, such as region
+// crops of 8 stuff names, repeats them in every batch). `accuracy`, when given, receives
+// the share of rows (both directions) whose own pair has the highest logit among the B;
+// `negative_accuracy` the share of images whose own caption beats every negative.
 torch::Tensor ClipContrastiveLoss(const torch::Tensor& image_embeddings,
                                   const torch::Tensor& text_embeddings,
                                   const torch::Tensor& logit_scale, double* accuracy = nullptr,
                                   const ClipHardNegatives* negatives = nullptr,
-                                  double* negative_accuracy = nullptr);
+                                  double* negative_accuracy = nullptr,
+                                  const torch::Tensor& same_caption = {});
+
+// SameCaption(tokens) [B, B] bool: true where rows i != j of `tokens` [B, L] are equal.
+torch::Tensor SameCaption(const torch::Tensor& tokens);
 
 class ClipPretrainer {
  public:

@@ -12,7 +12,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include <nlohmann/json.hpp>
+
 #include "train/data/coco_panoptic.h"
+#include "train/data/dataset.h"
 #include "train/data/label_png.h"
 #include "train/eval/file_evaluation.h"
 #include "train/synth/synth_dataset.h"
@@ -264,6 +267,119 @@ TEST(SceneGeneratorTest, UnnamedContentIsAnnotatedButNeverNamed) {
 }
 
 // A train split with unnamed content lists their two categories; val stays the world's.
+// Region captions name each thing alone, with negatives of it, and leave the scene as it
+// was; stuff gets none (its few names would repeat in every batch).
+TEST(SceneGeneratorTest, RegionCaptionsNameEachThingAlone) {
+  SceneOptions plain, regions;
+  regions.caption_negatives = 3;
+  regions.region_captions = true;
+  int things = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const SynthScene a = GenerateScene(MixSeed(4, seed), plain);
+    const SynthScene b = GenerateScene(MixSeed(4, seed), regions);
+    EXPECT_EQ(a.rgb, b.rgb);
+    EXPECT_EQ(a.caption, b.caption);
+    EXPECT_TRUE(a.regions.empty());
+    std::vector<const PanopticSegment*> thing_segments;
+    for (const PanopticSegment& s : b.segments) {
+      if (SynthVocabulary::Get().ById(s.category_id).isthing) thing_segments.push_back(&s);
+    }
+    ASSERT_EQ(b.regions.size(), thing_segments.size()) << b.caption;
+    for (size_t k = 0; k < b.regions.size(); ++k) {
+      const RegionCaption& r = b.regions[k];
+      EXPECT_EQ(r.segment_id, thing_segments[k]->id);
+      const SynthClass& c = SynthVocabulary::Get().ById(thing_segments[k]->category_id);
+      EXPECT_EQ(r.caption, "a " + c.name);
+      EXPECT_TRUE(absl::StrContains(b.caption, r.caption)) << b.caption;
+      ASSERT_EQ(r.negative_captions.size(), 3u);
+      for (const std::string& negative : r.negative_captions) {
+        EXPECT_NE(negative, r.caption);
+        EXPECT_FALSE(absl::StrContains(negative, " on ")) << negative;
+        EXPECT_TRUE(absl::StartsWith(negative, "a ")) << negative;
+      }
+      ++things;
+    }
+  }
+  EXPECT_GT(things, 10);
+
+  // Stuff regions join with stuff_region_captions: named alone, negatives other stuff.
+  regions.stuff_region_captions = 1.0;
+  int stuff = 0;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    const SynthScene b = GenerateScene(MixSeed(4, seed), regions);
+    ASSERT_EQ(b.regions.size(), b.segments.size()) << "every region captioned at 1.0";
+    for (size_t k = 0; k < b.regions.size(); ++k) {
+      const SynthClass& c = SynthVocabulary::Get().ById(b.segments[k].category_id);
+      if (c.isthing) continue;
+      ++stuff;
+      EXPECT_EQ(b.regions[k].caption, c.name);
+      for (const std::string& negative : b.regions[k].negative_captions) {
+        bool is_stuff = false;
+        for (int id : SynthVocabulary::Get().StuffIds()) {
+          is_stuff |= SynthVocabulary::Get().ById(id).name == negative;
+        }
+        EXPECT_TRUE(is_stuff && negative != c.name) << negative;
+      }
+    }
+  }
+  EXPECT_GT(stuff, 10);
+  regions.stuff_region_captions = 1.5;
+  EXPECT_NE(ValidateSceneOptions(regions).message().find("stuff_region_captions"),
+            std::string::npos);
+}
+
+// --region-captions writes each thing's masked crop next to the scene and its record after
+// every scene's; unseen things of the train split are captioned too (captions name
+// everything), and what lies outside the thing is CLIP's mean colour.
+TEST(SynthDatasetTest, RegionCaptionsAreMaskedCropsOfEveryThing) {
+  SynthDatasetOptions o;
+  o.out_dir = (fs::path(::testing::TempDir()) / "synth_regions").string();
+  fs::remove_all(o.out_dir);
+  o.num_train = 10;
+  o.num_val = 0;
+  o.scene.min_size = 96;
+  o.scene.max_size = 128;
+  o.scene.min_thing_radius = 0.2;
+  o.scene.max_thing_radius = 0.3;
+  o.scene.region_captions = true;
+  ASSERT_TRUE(WriteSynthDataset(o).ok());
+  std::ifstream in(o.out_dir + "/train/captions.json");
+  const nlohmann::json records = nlohmann::json::parse(in);
+  ASSERT_GT(records.size(), 10u);
+  bool unseen_named = false;
+  int crops = 0, crops_with_mean_corner = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const nlohmann::json& r = records[i];
+    EXPECT_EQ(r.contains("segment_id"), i >= 10) << "scene records first, then regions";
+    if (i < 10) continue;
+    const std::string caption = r["caption"];
+    const SynthClass* named = nullptr;
+    for (const SynthClass& c : SynthVocabulary::Get().classes()) {
+      if (c.isthing && caption == "a " + c.name) named = &c;
+    }
+    ASSERT_NE(named, nullptr) << caption;
+    unseen_named |= !named->seen;
+    absl::StatusOr<Sample> crop =
+        ReadRgbImage(o.out_dir + "/train/images/" + r["file_name"].get<std::string>());
+    ASSERT_TRUE(crop.ok()) << crop.status();
+    EXPECT_EQ(crop->width, crop->height);
+    EXPECT_GE(crop->width, 16);
+    // A crop's corners lie outside a circle, ring, star, ... but an upright square fills
+    // its box, so most crops, not all, show the mean colour in a corner.
+    int near_mean = 0;
+    for (int corner : {0, crop->width - 1, (crop->height - 1) * crop->width,
+                       crop->height * crop->width - 1}) {
+      const uint8_t* p = &crop->rgb[static_cast<size_t>(corner) * 3];
+      near_mean += std::abs(p[0] - 123) < 12 && std::abs(p[1] - 117) < 12 &&
+                   std::abs(p[2] - 104) < 12;
+    }
+    crops_with_mean_corner += near_mean > 0;
+    ++crops;
+  }
+  EXPECT_GE(crops_with_mean_corner, crops * 3 / 4);
+  EXPECT_TRUE(unseen_named) << "no unseen thing captioned in 10 scenes";
+}
+
 TEST(SynthDatasetTest, UnnamedContentIsTrainOnly) {
   SynthDatasetOptions o;
   o.out_dir = (fs::path(::testing::TempDir()) / "synth_unnamed").string();

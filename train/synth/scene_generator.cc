@@ -318,7 +318,10 @@ std::string JoinList(const std::vector<std::string>& items) {
 }
 
 std::string Caption(const std::vector<std::string>& things, const std::vector<std::string>& stuff) {
-  return things.empty() ? JoinList(stuff) : absl::StrCat(JoinList(things), " on ", JoinList(stuff));
+  if (things.empty()) return JoinList(stuff);
+  // A region caption names one thing and no stuff (a scene always shows some stuff).
+  if (stuff.empty()) return JoinList(things);
+  return absl::StrCat(JoinList(things), " on ", JoinList(stuff));
 }
 
 // The thing class equal to `c` but for one attribute (0 colour, 1 pattern, 2 shape),
@@ -430,6 +433,10 @@ absl::Status ValidateSceneOptions(const SceneOptions& o) {
     return absl::InvalidArgumentError(
         "counts: need max_things >= 0, max_stuff >= 1, caption_negatives >= 0, "
         "unnamed_things >= 0");
+  }
+  if (!(o.stuff_region_captions >= 0.0 && o.stuff_region_captions <= 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stuff_region_captions is a probability: need 0 <= ", o.stuff_region_captions, " <= 1"));
   }
   if (o.negative_words.empty()) {
     return absl::InvalidArgumentError(
@@ -578,6 +585,23 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   }
   scene.caption = Caption(thing_names, stuff_names);
   scene.negative_captions = NegativeCaptions(thing_classes, stuff_classes, options, seed);
+  if (options.region_captions) {
+    for (const PanopticSegment& segment : scene.segments) {
+      if (IsUnnamedId(segment.category_id)) continue;
+      const SynthClass& c = vocabulary.ById(segment.category_id);
+      // Each region's draws from a stream of its own, so they do not depend on the
+      // scene's other regions.
+      const uint64_t stream = MixSeed(seed, 0x52454700 + segment.id);
+      if (!c.isthing &&
+          cv::RNG(stream | 1).uniform(0.0, 1.0) >= options.stuff_region_captions) {
+        continue;
+      }
+      const std::vector<int> thing = c.isthing ? std::vector<int>{c.id} : std::vector<int>{};
+      const std::vector<int> stuff = c.isthing ? std::vector<int>{} : std::vector<int>{c.id};
+      scene.regions.push_back({segment.id, c.isthing ? "a " + c.name : c.name,
+                               NegativeCaptions(thing, stuff, options, stream)});
+    }
+  }
   scene.rgb.assign(canvas.data, canvas.data + canvas.total() * 3);
   return scene;
 }

@@ -58,6 +58,17 @@ struct SceneOptions {
   // exactly those of earlier versions for the same seed.
   int unnamed_things = 0;
   double unnamed_stuff = 0.0;
+  // Region captions: every named thing also gets a caption of its own ("a red striped
+  // heart") with caption_negatives hard negatives of it, for a caption corpus that shows
+  // CLIP each thing cut out as a mask classifier sees it (SynthScene::regions, written as
+  // masked crops by ovseg-synth --region-captions). In a scene a thing is a few patches
+  // and its shape a slow feature to learn (docs/results.md); cut out, it fills the frame.
+  // A scene's pixels and caption do not depend on it.
+  bool region_captions = false;
+  // With region_captions, each stuff region is captioned too with this probability
+  // (default 0: things only). Stuff has 8 names, so a batch repeats them; the CLIP loss
+  // leaves repeated captions out of each other's softmax (model/train/clip_pretrainer.h).
+  double stuff_region_captions = 0.0;
 };
 
 // Category ids of unnamed content, just past the vocabulary's: "unnamed object" (a thing)
@@ -65,6 +76,13 @@ struct SceneOptions {
 int UnnamedThingId();
 int UnnamedStuffId();
 bool IsUnnamedId(int category_id);
+
+// One named region's own caption (SceneOptions::region_captions).
+struct RegionCaption {
+  uint32_t segment_id = 0;
+  std::string caption;
+  std::vector<std::string> negative_captions;
+};
 
 struct SynthScene {
   int width = 0, height = 0;
@@ -75,6 +93,7 @@ struct SynthScene {
   // SceneOptions::caption_negatives captions, each different from `caption` (fewer when
   // the scene shows nothing to swap).
   std::vector<std::string> negative_captions;
+  std::vector<RegionCaption> regions;  // empty unless SceneOptions::region_captions
 };
 
 // INVALID_ARGUMENT naming the field when a range is empty or out of bounds.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "train/data/coco_panoptic.h"
 #include "train/data/label_png.h"
+#include "train/eval/region_crops.h"
 #include "train/synth/synth_vocabulary.h"
 
 namespace ovseg {
@@ -25,6 +27,51 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr int kSemanticVoid = 255;
+// Region captions of segments whose crop is smaller than this (pixels a side) are left
+// out: a 6-pixel thing blown up to the CLIP's input shows its colour and no shape, and its
+// caption would teach the shape word from nothing.
+constexpr int kMinRegionSide = 16;
+
+struct RegionRecord {
+  std::string file_name, caption;
+  uint32_t segment_id = 0;
+  std::vector<std::string> negatives;
+};
+
+// SceneOptions::region_captions: each named region of `scene` (before unseen classes are
+// made VOID: captions name everything) cut out as CLIP's masked crop, written next to the
+// scene's image as <stem>_<segment id>.jpg.
+absl::StatusOr<std::vector<RegionRecord>> WriteRegionCrops(const SynthScene& scene,
+                                                           const fs::path& image_dir,
+                                                           const std::string& stem,
+                                                           int jpeg_quality) {
+  PanopticImage truth{stem, scene.width, scene.height, scene.ids, {}};
+  for (const RegionCaption& region : scene.regions) {
+    PanopticSegment segment;
+    segment.id = region.segment_id;
+    truth.segments.push_back(segment);
+  }
+  std::vector<RegionCrop> crops = CropRegions(scene.rgb.data(), truth, CropStyle::kMasked);
+  // CropRegions skips segments with no pixels; the generator keeps none such.
+  if (crops.size() != scene.regions.size()) {
+    return absl::InternalError(absl::StrCat(stem, ": a region caption names no pixels"));
+  }
+  std::vector<RegionRecord> records;
+  for (size_t k = 0; k < crops.size(); ++k) {
+    if (crops[k].size < kMinRegionSide) continue;
+    const RegionCaption& region = scene.regions[k];
+    RegionRecord record{absl::StrCat(stem, "_", region.segment_id, ".jpg"), region.caption,
+                        region.segment_id, region.negative_captions};
+    cv::Mat rgb(crops[k].size, crops[k].size, CV_8UC3, crops[k].rgb.data()), bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    if (!cv::imwrite((image_dir / record.file_name).string(), bgr,
+                     {cv::IMWRITE_JPEG_QUALITY, jpeg_quality})) {
+      return absl::PermissionDeniedError(absl::StrCat(image_dir.string(), ": cannot write"));
+    }
+    records.push_back(std::move(record));
+  }
+  return records;
+}
 
 absl::Status WriteText(const std::string& path, const std::string& text) {
   std::ofstream out(path);
@@ -70,6 +117,7 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
   dataset.annotations.resize(split.count);
   std::vector<std::string> captions(split.count);
   std::vector<std::vector<std::string>> negatives(split.count);
+  std::vector<std::vector<RegionRecord>> regions(split.count);
   std::atomic<int> next{0};
   absl::Mutex mu;
   absl::Status first_error;
@@ -79,6 +127,15 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
     pool.emplace_back([&] {
       for (int i = next++; i < split.count; i = next++) {
         SynthScene scene = GenerateScene(MixSeed(o.seed, (stream << 32) | i), scene_options);
+        const std::string stem = absl::StrFormat("%06d", i + 1);
+        absl::StatusOr<std::vector<RegionRecord>> region_records =
+            WriteRegionCrops(scene, root / "images", stem, o.jpeg_quality);
+        if (!region_records.ok()) {
+          absl::MutexLock lock(&mu);
+          if (first_error.ok()) first_error = region_records.status();
+          return;
+        }
+        regions[i] = *std::move(region_records);
         if (split.seen_only) {  // unseen classes are not annotated in training
           std::vector<PanopticSegment> kept;
           absl::flat_hash_set<uint32_t> unseen;
@@ -95,7 +152,6 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
           scene.segments = std::move(kept);
         }
         ComputeAreasAndBoxes(scene.width, scene.height, scene.ids, &scene.segments);
-        const std::string stem = absl::StrFormat("%06d", i + 1);
         cv::Mat rgb(scene.height, scene.width, CV_8UC3, scene.rgb.data()), bgr;
         cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
         absl::Status s;
@@ -142,6 +198,17 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
         {"image_id", i + 1}, {"file_name", dataset.images[i].file_name}, {"caption", captions[i]}};
     if (!negatives[i].empty()) record["negatives"] = negatives[i];
     caption_json.push_back(std::move(record));
+  }
+  // Region captions after every scene's, so a corpus's scene records keep their indices.
+  for (int i = 0; i < split.count; ++i) {
+    for (RegionRecord& region : regions[i]) {
+      nlohmann::json record = {{"image_id", i + 1},
+                               {"segment_id", region.segment_id},
+                               {"file_name", std::move(region.file_name)},
+                               {"caption", std::move(region.caption)}};
+      if (!region.negatives.empty()) record["negatives"] = std::move(region.negatives);
+      caption_json.push_back(std::move(record));
+    }
   }
   return WriteText((root / "captions.json").string(), caption_json.dump(1));
 }

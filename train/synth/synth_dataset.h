@@ -10,6 +10,12 @@
 // only: the categories "unnamed object" and "unnamed region" (UnnamedThingId(),
 // UnnamedStuffId()) join its panoptic.json; captions never name them. Such a train split
 // is for the generator stage (generator.train_json etc.), not for classifiers.
+// SceneOptions::region_captions adds, in every split, each named thing's (and, with
+// stuff_region_captions, some stuff regions') masked crop
+// (train/eval/region_crops.h: the square around its box, CLIP's mean colour outside the
+// region) as images/<stem>_<segment id>.jpg, and its own caption and negatives as a
+// captions.json record after all the scenes' ({image_id, segment_id, file_name, caption,
+// negatives}); regions under 16 pixels a side are left out.
 // Deterministic from the seed, whatever the thread count.
 #ifndef OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
 #define OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_

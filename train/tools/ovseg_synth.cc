@@ -5,6 +5,8 @@
 //               [--caption-negatives N (0)]  (hard-negative captions per image, captions.json)
 //               [--negative-words W,W,... (colour,pattern,shape)]  (the word each swaps, in turn)
 //               [--things-inside true|false (false)]  (no thing leaves the frame)
+//               [--region-captions true|false (false)]  (each thing's masked crop, captioned)
+//               [--stuff-region-captions P (0)]  (and each stuff region's, with probability P)
 //               [--unnamed-things N (0)] [--unnamed-stuff P (0)]  (generator data, train only)
 //               [--threads N (every core)]
 #include <iostream>
@@ -24,8 +26,16 @@ int Usage(const std::string& problem) {
   std::cerr << "usage: ovseg-synth --out DIR [--train N] [--val N] [--seed S] [--min-size PX] "
                "[--max-size PX] [--max-things N] [--min-radius F] [--max-radius F] "
                "[--caption-negatives N] [--negative-words W,W,...] [--things-inside B] "
+               "[--region-captions B] [--stuff-region-captions P] "
                "[--unnamed-things N] [--unnamed-stuff P] [--threads N]\n";
   return 2;
+}
+
+// "true" / "false" into *out; false for any other text.
+bool ParseBool(const std::string& text, bool* out) {
+  if (text != "true" && text != "false") return false;
+  *out = text == "true";
+  return true;
 }
 
 int Run(int argc, char** argv) {
@@ -62,13 +72,15 @@ int Run(int argc, char** argv) {
       absl::StatusOr<std::vector<CaptionWord>> words = ParseCaptionWords(value);
       if (!words.ok()) return Usage(std::string(words.status().message()));
       o.scene.negative_words = *std::move(words);
-    } else if (name == "things-inside") {
-      if (value != "true" && value != "false") {
-        return Usage(absl::StrCat("--things-inside: expected true or false, got ", value));
+    } else if (name == "things-inside" || name == "region-captions") {
+      bool* target = name == "things-inside" ? &o.scene.things_inside : &o.scene.region_captions;
+      if (!ParseBool(value, target)) {
+        return Usage(absl::StrCat("--", name, ": expected true or false, got ", value));
       }
-      o.scene.things_inside = value == "true";
     } else if (name == "unnamed-things") {
       ok = absl::SimpleAtoi(value, &o.scene.unnamed_things);
+    } else if (name == "stuff-region-captions") {
+      ok = absl::SimpleAtod(value, &o.scene.stuff_region_captions);
     } else if (name == "unnamed-stuff") {
       ok = absl::SimpleAtod(value, &o.scene.unnamed_stuff);
     } else if (name == "threads") {
