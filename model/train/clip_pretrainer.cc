@@ -138,10 +138,10 @@ ClipStepStats ClipPretrainer::Step(const torch::Tensor& images, const torch::Ten
     if (negative_tokens.defined() && negative_tokens.size(0) > 0) {
       negatives = ClipHardNegatives{model_->EncodeText(negative_tokens), excluded};
     }
-    loss = ClipContrastiveLoss(model_->EncodeImage(images), model_->EncodeText(tokens),
-                               model_->logit_scale, &stats.accuracy,
-                               negatives ? &*negatives : nullptr, &stats.hard_negative_accuracy,
-                               SameCaption(tokens));
+    loss =
+        ClipContrastiveLoss(model_->EncodeImage(images), model_->EncodeText(tokens),
+                            model_->logit_scale, &stats.accuracy, negatives ? &*negatives : nullptr,
+                            &stats.hard_negative_accuracy, SameCaption(tokens));
   }
   loss.backward();
   if (options_.data_parallel) options_.data_parallel->AverageGradients(model_->parameters());

@@ -8,12 +8,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
-#include <nlohmann/json.hpp>
-
 #include "train/data/coco_panoptic.h"
 #include "train/data/dataset.h"
 #include "train/data/label_png.h"
@@ -367,11 +366,11 @@ TEST(SynthDatasetTest, RegionCaptionsAreMaskedCropsOfEveryThing) {
     // A crop's corners lie outside a circle, ring, star, ... but an upright square fills
     // its box, so most crops, not all, show the mean colour in a corner.
     int near_mean = 0;
-    for (int corner : {0, crop->width - 1, (crop->height - 1) * crop->width,
-                       crop->height * crop->width - 1}) {
+    for (int corner :
+         {0, crop->width - 1, (crop->height - 1) * crop->width, crop->height * crop->width - 1}) {
       const uint8_t* p = &crop->rgb[static_cast<size_t>(corner) * 3];
-      near_mean += std::abs(p[0] - 123) < 12 && std::abs(p[1] - 117) < 12 &&
-                   std::abs(p[2] - 104) < 12;
+      near_mean +=
+          std::abs(p[0] - 123) < 12 && std::abs(p[1] - 117) < 12 && std::abs(p[2] - 104) < 12;
     }
     crops_with_mean_corner += near_mean > 0;
     ++crops;

@@ -148,9 +148,8 @@ TEST(ClipContrastiveLossTest, EqualsTheSymmetricCrossEntropyByHand) {
 TEST(ClipContrastiveLossTest, SameCaptionsAreNotNegatives) {
   const torch::Tensor tokens = torch::tensor({{5, 7, 0}, {6, 0, 0}, {5, 7, 0}}, torch::kLong);
   const torch::Tensor same = SameCaption(tokens);
-  EXPECT_TRUE(torch::equal(same, torch::tensor({{false, false, true},
-                                                {false, false, false},
-                                                {true, false, false}})));
+  EXPECT_TRUE(torch::equal(
+      same, torch::tensor({{false, false, true}, {false, false, false}, {true, false, false}})));
   // Images 0 and 2 look alike and share a caption; 1 is orthogonal. Logits at scale 10:
   // rows 0 and 2 are [10, 0, 10] without the mask, [10, 0] with it.
   const torch::Tensor image = torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}, {1.0f, 0.0f}});
@@ -163,7 +162,8 @@ TEST(ClipContrastiveLossTest, SameCaptionsAreNotNegatives) {
   EXPECT_NEAR(masked.item<double>(), (2 * std::log(1 + e) + std::log(1 + 2 * e)) / 3, 1e-6);
   EXPECT_EQ(accuracy, 1.0);
   const torch::Tensor unmasked = ClipContrastiveLoss(image, text, scale);
-  EXPECT_GT(unmasked.item<double>(), masked.item<double>() + 0.4) << "the duplicate halves rows 0, 2";
+  EXPECT_GT(unmasked.item<double>(), masked.item<double>() + 0.4)
+      << "the duplicate halves rows 0, 2";
 }
 
 ClipConfig PretrainTestConfig() {

@@ -592,8 +592,7 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
       // Each region's draws from a stream of its own, so they do not depend on the
       // scene's other regions.
       const uint64_t stream = MixSeed(seed, 0x52454700 + segment.id);
-      if (!c.isthing &&
-          cv::RNG(stream | 1).uniform(0.0, 1.0) >= options.stuff_region_captions) {
+      if (!c.isthing && cv::RNG(stream | 1).uniform(0.0, 1.0) >= options.stuff_region_captions) {
         continue;
       }
       const std::vector<int> thing = c.isthing ? std::vector<int>{c.id} : std::vector<int>{};
