@@ -9,8 +9,16 @@ convolutional stem (four 3x3 stride-2 convolutions instead of the patch projecti
 Xiao et al. 2021), or a small CNN (five 3x3 stride-2 convolutions, batch norm, max pool).
 Prints held-out accuracy every 25 steps; chance is 1/7 = 14%.
 
+With --crops the images are instead every thing of the split's panoptic annotation cut out
+as the masked crop a mask classifier sees (the square around its box, CLIP's mean colour
+outside the thing, as train/eval/region_crops.h): the same shapes, filling the frame (a
+train split annotates seen things only, so six shapes: no heart). On
+the demo world that is what turned shape from slow to easy (docs/results.md).
+
   .tools-venv/bin/python scripts/diagnostics/shape_probe.py \\
       --corpus data/clipexp/inside/train --arch vit --images 6000 --steps 150
+  .tools-venv/bin/python scripts/diagnostics/shape_probe.py \\
+      --corpus data/clipexp/inside/train --crops --arch vit --size 64 --patch 8 --steps 300
 
 Needs torch and pillow (the tools environment, README "Development").
 """
@@ -26,6 +34,44 @@ import torch.nn.functional as F
 from PIL import Image
 
 SHAPES = ["circle", "square", "triangle", "star", "ring", "cross", "heart"]
+
+
+MEAN_RGB = (123, 117, 104)  # CLIP's normalisation mean: what a normalised 0 looks like
+
+
+def masked_thing_crops(split, count):
+    """(crop, shape) of up to `count` things of a panoptic split, as region_crops.h cuts them."""
+    names = {c["id"]: c["name"] for c in json.load(open(os.path.join(split, "panoptic.json")))["categories"]
+             if c["isthing"]}
+    out = []
+    for a in json.load(open(os.path.join(split, "panoptic.json")))["annotations"]:
+        things = [s for s in a["segments_info"] if s["category_id"] in names]
+        if not things:
+            continue
+        image = np.asarray(Image.open(os.path.join(split, "images", a["file_name"][:-4] + ".jpg")).convert("RGB"))
+        png = np.asarray(Image.open(os.path.join(split, "panoptic", a["file_name"])).convert("RGB")).astype(np.int64)
+        ids = png[..., 0] + 256 * png[..., 1] + 65536 * png[..., 2]
+        for s in things:
+            inside = ids == s["id"]
+            ys, xs = np.nonzero(inside)
+            if len(ys) == 0:
+                continue
+            side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+            top, left = (ys.min() + ys.max() + 1) // 2 - side // 2, (xs.min() + xs.max() + 1) // 2 - side // 2
+            crop = np.empty((side, side, 3), np.uint8)
+            crop[:] = MEAN_RGB
+            for y in range(side):
+                sy = top + y
+                if 0 <= sy < image.shape[0]:
+                    row = np.arange(left, left + side)
+                    ok = (row >= 0) & (row < image.shape[1])
+                    cols = row[ok]
+                    keep = inside[sy, cols]
+                    crop[y, np.nonzero(ok)[0][keep]] = image[sy, cols[keep]]
+            out.append((Image.fromarray(crop), names[s["category_id"]].split(" ")[-1]))
+        if len(out) >= count:
+            break
+    return out[:count]
 
 
 def single_thing_shape(caption):
@@ -98,13 +144,19 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=128, help="input side, pixels")
     p.add_argument("--patch", type=int, default=16, help="ViT patch side, pixels")
+    p.add_argument("--crops", action="store_true",
+                   help="train on the split's things as masked crops (needs panoptic.json)")
     a = p.parse_args()
     torch.manual_seed(a.seed)
-    records = [(r["file_name"], single_thing_shape(r["caption"]))
-               for r in json.load(open(os.path.join(a.corpus, "captions.json")))]
-    records = [r for r in records if r[1] is not None][: a.images]
-    pixels = np.stack([np.asarray(Image.open(os.path.join(a.corpus, "images", f)).convert("RGB")
-                                  .resize((a.size, a.size), Image.BILINEAR)) for f, _ in records])
+    if a.crops:
+        records = masked_thing_crops(a.corpus, a.images)
+    else:
+        records = [(r["file_name"], single_thing_shape(r["caption"]))
+                   for r in json.load(open(os.path.join(a.corpus, "captions.json")))]
+        records = [(Image.open(os.path.join(a.corpus, "images", f)), s)
+                   for f, s in records if s is not None][: a.images]
+    pixels = np.stack([np.asarray(image.convert("RGB").resize((a.size, a.size), Image.BILINEAR))
+                       for image, _ in records])
     x = (torch.tensor(pixels).permute(0, 3, 1, 2).float() / 255.0 - 0.45) / 0.27
     y = torch.tensor([SHAPES.index(s) for _, s in records])
     x_val, y_val, x, y = x[-800:], y[-800:], x[:-800], y[:-800]
