@@ -1,85 +1,122 @@
 #!/usr/bin/env bash
-# docs/results.md's ablation in miniature, on the synthetic world: the fovseg stage of
-# configs/train_demo.pbtxt (same seed, steps, batch and learning rate) on the demo's own
-# CLIP and generator (out/demo/, from scripts/train_demo.sh --install=no or a full run),
-# five ways:
+# docs/results.md's ablation in miniature (FOV-Seg Table IV(a)), on the synthetic world:
+# the fovseg stage of configs/train_demo.pbtxt (same steps, batch and learning rate) on the
+# demo's own CLIP and generator (out/demo/, from scripts/train_demo.sh --install=no or a
+# full run), five ways, each with seeds 1..N:
 #   baseline        TeVA off, FiSeR off: the frozen generator, f_q (and adapter, void) tuned
 #   fiser           + FiSeR
 #   teva            + TeVA
 #   fiser_teva      + FiSeR + TeVA
 #   fiser_teva_fga  + FiSeR + TeVA + the FGAseg head, served FUSED
-# Each checkpoint is served (configs/server.pbtxt with that checkpoint) and scored by
-# ovseg-eval on the whole validation split (all classes, seen and unseen, in every
-# request): panoptic PQ and semantic mIoU, then split into seen and unseen classes.
-# Writes out/ablation/<name>/{panoptic,semantic}.json and out/ablation/results.md.
+# Each checkpoint is served (configs/server.pbtxt with that checkpoint) and analysed by
+# `ovseg-eval analyse` on the first --images validation images (all classes, seen and
+# unseen, in every request): end-to-end PQ and mIoU for seen and unseen classes, and the
+# oracle-mask region accuracy (docs/analysis.md). Runs already made are kept, so an
+# interrupted ablation continues where it stopped.
+# Writes out/ablation/<name>/seed<k>/analysis.json and out/ablation/results.md (mean and
+# sample standard deviation over the seeds).
+#   scripts/ablation.sh [--seeds N (3)] [--images N (200)] [--steps N (the config's)]
+# --steps shortens every run, for trying the script out; its table means nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+seeds=3 images=200 steps=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seeds) seeds=$2; shift 2 ;;
+    --images) images=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    *) echo "usage: scripts/ablation.sh [--seeds N] [--images N] [--steps N]"; exit 2 ;;
+  esac
+done
 [ -f out/demo/clip.safetensors ] && [ -f out/demo/mask2former.safetensors ] || {
   echo "ablation: run scripts/train_demo.sh first (out/demo/ holds the base weights)"; exit 1; }
 val=data/demo/synth/val
+autocast=$(scripts/cpu_autocast.sh)
 variants=(baseline fiser teva fiser_teva fiser_teva_fga)
 for name in "${variants[@]}"; do
-  dir=out/ablation/$name
-  mkdir -p "$dir"
-  # The last row is exactly the demo run's fovseg stage (same config, seed and base
-  # weights; the stage reseeds itself): its checkpoint is reused rather than retrained.
-  if [ "$name" = fiser_teva_fga ] && [ -f out/demo/latest.json ] && [ ! -f "$dir/latest.json" ]; then
-    cp out/demo/latest.json "$dir/latest.json"
-  fi
-  if [ ! -f "$dir/latest.json" ]; then
-    flags=""
-    case $name in
-      baseline) flags='no_teva: true loss { no_fiser: true } dense_head: false' ;;
-      fiser) flags='no_teva: true dense_head: false' ;;
-      teva) flags='loss { no_fiser: true } dense_head: false' ;;
-      fiser_teva) flags='dense_head: false' ;;
-      fiser_teva_fga) flags='dense_head: true' ;;
-    esac
-    # The demo config's fovseg stage alone, on out/demo's base weights, without its
-    # end-of-run validation (ovseg-eval scores every variant below instead).
-    grep -v -e '^stages:' -e '^dense_head:' -e '^out_dir:' -e '^eval_images:' \
-      configs/train_demo.pbtxt | sed -e '/^clip_pretrain {/,/^}/d' -e '/^generator {/,/^}/d' \
-      -e '/^  val_/d' -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "out/demo/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "out/demo/mask2former.safetensors"\n  mask_generator_heads: 4|' \
-      > "$dir/train.pbtxt"
-    printf 'stages: "fovseg"\nout_dir: "%s"\n%s\n' "$dir" "$flags" >> "$dir/train.pbtxt"
-    build/train/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
-  fi
-  checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$dir/latest.json'))['checkpoint'])")
-  sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" -e 's|models/demo/|out/demo/|' \
-      -e 's|127.0.0.1:50051|127.0.0.1:50071|' -e 's|127.0.0.1:9464|127.0.0.1:9474|' \
-      configs/server.pbtxt > "$dir/server.pbtxt"
-  build/server/ovseg-server --config "$dir/server.pbtxt" > "$dir/server.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 120); do
-    build/client/ovseg health --server 127.0.0.1:50071 > /dev/null 2>&1 && break
-    sleep 1
+  for seed in $(seq 1 "$seeds"); do
+    dir=out/ablation/$name/seed$seed
+    mkdir -p "$dir"
+    [ -f "$dir/analysis.json" ] && continue
+    # The last row at seed 1 is exactly the demo run's fovseg stage (same config, seed and
+    # base weights; the stage reseeds itself): its checkpoint is reused, not retrained.
+    if [ "$name" = fiser_teva_fga ] && [ "$seed" = 1 ] && [ -z "$steps" ] &&
+       [ -f out/demo/latest.json ] && [ ! -f "$dir/latest.json" ]; then
+      cp out/demo/latest.json "$dir/latest.json"
+    fi
+    if [ ! -f "$dir/latest.json" ]; then
+      # FiSeR off goes into the config's own loss { } block (a text proto may not name
+      # the message twice).
+      flags="" no_fiser=""
+      case $name in
+        baseline) flags='no_teva: true dense_head: false' no_fiser='  no_fiser: true' ;;
+        fiser) flags='no_teva: true dense_head: false' ;;
+        teva) flags='dense_head: false' no_fiser='  no_fiser: true' ;;
+        fiser_teva) flags='dense_head: false' ;;
+        fiser_teva_fga) flags='dense_head: true' ;;
+      esac
+      # The demo config's fovseg stage alone, on out/demo's base weights, without its
+      # end-of-run validation (ovseg-eval scores every run below instead).
+      grep -v -e '^stages:' -e '^dense_head:' -e '^out_dir:' -e '^eval_images:' -e '^seed:' \
+        -e '^autocast:' configs/train_demo.pbtxt |
+        sed -e '/^clip_pretrain {/,/^}/d' -e '/^generator {/,/^}/d' -e '/^  val_/d' \
+          -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "out/demo/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "out/demo/mask2former.safetensors"\n  mask_generator_heads: 4|' \
+        > "$dir/train.pbtxt"
+      [ -n "$no_fiser" ] && sed -i "/^loss {/a\\$no_fiser" "$dir/train.pbtxt"
+      grep -q '^loss {' "$dir/train.pbtxt" || [ -z "$no_fiser" ] || {
+        echo "ablation: configs/train_demo.pbtxt has no loss { } block to put no_fiser in"; exit 1; }
+      if [ -n "$steps" ]; then
+        sed -i -e "/^optimizer {/,/^}/s|^  steps: .*|  steps: $steps|" \
+          -e "/^optimizer {/,/^}/s|^  warmup_steps: .*|  warmup_steps: 1|" "$dir/train.pbtxt"
+      fi
+      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\nautocast: "%s"\n%s\n' \
+        "$dir" "$seed" "$autocast" "$flags" >> "$dir/train.pbtxt"
+      build/train/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
+    fi
+    checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$dir/latest.json'))['checkpoint'])")
+    sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" -e 's|models/demo/|out/demo/|' \
+        -e 's|127.0.0.1:50051|127.0.0.1:50071|' -e 's|127.0.0.1:9464|127.0.0.1:9474|' \
+        configs/server.pbtxt > "$dir/server.pbtxt"
+    build/server/ovseg-server --config "$dir/server.pbtxt" > "$dir/server.log" 2>&1 &
+    server=$!
+    build/client/ovseg health --server 127.0.0.1:50071 --wait_s 300 > /dev/null
+    # The generator is frozen and the same in every run: its proposal recall is left out.
+    build/train/ovseg-eval analyse --server 127.0.0.1:50071 --gt-json $val/panoptic.json \
+      --gt-dir $val/panoptic --image-dir $val/images --max-images "$images" --proposals no \
+      --json-out "$dir/analysis.json.part" > "$dir/eval.log" 2>&1
+    mv "$dir/analysis.json.part" "$dir/analysis.json"
+    kill $server; wait $server 2> /dev/null || true
   done
-  build/train/ovseg-eval panoptic --server 127.0.0.1:50071 --gt-json $val/panoptic.json \
-    --gt-dir $val/panoptic --image-dir $val/images --json-out "$dir/panoptic.json" > /dev/null
-  build/train/ovseg-eval semantic --server 127.0.0.1:50071 --categories $val/panoptic.json \
-    --gt-dir $val/semantic --image-dir $val/images --json-out "$dir/semantic.json" > /dev/null
-  kill $server; wait $server 2> /dev/null || true
 done
-.venv/bin/python - "${variants[@]}" <<'PY' | tee out/ablation/results.md
-import json, sys
-vocab = json.load(open("data/demo/synth/vocabulary.json"))["classes"]
-seen = {c["id"]: bool(c["seen"]) for c in vocab}
+.venv/bin/python - "$seeds" "${variants[@]}" <<'PY' | tee out/ablation/results.md
+import json, statistics, sys
+seeds, names = int(sys.argv[1]), sys.argv[2:]
 rows = {"baseline": "baseline (frozen generator, f_q tuned)", "fiser": "+ FiSeR",
         "teva": "+ TeVA", "fiser_teva": "+ FiSeR + TeVA",
         "fiser_teva_fga": "+ FiSeR + TeVA + FGAseg fusion"}
-print("| model | mIoU | mIoU seen | mIoU unseen | PQ | PQ seen | PQ unseen |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
-mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")
-for name in sys.argv[1:]:
-    pan = json.load(open(f"out/ablation/{name}/panoptic.json"))
-    sem = json.load(open(f"out/ablation/{name}/semantic.json"))
-    # Semantic classes are category id - 1; NaN (absent from ground truth) is skipped, as
-    # detectron2's mean does.
-    iou = {int(k) + 1: v for k, v in sem["IoU"].items() if v == v and v is not None}
-    pq = {int(k): v["PQ"] for k, v in pan["per_class"].items() if v["N"]}
-    cells = [sem["mIoU"], mean([v for k, v in iou.items() if seen[k]]),
-             mean([v for k, v in iou.items() if not seen[k]]), pan["All"]["PQ"],
-             mean([v for k, v in pq.items() if seen[k]]),
-             mean([v for k, v in pq.items() if not seen[k]])]
-    print(f"| {rows[name]} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+columns = [("PQ", lambda r: r["end_to_end"]["PQ"]["all"]),
+           ("PQ seen", lambda r: r["end_to_end"]["PQ"]["seen"]),
+           ("PQ unseen", lambda r: r["end_to_end"]["PQ"]["unseen"]),
+           ("mIoU", lambda r: r["end_to_end"]["mIoU"]["all"]),
+           ("mIoU seen", lambda r: r["end_to_end"]["mIoU"]["seen"]),
+           ("mIoU unseen", lambda r: r["end_to_end"]["mIoU"]["unseen"]),
+           ("oracle masks: region top-1", lambda r: r["oracle_masks"]["regions"]["top1"]["all"]["percent"]),
+           ("things seen / unseen", None)]
+print(f"Mean +- sample standard deviation over {seeds} seed(s).\n")
+print("| model | " + " | ".join(c for c, _ in columns) + " |")
+print("|" + " --- |" * (len(columns) + 1))
+
+
+def cell(values):
+    mean = statistics.fmean(values)
+    return f"{mean:.1f} +- {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
+
+
+for name in names:
+    runs = [json.load(open(f"out/ablation/{name}/seed{s}/analysis.json")) for s in range(1, seeds + 1)]
+    cells = [cell([f(r) for r in runs]) for _, f in columns if f]
+    top1 = lambda r, split: r["oracle_masks"]["regions"]["top1"][split]["percent"]
+    cells.append(cell([top1(r, "seen_things") for r in runs]) + " / " +
+                 cell([top1(r, "unseen_things") for r in runs]))
+    print(f"| {rows[name]} | " + " | ".join(cells) + " |")
 PY
