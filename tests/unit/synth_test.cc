@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "train/data/coco_panoptic.h"
 #include "train/data/dataset.h"
@@ -374,6 +377,21 @@ TEST(SynthDatasetTest, RegionCaptionsAreMaskedCropsOfEveryThing) {
     }
     crops_with_mean_corner += near_mean > 0;
     ++crops;
+    // Its mask over the scene: binary, scene-sized, and the crop's square around its box.
+    EXPECT_EQ(r["scene_file_name"], absl::StrFormat("%06d.jpg", r["image_id"].get<int>()));
+    const cv::Mat mask =
+        cv::imread(o.out_dir + "/train/region_masks/" + r["mask_file_name"].get<std::string>(),
+                   cv::IMREAD_UNCHANGED);
+    ASSERT_FALSE(mask.empty()) << r["mask_file_name"];
+    absl::StatusOr<Sample> scene =
+        ReadRgbImage(o.out_dir + "/train/images/" + r["scene_file_name"].get<std::string>());
+    ASSERT_TRUE(scene.ok());
+    EXPECT_EQ(mask.cols, scene->width);
+    EXPECT_EQ(mask.rows, scene->height);
+    EXPECT_EQ(cv::countNonZero(mask) + cv::countNonZero(mask == 0), mask.total());
+    EXPECT_EQ(cv::countNonZero(mask == 255), cv::countNonZero(mask));
+    const cv::Rect box = cv::boundingRect(mask);
+    EXPECT_EQ(std::max(box.width, box.height), crop->width) << r["mask_file_name"];
   }
   EXPECT_GE(crops_with_mean_corner, crops * 3 / 4);
   EXPECT_TRUE(unseen_named) << "no unseen thing captioned in 10 scenes";

@@ -33,18 +33,21 @@ constexpr int kSemanticVoid = 255;
 constexpr int kMinRegionSide = 16;
 
 struct RegionRecord {
-  std::string file_name, caption;
+  std::string file_name, mask_file_name, caption;
   uint32_t segment_id = 0;
   std::vector<std::string> negatives;
 };
 
 // SceneOptions::region_captions: each named region of `scene` (before unseen classes are
 // made VOID: captions name everything) cut out as CLIP's masked crop, written next to the
-// scene's image as <stem>_<segment id>.jpg.
+// scene's image as images/<stem>_<segment id>.jpg, and its mask over the whole scene as
+// region_masks/<stem>_<segment id>.png (255 inside, 0 outside), for training on the
+// region where it lies in the scene rather than cut out.
 absl::StatusOr<std::vector<RegionRecord>> WriteRegionCrops(const SynthScene& scene,
-                                                           const fs::path& image_dir,
+                                                           const fs::path& root,
                                                            const std::string& stem,
                                                            int jpeg_quality) {
+  const fs::path image_dir = root / "images", mask_dir = root / "region_masks";
   PanopticImage truth{stem, scene.width, scene.height, scene.ids, {}};
   for (const RegionCaption& region : scene.regions) {
     PanopticSegment segment;
@@ -60,13 +63,21 @@ absl::StatusOr<std::vector<RegionRecord>> WriteRegionCrops(const SynthScene& sce
   for (size_t k = 0; k < crops.size(); ++k) {
     if (crops[k].size < kMinRegionSide) continue;
     const RegionCaption& region = scene.regions[k];
-    RegionRecord record{absl::StrCat(stem, "_", region.segment_id, ".jpg"), region.caption,
-                        region.segment_id, region.negative_captions};
+    const std::string name = absl::StrCat(stem, "_", region.segment_id);
+    RegionRecord record{name + ".jpg", name + ".png", region.caption, region.segment_id,
+                        region.negative_captions};
     cv::Mat rgb(crops[k].size, crops[k].size, CV_8UC3, crops[k].rgb.data()), bgr;
     cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     if (!cv::imwrite((image_dir / record.file_name).string(), bgr,
                      {cv::IMWRITE_JPEG_QUALITY, jpeg_quality})) {
       return absl::PermissionDeniedError(absl::StrCat(image_dir.string(), ": cannot write"));
+    }
+    cv::Mat mask(scene.height, scene.width, CV_8UC1);
+    for (size_t p = 0; p < scene.ids.size(); ++p) {
+      mask.data[p] = scene.ids[p] == region.segment_id ? 255 : 0;
+    }
+    if (!cv::imwrite((mask_dir / record.mask_file_name).string(), mask)) {
+      return absl::PermissionDeniedError(absl::StrCat(mask_dir.string(), ": cannot write"));
     }
     records.push_back(std::move(record));
   }
@@ -90,7 +101,9 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
                         Progress* progress) {
   const SynthVocabulary& vocabulary = SynthVocabulary::Get();
   const fs::path root = fs::path(o.out_dir) / split.name;
-  for (const char* d : {"images", "panoptic", "semantic"}) {
+  std::vector<const char*> dirs = {"images", "panoptic", "semantic"};
+  if (o.scene.region_captions) dirs.push_back("region_masks");
+  for (const char* d : dirs) {
     std::error_code error;
     fs::create_directories(root / d, error);
     if (error)
@@ -129,7 +142,7 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
         SynthScene scene = GenerateScene(MixSeed(o.seed, (stream << 32) | i), scene_options);
         const std::string stem = absl::StrFormat("%06d", i + 1);
         absl::StatusOr<std::vector<RegionRecord>> region_records =
-            WriteRegionCrops(scene, root / "images", stem, o.jpeg_quality);
+            WriteRegionCrops(scene, root, stem, o.jpeg_quality);
         if (!region_records.ok()) {
           absl::MutexLock lock(&mu);
           if (first_error.ok()) first_error = region_records.status();
@@ -205,6 +218,8 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
       nlohmann::json record = {{"image_id", i + 1},
                                {"segment_id", region.segment_id},
                                {"file_name", std::move(region.file_name)},
+                               {"scene_file_name", dataset.images[i].file_name},
+                               {"mask_file_name", std::move(region.mask_file_name)},
                                {"caption", std::move(region.caption)}};
       if (!region.negatives.empty()) record["negatives"] = std::move(region.negatives);
       caption_json.push_back(std::move(record));

@@ -13,9 +13,11 @@
 // SceneOptions::region_captions adds, in every split, each named thing's (and, with
 // stuff_region_captions, some stuff regions') masked crop
 // (train/eval/region_crops.h: the square around its box, CLIP's mean colour outside the
-// region) as images/<stem>_<segment id>.jpg, and its own caption and negatives as a
-// captions.json record after all the scenes' ({image_id, segment_id, file_name, caption,
-// negatives}); regions under 16 pixels a side are left out.
+// region) as images/<stem>_<segment id>.jpg, its mask over the scene as
+// region_masks/<stem>_<segment id>.png (255 inside), and its own caption and negatives as
+// a captions.json record after all the scenes' ({image_id, segment_id, file_name,
+// scene_file_name, mask_file_name, caption, negatives}); regions under 16 pixels a side
+// are left out.
 // Deterministic from the seed, whatever the thread count.
 #ifndef OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
 #define OVSEG_TRAIN_SYNTH_SYNTH_DATASET_H_
