@@ -9,6 +9,10 @@ convolutional stem (four 3x3 stride-2 convolutions instead of the patch projecti
 Xiao et al. 2021), or a small CNN (five 3x3 stride-2 convolutions, batch norm, max pool).
 Prints held-out accuracy every 25 steps; chance is 1/7 = 14%.
 
+With --mask-token each thing stays where it lies in its scene and the ViT classifies a
+mask token that reads only the class token and the patches the thing covers, as FOV-Seg's
+(and MaskCLIP's) classifier does: the view the served classifier has, trained directly.
+
 With --crops the images are instead every thing of the split's panoptic annotation cut out
 as the masked crop a mask classifier sees (the square around its box, CLIP's mean colour
 outside the thing, as train/eval/region_crops.h): the same shapes, filling the frame (a
@@ -19,6 +23,8 @@ the demo world that is what turned shape from slow to easy (docs/results.md).
       --corpus data/clipexp/inside/train --arch vit --images 6000 --steps 150
   .tools-venv/bin/python scripts/diagnostics/shape_probe.py \\
       --corpus data/clipexp/inside/train --crops --arch vit --size 64 --patch 8 --steps 300
+  .tools-venv/bin/python scripts/diagnostics/shape_probe.py \\
+      --corpus data/clipexp/inside/train --mask-token --arch vit --size 64 --patch 8 --steps 300
 
 Needs torch and pillow (the tools environment, README "Development").
 """
@@ -39,12 +45,11 @@ SHAPES = ["circle", "square", "triangle", "star", "ring", "cross", "heart"]
 MEAN_RGB = (123, 117, 104)  # CLIP's normalisation mean: what a normalised 0 looks like
 
 
-def masked_thing_crops(split, count):
-    """(crop, shape) of up to `count` things of a panoptic split, as region_crops.h cuts them."""
-    names = {c["id"]: c["name"] for c in json.load(open(os.path.join(split, "panoptic.json")))["categories"]
-             if c["isthing"]}
-    out = []
-    for a in json.load(open(os.path.join(split, "panoptic.json")))["annotations"]:
+def things_of(split):
+    """(scene RGB array, inside mask, shape) of every thing of a panoptic split, in order."""
+    dataset = json.load(open(os.path.join(split, "panoptic.json")))
+    names = {c["id"]: c["name"] for c in dataset["categories"] if c["isthing"]}
+    for a in dataset["annotations"]:
         things = [s for s in a["segments_info"] if s["category_id"] in names]
         if not things:
             continue
@@ -53,25 +58,46 @@ def masked_thing_crops(split, count):
         ids = png[..., 0] + 256 * png[..., 1] + 65536 * png[..., 2]
         for s in things:
             inside = ids == s["id"]
-            ys, xs = np.nonzero(inside)
-            if len(ys) == 0:
-                continue
-            side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
-            top, left = (ys.min() + ys.max() + 1) // 2 - side // 2, (xs.min() + xs.max() + 1) // 2 - side // 2
-            crop = np.empty((side, side, 3), np.uint8)
-            crop[:] = MEAN_RGB
-            for y in range(side):
-                sy = top + y
-                if 0 <= sy < image.shape[0]:
-                    row = np.arange(left, left + side)
-                    ok = (row >= 0) & (row < image.shape[1])
-                    cols = row[ok]
-                    keep = inside[sy, cols]
-                    crop[y, np.nonzero(ok)[0][keep]] = image[sy, cols[keep]]
-            out.append((Image.fromarray(crop), names[s["category_id"]].split(" ")[-1]))
+            if inside.any():
+                yield image, inside, names[s["category_id"]].split(" ")[-1]
+
+
+def masked_thing_crops(split, count):
+    """(crop, shape) of up to `count` things of a panoptic split, as region_crops.h cuts them."""
+    out = []
+    for image, inside, shape in things_of(split):
+        ys, xs = np.nonzero(inside)
+        side = max(ys.max() - ys.min(), xs.max() - xs.min()) + 1
+        top, left = (ys.min() + ys.max() + 1) // 2 - side // 2, (xs.min() + xs.max() + 1) // 2 - side // 2
+        crop = np.empty((side, side, 3), np.uint8)
+        crop[:] = MEAN_RGB
+        for y in range(side):
+            sy = top + y
+            if 0 <= sy < image.shape[0]:
+                row = np.arange(left, left + side)
+                ok = (row >= 0) & (row < image.shape[1])
+                cols = row[ok]
+                keep = inside[sy, cols]
+                crop[y, np.nonzero(ok)[0][keep]] = image[sy, cols[keep]]
+        out.append((Image.fromarray(crop), shape))
         if len(out) >= count:
             break
     return out[:count]
+
+
+def scenes_with_support(split, count, size, patch):
+    """(scene resized to size x size, [grid^2] bool support, shape) of up to `count` things:
+    the patches a mask token may read, as MaskAttentionSupport marks them (any pixel)."""
+    out, grid = [], size // patch
+    for image, inside, shape in things_of(split):
+        mask = torch.tensor(inside, dtype=torch.float32)[None, None]
+        mask = F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False)
+        support = F.adaptive_max_pool2d(mask, (grid, grid)).flatten() > 0
+        if support.any():
+            out.append((Image.fromarray(image), support, shape))
+        if len(out) >= count:
+            break
+    return out
 
 
 def single_thing_shape(caption):
@@ -91,9 +117,9 @@ class Block(nn.Module):
         self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
 
-    def forward(self, x):
+    def forward(self, x, blocked=None):
         y = self.ln_1(x)
-        x = x + self.attn(y, y, y, need_weights=False)[0]
+        x = x + self.attn(y, y, y, attn_mask=blocked, need_weights=False)[0]
         return x + self.mlp(self.ln_2(x))
 
 
@@ -113,13 +139,27 @@ class ViT(nn.Module):
         self.cls = nn.Parameter(torch.randn(width) * width**-0.5)
         self.pos = nn.Parameter(torch.randn(grid * grid + 1, width) * width**-0.5)
         self.ln_pre, self.ln_post = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.blocks = nn.Sequential(*[Block(width, width // 64) for _ in range(layers)])
+        self.blocks = nn.ModuleList([Block(width, width // 64) for _ in range(layers)])
         self.head = nn.Linear(width, len(SHAPES))
 
-    def forward(self, x):
+    def forward(self, x, support=None):
+        """Classifies the class token, or, given support [B, grid^2] (bool), a mask token
+        appended as FOV-Seg's classifier runs one: it starts as the class token and reads
+        only the class token and its support patches; no image token reads it."""
         x = self.embed(x).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls.expand(x.size(0), 1, -1), x], 1) + self.pos
-        return self.head(self.ln_post(self.blocks(self.ln_pre(x))[:, 0]))
+        blocked = None
+        if support is not None:
+            x = torch.cat([x, x[:, :1]], 1)
+            n = x.size(1)
+            allowed = torch.ones(x.size(0), n, n, dtype=torch.bool)
+            allowed[:, :, -1] = False
+            allowed[:, -1, 1:-1] = support
+            blocked = (~allowed).repeat_interleave(self.blocks[0].attn.num_heads, 0)
+        x = self.ln_pre(x)
+        for block in self.blocks:
+            x = block(x, blocked)
+        return self.head(self.ln_post(x[:, -1 if support is not None else 0]))
 
 
 class Cnn(nn.Module):
@@ -146,10 +186,20 @@ def main():
     p.add_argument("--patch", type=int, default=16, help="ViT patch side, pixels")
     p.add_argument("--crops", action="store_true",
                    help="train on the split's things as masked crops (needs panoptic.json)")
+    p.add_argument("--mask-token", action="store_true",
+                   help="train on the split's things where they lie, read by a mask token "
+                        "over the whole scene (FOV-Seg's classifier; ViT only)")
     a = p.parse_args()
+    if a.mask_token and a.arch != "vit":
+        p.error("--mask-token needs --arch vit (its support is counted in patches)")
     torch.manual_seed(a.seed)
+    supports = None
     if a.crops:
         records = masked_thing_crops(a.corpus, a.images)
+    elif a.mask_token:
+        records = scenes_with_support(a.corpus, a.images, a.size, a.patch)
+        supports = torch.stack([support for _, support, _ in records])
+        records = [(image, shape) for image, _, shape in records]
     else:
         records = [(r["file_name"], single_thing_shape(r["caption"]))
                    for r in json.load(open(os.path.join(a.corpus, "captions.json")))]
@@ -160,6 +210,7 @@ def main():
     x = (torch.tensor(pixels).permute(0, 3, 1, 2).float() / 255.0 - 0.45) / 0.27
     y = torch.tensor([SHAPES.index(s) for _, s in records])
     x_val, y_val, x, y = x[-800:], y[-800:], x[:-800], y[:-800]
+    s_val, s_train = (supports[-800:], supports[:-800]) if supports is not None else (None, None)
     model = Cnn() if a.arch == "cnn" else ViT(conv_stem=a.arch == "vit-conv-stem", patch=a.patch, size=a.size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.1)
     start, batch = time.time(), 128
@@ -171,14 +222,20 @@ def main():
         images = x[i]
         flip = torch.rand(batch) < 0.5
         images[flip] = images[flip].flip(3)
-        loss = F.cross_entropy(model(images), y[i])
+        support = None
+        if s_train is not None:  # the mask flips with its image
+            grid = a.size // a.patch
+            support = s_train[i]
+            support[flip] = support[flip].view(-1, grid, grid).flip(2).flatten(1)
+        loss = F.cross_entropy(model(images, support) if support is not None else model(images), y[i])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if (step + 1) % 25 == 0:
             model.eval()
             with torch.no_grad():
-                accuracy = (model(x_val).argmax(1) == y_val).float().mean().item()
+                logits = model(x_val, s_val) if s_val is not None else model(x_val)
+                accuracy = (logits.argmax(1) == y_val).float().mean().item()
             model.train()
             print(f"{a.arch} step {step + 1}: loss {loss.item():.3f}, held-out shape accuracy "
                   f"{100 * accuracy:.1f}% ({time.time() - start:.0f} s)", flush=True)
