@@ -31,7 +31,6 @@ done
 [ -f out/demo/clip.safetensors ] && [ -f out/demo/mask2former.safetensors ] || {
   echo "ablation: run scripts/train_demo.sh first (out/demo/ holds the base weights)"; exit 1; }
 val=data/demo/synth/val
-autocast=$(scripts/cpu_autocast.sh)
 variants=(baseline fiser teva fiser_teva fiser_teva_fga)
 for name in "${variants[@]}"; do
   for seed in $(seq 1 "$seeds"); do
@@ -58,7 +57,7 @@ for name in "${variants[@]}"; do
       # The demo config's fovseg stage alone, on out/demo's base weights, without its
       # end-of-run validation (ovseg-eval scores every run below instead).
       grep -v -e '^stages:' -e '^dense_head:' -e '^out_dir:' -e '^eval_images:' -e '^seed:' \
-        -e '^autocast:' configs/train_demo.pbtxt |
+        configs/train_demo.pbtxt |
         sed -e '/^clip_pretrain {/,/^}/d' -e '/^generator {/,/^}/d' -e '/^  val_/d' \
           -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "out/demo/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "out/demo/mask2former.safetensors"\n  mask_generator_heads: 4|' \
         > "$dir/train.pbtxt"
@@ -69,8 +68,8 @@ for name in "${variants[@]}"; do
         sed -i -e "/^optimizer {/,/^}/s|^  steps: .*|  steps: $steps|" \
           -e "/^optimizer {/,/^}/s|^  warmup_steps: .*|  warmup_steps: 1|" "$dir/train.pbtxt"
       fi
-      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\nautocast: "%s"\n%s\n' \
-        "$dir" "$seed" "$autocast" "$flags" >> "$dir/train.pbtxt"
+      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\n%s\n' "$dir" "$seed" "$flags" \
+        >> "$dir/train.pbtxt"
       build/train/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
     fi
     checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$dir/latest.json'))['checkpoint'])")

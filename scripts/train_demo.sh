@@ -23,14 +23,7 @@ build/train/ovseg-synth --out data/demo/captions --train 15000 --val 0 --max-thi
 # class of it, so that it learns to propose shapes and textures it was never shown.
 build/train/ovseg-synth --out data/demo/generator --train 4000 --val 0 --seed 3 \
   --unnamed-things 3 --unnamed-stuff 0.4
-# bf16 autocast where the CPU has bf16 instructions, fp32 where it would emulate them.
-config=configs/train_demo.pbtxt
-if [ "$(scripts/cpu_autocast.sh)" = fp32 ]; then
-  config=out/train_demo_fp32.pbtxt
-  mkdir -p out && sed 's/^autocast: "bf16"/autocast: "fp32"/' configs/train_demo.pbtxt > "$config"
-  echo "train_demo: this CPU has no bf16 instructions; training in fp32 ($config)"
-fi
-build/train/ovseg-train --config "$config"
+build/train/ovseg-train --config configs/train_demo.pbtxt
 final=$(python3 -c 'import json; print(json.load(open("out/demo/latest.json"))["checkpoint"])')
 echo "train_demo: finished in $(( $(date +%s) - start )) s; final checkpoint $final"
 if [ "$install" = yes ]; then

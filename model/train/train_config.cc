@@ -112,6 +112,24 @@ absl::Status DefaultGenerator(const std::string& source, v1::GeneratorTrainConfi
 
 }  // namespace
 
+std::string ResolveAutocast(const std::string& autocast, const std::string& device,
+                            bool cpu_has_bf16) {
+  if (autocast != "auto") return autocast;
+  const bool cuda = device.rfind("cuda", 0) == 0;
+  return cuda || cpu_has_bf16 ? "bf16" : "fp32";
+}
+
+bool CpuHasBf16Instructions() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("flags", 0) != 0) continue;
+    const std::string flags = line + " ";
+    return flags.find(" avx512_bf16 ") != std::string::npos ||
+           flags.find(" amx_bf16 ") != std::string::npos;
+  }
+  return false;
+}
+
 bool HasStage(const v1::TrainConfig& config, const std::string& stage) {
   return std::find(config.stages().begin(), config.stages().end(), stage) != config.stages().end();
 }
@@ -125,9 +143,12 @@ absl::StatusOr<v1::TrainConfig> ParseTrainConfig(const std::string& text,
   if (c.stages().empty()) c.add_stages("fovseg");
   if (absl::Status s = CheckStages(source, c); !s.ok()) return s;
   if (c.autocast().empty()) c.set_autocast("fp32");
+  if (c.autocast() == "auto") {
+    c.set_autocast(ResolveAutocast("auto", c.model().device(), CpuHasBf16Instructions()));
+  }
   if (c.autocast() != "fp32" && c.autocast() != "bf16") {
     return absl::InvalidArgumentError(
-        absl::StrCat(source, ": autocast \"", c.autocast(), "\": expected fp32 or bf16"));
+        absl::StrCat(source, ": autocast \"", c.autocast(), "\": expected fp32, bf16 or auto"));
   }
   v1::TrainDataConfig* d = c.mutable_data();
   OVSEG_DEFAULT(d, crop, 256);

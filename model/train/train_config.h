@@ -20,6 +20,15 @@ absl::StatusOr<v1::TrainConfig> LoadTrainConfig(const std::string& path);
 
 bool HasStage(const v1::TrainConfig& config, const std::string& stage);
 
+// TrainConfig.autocast "auto": "bf16" on CUDA or where the CPU has bf16 instructions
+// (AVX512-BF16 or AMX), else "fp32", since emulated bf16 is several times slower than fp32
+// (docs/results.md). Any other value is returned as it is. ParseTrainConfig applies it,
+// so the stages and the run's saved config see the resolved value.
+std::string ResolveAutocast(const std::string& autocast, const std::string& device,
+                            bool cpu_has_bf16);
+// Whether /proc/cpuinfo lists avx512_bf16 or amx_bf16 (false where it cannot be read).
+bool CpuHasBf16Instructions();
+
 }  // namespace ovseg
 
 #endif  // OVSEG_MODEL_TRAIN_TRAIN_CONFIG_H_

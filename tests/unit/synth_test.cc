@@ -269,6 +269,19 @@ TEST(SceneGeneratorTest, UnnamedContentIsAnnotatedButNeverNamed) {
 }
 
 // A train split with unnamed content lists their two categories; val stays the world's.
+// A small dataset's options, written into a fresh folder of the test's temporary dir.
+SynthDatasetOptions SmallDataset(const std::string& folder, int train, int val, int min_size,
+                                 int max_size) {
+  SynthDatasetOptions o;
+  o.out_dir = (fs::path(::testing::TempDir()) / folder).string();
+  fs::remove_all(o.out_dir);
+  o.num_train = train;
+  o.num_val = val;
+  o.scene.min_size = min_size;
+  o.scene.max_size = max_size;
+  return o;
+}
+
 // Region captions name each thing alone, with negatives of it, and leave the scene as it
 // was; stuff gets none (its few names would repeat in every batch).
 TEST(SceneGeneratorTest, RegionCaptionsNameEachThingAlone) {
@@ -334,13 +347,7 @@ TEST(SceneGeneratorTest, RegionCaptionsNameEachThingAlone) {
 // every scene's; unseen things of the train split are captioned too (captions name
 // everything), and what lies outside the thing is CLIP's mean colour.
 TEST(SynthDatasetTest, RegionCaptionsAreMaskedCropsOfEveryThing) {
-  SynthDatasetOptions o;
-  o.out_dir = (fs::path(::testing::TempDir()) / "synth_regions").string();
-  fs::remove_all(o.out_dir);
-  o.num_train = 10;
-  o.num_val = 0;
-  o.scene.min_size = 96;
-  o.scene.max_size = 128;
+  SynthDatasetOptions o = SmallDataset("synth_regions", 10, 0, 96, 128);
   o.scene.min_thing_radius = 0.2;
   o.scene.max_thing_radius = 0.3;
   o.scene.region_captions = true;
@@ -398,13 +405,7 @@ TEST(SynthDatasetTest, RegionCaptionsAreMaskedCropsOfEveryThing) {
 }
 
 TEST(SynthDatasetTest, UnnamedContentIsTrainOnly) {
-  SynthDatasetOptions o;
-  o.out_dir = (fs::path(::testing::TempDir()) / "synth_unnamed").string();
-  fs::remove_all(o.out_dir);
-  o.num_train = 6;
-  o.num_val = 6;
-  o.scene.min_size = 64;
-  o.scene.max_size = 96;
+  SynthDatasetOptions o = SmallDataset("synth_unnamed", 6, 6, 64, 96);
   o.scene.unnamed_things = 2;
   o.scene.unnamed_stuff = 0.5;
   ASSERT_TRUE(WriteSynthDataset(o).ok());

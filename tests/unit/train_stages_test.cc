@@ -43,6 +43,14 @@ TEST(TrainConfigTest, StagesDefaultToFovsegAndRunOnlyInOrder) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("unknown stage \"pretrain\""), std::string::npos);
   EXPECT_FALSE(ParseStages("autocast: \"fp8\"").ok());
+  // "auto" resolves at parse time: bf16 on CUDA or with the CPU's bf16 instructions.
+  absl::StatusOr<v1::TrainConfig> automatic = ParseStages("autocast: \"auto\"");
+  ASSERT_TRUE(automatic.ok()) << automatic.status();
+  EXPECT_EQ(automatic->autocast(), CpuHasBf16Instructions() ? "bf16" : "fp32");
+  EXPECT_EQ(ResolveAutocast("auto", "cpu", false), "fp32");
+  EXPECT_EQ(ResolveAutocast("auto", "cpu", true), "bf16");
+  EXPECT_EQ(ResolveAutocast("auto", "cuda:1", false), "bf16");
+  EXPECT_EQ(ResolveAutocast("fp32", "cuda", true), "fp32");
 }
 
 // The shipped training configs parse and validate (a field renamed or a range tightened
