@@ -8,6 +8,7 @@
 //   ovseg info --server H:P
 //   ovseg health --server H:P [--wait_s N]   (N > 0: poll until SERVING or N seconds pass)
 // Labels are separated by commas; synonyms of one label by '|' ("fire hydrant|hydrant").
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -64,13 +65,29 @@ cv::Scalar Colour(int i) {
   return cv::Scalar(c[0], c[1], c[2]);
 }
 
+// The overlay a person reads: small images are scaled up (whole factors, so masks stay
+// crisp) until the shorter side is at least kMinOverlaySide; each segment is tinted and
+// outlined in its label's colour and numbered; a legend on the right names each number
+// (labels overlap on small segments, numbers do not).
+constexpr int kMinOverlaySide = 512;
+
 absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentResponse& r,
                           const std::string& path) {
-  cv::Mat image = cv::imdecode(cv::Mat(1, static_cast<int>(image_bytes.size()), CV_8UC1,
-                                       const_cast<char*>(image_bytes.data())),
-                               cv::IMREAD_COLOR);
-  if (image.empty()) return absl::InvalidArgumentError("cannot decode the image for the overlay");
+  cv::Mat decoded = cv::imdecode(cv::Mat(1, static_cast<int>(image_bytes.size()), CV_8UC1,
+                                         const_cast<char*>(image_bytes.data())),
+                                 cv::IMREAD_COLOR);
+  if (decoded.empty()) return absl::InvalidArgumentError("cannot decode the image for the overlay");
+  const int scale = std::max(1, (kMinOverlaySide + std::min(decoded.cols, decoded.rows) - 1) /
+                                    std::min(decoded.cols, decoded.rows));
+  cv::Mat image;
+  cv::resize(decoded, image, cv::Size(), scale, scale, cv::INTER_CUBIC);
   cv::Mat overlay = image.clone();
+  struct Mark {
+    cv::Point at;
+    std::string text;
+    cv::Scalar colour;
+  };
+  std::vector<Mark> marks;
   for (const v1::Segment& s : r.segments()) {
     if (!s.has_rle()) continue;
     auto counts = RleCountsFromString(s.rle().counts());
@@ -78,23 +95,44 @@ absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentRespo
     auto mask =
         DecodeRle({static_cast<int>(s.rle().height()), static_cast<int>(s.rle().width()), *counts});
     if (!mask.ok()) return mask.status();
-    cv::Mat m(s.rle().height(), s.rle().width(), CV_8UC1, mask->data());
-    if (m.size() != image.size()) continue;
+    cv::Mat small(s.rle().height(), s.rle().width(), CV_8UC1, mask->data());
+    if (small.size() != decoded.size()) continue;
+    cv::Mat m;
+    cv::resize(small, m, image.size(), 0, 0, cv::INTER_NEAREST);
     const cv::Scalar colour = Colour(static_cast<int>(s.label_index()));
     overlay.setTo(colour, m);
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(m.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
     cv::drawContours(image, contours, -1, colour, 2);
+    // The number sits at the mask's centre of mass (inside most shapes).
+    const cv::Moments mo = cv::moments(m, true);
+    const cv::Point centre =
+        mo.m00 > 0 ? cv::Point(static_cast<int>(mo.m10 / mo.m00), static_cast<int>(mo.m01 / mo.m00))
+                   : cv::Point(s.bbox().x() * scale, s.bbox().y() * scale);
+    std::ostringstream legend;
+    legend << marks.size() + 1 << "  " << s.label() << "  " << static_cast<int>(s.score() * 100)
+           << "%";
+    marks.push_back({centre, legend.str(), colour});
   }
   cv::addWeighted(overlay, 0.45, image, 0.55, 0, image);
-  for (const v1::Segment& s : r.segments()) {
-    const cv::Point at(s.bbox().x() + 3, s.bbox().y() + 16);
-    std::ostringstream text;
-    text << s.label() << " " << static_cast<int>(s.score() * 100) << "%";
-    cv::putText(image, text.str(), at, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 3);
-    cv::putText(image, text.str(), at, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(255, 255, 255), 1);
+  const auto font = cv::FONT_HERSHEY_SIMPLEX;
+  for (size_t i = 0; i < marks.size(); ++i) {
+    const std::string number = std::to_string(i + 1);
+    const cv::Point at = marks[i].at - cv::Point(6 * static_cast<int>(number.size()), -6);
+    cv::putText(image, number, at, font, 0.6, cv::Scalar(0, 0, 0), 4);
+    cv::putText(image, number, at, font, 0.6, cv::Scalar(255, 255, 255), 1);
   }
-  if (!cv::imwrite(path, image)) return absl::InternalError("cannot write " + path);
+  const int row = 24, legend_width = 300;
+  cv::Mat canvas(std::max(image.rows, row * static_cast<int>(marks.size() + 1)),
+                 image.cols + legend_width, CV_8UC3, cv::Scalar(32, 32, 32));
+  image.copyTo(canvas(cv::Rect(0, 0, image.cols, image.rows)));
+  for (size_t i = 0; i < marks.size(); ++i) {
+    const int y = row * static_cast<int>(i + 1);
+    cv::rectangle(canvas, cv::Rect(image.cols + 8, y - 14, 16, 16), marks[i].colour, cv::FILLED);
+    cv::putText(canvas, marks[i].text, cv::Point(image.cols + 30, y), font, 0.5,
+                cv::Scalar(255, 255, 255), 1);
+  }
+  if (!cv::imwrite(path, canvas)) return absl::InternalError("cannot write " + path);
   return absl::OkStatus();
 }
 

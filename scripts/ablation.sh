@@ -8,6 +8,12 @@
 #   teva            + TeVA
 #   fiser_teva      + FiSeR + TeVA
 #   fiser_teva_fga  + FiSeR + TeVA + the FGAseg head, served FUSED
+#   shipped         the fiser_teva_fga checkpoints (not retrained) served as configs/
+#                   server.pbtxt serves the demo: FUSED plus its crop ensemble
+# The first five rows are FOV-Seg's ablation, so they are served with mask tokens alone
+# (crop_ensemble_weight 0, the paper's classifier) in the model's default mode (FUSED
+# with the dense head, else MASK); the last is served exactly as configs/server.pbtxt
+# serves the demo (MASK plus the crop ensemble).
 # Each checkpoint is served (configs/server.pbtxt with that checkpoint) and analysed by
 # `ovseg-eval analyse` on the first --images validation images (all classes, seen and
 # unseen, in every request): end-to-end PQ and mIoU for seen and unseen classes, and the
@@ -31,7 +37,7 @@ done
 [ -f out/demo/clip.safetensors ] && [ -f out/demo/mask2former.safetensors ] || {
   echo "ablation: run scripts/train_demo.sh first (out/demo/ holds the base weights)"; exit 1; }
 val=data/demo/synth/val
-variants=(baseline fiser teva fiser_teva fiser_teva_fga)
+variants=(baseline fiser teva fiser_teva fiser_teva_fga shipped)
 for name in "${variants[@]}"; do
   for seed in $(seq 1 "$seeds"); do
     dir=out/ablation/$name/seed$seed
@@ -42,6 +48,11 @@ for name in "${variants[@]}"; do
     if [ "$name" = fiser_teva_fga ] && [ "$seed" = 1 ] && [ -z "$steps" ] &&
        [ -f out/demo/latest.json ] && [ ! -f "$dir/latest.json" ]; then
       cp out/demo/latest.json "$dir/latest.json"
+    fi
+    if [ "$name" = shipped ]; then
+      [ -f "out/ablation/fiser_teva_fga/seed$seed/latest.json" ] || {
+        echo "ablation: out/ablation/fiser_teva_fga/seed$seed has no checkpoint"; exit 1; }
+      cp "out/ablation/fiser_teva_fga/seed$seed/latest.json" "$dir/latest.json"
     fi
     if [ ! -f "$dir/latest.json" ]; then
       # FiSeR off goes into the config's own loss { } block (a text proto may not name
@@ -76,6 +87,10 @@ for name in "${variants[@]}"; do
     sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" -e 's|models/demo/|out/demo/|' \
         -e 's|127.0.0.1:50051|127.0.0.1:50071|' -e 's|127.0.0.1:9464|127.0.0.1:9474|' \
         configs/server.pbtxt > "$dir/server.pbtxt"
+    if [ "$name" != shipped ]; then
+      sed -i -e '/^ *crop_ensemble_weight:/d' -e '/^ *default_head_mode:/d' \
+        -e 's|^model {|model {\n  crop_ensemble_weight: 0|' "$dir/server.pbtxt"
+    fi
     build/server/ovseg-server --config "$dir/server.pbtxt" > "$dir/server.log" 2>&1 &
     server=$!
     build/client/ovseg health --server 127.0.0.1:50071 --wait_s 300 > /dev/null
@@ -92,7 +107,8 @@ import json, statistics, sys
 seeds, names = int(sys.argv[1]), sys.argv[2:]
 rows = {"baseline": "baseline (frozen generator, f_q tuned)", "fiser": "+ FiSeR",
         "teva": "+ TeVA", "fiser_teva": "+ FiSeR + TeVA",
-        "fiser_teva_fga": "+ FiSeR + TeVA + FGAseg fusion"}
+        "fiser_teva_fga": "+ FiSeR + TeVA + FGAseg fusion",
+        "shipped": "the same, served as shipped (MASK + crop ensemble)"}
 columns = [("PQ", lambda r: r["end_to_end"]["PQ"]["all"]),
            ("PQ seen", lambda r: r["end_to_end"]["PQ"]["seen"]),
            ("PQ unseen", lambda r: r["end_to_end"]["PQ"]["unseen"]),

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_preprocess.h"
+#include "model/teva/crop_classifier.h"
 #include "model/teva/postprocess.h"
 
 namespace ovseg {
@@ -17,8 +18,9 @@ constexpr int64_t kProposalStride = 4;
 
 bool HasRegions(const PipelineRequest& r) { return r.regions != nullptr && r.regions->count > 0; }
 
-HeadMode Resolve(HeadMode mode, bool has_dense_head) {
+HeadMode Resolve(HeadMode mode, HeadMode default_mode, bool has_dense_head) {
   if (mode != HeadMode::kDefault) return mode;
+  if (default_mode != HeadMode::kDefault) return default_mode;
   return has_dense_head ? HeadMode::kFused : HeadMode::kMask;
 }
 
@@ -109,6 +111,9 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
       generator_(std::move(generator)),
       dense_head_(std::move(dense_head)),
       max_proposals_(std::max(1, options.max_proposals)),
+      default_mode_(options.default_mode),
+      crop_weight_(options.crop_ensemble_weight),
+      crop_size_(options.crop_size),
       teva_cache_(options.teva_cache_bytes),
       device_(device),
       info_(std::move(info)) {
@@ -120,7 +125,7 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
 
 FovSegPipeline::StageCounts FovSegPipeline::stage_counts() const {
   return {generator_images_.load(), classifier_images_.load(), image_token_images_.load(),
-          dense_images_.load()};
+          dense_images_.load(), crop_proposals_.load()};
 }
 
 absl::Status FovSegPipeline::Check(const PipelineRequest& r, HeadMode mode, int width,
@@ -192,6 +197,26 @@ std::shared_ptr<const TevaTargets> FovSegPipeline::TargetsFor(
   return BatchTevaTargets(parts);
 }
 
+torch::Tensor FovSegPipeline::WithCropEnsemble(const torch::Tensor& image,
+                                               const torch::Tensor& full_logits,
+                                               const torch::Tensor& class_embeddings,
+                                               const torch::Tensor& class_logits) {
+  torch::Tensor has_area;
+  const torch::Tensor crops = MaskedCrops(image, full_logits, crop_size_, &has_area);
+  torch::Tensor crop_logits;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    crop_logits = CropClassLogits(classifier_->clip, crops, class_embeddings,
+                                  classifier_->config().temperature);
+  }
+  crop_proposals_ += crops.size(0);
+  // A proposal with no pixel has no crop: the mask classifier alone names it.
+  const torch::Tensor weights =
+      has_area.to(torch::kCPU, torch::kFloat32).unsqueeze(1) * crop_weight_;
+  return EnsembleClassLogProbabilities(class_logits,
+                                       torch::softmax(crop_logits.to(torch::kCPU), -1), weights);
+}
+
 std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRequest> batch,
                                                      const std::vector<size_t>& rows,
                                                      const torch::Tensor& pixels, int width,
@@ -236,7 +261,7 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
   std::vector<size_t> runnable, mask_rows, dense_only_rows;
   std::vector<HeadMode> modes(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    modes[i] = Resolve(batch[i].head_mode, dense_head_.has_value());
+    modes[i] = Resolve(batch[i].head_mode, default_mode_, dense_head_.has_value());
     if (absl::Status s = Check(batch[i], modes[i], width, height); !s.ok()) {
       results[i] = s;
       continue;
@@ -317,6 +342,10 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
         const torch::Tensor rows = logits[k].narrow(0, 0, n);
         // This request's classes, then void (at max_labels in the padded batch).
         class_logits[i] = torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
+        if (crop_weight_ > 0 && n > 0) {
+          class_logits[i] = WithCropEnsemble(
+              pixels[k], proposals[k], in.class_embeddings[k].narrow(0, 0, t), class_logits[i]);
+        }
         full_masks[i] = proposals[k];
         objectness[i] = scores[k];
       }

@@ -4,6 +4,8 @@
 //   instance inference;
 // - DENSE: the FGAseg head's per-pixel class probabilities straight to a semantic map
 //   (no generator, no mask tokens);
+// - MASK may ensemble each proposal's classes with CLIP's on its masked crop
+//   (FovSegPipelineOptions.crop_ensemble_weight), before any fusion;
 // - FUSED: MASK, with each proposal's classes ensembled with the dense probabilities
 //   pooled inside it (model/fgaseg/fusion.h).
 // One CLIP pass per image feeds both heads: the dense head reads the image tokens of the
@@ -33,6 +35,17 @@ struct FovSegPipelineOptions {
   int max_proposals = 100;
   // Budget of the per-vocabulary TeVA key/value cache (ModelConfig.teva_cache_max_bytes).
   int64_t teva_cache_bytes = int64_t{256} << 20;
+  // ModelConfig.crop_ensemble_weight: > 0 also classifies every proposal from its masked
+  // crop through the frozen CLIP (model/teva/crop_classifier.h) and ensembles the two
+  // geometrically with this weight on the crops (1: the crops alone name the classes;
+  // void stays the mask classifier's). 0: mask tokens only, as FOV-Seg.
+  double crop_ensemble_weight = 0;
+  // CLIP's input side for the crops (its configured image_size), pixels.
+  int64_t crop_size = 224;
+  // What HeadMode::kDefault means (ModelConfig.default_head_mode): kMask or kFused;
+  // kDefault: kFused when there is a dense head, else kMask. kFused without a dense
+  // head is refused by the model factory.
+  HeadMode default_mode = HeadMode::kDefault;
 };
 
 class FovSegPipeline : public SegmentationPipeline {
@@ -56,6 +69,7 @@ class FovSegPipeline : public SegmentationPipeline {
     int64_t mask_classifier = 0;    // CLIP with mask tokens
     int64_t image_tokens_only = 0;  // CLIP without mask tokens (DENSE-only rows)
     int64_t dense_head = 0;         // FGAseg head
+    int64_t crops = 0;              // proposals classified from their masked crops
   };
   StageCounts stage_counts() const;
 
@@ -73,16 +87,26 @@ class FovSegPipeline : public SegmentationPipeline {
                                        int width, int height,
                                        std::vector<torch::Tensor>* objectness);
 
+  // class_logits [N, T + 1] of one image ensembled with CLIP's answer on the masked
+  // crops of its proposals (full-size logits [N, H, W]; image [3, H, W] normalised;
+  // class_embeddings [T, E] on the device): log-probabilities [N, T + 1].
+  torch::Tensor WithCropEnsemble(const torch::Tensor& image, const torch::Tensor& full_logits,
+                                 const torch::Tensor& class_embeddings,
+                                 const torch::Tensor& class_logits);
+
   MaskClassifier classifier_;
   std::shared_ptr<MaskGenerator> generator_;
   std::optional<DenseHeadRunner> dense_head_;
   int max_proposals_;
+  HeadMode default_mode_;
+  double crop_weight_;
+  int64_t crop_size_;
   TevaTargetCache teva_cache_;
   torch::Device device_;
   PipelineInfo info_;
   std::mutex mu_;  // One forward at a time; LibTorch already uses every intra-op thread.
   std::atomic<int64_t> generator_images_{0}, classifier_images_{0}, image_token_images_{0},
-      dense_images_{0};
+      dense_images_{0}, crop_proposals_{0};
 };
 
 // Proposal logits from binary regions: +10 inside, -10 outside (sigmoid 0.99995 / 5e-5),

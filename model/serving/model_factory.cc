@@ -127,6 +127,17 @@ absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkp
   if (checkpoint) model.training_prompt_templates = checkpoint->metadata.prompt_templates;
   FovSegPipelineOptions options;
   options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
+  options.crop_ensemble_weight = config.crop_ensemble_weight();
+  options.crop_size = clip->config().vision.image_size;
+  if (config.default_head_mode() == "MASK") options.default_mode = HeadMode::kMask;
+  if (config.default_head_mode() == "FUSED") {
+    if (!dense_head) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "model.default_head_mode FUSED needs the FGAseg dense head, and checkpoint \"",
+          checkpoint_path, "\" has none (no fgaseg.* tensors)"));
+    }
+    options.default_mode = HeadMode::kFused;
+  }
   model.pipeline =
       std::make_shared<FovSegPipeline>(std::move(classifier), base_->weights.device, info,
                                        base_->weights.generator, options, std::move(dense_head));

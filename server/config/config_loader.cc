@@ -155,10 +155,16 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
   }
   for (const auto& [field, value] :
        {std::pair<const char*, double>{"model.fusion_seen_weight", c.model().fusion_seen_weight()},
-        {"model.fusion_unseen_weight", c.model().fusion_unseen_weight()}}) {
+        {"model.fusion_unseen_weight", c.model().fusion_unseen_weight()},
+        {"model.crop_ensemble_weight", c.model().crop_ensemble_weight()}}) {
     if (!(value >= 0 && value <= 1)) {
       return Invalid(field, absl::StrCat(value, " is outside [0, 1]"));
     }
+  }
+  if (const std::string& mode = c.model().default_head_mode();
+      !mode.empty() && mode != "MASK" && mode != "FUSED") {
+    return Invalid("model.default_head_mode",
+                   absl::StrCat("\"", mode.substr(0, 32), "\": expected MASK or FUSED"));
   }
   const v1::TlsConfig& tls = c.tls();
   if (tls.cert_file().empty() != tls.key_file().empty()) {

@@ -82,6 +82,12 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   EXPECT_NE(c.status().message().find("model.fusion_unseen_weight"), std::string::npos)
       << c.status();
   EXPECT_TRUE(ParseServerConfig("model { fusion_seen_weight: 0 }", "x").ok());
+  c = ParseServerConfig("model { default_head_mode: \"DENSE\" }", "x");
+  EXPECT_NE(c.status().message().find("model.default_head_mode"), std::string::npos) << c.status();
+  EXPECT_TRUE(ParseServerConfig("model { default_head_mode: \"MASK\" }", "x").ok());
+  c = ParseServerConfig("model { crop_ensemble_weight: -0.1 }", "x");
+  EXPECT_NE(c.status().message().find("model.crop_ensemble_weight"), std::string::npos)
+      << c.status();
   c = ParseServerConfig("listen_address: \"0.0.0.0:50051\"", "x");
   EXPECT_NE(c.status().message().find("not loopback"), std::string::npos);
   c = ParseServerConfig("tls { require_client_cert: true cert_file: \"a\" key_file: \"b\" }", "x");

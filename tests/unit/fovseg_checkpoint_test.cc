@@ -194,6 +194,15 @@ TEST(FovSegCheckpointTest, FactoryServesACheckpointOnlyOnItsBaseWeights) {
   absl::StatusOr<ServingModel> model = CreateServingModel(config);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->pipeline->Info().model_version, "served@step1200");
+  // This checkpoint has no FGAseg head, so FUSED cannot be the default.
+  config.set_default_head_mode("FUSED");
+  const absl::Status no_head = CreateServingModel(config).status();
+  EXPECT_EQ(no_head.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(no_head.message()).find("model.default_head_mode FUSED"), std::string::npos)
+      << no_head;
+  config.set_default_head_mode("MASK");
+  EXPECT_TRUE(CreateServingModel(config).ok());
+  config.clear_default_head_mode();
 
   CheckpointMetadata foreign = Metadata(clip);
   foreign.clip_sha256 = std::string(64, 'a');

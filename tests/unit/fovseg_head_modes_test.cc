@@ -77,8 +77,8 @@ struct Fixture {
     for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = (i * 29 + i / 300) % 251;
   }
   FovSegPipeline Pipeline(std::vector<std::string> training_vocabulary = {},
-                          FusionOptions fusion = {}) {
-    return FovSegPipeline(classifier, torch::kCPU, PipelineInfo{}, generator, {},
+                          FusionOptions fusion = {}, FovSegPipelineOptions options = {}) {
+    return FovSegPipeline(classifier, torch::kCPU, PipelineInfo{}, generator, options,
                           DenseHeadRunner(head, SeenVocabulary(training_vocabulary), fusion));
   }
 };
@@ -138,6 +138,19 @@ TEST(FovSegHeadModesTest, ModesOfferedFollowTheDenseHead) {
   ASSERT_TRUE(fused_default[0].ok()) << fused_default[0].status();
   EXPECT_EQ(full.stage_counts().dense_head, 1);
   EXPECT_EQ(full.stage_counts().mask_classifier, 1);
+
+  // An operator's default (model.default_head_mode MASK) overrides it; a request's own
+  // mode still wins.
+  FovSegPipelineOptions mask_default;
+  mask_default.default_mode = HeadMode::kMask;
+  FovSegPipeline configured = f.Pipeline({}, {}, mask_default);
+  ASSERT_TRUE(
+      configured.Run({Request(f.image, HeadMode::kDefault, SegmentTask::kPanoptic, 3)})[0].ok());
+  EXPECT_EQ(configured.stage_counts().dense_head, 0);
+  EXPECT_EQ(configured.stage_counts().mask_classifier, 1);
+  ASSERT_TRUE(
+      configured.Run({Request(f.image, HeadMode::kFused, SegmentTask::kPanoptic, 3)})[0].ok());
+  EXPECT_EQ(configured.stage_counts().dense_head, 1);
 }
 
 TEST(FovSegHeadModesTest, EachModeRunsOnlyWhatItNeeds) {

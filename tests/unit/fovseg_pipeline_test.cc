@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "model/clip/clip_preprocess.h"
+#include "model/teva/crop_classifier.h"
+
 namespace ovseg {
 namespace {
 
@@ -214,6 +217,62 @@ TEST(FovSegPipelineTest, WithoutGeneratorRegionsAreRequired) {
   r.is_thing = {true, true};
   const auto out = pipeline.Run({r});
   EXPECT_EQ(out[0].status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// With crop_ensemble_weight 1 the classes of a region are CLIP's on its masked crop (void
+// stays the mask classifier's); with 0 no crop is classified.
+TEST(FovSegPipelineTest, CropEnsembleNamesRegionsFromTheirMaskedCrops) {
+  torch::manual_seed(11);
+  const torch::Tensor noise = torch::randint(0, 256, {64 * 64 * 3}, torch::kUInt8);
+  ImageRgb8 image{
+      64, 64, PixelBuffer(noise.data_ptr<uint8_t>(), noise.data_ptr<uint8_t>() + noise.numel())};
+  RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 0)};
+  for (int y = 10; y < 30; ++y) {
+    for (int x = 20; x < 50; ++x) regions.data[static_cast<size_t>(y) * 64 + x] = 1;
+  }
+  PipelineRequest r;
+  r.image = &image;
+  r.regions = &regions;
+  r.vocabulary = Vocabulary(4);
+  r.is_thing.assign(4, true);
+  r.task = SegmentTask::kInstance;
+  r.params.score_threshold = 0.0f;
+  r.params.max_segments = 100;
+  // Instance scores of one region are p(label) x its mask score: their ratios are the
+  // class distribution (peaked: temperature 100; the ensemble floors probabilities at
+  // 1e-8, hence the absolute tolerance).
+  auto distribution = [](const PipelineResult& result) {
+    torch::Tensor p = torch::zeros({4});
+    for (const PipelineSegment& s : result.segments) p[s.label_index] = s.score;
+    return p / p.sum();
+  };
+  FovSegPipelineOptions crops_only;
+  crops_only.crop_ensemble_weight = 1.0;
+  crops_only.crop_size = 64;
+  MaskClassifier classifier = TinyClassifier();
+  FovSegPipeline with_crops(classifier, torch::kCPU, PipelineInfo{}, nullptr, crops_only);
+  const auto out = with_crops.Run({r});
+  ASSERT_TRUE(out[0].ok()) << out[0].status();
+  EXPECT_EQ(with_crops.stage_counts().crops, 1);
+
+  torch::Tensor expected;
+  {
+    torch::InferenceMode inference;
+    const torch::Tensor pixels = ClipNormalize(image.pixels.data(), 64, 64)[0];
+    const torch::Tensor crops = MaskedCrops(pixels, RegionLogits(regions), 64);
+    const torch::Tensor classes =
+        torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {4, 32}).clone();
+    expected = torch::softmax(CropClassLogits(classifier->clip, crops, classes, 100.0), -1)[0];
+  }
+  EXPECT_TRUE(torch::allclose(distribution(*out[0]), expected, 1e-2, 1e-7))
+      << distribution(*out[0]) << expected;
+
+  FovSegPipeline without(TinyClassifier(), torch::kCPU, PipelineInfo{});
+  const auto plain = without.Run({r});
+  ASSERT_TRUE(plain[0].ok()) << plain[0].status();
+  EXPECT_EQ(without.stage_counts().crops, 0);
+  EXPECT_FALSE(torch::allclose(distribution(*plain[0]), expected, 1e-2, 1e-7))
+      << distribution(*plain[0]) << expected;
 }
 
 }  // namespace
