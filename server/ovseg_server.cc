@@ -89,9 +89,16 @@ absl::Status OvsegServer::Init() {
   if (!processor.ok()) return processor.status();
   processor_ = *std::move(processor);
 
-  absl::StatusOr<std::unique_ptr<CheckpointStore>> store =
-      CheckpointStore::Create({c.admin().checkpoint_dir(), c.admin().max_checkpoint_bytes(),
-                               static_cast<int>(c.admin().keep_last())});
+  CheckpointStoreOptions store_options;
+  store_options.directory = c.admin().checkpoint_dir();
+  store_options.max_bytes = c.admin().max_checkpoint_bytes();
+  store_options.keep_last = static_cast<int>(c.admin().keep_last());
+  if (options_.checkpoint_loader) {
+    store_options.validate = [loader = options_.checkpoint_loader](const std::string& path) {
+      return loader(path).status();
+    };
+  }
+  absl::StatusOr<std::unique_ptr<CheckpointStore>> store = CheckpointStore::Create(store_options);
   if (!store.ok()) return store.status();
   checkpoints_ = *std::move(store);
   std::string token;

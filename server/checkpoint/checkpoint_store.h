@@ -5,6 +5,7 @@
 #define OVSEG_SERVER_CHECKPOINT_CHECKPOINT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,10 +17,18 @@
 
 namespace ovseg {
 
+// Whether a complete, digest-checked upload (its temporary path) loads into the serving
+// model; the server builds a standby model from it and discards it. An upload it refuses
+// is deleted, never listed and never counted toward keep_last, so a broken file cannot
+// push good rollback checkpoints out. Called on the uploading thread, without the
+// store's lock.
+using CheckpointValidator = std::function<absl::Status(const std::string& path)>;
+
 struct CheckpointStoreOptions {
   std::string directory;
   uint64_t max_bytes = uint64_t{1} << 30;
   int keep_last = 5;
+  CheckpointValidator validate;  // Empty: header checks only.
 };
 
 class CheckpointStore;

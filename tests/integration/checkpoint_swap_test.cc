@@ -156,7 +156,7 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
       "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 500 } "
       "admin { token_file: \"" +
           w.dir + "/token\" checkpoint_dir: \"" + w.dir + "/store\" watch_dir: \"" + w.dir +
-          "/watch\" watch_interval_seconds: 3600 keep_last: 5 }",
+          "/watch\" watch_interval_seconds: 3600 keep_last: 3 }",
       "test");
   ASSERT_TRUE(config.ok()) << config.status();
   OvsegServerOptions o;
@@ -196,21 +196,23 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   EXPECT_EQ(version(), "b@step2");
   EXPECT_EQ(client.GetModelInfo()->head_modes_size(), 3);
 
-  // Refused, each with a precise error, the model staying b@step2.
+  // Refused at upload, each with a precise error, never stored (so never counted toward
+  // keep_last 3: with them stored, a would be pruned and the rollback below impossible),
+  // the model staying b@step2.
   CheckpointMetadata foreign = w.Metadata(3);
   foreign.clip_sha256 = std::string(64, 'a');
-  ASSERT_TRUE(admin.Submit(w.Make("wrong_base.safetensors", 3, false, foreign)).ok());
-  absl::StatusOr<std::string> refused = admin.Activate("wrong_base.safetensors");
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(refused.status().message().find("trained on CLIP weights aaaa"), std::string::npos)
-      << refused.status();
+  absl::Status refused = admin.Submit(w.Make("wrong_base.safetensors", 3, false, foreign)).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("trained on CLIP weights aaaa"), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("not stored"), std::string::npos) << refused;
+  EXPECT_EQ(admin.Activate("wrong_base.safetensors").status().code(),
+            absl::StatusCode::kNotFound);
   CheckpointMetadata claims_16 = w.Metadata(4);  // tensors of a hidden-8 adapter
   MaskClassifierConfig hidden_8;
   hidden_8.adapter_hidden = 8;
-  ASSERT_TRUE(admin.Submit(w.Make("wrong_shape.safetensors", 4, false, claims_16, hidden_8)).ok());
-  refused = admin.Activate("wrong_shape.safetensors");
+  refused = admin.Submit(w.Make("wrong_shape.safetensors", 4, false, claims_16, hidden_8)).status();
   EXPECT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("adapter"), std::string::npos) << refused.status();
+  EXPECT_NE(refused.message().find("adapter"), std::string::npos) << refused;
   std::ifstream good(w.dir + "/made/a.safetensors", std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(good)), {});
   std::ofstream(w.dir + "/made/truncated.safetensors", std::ios::binary)
@@ -252,10 +254,16 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   EXPECT_TRUE(versions_seen.count("b@step2")) << "no request was answered by b";
   EXPECT_TRUE(versions_seen.count("c@step5"));
   EXPECT_TRUE(versions_seen.count(untrained));
-  // keep_last 5: a, b, wrong_base, wrong_shape and c were stored; d never was.
+  // Only a, b and c were stored; the refused uploads and d left nothing behind.
   absl::StatusOr<std::vector<v1::CheckpointInfo>> listed = admin.List();
   ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(listed->size(), 5u);
+  std::set<std::string> names;
+  for (const v1::CheckpointInfo& info : *listed) names.insert(info.name());
+  EXPECT_EQ(names, (std::set<std::string>{"a.safetensors", "b.safetensors", "c.safetensors"}));
+  for (const auto& entry : fs::directory_iterator(w.dir + "/store")) {
+    EXPECT_EQ(entry.path().filename().string().rfind(".upload-", 0), std::string::npos)
+        << entry.path();
+  }
   (*server)->Shutdown(absl::Seconds(5));
 }
 
