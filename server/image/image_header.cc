@@ -80,6 +80,12 @@ absl::StatusOr<ImageHeader> ProbeWebp(const unsigned char* p, size_t n) {
     return ImageHeader{ImageFormat::kWebp, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
   }
   if (chunk == "VP8X") {
+    // Flags byte: bit 1 marks an animation, which the decoder cannot read (it would
+    // report the frames as corrupt data).
+    if (p[20] & 0x02) {
+      return absl::InvalidArgumentError(
+          "image: animated WebP is not supported; send a single frame");
+    }
     const uint32_t w = (p[24] | (uint32_t{p[25]} << 8) | (uint32_t{p[26]} << 16)) + 1;
     const uint32_t h = (p[27] | (uint32_t{p[28]} << 8) | (uint32_t{p[29]} << 16)) + 1;
     return ImageHeader{ImageFormat::kWebp, w, h};

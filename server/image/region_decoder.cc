@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/encode/coco_rle.h"
+#include "server/image/image_header.h"
 
 namespace ovseg {
 namespace {
@@ -32,6 +33,18 @@ absl::StatusOr<cv::Mat> RegionMatrix(const v1::Region& region, int index, int wi
     }
     case v1::Region::kPng: {
       const std::string& png = region.png();
+      // The header first: a small file may claim a huge image, and OpenCV would
+      // allocate it all before any size check could run.
+      absl::StatusOr<ImageHeader> header = ProbeImageHeader(png);
+      if (!header.ok() || header->format != ImageFormat::kPng) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ".png: not a decodable PNG"));
+      }
+      if (header->width != static_cast<uint32_t>(width) ||
+          header->height != static_cast<uint32_t>(height)) {
+        return absl::InvalidArgumentError(absl::StrCat(name, ".png: ", header->width, "x",
+                                                       header->height, " does not match the ",
+                                                       width, "x", height, " image"));
+      }
       cv::Mat decoded;
       try {
         decoded = cv::imdecode(

@@ -293,3 +293,22 @@ TEST(ShapeBucketTest, ChoosesClosestAspectAndResizes) {
 
 }  // namespace
 }  // namespace ovseg
+
+namespace ovseg {
+namespace {
+
+TEST(ImageHeaderTest, AnimatedWebpIsNamedAsSuch) {
+  // RIFF / WEBP / VP8X with the animation flag, a 2 x 3 canvas.
+  std::string webp("RIFF\x1a\0\0\0WEBPVP8X\x0a\0\0\0\x02\0\0\0\x01\0\0\x02\0\0", 30);
+  absl::StatusOr<ImageHeader> h = ProbeImageHeader(webp);
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.status().message(), "image: animated WebP is not supported; send a single frame");
+  webp[20] = 0x10;  // alpha only: a still image
+  h = ProbeImageHeader(webp);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->width, 2u);
+  EXPECT_EQ(h->height, 3u);
+}
+
+}  // namespace
+}  // namespace ovseg
