@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "model/safetensors/safetensors_header.h"
+#include "server/common/client_text.h"
 
 namespace ovseg {
 namespace fs = std::filesystem;
@@ -118,8 +119,8 @@ absl::StatusOr<std::unique_ptr<CheckpointUpload>> CheckpointStore::BeginUpload(
     const v1::CheckpointMetadata& metadata) {
   if (!IsValidCheckpointName(metadata.name())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "metadata.name \"", metadata.name(),
-        "\": expected [A-Za-z0-9._-]{1,128} ending in .safetensors, not starting with '.'"));
+        "metadata.name ", QuoteClientText(metadata.name()),
+        ": expected [A-Za-z0-9._-]{1,128} ending in .safetensors, not starting with '.'"));
   }
   if (metadata.size_bytes() < 8 || metadata.size_bytes() > options_.max_bytes) {
     return absl::InvalidArgumentError(
@@ -222,7 +223,8 @@ void CheckpointStore::PruneLocked() {
 
 absl::StatusOr<std::string> CheckpointStore::PathOf(const std::string& name) const {
   if (!IsValidCheckpointName(name)) {
-    return absl::InvalidArgumentError(absl::StrCat("name \"", name, "\": not a checkpoint name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("name ", QuoteClientText(name), ": not a checkpoint name"));
   }
   const fs::path path = fs::path(options_.directory) / name;
   if (!fs::exists(path))

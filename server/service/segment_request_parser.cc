@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/client_text.h"
 #include "server/image/image_decoder.h"
 
 namespace ovseg {
@@ -45,8 +46,8 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
       work->labels = registry.Find(request.vocabulary_id());
       if (work->labels == nullptr) {
         return absl::NotFoundError(
-            absl::StrCat("vocabulary_id \"", request.vocabulary_id(),
-                         "\" is not registered on this server; call RegisterVocabulary again"));
+            absl::StrCat("vocabulary_id ", QuoteClientText(request.vocabulary_id()),
+                         " is not registered on this server; call RegisterVocabulary again"));
       }
       break;
     case v1::SegmentRequest::VOCABULARY_NOT_SET:

@@ -103,6 +103,13 @@ TEST(ServerTest, BadRequestsNameTheProblemAndNeverHarmOthers) {
   auto unknown = Request(Jpeg(64, 64), {});
   unknown.set_vocabulary_id("nope");
   EXPECT_EQ(h.client->Segment(unknown).status().code(), absl::StatusCode::kNotFound);
+  // A 1 MB id is named by a bounded prefix, so the answer stays NOT_FOUND (an echo of the
+  // whole id overflowed gRPC's metadata limit: RESOURCE_EXHAUSTED, F6).
+  unknown.set_vocabulary_id(std::string(1 << 20, 'x'));
+  const auto huge_id = h.client->Segment(unknown).status();
+  EXPECT_EQ(huge_id.code(), absl::StatusCode::kNotFound) << huge_id.message().substr(0, 200);
+  EXPECT_LT(huge_id.message().size(), 300u);
+  EXPECT_NE(huge_id.message().find("(1048576 bytes)"), std::string::npos);
   EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"cat"})).ok());
   const std::string metrics = h.server->metrics().Serialize();
   EXPECT_NE(metrics.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\"} 5"),
@@ -318,6 +325,10 @@ TEST(ServerTest, AdminChecksTokenAndStoresValidatedCheckpoints) {
             grpc::StatusCode::INVALID_ARGUMENT);  // Digest mismatch.
   EXPECT_EQ(submit("../evil.safetensors", file, Sha256Hex(file)).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  const grpc::Status long_name =
+      submit(std::string(100 * 1024, 'n') + ".safetensors", file, Sha256Hex(file));
+  EXPECT_EQ(long_name.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(long_name.error_message().size(), 300u);
   std::string broken = file;
   broken[12] = '#';
   EXPECT_EQ(submit("b.safetensors", broken, Sha256Hex(broken)).error_code(),
