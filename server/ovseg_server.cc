@@ -72,6 +72,7 @@ absl::Status OvsegServer::Init() {
       static_cast<int>(c.vocabulary().text_encoder_batch_size());
   cache_ = std::make_unique<VocabularyCache>(cache_options, options_.text_encoder);
   registry_ = std::make_unique<VocabularyRegistry>(10000);
+  memory_ = std::make_unique<InflightMemory>(c.limits().max_inflight_memory_bytes());
 
   SegmentProcessorOptions p;
   p.image_limits = ImageLimits{c.limits().max_image_pixels(), c.limits().max_image_side()};
@@ -149,14 +150,19 @@ absl::Status OvsegServer::Init() {
     if (!watcher.ok()) return watcher.status();
     watcher_ = *std::move(watcher);
   }
-  segmentation_service_ = std::make_unique<SegmentationService>(
-      SegmentationServiceDeps{&options_.config, processor_.get(), cache_.get(), registry_.get(),
-                              model_.get(), &metrics_, log_.get(), &state_, options_.clock});
+  segmentation_service_ = std::make_unique<SegmentationService>(SegmentationServiceDeps{
+      &options_.config, processor_.get(), cache_.get(), registry_.get(), model_.get(), &metrics_,
+      log_.get(), &state_, options_.clock, memory_.get()});
 
   // Pull-style metrics, read at scrape time.
   metrics_.AddGaugeCallback("ovseg_queue_depth",
                             "Segment requests waiting for decode or the model.",
                             [this] { return static_cast<double>(processor_->queue_depth()); });
+  metrics_.AddGaugeCallback(
+      "ovseg_inflight_memory_bytes",
+      "Upper-bound memory estimates of the Segment requests admitted and not yet answered "
+      "(limit: limits.max_inflight_memory_bytes).",
+      [this] { return static_cast<double>(memory_->used()); });
   auto stat = [this](uint64_t VocabularyCacheStats::*field) {
     return [this, field] { return static_cast<double>(cache_->Stats().*field); };
   };

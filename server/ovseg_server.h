@@ -74,6 +74,7 @@ class OvsegServer {
   std::unique_ptr<ModelHandle> model_;
   std::unique_ptr<VocabularyCache> cache_;
   std::unique_ptr<VocabularyRegistry> registry_;
+  std::unique_ptr<InflightMemory> memory_;
   std::unique_ptr<SegmentProcessor> processor_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<SegmentationService> segmentation_service_;

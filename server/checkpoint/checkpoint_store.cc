@@ -93,10 +93,9 @@ absl::StatusOr<v1::CheckpointInfo> CheckpointUpload::Commit() {
   if (!header.ok()) return header.status();
   if (store_->options_.validate) {
     if (absl::Status s = store_->options_.validate(temp_path_); !s.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("checkpoint ", metadata_.name(),
-                       " does not load into this server's model, so it was not stored: ",
-                       s.message()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "checkpoint ", metadata_.name(),
+          " does not load into this server's model, so it was not stored: ", s.message()));
     }
   }
   absl::StatusOr<v1::CheckpointInfo> info = store_->Publish(metadata_, temp_path_);

@@ -77,6 +77,8 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (l->max_label_bytes() == 0) l->set_max_label_bytes(256);
   if (l->max_segments() == 0) l->set_max_segments(1000);
   if (l->max_regions() == 0) l->set_max_regions(256);
+  if (l->max_request_memory_bytes() == 0) l->set_max_request_memory_bytes(uint64_t{1} << 30);
+  if (l->max_inflight_memory_bytes() == 0) l->set_max_inflight_memory_bytes(uint64_t{4} << 30);
   v1::BatchingConfig* b = c->mutable_batching();
   if (b->max_batch_size() == 0) b->set_max_batch_size(8);
   if (!b->has_max_queue_delay_us()) b->set_max_queue_delay_us(2000);
@@ -123,6 +125,10 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
 absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
   if (c.limits().max_receive_message_bytes() > (uint64_t{1} << 31) - 1) {
     return Invalid("limits.max_receive_message_bytes", "must be < 2 GiB (gRPC's limit)");
+  }
+  if (c.limits().max_inflight_memory_bytes() < c.limits().max_request_memory_bytes()) {
+    return Invalid("limits.max_inflight_memory_bytes",
+                   "must be at least limits.max_request_memory_bytes");
   }
   if (c.batching().max_batch_size() > 1024) {
     return Invalid("batching.max_batch_size", "must be <= 1024");

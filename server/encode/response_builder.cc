@@ -51,17 +51,16 @@ absl::Status BuildResponse(const PipelineResult& result, const ResponseOptions& 
     return result.segments[a].score > result.segments[b].score;
   });
 
+  // One mask at full resolution at a time: each is made, encoded and dropped before the
+  // next, so memory stays one mask (plus the maps) whatever max_segments is. Holding them
+  // all cost max_segments x pixels: 16 GB for 1000 segments of a 4096 x 4096 image.
   cv::Mat label_map;
   if (options.semantic_map) label_map = cv::Mat(original, CV_32SC1, cv::Scalar(-1));
-  struct Kept {
-    int index;
-    cv::Mat mask;
-  };
-  std::vector<Kept> kept;
+  int kept = 0;
   for (int index : order) {
     const PipelineSegment& seg = result.segments[index];
     if (seg.score < options.score_threshold) continue;
-    if (static_cast<int>(kept.size()) >= options.max_segments) break;
+    if (kept >= options.max_segments) break;
     cv::Mat mask;
     if (!ids.empty()) {
       mask = ids == (index + 1);
@@ -72,23 +71,20 @@ absl::Status BuildResponse(const PipelineResult& result, const ResponseOptions& 
       cv::resize(soft, resized, original, 0, 0, cv::INTER_LINEAR);
       mask = resized >= 128;
     }
-    if (cv::countNonZero(mask) == 0) continue;
-    kept.push_back({index, mask});
-  }
-
-  for (size_t k = 0; k < kept.size(); ++k) {
-    const PipelineSegment& seg = result.segments[kept[k].index];
-    const cv::Mat& mask = kept[k].mask;
+    const int area = cv::countNonZero(mask);
+    if (area == 0) continue;
+    ++kept;
     v1::Segment* out = response->add_segments();
-    out->set_id(static_cast<uint32_t>(k + 1));
+    out->set_id(static_cast<uint32_t>(kept));
     out->set_label_index(seg.label_index);
     out->set_label(options.label_names[seg.label_index]);
     out->set_score(seg.score);
     out->set_is_thing(seg.is_thing);
-    out->set_area(cv::countNonZero(mask));
+    out->set_area(area);
     std::vector<cv::Point> nonzero;
     cv::findNonZero(mask, nonzero);
     const cv::Rect box = cv::boundingRect(nonzero);
+    nonzero = {};
     out->mutable_bbox()->set_x(box.x);
     out->mutable_bbox()->set_y(box.y);
     out->mutable_bbox()->set_width(box.width);
@@ -119,12 +115,11 @@ absl::Status BuildResponse(const PipelineResult& result, const ResponseOptions& 
         return absl::InvalidArgumentError(
             absl::StrCat("options.mask_format: unknown value ", options.mask_format));
     }
+    // Segments come best first, so the best segment owns contested pixels: paint only
+    // what no earlier one took.
+    if (options.semantic_map) label_map.setTo(seg.label_index, mask & (label_map == -1));
   }
   if (options.semantic_map) {
-    // Paint lowest score first so the best segment owns contested pixels.
-    for (auto it = kept.rbegin(); it != kept.rend(); ++it) {
-      label_map.setTo(result.segments[it->index].label_index, it->mask);
-    }
     response->set_semantic_map_png(EncodeLabelMapPng(label_map, num_labels));
   }
   return absl::OkStatus();

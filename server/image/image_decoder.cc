@@ -48,16 +48,18 @@ ImageRgb8 CopyBgrToRgb(const cv::Mat& bgr) {
 
 }  // namespace
 
-absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits) {
+absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits, uint64_t* pixels) {
   switch (image.source_case()) {
     case v1::Image::kEncoded: {
       absl::StatusOr<ImageHeader> header = ProbeImageHeader(image.encoded());
       if (!header.ok()) return header.status();
+      if (pixels != nullptr) *pixels = uint64_t{header->width} * header->height;
       return CheckDimensions(header->width, header->height, limits);
     }
     case v1::Image::kRawRgb8: {
       const v1::RawRgb8& raw = image.raw_rgb8();
       if (absl::Status s = CheckDimensions(raw.width(), raw.height(), limits); !s.ok()) return s;
+      if (pixels != nullptr) *pixels = uint64_t{raw.width()} * raw.height();
       const uint64_t expected = uint64_t{raw.width()} * raw.height() * 3;
       if (raw.pixels().size() != expected) {
         return absl::InvalidArgumentError(

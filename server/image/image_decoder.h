@@ -20,7 +20,9 @@ struct ImageLimits {
 
 // Cheap: reads only the header (or the raw dimensions). INVALID_ARGUMENT naming the limit
 // and the value when the image is too large, or naming the problem when it is malformed.
-absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits);
+// On success, `pixels` (if given) gets width x height as stored.
+absl::Status CheckImageLimits(const v1::Image& image, const ImageLimits& limits,
+                              uint64_t* pixels = nullptr);
 
 // Full decode into interleaved RGB8. Truncated or corrupt files are INVALID_ARGUMENT,
 // never a partially grey image.

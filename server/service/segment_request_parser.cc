@@ -1,11 +1,13 @@
 #include "server/service/segment_request_parser.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "server/common/client_text.h"
 #include "server/image/image_decoder.h"
+#include "server/service/request_memory.h"
 
 namespace ovseg {
 namespace {
@@ -27,8 +29,10 @@ absl::StatusOr<float> CheckedThreshold(const char* field, bool present, float va
 absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::ServerConfig& config,
                                  VocabularyRegistry& registry, SegmentWork* work) {
   const v1::LimitsConfig& limits = config.limits();
+  uint64_t image_pixels = 0;
   if (absl::Status s = CheckImageLimits(
-          request.image(), ImageLimits{limits.max_image_pixels(), limits.max_image_side()});
+          request.image(), ImageLimits{limits.max_image_pixels(), limits.max_image_side()},
+          &image_pixels);
       !s.ok()) {
     return s;
   }
@@ -133,6 +137,25 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
   if (!ovt.ok()) return ovt.status();
   work->params.object_mask_threshold = *omt;
   work->params.overlap_threshold = *ovt;
+
+  // Memory, last: every field it depends on is valid now.
+  RequestShape shape;
+  shape.image_pixels = image_pixels;
+  for (const v1::ShapeBucket& b : config.batching().buckets()) {
+    shape.bucket_pixels = std::max<uint64_t>(shape.bucket_pixels, uint64_t{b.width()} * b.height());
+  }
+  shape.regions = static_cast<uint64_t>(request.regions_size());
+  shape.labels = work->labels->size();
+  shape.semantic = work->task == SegmentTask::kSemantic;
+  shape.per_segment_masks =
+      work->task == SegmentTask::kInstance || work->task == SegmentTask::kProposals;
+  shape.max_segments = static_cast<uint64_t>(work->params.max_segments);
+  shape.masks = o.mask_format() != v1::NO_MASK;
+  shape.semantic_map = o.return_semantic_map();
+  if (absl::Status s = CheckRequestMemory(shape, limits.max_request_memory_bytes()); !s.ok()) {
+    return s;
+  }
+  work->memory_bytes = EstimateRequestMemory(shape).held();
   return absl::OkStatus();
 }
 

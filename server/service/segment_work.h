@@ -25,6 +25,10 @@ struct SegmentWork {
   SegmentTask task = SegmentTask::kSemantic;
   HeadMode head_mode = HeadMode::kDefault;
   PostprocessParams params;
+  // Upper bound on what this request holds outside the model call
+  // (RequestMemoryEstimate::held()), reserved in the server's in-flight account until
+  // done() returns.
+  uint64_t memory_bytes = 0;
 
   // Filled by the decode stage.
   ImageRgb8 model_image;  // At the bucket resolution.

@@ -78,6 +78,9 @@ grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerConte
       !s.ok()) {
     return completion->Finish(s, {{"request_bytes", request->ByteSizeLong()}});
   }
+  if (absl::Status s = deps_.memory->Reserve(work->memory_bytes); !s.ok()) {
+    return completion->Finish(s, {{"request_bytes", request->ByteSizeLong()}});
+  }
   response->set_request_id(completion->request_id());
   work->request = request;
   work->response = response;
@@ -88,7 +91,9 @@ grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerConte
   deps_.metrics->AddInflight(1);
   const size_t request_bytes = request->ByteSizeLong();
   const int num_labels = static_cast<int>(work->labels->size());
-  work->done = [this, completion, response, request_bytes, num_labels](const absl::Status& s) {
+  const uint64_t memory_bytes = work->memory_bytes;
+  work->done = [this, completion, response, request_bytes, num_labels,
+                memory_bytes](const absl::Status& s) {
     nlohmann::json fields = {{"request_bytes", request_bytes},
                              {"labels", num_labels},
                              {"segments", response->segments_size()}};
@@ -106,10 +111,12 @@ grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerConte
       response->Clear();
     }
     completion->Finish(s, std::move(fields));
+    deps_.memory->Release(memory_bytes);
     deps_.metrics->AddInflight(-1);
     deps_.state->Leave();
   };
   if (absl::Status s = deps_.processor->Submit(work); !s.ok()) {
+    deps_.memory->Release(memory_bytes);
     deps_.metrics->AddInflight(-1);
     deps_.state->Leave();
     return completion->Finish(s, {{"request_bytes", request_bytes}});

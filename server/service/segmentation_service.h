@@ -12,6 +12,7 @@
 #include "server/metrics/server_metrics.h"
 #include "server/service/model_handle.h"
 #include "server/service/request_log.h"
+#include "server/service/request_memory.h"
 #include "server/service/segment_processor.h"
 #include "server/service/serving_state.h"
 #include "server/vocabulary/vocabulary_cache.h"
@@ -29,6 +30,7 @@ struct SegmentationServiceDeps {
   RequestLog* log;
   ServingState* state;
   Clock* clock;
+  InflightMemory* memory;  // Admitted requests' memory estimates.
 };
 
 class SegmentationService final : public v1::Segmentation::CallbackService {

@@ -205,8 +205,7 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(refused.message().find("trained on CLIP weights aaaa"), std::string::npos) << refused;
   EXPECT_NE(refused.message().find("not stored"), std::string::npos) << refused;
-  EXPECT_EQ(admin.Activate("wrong_base.safetensors").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(admin.Activate("wrong_base.safetensors").status().code(), absl::StatusCode::kNotFound);
   CheckpointMetadata claims_16 = w.Metadata(4);  // tensors of a hidden-8 adapter
   MaskClassifierConfig hidden_8;
   hidden_8.adapter_hidden = 8;

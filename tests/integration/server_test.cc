@@ -117,6 +117,72 @@ TEST(ServerTest, BadRequestsNameTheProblemAndNeverHarmOthers) {
       << metrics;
 }
 
+// Peak resident memory of this process (VmHWM), bytes; ResetPeakRss() restarts it.
+uint64_t PeakRss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+// The hardening issue's F1 and F2, against a server in this process: the request that
+// once took the server past 16 GB is refused before any work, the largest one the
+// default limits admit raises peak memory by well under 1 GB, and a 16384 x 16384
+// region PNG is refused from its header.
+TEST(ServerTest, RequestsWithinTheLimitsStayWithinTheMemoryBound) {
+  Harness h = StartServer("batching { buckets { width: 256 height: 256 } }");
+  cv::Mat blocky(4096, 4096, CV_8UC3);
+  for (int y = 0; y < 4096; y += 256) {
+    for (int x = 0; x < 4096; x += 256) {
+      blocky(cv::Rect(x, y, 256, 256)).setTo(cv::Scalar((x / 16) % 256, (y / 16) % 256, 77));
+    }
+  }
+  std::vector<uchar> png;
+  cv::imencode(".png", blocky, png);
+  std::vector<std::string> labels;
+  for (int i = 0; i < 100; ++i) labels.push_back("label " + std::to_string(i));
+  v1::SegmentRequest f1 = Request(std::string(png.begin(), png.end()), labels);
+  f1.set_task(v1::INSTANCE);
+  f1.mutable_options()->set_max_segments(1000);
+  f1.mutable_options()->set_score_threshold(0);
+  f1.mutable_options()->set_return_semantic_map(true);
+  const auto refused = h.client->Segment(f1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("limits.max_request_memory_bytes = 1073741824"),
+            std::string::npos)
+      << refused.status();
+
+  // 100 segments of 4096 x 4096 (every label one): admitted; all 100 masks at full
+  // resolution would be 1.7 GB, encoded one at a time they are not.
+  f1.mutable_options()->set_max_segments(100);
+  ResetPeakRss();
+  const uint64_t before = PeakRss();
+  const auto answered = h.client->Segment(f1);
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(answered->segments_size(), 100);
+  EXPECT_FALSE(answered->semantic_map_png().empty());
+  const uint64_t growth = PeakRss() - before;
+  EXPECT_LT(growth, uint64_t{1} << 30) << "peak RSS grew by " << growth;
+  std::printf("4096x4096, 100 segments, RLE + semantic map: peak RSS +%.0f MB\n",
+              growth / 1048576.0);
+
+  // F2: a 16384 x 16384 region PNG (its header; the pixels never decoded).
+  std::vector<uchar> small;
+  cv::imencode(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(1)), small);
+  std::string region(small.begin(), small.begin() + 33);
+  for (size_t at : {16, 20}) region.replace(at, 4, std::string("\0\0\x40\0", 4));
+  v1::SegmentRequest f2 = Request(Jpeg(64, 64), {"cat"});
+  f2.add_regions()->set_png(region);
+  const auto f2_refused = h.client->Segment(f2);
+  EXPECT_EQ(f2_refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(f2_refused.status().message().find("16384x16384 does not match"), std::string::npos)
+      << f2_refused.status();
+  EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"cat"})).ok());
+}
+
 TEST(ServerTest, OversizedMessageIsRefusedByTheTransportLimit) {
   Harness h = StartServer("limits { max_receive_message_bytes: 100000 }");
   v1::SegmentRequest r = Request(std::string(200000, 'x'), {"cat"});

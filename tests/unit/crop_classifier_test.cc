@@ -75,8 +75,10 @@ TEST(CropClassLogitsTest, CosineTimesTemperatureWhateverTheChunk) {
 }
 
 TEST(EnsembleClassLogProbabilitiesTest, WeightsBlendClassesAndVoidPassesThrough) {
-  const torch::Tensor logits = torch::tensor({{2.0f, 0.0f, -1.0f, 0.5f}, {0.0f, 1.0f, 0.0f, -3.0f}});
-  const torch::Tensor other = torch::tensor({{0.1f, 0.2f, 0.7f}, {2.0f, 1.0f, 1.0f}});  // row 2 unnormalised
+  const torch::Tensor logits =
+      torch::tensor({{2.0f, 0.0f, -1.0f, 0.5f}, {0.0f, 1.0f, 0.0f, -3.0f}});
+  const torch::Tensor other =
+      torch::tensor({{0.1f, 0.2f, 0.7f}, {2.0f, 1.0f, 1.0f}});  // row 2 unnormalised
   const torch::Tensor p = torch::softmax(logits, -1);
   // w = 0: the classifier's own probabilities.
   EXPECT_TRUE(torch::allclose(
@@ -91,7 +93,8 @@ TEST(EnsembleClassLogProbabilitiesTest, WeightsBlendClassesAndVoidPassesThrough)
   const torch::Tensor mixed =
       EnsembleClassLogProbabilities(logits, other, torch::tensor({{0.0f}, {0.5f}})).exp();
   EXPECT_TRUE(torch::allclose(mixed[0], p[0], 1e-5, 1e-6));
-  torch::Tensor blend = (p[1].narrow(0, 0, 3) / p[1].narrow(0, 0, 3).sum()).sqrt() * other_n[1].sqrt();
+  torch::Tensor blend =
+      (p[1].narrow(0, 0, 3) / p[1].narrow(0, 0, 3).sum()).sqrt() * other_n[1].sqrt();
   blend = blend / blend.sum() * not_void[1];
   EXPECT_TRUE(torch::allclose(mixed[1].narrow(0, 0, 3), blend, 1e-5, 1e-6));
 }

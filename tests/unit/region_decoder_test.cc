@@ -30,9 +30,9 @@ TEST(RegionDecoderTest, PngAndRleRegionsBecomeBucketMasks) {
   absl::StatusOr<RegionMasks> masks = DecodeRegions(regions, 8, 4, 16, 8);
   ASSERT_TRUE(masks.ok()) << masks.status();
   ASSERT_EQ(masks->count, 2);
-  EXPECT_EQ(masks->data[0 * 128 + 3 * 16 + 2], 1);    // left half of the first
+  EXPECT_EQ(masks->data[0 * 128 + 3 * 16 + 2], 1);  // left half of the first
   EXPECT_EQ(masks->data[0 * 128 + 3 * 16 + 12], 0);
-  EXPECT_EQ(masks->data[1 * 128 + 3 * 16 + 2], 0);    // right half of the second
+  EXPECT_EQ(masks->data[1 * 128 + 3 * 16 + 2], 0);  // right half of the second
   EXPECT_EQ(masks->data[1 * 128 + 3 * 16 + 12], 1);
 }
 
