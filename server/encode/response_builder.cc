@@ -81,10 +81,7 @@ absl::Status BuildResponse(const PipelineResult& result, const ResponseOptions& 
     out->set_score(seg.score);
     out->set_is_thing(seg.is_thing);
     out->set_area(area);
-    std::vector<cv::Point> nonzero;
-    cv::findNonZero(mask, nonzero);
-    const cv::Rect box = cv::boundingRect(nonzero);
-    nonzero = {};
+    const cv::Rect box = cv::boundingRect(mask);  // of its non-zero pixels; no point list
     out->mutable_bbox()->set_x(box.x);
     out->mutable_bbox()->set_y(box.y);
     out->mutable_bbox()->set_width(box.width);

@@ -58,8 +58,8 @@ absl::Status InflightMemory::Reserve(uint64_t bytes) {
   do {
     if (used + bytes > limit_) {
       return absl::ResourceExhaustedError(absl::StrCat(
-          "server busy: requests in flight may use ", used, " bytes, and this one up to ",
-          bytes, " more, over limits.max_inflight_memory_bytes = ", limit_, "; retry later"));
+          "server busy: requests in flight may use ", used, " bytes, and this one up to ", bytes,
+          " more, over limits.max_inflight_memory_bytes = ", limit_, "; retry later"));
     }
   } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_acq_rel));
   return absl::OkStatus();

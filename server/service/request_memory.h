@@ -20,10 +20,10 @@ struct RequestShape {
   uint64_t bucket_pixels = 0;  // the largest model input it may run at
   uint64_t regions = 0;
   uint64_t labels = 0;
-  bool semantic = false;       // task SEMANTIC: per-class score maps at the bucket size
+  bool semantic = false;           // task SEMANTIC: per-class score maps at the bucket size
   bool per_segment_masks = false;  // tasks INSTANCE and PROPOSALS
-  uint64_t max_segments = 0;   // the effective options.max_segments
-  bool masks = true;           // false for NO_MASK
+  uint64_t max_segments = 0;       // the effective options.max_segments
+  bool masks = true;               // false for NO_MASK
   bool semantic_map = false;
 };
 

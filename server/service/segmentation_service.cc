@@ -1,6 +1,10 @@
 #include "server/service/segmentation_service.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
+
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -21,12 +25,15 @@ std::string RequestIdOf(grpc::CallbackServerContext* context) {
 }
 
 // Finishes a unary RPC: status conversion, metrics and the log line, in one place.
+// `serialize`, if set, writes the response message into the raw reply before an OK
+// finish (raw-method handlers parse and serialize their own messages).
 class Completion {
  public:
   Completion(const SegmentationServiceDeps& deps, grpc::CallbackServerContext* context,
-             std::string method)
+             std::string method, std::function<void()> serialize = nullptr)
       : deps_(deps),
         reactor_(context->DefaultReactor()),
+        serialize_(std::move(serialize)),
         method_(std::move(method)),
         request_id_(RequestIdOf(context)),
         start_(absl::Now()) {
@@ -45,6 +52,7 @@ class Completion {
       deps_.log->Log(request_id_, method_, status, std::move(fields));
     }
     grpc::ServerUnaryReactor* reactor = reactor_;
+    if (status.ok() && serialize_) serialize_();
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
@@ -52,10 +60,40 @@ class Completion {
  private:
   const SegmentationServiceDeps& deps_;
   grpc::ServerUnaryReactor* reactor_;
+  std::function<void()> serialize_;
   std::string method_;
   std::string request_id_;
   absl::Time start_;
 };
+
+// A raw call's request and response messages, alive until its completion is gone.
+template <typename Request, typename Response>
+struct RawCall {
+  Request request;
+  Response response;
+};
+
+// protobuf's parser says only "no"; the likeliest cause is named. In proto3 every string
+// field must be valid UTF-8, and a label with a stray Latin-1 byte is the common case.
+template <typename Request>
+absl::Status ParseRequest(const grpc::ByteBuffer& bytes, Request* request) {
+  grpc::ByteBuffer copy(bytes);  // shares the slices; the reader consumes its buffer
+  grpc::ProtoBufferReader reader(&copy);
+  if (request->ParseFromZeroCopyStream(&reader)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("request: ", bytes.Length(), " bytes that do not parse as ",
+                   Request::descriptor()->full_name(),
+                   " (string fields such as labels and vocabulary_id must be valid UTF-8)"));
+}
+
+template <typename Response>
+std::function<void()> SerializeInto(const Response* response, grpc::ByteBuffer* out) {
+  return [response, out] {
+    bool own_buffer = false;
+    grpc::GenericSerialize<grpc::ProtoBufferWriter, Response>(*response, out, &own_buffer)
+        .IgnoreError();
+  };
+}
 
 absl::Time DeadlineOf(grpc::CallbackServerContext* context) {
   const auto deadline = context->deadline();
@@ -69,9 +107,18 @@ SegmentationService::SegmentationService(const SegmentationServiceDeps& deps)
     : deps_(deps), vocab_pool_(std::make_unique<ThreadPool>(1, /*max_queue=*/64, "ovseg-vocab")) {}
 
 grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerContext* context,
-                                                       const v1::SegmentRequest* request,
-                                                       v1::SegmentResponse* response) {
-  auto completion = std::make_shared<Completion>(deps_, context, "Segment");
+                                                       const grpc::ByteBuffer* raw_request,
+                                                       grpc::ByteBuffer* raw_response) {
+  auto call = std::make_shared<RawCall<v1::SegmentRequest, v1::SegmentResponse>>();
+  // The completion owns the call: the messages live as long as anything may use them.
+  auto completion = std::make_shared<Completion>(
+      deps_, context, "Segment",
+      [call, serialize = SerializeInto(&call->response, raw_response)] { serialize(); });
+  if (absl::Status s = ParseRequest(*raw_request, &call->request); !s.ok()) {
+    return completion->Finish(s, {{"request_bytes", raw_request->Length()}});
+  }
+  const v1::SegmentRequest* request = &call->request;
+  v1::SegmentResponse* response = &call->response;
   if (absl::Status s = deps_.state->CheckServing(); !s.ok()) return completion->Finish(s);
   auto work = std::make_unique<SegmentWork>();
   if (absl::Status s = ParseSegmentRequest(*request, *deps_.config, *deps_.registry, work.get());
@@ -125,9 +172,18 @@ grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerConte
 }
 
 grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
-    grpc::CallbackServerContext* context, const v1::RegisterVocabularyRequest* request,
-    v1::RegisterVocabularyResponse* response) {
-  auto completion = std::make_shared<Completion>(deps_, context, "RegisterVocabulary");
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  auto call =
+      std::make_shared<RawCall<v1::RegisterVocabularyRequest, v1::RegisterVocabularyResponse>>();
+  auto completion = std::make_shared<Completion>(
+      deps_, context, "RegisterVocabulary",
+      [call, serialize = SerializeInto(&call->response, response_bytes)] { serialize(); });
+  if (absl::Status s = ParseRequest(*request_bytes, &call->request); !s.ok()) {
+    return completion->Finish(s);
+  }
+  const v1::RegisterVocabularyRequest* request = &call->request;
+  v1::RegisterVocabularyResponse* response = &call->response;
   if (absl::Status s = deps_.state->CheckServing(); !s.ok()) return completion->Finish(s);
   const v1::LimitsConfig& limits = deps_.config->limits();
   absl::StatusOr<std::vector<ParsedLabel>> labels =

@@ -33,17 +33,22 @@ struct SegmentationServiceDeps {
   InflightMemory* memory;  // Admitted requests' memory estimates.
 };
 
-class SegmentationService final : public v1::Segmentation::CallbackService {
+// Segment and RegisterVocabulary are raw methods: they parse their requests themselves,
+// so a message protobuf cannot parse (invalid UTF-8 in a label, random bytes) gets
+// INVALID_ARGUMENT saying so, instead of gRPC's bare error with no message.
+class SegmentationService final : public v1::Segmentation::WithRawCallbackMethod_Segment<
+                                      v1::Segmentation::WithRawCallbackMethod_RegisterVocabulary<
+                                          v1::Segmentation::CallbackService>> {
  public:
   // Every dependency must outlive the service.
   explicit SegmentationService(const SegmentationServiceDeps& deps);
 
   grpc::ServerUnaryReactor* Segment(grpc::CallbackServerContext* context,
-                                    const v1::SegmentRequest* request,
-                                    v1::SegmentResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* RegisterVocabulary(grpc::CallbackServerContext* context,
-                                               const v1::RegisterVocabularyRequest* request,
-                                               v1::RegisterVocabularyResponse* response) override;
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
                                          const v1::GetModelInfoRequest* request,
                                          v1::GetModelInfoResponse* response) override;
