@@ -82,6 +82,7 @@ absl::Status OvsegServer::Init() {
   p.batching.max_batch_size = static_cast<int>(c.batching().max_batch_size());
   p.batching.max_queue_delay_us = static_cast<int64_t>(c.batching().max_queue_delay_us());
   p.batching.max_queue_size = static_cast<int>(c.batching().max_queue_size());
+  p.max_queue_seconds = c.batching().max_queue_seconds();
   p.batching.num_batch_threads = static_cast<int>(c.batching().num_batch_threads());
   p.io_threads = c.io_threads() > 0 ? static_cast<int>(c.io_threads())
                                     : std::max(1u, std::thread::hardware_concurrency());

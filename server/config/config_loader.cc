@@ -130,6 +130,9 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
     return Invalid("limits.max_inflight_memory_bytes",
                    "must be at least limits.max_request_memory_bytes");
   }
+  if (!(c.batching().max_queue_seconds() >= 0)) {
+    return Invalid("batching.max_queue_seconds", "must be >= 0 (0: no bound)");
+  }
   if (c.batching().max_batch_size() > 1024) {
     return Invalid("batching.max_batch_size", "must be <= 1024");
   }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/common/process_tuning.h"
 #include "server/encode/response_builder.h"
 #include "server/image/region_decoder.h"
@@ -45,7 +46,8 @@ SegmentProcessor::SegmentProcessor(const SegmentProcessorOptions& options, Model
       cache_(cache),
       metrics_(metrics),
       clock_(clock),
-      io_pool_(std::make_unique<ThreadPool>(options.io_threads, /*max_queue=*/0, "ovseg-io")) {}
+      io_pool_(std::make_unique<ThreadPool>(options.io_threads, /*max_queue=*/0, "ovseg-io")),
+      wait_(options.batching.max_batch_size, options.batching.num_batch_threads) {}
 
 SegmentProcessor::~SegmentProcessor() { Shutdown(); }
 
@@ -70,6 +72,22 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
                      " requests waiting (batching.max_queue_size = ", limit, ")"));
   }
   if (!io_pool_) return absl::UnavailableError("server is shutting down");
+  // Deadline-aware admission: refuse now what could only fail later.
+  const size_t ahead = queue_depth();
+  const double wait = wait_.EstimateSeconds(ahead);
+  if (options_.max_queue_seconds > 0 && wait > options_.max_queue_seconds) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "server busy: an estimated %.2f s wait for the model (%d requests ahead) exceeds "
+        "batching.max_queue_seconds = %g; retry later",
+        wait, ahead, options_.max_queue_seconds));
+  }
+  const double left = absl::ToDoubleSeconds(work->deadline() - clock_->Now());
+  if (wait > left) {
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "cannot finish before its deadline: an estimated %.2f s wait for the model (%d "
+        "requests ahead), %.2f s left; refused without queueing",
+        wait, ahead, std::max(0.0, left)));
+  }
   decoding_.fetch_add(1);
   SegmentWork* raw = work.release();
   if (!io_pool_->TrySchedule([this, raw] { Decode(std::unique_ptr<SegmentWork>(raw)); })) {
@@ -148,6 +166,7 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
   const absl::Time compute_start = clock_->Now();
   std::vector<absl::StatusOr<PipelineResult>> results = pipeline->Run(requests);
   const double compute = Seconds(clock_->Now() - compute_start);
+  wait_.RecordBatch(compute);
   requests.clear();
   for (auto& work : ready) work->ReleaseModelInputs();
   metrics_->ObserveStage(Stage::kCompute, compute);

@@ -16,6 +16,7 @@
 #include "server/metrics/server_metrics.h"
 #include "server/service/model_handle.h"
 #include "server/service/segment_work.h"
+#include "server/service/wait_estimator.h"
 #include "server/vocabulary/vocabulary_cache.h"
 
 namespace ovseg {
@@ -26,6 +27,9 @@ struct SegmentProcessorOptions {
   BatcherOptions batching;
   int io_threads = 2;
   v1::MaskFormat default_mask_format = v1::COCO_RLE;
+  // batching.max_queue_seconds: refuse (RESOURCE_EXHAUSTED) a request whose estimated
+  // wait for the model is longer; 0: no bound.
+  double max_queue_seconds = 0;
 };
 
 class SegmentProcessor {
@@ -73,6 +77,7 @@ class SegmentProcessor {
   std::unique_ptr<ThreadPool> io_pool_;
   std::unique_ptr<Batcher<SegmentWork>> batcher_;
   std::atomic<size_t> decoding_{0};
+  WaitEstimator wait_;
 };
 
 }  // namespace ovseg

@@ -231,6 +231,50 @@ TEST(ServerTest, DeadlineExceededWhileQueued) {
   slow.join();
 }
 
+// F8 of the hardening issue: requests that cannot finish in time are refused at the door
+// (in milliseconds, not after their deadline), and the accepted ones all finish.
+TEST(ServerTest, RequestsThatCannotMeetTheirDeadlineAreRefusedAtOnce) {
+  for (const bool bounded_queue : {false, true}) {
+    Harness h = StartServer(std::string("batching { max_batch_size: 1 max_queue_delay_us: 0 ") +
+                                (bounded_queue ? "max_queue_seconds: 1.3 }" : "}"),
+                            {.compute_delay = absl::Milliseconds(400)});
+    ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());  // one batch measured
+    // At 0.4 s a batch, 1.8 s deadlines admit about 3 requests; a 1.3 s queue bound 2.
+    const absl::Duration deadline = bounded_queue ? absl::Seconds(60) : absl::Milliseconds(1800);
+    std::atomic<int> ok{0}, refused{0}, other{0};
+    std::atomic<int64_t> slowest_refusal_us{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 8; ++c) {
+      clients.emplace_back([&] {
+        OvsegClient client({"127.0.0.1:" + std::to_string(h.server->port()), "", deadline});
+        const absl::Time start = absl::Now();
+        const auto r = client.Segment(Request(Jpeg(64, 64), {"a"}));
+        const int64_t us = absl::ToInt64Microseconds(absl::Now() - start);
+        const std::string expected = bounded_queue ? "batching.max_queue_seconds = 1.3"
+                                                   : "cannot finish before its deadline";
+        if (r.ok()) {
+          ++ok;
+        } else if (r.status().message().find(expected) != std::string::npos) {
+          EXPECT_EQ(r.status().code(), bounded_queue ? absl::StatusCode::kResourceExhausted
+                                                     : absl::StatusCode::kDeadlineExceeded);
+          ++refused;
+          int64_t seen = slowest_refusal_us.load();
+          while (us > seen && !slowest_refusal_us.compare_exchange_weak(seen, us)) {
+          }
+        } else {
+          ++other;
+          ADD_FAILURE() << r.status();
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(other.load(), 0);  // nothing admitted ran out of time
+    EXPECT_GE(ok.load(), 1);
+    EXPECT_GE(refused.load(), 3);
+    EXPECT_LT(slowest_refusal_us.load(), 200000) << "refusals must not wait in the queue";
+  }
+}
+
 TEST(ServerTest, QueueOverflowIsResourceExhausted) {
   Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 max_queue_size: 2 }",
                           {.compute_delay = absl::Milliseconds(200)});
