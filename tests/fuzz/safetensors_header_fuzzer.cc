@@ -1,6 +1,6 @@
 // libFuzzer target for the safetensors header parser: any byte string must give a header
 // or an error, never a crash, hang or sanitizer report. Built with clang by
-// scripts/fuzz.sh; the gcc build links it into safetensors_fuzz_replay_test instead.
+// scripts/fuzz.sh; the gcc build links it into safetensors_header_fuzz_replay_test instead.
 #include <cstddef>
 #include <cstdint>
 
