@@ -12,8 +12,8 @@ namespace F = torch::nn::functional;
 
 torch::Tensor MaskedCrops(const torch::Tensor& image, const torch::Tensor& mask_logits,
                           int64_t size, torch::Tensor* has_area) {
-  TORCH_CHECK(image.dim() == 3 && mask_logits.dim() == 3 &&
-                  image.size(1) == mask_logits.size(1) && image.size(2) == mask_logits.size(2),
+  TORCH_CHECK(image.dim() == 3 && mask_logits.dim() == 3 && image.size(1) == mask_logits.size(1) &&
+                  image.size(2) == mask_logits.size(2),
               "MaskedCrops: image [3, H, W] and masks [N, H, W] of one size expected");
   const int64_t n = mask_logits.size(0), h = image.size(1), w = image.size(2);
   const torch::Tensor inside = (mask_logits > 0).to(torch::kCPU);
@@ -34,22 +34,19 @@ torch::Tensor MaskedCrops(const torch::Tensor& image, const torch::Tensor& mask_
     const int64_t ix0 = std::max<int64_t>(left, 0), iy0 = std::max<int64_t>(top, 0);
     const int64_t ix1 = std::min(left + side, w), iy1 = std::min(top + side, h);
     torch::Tensor square = torch::zeros({1, 3, side, side}, image.options());
-    const torch::Tensor keep = mask_logits[i]
-                                   .slice(0, iy0, iy1)
-                                   .slice(1, ix0, ix1)
-                                   .gt(0)
-                                   .to(image.options());
+    const torch::Tensor keep =
+        mask_logits[i].slice(0, iy0, iy1).slice(1, ix0, ix1).gt(0).to(image.options());
     square[0]
         .slice(1, iy0 - top, iy1 - top)
         .slice(2, ix0 - left, ix1 - left)
         .copy_(image.slice(1, iy0, iy1).slice(2, ix0, ix1) * keep);
     // Bicubic in float: CLIP's preprocess resizes with PIL's antialiased bicubic.
-    crops[i].copy_(F::interpolate(square.to(torch::kFloat32),
-                                  F::InterpolateFuncOptions()
-                                      .size(std::vector<int64_t>{size, size})
-                                      .mode(torch::kBicubic)
-                                      .align_corners(false)
-                                      .antialias(side > size))[0]);
+    crops[i].copy_(
+        F::interpolate(square.to(torch::kFloat32), F::InterpolateFuncOptions()
+                                                       .size(std::vector<int64_t>{size, size})
+                                                       .mode(torch::kBicubic)
+                                                       .align_corners(false)
+                                                       .antialias(side > size))[0]);
   }
   if (has_area != nullptr) *has_area = area.to(image.device());
   return crops;
