@@ -16,7 +16,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 COPY --from=build /src/.venv/lib/python3.11/site-packages/torch/lib /opt/ovseg/torch/lib
 COPY --from=build /src/.venv/lib/python3.11/site-packages/nvidia /opt/ovseg/nvidia
 COPY --from=build /src/build/server/ovseg-server /src/build/client/ovseg \
-     /src/build/train/ovseg-train /src/build/train/ovseg-eval /src/build/train/ovseg-synth \
+     /src/build/tools/ovseg-train /src/build/tools/ovseg-eval /src/build/tools/ovseg-synth \
      /opt/ovseg/bin/
 COPY configs /opt/ovseg/configs
 # The embedded demo model configs/server.pbtxt serves (paths relative to WORKDIR).

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/common/sha256.h"
+#include "common/sha256.h"
 
 namespace ovseg {
 

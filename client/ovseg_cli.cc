@@ -26,7 +26,7 @@
 #include "absl/time/time.h"
 #include "client/ovseg_client.h"
 #include "client/region_files.h"
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 
 namespace ovseg {
 namespace {

@@ -7,7 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 
 namespace ovseg {
 namespace {

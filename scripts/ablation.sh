@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # docs/results.md's ablation in miniature (FOV-Seg Table IV(a)), on the synthetic world:
 # the fovseg stage of configs/train_demo.pbtxt (same steps, batch and learning rate) on the
-# demo's own CLIP and generator (out/demo/, from scripts/train_demo.sh --install=no or a
-# full run), five ways, each with seeds 1..N:
+# demo's own CLIP and generator (--base: models/demo/, the shipped demo model, or out/demo/
+# after scripts/train_demo.sh --install=no), five ways, each with seeds 1..N:
 #   baseline        TeVA off, FiSeR off: the frozen generator, f_q (and adapter, void) tuned
 #   fiser           + FiSeR
 #   teva            + TeVA
@@ -17,37 +17,49 @@
 # Each checkpoint is served (configs/server.pbtxt with that checkpoint) and analysed by
 # `ovseg-eval analyse` on the first --images validation images (all classes, seen and
 # unseen, in every request): end-to-end PQ and mIoU for seen and unseen classes, and the
-# oracle-mask region accuracy (docs/analysis.md). Runs already made are kept, so an
-# interrupted ablation continues where it stopped.
-# Writes out/ablation/<name>/seed<k>/analysis.json and out/ablation/results.md (mean and
-# sample standard deviation over the seeds).
+# oracle-mask region accuracy (docs/analysis.md).
+# Each run's analysis is kept in the repository (docs/results/ablation/<name>/seed<k>.json,
+# a few KB), and runs whose analysis is there are not made again: the whole ablation takes
+# 4-5 hours on 2 cores, longer than a working session, so it is made in parts that are
+# committed as they finish. Training and serving files stay in out/ablation/<name>/seed<k>/.
+# The table (mean and sample standard deviation over the seeds) is written to
+# docs/results/ablation/table.md once every run is there.
 #   scripts/ablation.sh [--seeds N (3)] [--images N (200)] [--steps N (the config's)]
-# --steps shortens every run, for trying the script out; its table means nothing.
+#                       [--base DIR (models/demo)]
+# --steps shortens every run, for trying the script out: its records then go to
+# out/ablation/records/ instead, as their table means nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seeds=3 images=200 steps=""
+seeds=3 images=200 steps="" base=models/demo
 while [ $# -gt 0 ]; do
   case $1 in
     --seeds) seeds=$2; shift 2 ;;
     --images) images=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
-    *) echo "usage: scripts/ablation.sh [--seeds N] [--images N] [--steps N]"; exit 2 ;;
+    --base) base=$2; shift 2 ;;
+    *) echo "usage: scripts/ablation.sh [--seeds N] [--images N] [--steps N] [--base DIR]"; exit 2 ;;
   esac
 done
-[ -f out/demo/clip.safetensors ] && [ -f out/demo/mask2former.safetensors ] || {
-  echo "ablation: run scripts/train_demo.sh first (out/demo/ holds the base weights)"; exit 1; }
+[ -f "$base/clip.safetensors" ] && [ -f "$base/mask2former.safetensors" ] || {
+  echo "ablation: $base/ lacks clip.safetensors or mask2former.safetensors"; exit 1; }
+records=docs/results/ablation
+[ -z "$steps" ] || records=out/ablation/records
 val=data/demo/synth/val
+# The fovseg stage trains on the demo's segmentation split (ovseg-synth seed 1, as
+# scripts/train_demo.sh makes it).
+[ -f $val/panoptic.json ] && [ -f data/demo/synth/train/panoptic.json ] ||
+  build/tools/ovseg-synth --out data/demo/synth --train 4000 --val 500 --seed 1
 variants=(baseline fiser teva fiser_teva fiser_teva_fga shipped)
 for name in "${variants[@]}"; do
   for seed in $(seq 1 "$seeds"); do
-    dir=out/ablation/$name/seed$seed
-    mkdir -p "$dir"
-    [ -f "$dir/analysis.json" ] && continue
+    dir=out/ablation/$name/seed$seed record=$records/$name/seed$seed.json
+    mkdir -p "$dir" "$(dirname "$record")"
+    [ -f "$record" ] && continue
     # The last row at seed 1 is exactly the demo run's fovseg stage (same config, seed and
     # base weights; the stage reseeds itself): its checkpoint is reused, not retrained.
     if [ "$name" = fiser_teva_fga ] && [ "$seed" = 1 ] && [ -z "$steps" ] &&
-       [ -f out/demo/latest.json ] && [ ! -f "$dir/latest.json" ]; then
-      cp out/demo/latest.json "$dir/latest.json"
+       [ -f "$base/fovseg.safetensors" ] && [ ! -f "$dir/latest.json" ]; then
+      printf '{"checkpoint": "%s"}\n' "$base/fovseg.safetensors" > "$dir/latest.json"
     fi
     if [ "$name" = shipped ]; then
       [ -f "out/ablation/fiser_teva_fga/seed$seed/latest.json" ] || {
@@ -57,34 +69,34 @@ for name in "${variants[@]}"; do
     if [ ! -f "$dir/latest.json" ]; then
       # FiSeR off goes into the config's own loss { } block (a text proto may not name
       # the message twice).
-      flags="" no_fiser=""
+      flags="" fiser_off=""
       case $name in
-        baseline) flags='no_teva: true dense_head: false' no_fiser='  no_fiser: true' ;;
-        fiser) flags='no_teva: true dense_head: false' ;;
-        teva) flags='dense_head: false' no_fiser='  no_fiser: true' ;;
+        baseline) flags='teva: false dense_head: false' fiser_off='  fiser: false' ;;
+        fiser) flags='teva: false dense_head: false' ;;
+        teva) flags='dense_head: false' fiser_off='  fiser: false' ;;
         fiser_teva) flags='dense_head: false' ;;
         fiser_teva_fga) flags='dense_head: true' ;;
       esac
-      # The demo config's fovseg stage alone, on out/demo's base weights, without its
+      # The demo config's fovseg stage alone, on the base weights, without its
       # end-of-run validation (ovseg-eval scores every run below instead).
       grep -v -e '^stages:' -e '^dense_head:' -e '^out_dir:' -e '^eval_images:' -e '^seed:' \
         configs/train_demo.pbtxt |
         sed -e '/^clip_pretrain {/,/^}/d' -e '/^generator {/,/^}/d' -e '/^  val_/d' \
-          -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "out/demo/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "out/demo/mask2former.safetensors"\n  mask_generator_heads: 4|' \
+          -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "'"$base"'/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "'"$base"'/mask2former.safetensors"\n  mask_generator_heads: 4|' \
         > "$dir/train.pbtxt"
-      [ -n "$no_fiser" ] && sed -i "/^loss {/a\\$no_fiser" "$dir/train.pbtxt"
-      grep -q '^loss {' "$dir/train.pbtxt" || [ -z "$no_fiser" ] || {
-        echo "ablation: configs/train_demo.pbtxt has no loss { } block to put no_fiser in"; exit 1; }
+      [ -n "$fiser_off" ] && sed -i "/^loss {/a\\$fiser_off" "$dir/train.pbtxt"
+      grep -q '^loss {' "$dir/train.pbtxt" || [ -z "$fiser_off" ] || {
+        echo "ablation: configs/train_demo.pbtxt has no loss { } block to put 'fiser: false' in"; exit 1; }
       if [ -n "$steps" ]; then
         sed -i -e "/^optimizer {/,/^}/s|^  steps: .*|  steps: $steps|" \
           -e "/^optimizer {/,/^}/s|^  warmup_steps: .*|  warmup_steps: 1|" "$dir/train.pbtxt"
       fi
       printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\n%s\n' "$dir" "$seed" "$flags" \
         >> "$dir/train.pbtxt"
-      build/train/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
+      build/tools/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
     fi
     checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$dir/latest.json'))['checkpoint'])")
-    sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" -e 's|models/demo/|out/demo/|' \
+    sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" -e "s|models/demo/|$base/|" \
         -e 's|127.0.0.1:50051|127.0.0.1:50071|' -e 's|127.0.0.1:9464|127.0.0.1:9474|' \
         configs/server.pbtxt > "$dir/server.pbtxt"
     if [ "$name" != shipped ]; then
@@ -95,16 +107,17 @@ for name in "${variants[@]}"; do
     server=$!
     build/client/ovseg health --server 127.0.0.1:50071 --wait_s 300 > /dev/null
     # The generator is frozen and the same in every run: its proposal recall is left out.
-    build/train/ovseg-eval analyse --server 127.0.0.1:50071 --gt-json $val/panoptic.json \
+    build/tools/ovseg-eval analyse --server 127.0.0.1:50071 --gt-json $val/panoptic.json \
       --gt-dir $val/panoptic --image-dir $val/images --max-images "$images" --proposals no \
       --json-out "$dir/analysis.json.part" > "$dir/eval.log" 2>&1
-    mv "$dir/analysis.json.part" "$dir/analysis.json"
     kill $server; wait $server 2> /dev/null || true
+    mv "$dir/analysis.json.part" "$record"
+    echo "ablation: $name seed $seed done ($record)"
   done
 done
-.venv/bin/python - "$seeds" "${variants[@]}" <<'PY' | tee out/ablation/results.md
+.venv/bin/python - "$records" "$seeds" "${variants[@]}" <<'PY' | tee "$records/table.md"
 import json, statistics, sys
-seeds, names = int(sys.argv[1]), sys.argv[2:]
+records, seeds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 rows = {"baseline": "baseline (frozen generator, f_q tuned)", "fiser": "+ FiSeR",
         "teva": "+ TeVA", "fiser_teva": "+ FiSeR + TeVA",
         "fiser_teva_fga": "+ FiSeR + TeVA + FGAseg fusion",
@@ -128,7 +141,7 @@ def cell(values):
 
 
 for name in names:
-    runs = [json.load(open(f"out/ablation/{name}/seed{s}/analysis.json")) for s in range(1, seeds + 1)]
+    runs = [json.load(open(f"{records}/{name}/seed{s}.json")) for s in range(1, seeds + 1)]
     cells = [cell([f(r) for r in runs]) for _, f in columns if f]
     top1 = lambda r, split: r["oracle_masks"]["regions"]["top1"][split]["percent"]
     cells.append(cell([top1(r, "seen_things") for r in runs]) + " / " +

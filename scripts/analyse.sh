@@ -4,7 +4,7 @@
 # end, oracle mask generator, oracle classifier, proposal recall, CLIP alone on crops).
 #   scripts/analyse.sh [--checkpoint F] [--out DIR] [-- extra ovseg-eval flags]
 # Defaults: the embedded demo model (models/demo/), data/demo/synth/val (made by
-# scripts/train_demo.sh, or: build/train/ovseg-synth --out data/demo/synth --train 4000
+# scripts/train_demo.sh, or: build/tools/ovseg-synth --out data/demo/synth --train 4000
 # --val 500 --seed 1), out/analysis/. The report is DIR/analysis.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +29,7 @@ build/server/ovseg-server --config "$out/server.pbtxt" > "$out/server.log" 2>&1 
 server=$!
 trap 'kill $server 2> /dev/null || true' EXIT
 build/client/ovseg health --server 127.0.0.1:$port --wait_s 120 > /dev/null
-build/train/ovseg-eval analyse --server 127.0.0.1:$port --gt-json $val/panoptic.json \
+build/tools/ovseg-eval analyse --server 127.0.0.1:$port --gt-json $val/panoptic.json \
   --gt-dir $val/panoptic --image-dir $val/images \
   --clip models/demo/clip.safetensors --clip-quick-gelu false \
   --json-out "$out/analysis.json" "$@" > /dev/null

@@ -13,7 +13,7 @@ out=out/demo-run
 rm -rf "$out" && mkdir -p "$out"
 
 # A fresh scene from the validation distribution (seed 7 is not in any training split).
-build/train/ovseg-synth --out "$out/world" --train 0 --val 1 --seed 7 --threads 1 > /dev/null 2>&1
+build/tools/ovseg-synth --out "$out/world" --train 0 --val 1 --seed 7 --threads 1 > /dev/null 2>&1
 image="$out/world/val/images/000001.jpg"
 # Its vocabulary: every class the scene shows plus four it does not, each marked seen or
 # unseen in training.

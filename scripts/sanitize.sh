@@ -16,9 +16,9 @@ cd "$(dirname "$0")/.."
 mode=${1:?usage: scripts/sanitize.sh asan|tsan [test regex]}
 case $mode in
   asan) flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-        default_tests='^(batcher|threads|vocabulary|image|encode|config_metrics|admission|region_files|server|[a-z_]+_fuzz_replay)_test$' ;;
+        default_tests='^(batcher|threads|vocabulary|image|encode|config_metrics|admission|region_files|server|lifecycle|[a-z_]+_fuzz_replay)_test$' ;;
   tsan) flags="-fsanitize=thread -fno-omit-frame-pointer"
-        default_tests='^(batcher|threads|vocabulary|admission|server)_test$' ;;
+        default_tests='^(batcher|threads|vocabulary|admission|server|lifecycle)_test$' ;;
   *) echo "usage: scripts/sanitize.sh asan|tsan [test regex]"; exit 2 ;;
 esac
 tests=${2:-$default_tests}

@@ -85,16 +85,14 @@ int main(int argc, char** argv) {
 
   ovseg::OvsegServerOptions options;
   options.config = *config;
-  options.pipeline = model->pipeline;
-  options.text_encoder = model->text_encoder;
+  options.model = *std::move(model);
   const ovseg::ServingModelLoader* base = loader->get();
   const ovseg::v1::VocabularyConfig vocabulary = config->vocabulary();
   options.checkpoint_loader =
-      [base, vocabulary](const std::string& path) -> absl::StatusOr<ovseg::StandbyModel> {
+      [base, vocabulary](const std::string& path) -> absl::StatusOr<ovseg::ServingModel> {
     absl::StatusOr<ovseg::ServingModel> standby = base->Build(path);
-    if (!standby.ok()) return standby.status();
-    WarnOnTemplateMismatch(path, *standby, vocabulary);
-    return ovseg::StandbyModel{standby->pipeline, standby->text_encoder};
+    if (standby.ok()) WarnOnTemplateMismatch(path, *standby, vocabulary);
+    return standby;
   };
   absl::StatusOr<std::unique_ptr<ovseg::OvsegServer>> server =
       ovseg::OvsegServer::Start(std::move(options));

@@ -11,6 +11,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 
 namespace ovseg {
 namespace {
@@ -47,7 +48,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const v1::T
 OvsegServer::OvsegServer(OvsegServerOptions options) : options_(std::move(options)) {}
 
 absl::StatusOr<std::unique_ptr<OvsegServer>> OvsegServer::Start(OvsegServerOptions options) {
-  if (!options.pipeline || !options.text_encoder) {
+  if (!options.model.pipeline || !options.model.text_encoder) {
     return absl::InvalidArgumentError("OvsegServer needs a pipeline and a text encoder");
   }
   std::unique_ptr<OvsegServer> server(new OvsegServer(std::move(options)));
@@ -59,19 +60,28 @@ absl::StatusOr<std::unique_ptr<OvsegServer>> OvsegServer::Start(OvsegServerOptio
 }
 
 absl::Status OvsegServer::Init() {
-  const v1::ServerConfig& c = options_.config;
   log_ = std::make_unique<RequestLog>(options_.request_log);
-  model_ = std::make_unique<ModelHandle>(options_.pipeline, options_.text_encoder);
-  metrics_.SetModelVersion(options_.pipeline->Info().model_version);
+  if (absl::Status s = InitRequestPath(); !s.ok()) return s;
+  if (absl::Status s = InitModelLifecycle(); !s.ok()) return s;
+  if (absl::Status s = InitServices(); !s.ok()) return s;
+  RegisterScrapedMetrics();
+  if (absl::Status s = StartMetricsExposer(); !s.ok()) return s;
+  if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  StartWarmUp();
+  return absl::OkStatus();
+}
 
+absl::Status OvsegServer::InitRequestPath() {
+  const v1::ServerConfig& c = options_.config;
   VocabularyCacheOptions cache_options;
   cache_options.max_bytes = c.vocabulary().cache_max_bytes();
   cache_options.prompt_templates.assign(c.vocabulary().prompt_templates().begin(),
                                         c.vocabulary().prompt_templates().end());
   cache_options.text_encoder_batch_size =
       static_cast<int>(c.vocabulary().text_encoder_batch_size());
-  cache_ = std::make_unique<VocabularyCache>(cache_options, options_.text_encoder);
-  registry_ = std::make_unique<VocabularyRegistry>(10000);
+  cache_ = std::make_unique<VocabularyCache>(cache_options);
+  registry_ = std::make_unique<VocabularyRegistry>(
+      static_cast<size_t>(c.vocabulary().max_registered_vocabularies()));
   memory_ = std::make_unique<InflightMemory>(c.limits().max_inflight_memory_bytes());
 
   SegmentProcessorOptions p;
@@ -86,23 +96,66 @@ absl::Status OvsegServer::Init() {
   p.batching.num_batch_threads = static_cast<int>(c.batching().num_batch_threads());
   p.io_threads = c.io_threads() > 0 ? static_cast<int>(c.io_threads())
                                     : std::max(1u, std::thread::hardware_concurrency());
+  p.vocabulary_threads = static_cast<int>(c.vocabulary().encoder_threads());
   absl::StatusOr<std::unique_ptr<SegmentProcessor>> processor =
-      SegmentProcessor::Create(p, model_.get(), cache_.get(), &metrics_, options_.clock);
+      SegmentProcessor::Create(p, cache_.get(), &metrics_, options_.clock);
   if (!processor.ok()) return processor.status();
   processor_ = *std::move(processor);
+  return absl::OkStatus();
+}
 
+absl::Status OvsegServer::InitModelLifecycle() {
+  const v1::ServerConfig& c = options_.config;
   CheckpointStoreOptions store_options;
   store_options.directory = c.admin().checkpoint_dir();
   store_options.max_bytes = c.admin().max_checkpoint_bytes();
   store_options.keep_last = static_cast<int>(c.admin().keep_last());
   if (options_.checkpoint_loader) {
+    // An upload is stored only if it loads (run on the manager's thread: admin_service.cc).
     store_options.validate = [loader = options_.checkpoint_loader](const std::string& path) {
-      return loader(path).status();
+      try {
+        return loader(path).status();
+      } catch (const std::exception& e) {
+        return absl::InternalError(absl::StrCat("loading it threw: ", e.what()));
+      }
     };
   }
   absl::StatusOr<std::unique_ptr<CheckpointStore>> store = CheckpointStore::Create(store_options);
   if (!store.ok()) return store.status();
   checkpoints_ = *std::move(store);
+
+  absl::StatusOr<ServableSnapshot> initial = InitialServable();
+  if (!initial.ok()) return initial.status();
+  ServableManagerOptions m;
+  m.load = options_.checkpoint_loader;
+  if (c.model().warm_up()) {
+    m.warm_up = [this](const Servable& servable) { return processor_->WarmUp(servable); };
+  }
+  m.store = checkpoints_.get();
+  m.cache = cache_.get();
+  m.metrics = &metrics_;
+  m.log = log_.get();
+  models_ = std::make_unique<ServableManager>(std::move(m), *std::move(initial));
+
+  if (c.admin().watch_dir().empty()) return absl::OkStatus();
+  CheckpointWatcherOptions w;
+  w.directory = c.admin().watch_dir();
+  w.interval = absl::Seconds(c.admin().watch_interval_seconds());
+  w.activate = [this](const std::string& name, const std::string&) {
+    return models_->Activate(name);
+  };
+  w.report = [this](const std::string& name, const absl::Status& outcome) {
+    log_->Log("admin.watch_dir", name, outcome, {});
+  };
+  absl::StatusOr<std::unique_ptr<CheckpointWatcher>> watcher =
+      CheckpointWatcher::Create(std::move(w), checkpoints_.get());
+  if (!watcher.ok()) return watcher.status();
+  watcher_ = *std::move(watcher);
+  return absl::OkStatus();
+}
+
+absl::Status OvsegServer::InitServices() {
+  const v1::ServerConfig& c = options_.config;
   std::string token;
   if (!c.admin().token_file().empty()) {
     absl::StatusOr<std::string> t = ReadFile(c.admin().token_file(), "admin.token_file");
@@ -112,52 +165,18 @@ absl::Status OvsegServer::Init() {
       return absl::InvalidArgumentError("admin.token_file: token shorter than 16 characters");
     }
   }
-  CheckpointActivator activator = options_.activator;
-  if (options_.checkpoint_loader) {
-    swapper_ = std::make_unique<ModelSwapper>(
-        options_.checkpoint_loader,
-        [this](const StandbyModel& standby) {
-          return options_.config.model().skip_warmup()
-                     ? absl::OkStatus()
-                     : processor_->WarmUp(standby.pipeline, standby.text_encoder);
-        },
-        model_.get(), cache_.get());
-    activator = [this](const std::string& path) { return swapper_->Activate(path); };
-  }
-  if (!activator) {
-    activator = [](const std::string&) -> absl::StatusOr<std::string> {
-      return absl::FailedPreconditionError(
-          "the serving model cannot load checkpoints (no activator configured)");
-    };
-  }
-  admin_service_ = std::make_unique<AdminService>(token, checkpoints_.get(), activator, &metrics_);
-  if (!c.admin().watch_dir().empty()) {
-    CheckpointWatcherOptions w;
-    w.directory = c.admin().watch_dir();
-    w.interval = absl::Seconds(c.admin().watch_interval_seconds());
-    w.activate = [this, activator](const std::string& name,
-                                   const std::string& path) -> absl::StatusOr<std::string> {
-      absl::StatusOr<std::string> version = activator(path);
-      if (version.ok()) checkpoints_->SetActive(name);
-      metrics_.RecordCheckpointEvent(version.ok() ? CheckpointEvent::kSwap
-                                                  : CheckpointEvent::kFailure);
-      return version;
-    };
-    w.report = [this](const std::string& name, const absl::Status& outcome) {
-      log_->Log("admin.watch_dir", name, outcome, {});
-    };
-    absl::StatusOr<std::unique_ptr<CheckpointWatcher>> watcher =
-        CheckpointWatcher::Create(std::move(w), checkpoints_.get());
-    if (!watcher.ok()) return watcher.status();
-    watcher_ = *std::move(watcher);
-  }
+  admin_service_ =
+      std::make_unique<AdminService>(token, checkpoints_.get(), models_.get(),
+                                     RpcObservers{&metrics_, log_.get(), c.log_requests()});
   segmentation_service_ = std::make_unique<SegmentationService>(SegmentationServiceDeps{
-      &options_.config, processor_.get(), cache_.get(), registry_.get(), model_.get(), &metrics_,
+      &options_.config, processor_.get(), cache_.get(), registry_.get(), models_.get(), &metrics_,
       log_.get(), &state_, options_.clock, memory_.get()});
+  return absl::OkStatus();
+}
 
-  // Pull-style metrics, read at scrape time.
+void OvsegServer::RegisterScrapedMetrics() {
   metrics_.AddGaugeCallback("ovseg_queue_depth",
-                            "Segment requests waiting for decode or the model.",
+                            "Segment requests waiting for decode, their vocabulary or the model.",
                             [this] { return static_cast<double>(processor_->queue_depth()); });
   metrics_.AddGaugeCallback(
       "ovseg_inflight_memory_bytes",
@@ -178,20 +197,25 @@ absl::Status OvsegServer::Init() {
                               stat(&VocabularyCacheStats::evictions));
   metrics_.AddGaugeCallback("ovseg_vocabulary_cache_bytes", "Bytes held by the embedding cache.",
                             [this] { return static_cast<double>(cache_->Stats().bytes); });
+}
 
-  if (!c.metrics_address().empty() && c.metrics_address() != "none") {
-    try {
-      exposer_ = std::make_unique<prometheus::Exposer>(c.metrics_address());
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("metrics_address ", c.metrics_address(), ": ", e.what()));
-    }
-    for (const auto& collectable : metrics_.collectables())
-      exposer_->RegisterCollectable(collectable);
-    const auto ports = exposer_->GetListeningPorts();
-    metrics_port_ = ports.empty() ? 0 : ports.front();
+absl::Status OvsegServer::StartMetricsExposer() {
+  const std::string& address = options_.config.metrics_address();
+  if (address.empty() || address == "none") return absl::OkStatus();
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("metrics_address ", address, ": ", e.what()));
   }
+  for (const auto& collectable : metrics_.collectables())
+    exposer_->RegisterCollectable(collectable);
+  const auto ports = exposer_->GetListeningPorts();
+  metrics_port_ = ports.empty() ? 0 : ports.front();
+  return absl::OkStatus();
+}
 
+absl::Status OvsegServer::StartGrpc() {
+  const v1::ServerConfig& c = options_.config;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = Credentials(c.tls());
   if (!creds.ok()) return creds.status();
   grpc::EnableDefaultHealthCheckService(true);
@@ -207,10 +231,19 @@ absl::Status OvsegServer::Init() {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen_address()));
   }
   SetHealth(false);
+  return absl::OkStatus();
+}
 
+void OvsegServer::StartWarmUp() {
   warmup_thread_ = std::thread([this] {
-    absl::Status s =
-        options_.config.model().skip_warmup() ? absl::OkStatus() : processor_->WarmUp();
+    // A checkpoint activated before a restart (or kill -9) serves again; restoring it
+    // warms it up on the way.
+    absl::Status restored = models_->RestoreRecordedActive();
+    if (!restored.ok()) log_->Log("startup", "RestoreActive", restored, {});
+    const bool warmed = restored.ok() && !checkpoints_->active().empty();
+    absl::Status s = !options_.config.model().warm_up() || warmed
+                         ? absl::OkStatus()
+                         : processor_->WarmUp(*models_->Current());
     {
       absl::MutexLock lock(&mu_);
       warmup_status_ = s;
@@ -223,7 +256,17 @@ absl::Status OvsegServer::Init() {
       log_->Log("startup", "WarmUp", s, {});
     }
   });
-  return absl::OkStatus();
+}
+
+absl::StatusOr<ServableSnapshot> OvsegServer::InitialServable() const {
+  const std::string& path = options_.config.model().checkpoint();
+  std::string version = options_.model.pipeline->Info().model_version;
+  if (!path.empty()) {
+    absl::StatusOr<std::string> digest = Sha256HexOfFile(path);
+    if (!digest.ok()) return digest.status();
+    version = VersionIdOfDigest(*digest);
+  }
+  return std::make_shared<const Servable>(version, "", options_.model);
 }
 
 void OvsegServer::SetHealth(bool serving) {
@@ -264,6 +307,8 @@ void OvsegServer::Shutdown(absl::Duration grace) {
     // Whatever is still running after the grace period is cancelled.
     server_->Shutdown(std::chrono::system_clock::now());
   }
+  // Queued activations are answered, so their calls can finish before Wait().
+  if (models_ != nullptr) models_->Shutdown();
   if (processor_ != nullptr) processor_->Shutdown();
   if (segmentation_service_ != nullptr) segmentation_service_->Shutdown();
   if (server_ != nullptr) server_->Wait();

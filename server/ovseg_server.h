@@ -1,6 +1,7 @@
 // A running ovseg server: the gRPC services (Segmentation, ModelAdmin, health,
-// reflection), the request processor, the vocabulary cache and the metrics exposer, with
-// their lifecycle: NOT_SERVING until warm-up has run, SERVING, then draining on Shutdown.
+// reflection), the request processor, the vocabulary cache, the servable manager and the
+// metrics exposer, with their lifecycle: NOT_SERVING until the recorded active checkpoint
+// is restored and warm-up has run, SERVING, then draining on Shutdown.
 #ifndef OVSEG_SERVER_OVSEG_SERVER_H_
 #define OVSEG_SERVER_OVSEG_SERVER_H_
 
@@ -14,14 +15,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "model/api/segmentation_pipeline.h"
-#include "model/api/text_encoder.h"
+#include "model/api/serving_model.h"
 #include "ovseg/v1/config.pb.h"
 #include "server/checkpoint/checkpoint_store.h"
 #include "server/checkpoint/checkpoint_watcher.h"
+#include "server/lifecycle/servable_manager.h"
 #include "server/metrics/server_metrics.h"
 #include "server/service/admin_service.h"
-#include "server/service/model_swapper.h"
 #include "server/service/segment_processor.h"
 #include "server/service/segmentation_service.h"
 #include "server/service/serving_state.h"
@@ -30,13 +30,13 @@ namespace ovseg {
 
 struct OvsegServerOptions {
   v1::ServerConfig config;  // Defaults applied and validated (config_loader.h).
-  std::shared_ptr<SegmentationPipeline> pipeline;
-  std::shared_ptr<TextEncoder> text_encoder;
-  // Builds a standby model from a checkpoint file: with it, ActivateCheckpoint (and the
-  // watched directory) validate, warm up and swap (service/model_swapper.h).
-  CheckpointLoader checkpoint_loader;
-  // Used instead when there is no checkpoint_loader (tests); neither: refused.
-  CheckpointActivator activator;
+  // The config's own model (model.checkpoint, or the untrained one): it serves until a
+  // stored checkpoint is activated, or restored at start. Required.
+  ServingModel model;
+  // Builds a checkpoint file's model: with it, uploads are checked by loading them, and
+  // ActivateCheckpoint, the watched directory and the restart restore can activate
+  // (lifecycle/servable_manager.h). Empty: activation is refused.
+  ServableLoader checkpoint_loader;
   Clock* clock = RealClock::Get();
   std::FILE* request_log = stderr;  // nullptr: no request log.
 };
@@ -53,6 +53,7 @@ class OvsegServer {
   ServingState::State state() const { return state_.Get(); }
   bool WaitUntilServing(absl::Duration timeout) const;
   ServerMetrics& metrics() { return metrics_; }
+  ServableManager& models() { return *models_; }
   // The watched directory's scanner (null when admin.watch_dir is unset).
   CheckpointWatcher* watcher() { return watcher_.get(); }
   // Final warm-up status (OK until it has finished).
@@ -64,14 +65,26 @@ class OvsegServer {
 
  private:
   explicit OvsegServer(OvsegServerOptions options);
+  // Start-up, in order: the request path (cache, registry, memory account, processor),
+  // the model lifecycle (checkpoint store, servable manager, watched directory), the
+  // gRPC services, the metrics, the listening ports, then warm-up in the background.
   absl::Status Init();
+  absl::Status InitRequestPath();
+  absl::Status InitModelLifecycle();
+  absl::Status InitServices();
+  void RegisterScrapedMetrics();
+  absl::Status StartMetricsExposer();
+  absl::Status StartGrpc();
+  void StartWarmUp();
+  // The config's own model, with its version id: the digest of model.checkpoint, or the
+  // pipeline's own name for an untrained model.
+  absl::StatusOr<ServableSnapshot> InitialServable() const;
   void SetHealth(bool serving);
 
   OvsegServerOptions options_;
   ServerMetrics metrics_;
   ServingState state_;
   std::unique_ptr<RequestLog> log_;
-  std::unique_ptr<ModelHandle> model_;
   std::unique_ptr<VocabularyCache> cache_;
   std::unique_ptr<VocabularyRegistry> registry_;
   std::unique_ptr<InflightMemory> memory_;
@@ -79,7 +92,7 @@ class OvsegServer {
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<SegmentationService> segmentation_service_;
   std::unique_ptr<AdminService> admin_service_;
-  std::unique_ptr<ModelSwapper> swapper_;
+  std::unique_ptr<ServableManager> models_;
   std::unique_ptr<CheckpointWatcher> watcher_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -1,4 +1,4 @@
-// The narrow, LibTorch-free interface between the server and the model (DESIGN.md,
+// The narrow, LibTorch-free interface between the server and the model (docs/design.md,
 // "Layout"). The server hands over decoded images already resized to a shape bucket and
 // the request's class embeddings; the model returns segments at that bucket resolution.
 #ifndef OVSEG_MODEL_API_SEGMENTATION_PIPELINE_H_
@@ -51,6 +51,18 @@ enum class SegmentTask { kSemantic, kPanoptic, kInstance, kProposals };
 // kMask: generator + mask classifier; kDense: the dense head alone (semantic only); kFused:
 // both, ensembled. kDefault: kFused when the model has a dense head, else kMask.
 enum class HeadMode { kDefault, kMask, kDense, kFused };
+
+// The one rule of which tasks a head mode answers: the dense head scores pixels, so DENSE
+// gives SEMANTIC results only. Checked where a request is parsed (the server) and where a
+// pipeline runs (its direct callers); the caller names its field.
+inline absl::Status CheckHeadModeTask(HeadMode mode, SegmentTask task) {
+  if (mode == HeadMode::kDense && task != SegmentTask::kSemantic) {
+    return absl::InvalidArgumentError(
+        "DENSE produces per-pixel scores only and supports task SEMANTIC; use MASK or FUSED "
+        "for PANOPTIC and INSTANCE");
+  }
+  return absl::OkStatus();
+}
 
 // Class embeddings of one vocabulary: row-major [num_labels x dim], each row L2-normalised.
 // Immutable once built, shared between the cache and in-flight requests.

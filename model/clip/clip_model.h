@@ -1,4 +1,4 @@
-// OpenAI CLIP in LibTorch (DESIGN.md, "CLIP"): a pre-LN vision transformer and a causal
+// OpenAI CLIP in LibTorch (docs/design.md, "CLIP"): a pre-LN vision transformer and a causal
 // text transformer. Module and parameter names equal OpenAI's state-dict keys
 // ("visual.transformer.resblocks.0.attn.in_proj_weight", "token_embedding.weight", ...), so
 // weights load by name and later modules (mask classifier, FGAseg) reach the blocks.

@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "model/clip/clip_text_tables.h"
+#include "model/clip/generated/clip_text_tables.h"
 
 // OpenAI's bpe_simple_vocab_16e6.txt.gz, linked in by model/clip/clip_bpe_vocab.S.
 extern "C" const char ovseg_clip_bpe_vocab_gz[];

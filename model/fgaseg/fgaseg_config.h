@@ -1,4 +1,4 @@
-// Sizes of the FGAseg dense head (FGAseg, Sec. III; DESIGN.md "FGAseg head"). The paper
+// Sizes of the FGAseg dense head (FGAseg, Sec. III; docs/design.md "FGAseg head"). The paper
 // leaves dimensions open; the defaults are the official code's ViT-B/16 configuration
 // (configs/vitb_384_fast_cat.yaml in LiBingyu01/FGA-seg): "fast" decoder with auxiliary
 // heads, "cat" fusion of global and local similarity, P2Tformer with one layer, 3x3 text

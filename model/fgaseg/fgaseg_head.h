@@ -1,4 +1,4 @@
-// The FGAseg dense head (FGAseg, Sec. III; DESIGN.md "FGAseg head"), from CLIP's dense
+// The FGAseg dense head (FGAseg, Sec. III; docs/design.md "FGAseg head"), from CLIP's dense
 // features and the request's class embeddings to per-class mask logits at 4x the feature
 // grid:
 //   P2Tformer refines the class embeddings on the image; GCS (cosine similarity) and LCS

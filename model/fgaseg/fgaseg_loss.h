@@ -1,4 +1,4 @@
-// The FGAseg head's training objective (FGAseg Sec. III-E; DESIGN.md):
+// The FGAseg head's training objective (FGAseg Sec. III-E; docs/design.md):
 //   L = ce_weight * CE(logits) + align_weight * L_align + aux_weight * L_aux
 // - CE: per-pixel cross-entropy over the request's classes (batch-padding classes never
 //   compete), logits bilinearly resized to the label map, `ignore` pixels skipped;
@@ -6,7 +6,7 @@
 //   nearest-resized to the map's resolution, over valid classes and labelled pixels;
 // - L_aux: the same cross-entropy on each of the three auxiliary maps, summed.
 // Defaults 1.0 / 0.02 / 0.2. (The official code trains with per-class BCE instead of CE
-// and BCE for the alignment; we follow the paper and DESIGN.md.)
+// and BCE for the alignment; we follow the paper and docs/design.md.)
 #ifndef OVSEG_MODEL_FGASEG_FGASEG_LOSS_H_
 #define OVSEG_MODEL_FGASEG_FGASEG_LOSS_H_
 

@@ -1,4 +1,4 @@
-// Fusion of the two classifiers per mask proposal (DESIGN.md "Fusion", after FC-CLIP's
+// Fusion of the two classifiers per mask proposal (docs/design.md "Fusion", after FC-CLIP's
 // geometric ensemble): the FGAseg dense class probabilities are pooled inside each mask
 // (weighted by the soft mask), and combined with the TeVA classifier's:
 //   p(c) ∝ p_cls(c)^(1 - w_c) * p_dense(c)^w_c,   w_c = seen_weight if c was in the

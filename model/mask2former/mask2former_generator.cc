@@ -20,8 +20,7 @@ torch::Tensor Objectness(const torch::Tensor& class_logits) {
   return 1.0 - torch::softmax(class_logits.to(torch::kFloat32), -1).select(-1, -1);
 }
 
-Mask2FormerGenerator::Mask2FormerGenerator(Mask2Former model, Mask2FormerGeneratorOptions options)
-    : model_(std::move(model)), options_(options) {}
+Mask2FormerGenerator::Mask2FormerGenerator(Mask2Former model) : model_(std::move(model)) {}
 
 std::string Mask2FormerGenerator::name() const {
   return absl::StrCat("mask2former(", model_->config().Describe(), ")");
@@ -49,27 +48,13 @@ std::vector<MaskProposals> Mask2FormerGenerator::Generate(const torch::Tensor& i
               "mask generator: expected [B, 3, H, W], got ", images.sizes());
   const int64_t b = images.size(0), h = images.size(2), w = images.size(3);
   const torch::Tensor x = ClipToMask2FormerInput(images);
-  const int64_t ph = x.size(2), pw = x.size(3);
   const MaskPrediction final = model_->forward(x, /*all_stages=*/false).back();
   // Crop to the image: the 1/4 cells that hold any of its pixels.
   torch::Tensor logits = final.mask_logits.narrow(2, 0, (h + 3) / 4).narrow(3, 0, (w + 3) / 4);
-  if (options_.upsample) {
-    // Upsample the padded map to the padded size, then crop: the same geometry as the
-    // reference's post-processing.
-    logits = F::interpolate(final.mask_logits.to(torch::kFloat32),
-                            F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{ph, pw})
-                                .mode(torch::kBilinear)
-                                .align_corners(false))
-                 .narrow(2, 0, h)
-                 .narrow(3, 0, w);
-  }
   const torch::Tensor objectness = Objectness(final.class_logits);
   std::vector<MaskProposals> out;
   for (int64_t i = 0; i < b; ++i) {
-    const int64_t keep =
-        options_.top_k > 0 ? std::min(options_.top_k, objectness.size(1)) : objectness.size(1);
-    const auto [score, order] = objectness[i].topk(keep);
+    const auto [score, order] = objectness[i].sort(/*stable=*/true, /*dim=*/0, /*descending=*/true);
     out.push_back({logits[i].index_select(0, order), score});
   }
   return out;

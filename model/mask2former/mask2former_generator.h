@@ -1,4 +1,4 @@
-// Mask2Former as ovseg's mask generator (DESIGN.md, "Mask generator"): class-agnostic
+// Mask2Former as ovseg's mask generator (docs/design.md, "Mask generator"): class-agnostic
 // proposals ranked by objectness = 1 - p(void), where p is the softmax over the class
 // head (its class predictions are otherwise ignored, as FOV-Seg does).
 //
@@ -15,14 +15,9 @@
 #include <vector>
 
 #include "model/mask2former/mask2former_model.h"
-#include "model/teva/mask_generator.h"
+#include "model/maskformer/mask_generator.h"
 
 namespace ovseg {
-
-struct Mask2FormerGeneratorOptions {
-  int64_t top_k = 0;      // proposals kept per image, most object-like first; 0 = all
-  bool upsample = false;  // logits at the input resolution (stride 1) instead of 1/4
-};
 
 // CLIP-normalised images [B, 3, H, W] as Mask2Former reads them: ImageNet-normalised,
 // padded right and bottom to a multiple of 32, in the input's dtype. Training feeds the
@@ -35,14 +30,13 @@ torch::Tensor Objectness(const torch::Tensor& class_logits);
 class Mask2FormerGenerator : public MaskGenerator {
  public:
   // `model` already on its device and dtype, in eval mode.
-  Mask2FormerGenerator(Mask2Former model, Mask2FormerGeneratorOptions options = {});
+  explicit Mask2FormerGenerator(Mask2Former model);
+  // Every query's mask, best objectness first.
   std::vector<MaskProposals> Generate(const torch::Tensor& images) override;
-  int64_t stride() const override { return options_.upsample ? 1 : 4; }
   std::string name() const override;
 
  private:
   Mask2Former model_;
-  Mask2FormerGeneratorOptions options_;
 };
 
 }  // namespace ovseg

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/clip/clip_model.h"
-#include "model/teva/mask_generator.h"
+#include "model/maskformer/mask_generator.h"
 #include "ovseg/v1/config.pb.h"
 
 namespace ovseg {

@@ -1,5 +1,5 @@
 // The FGAseg dense head as the pipeline serves it: its features come from the CLIP pass
-// the mask classifier already makes (DESIGN.md, request path step 4), each request's
+// the mask classifier already makes (docs/design.md, "Request path", step 6), each request's
 // vocabulary is padded into one batch, and what comes out is per-pixel class
 // probabilities (softmax over the request's own classes, the head's training objective)
 // at 1/4 of the input, plus what FUSED mode needs to weigh them.

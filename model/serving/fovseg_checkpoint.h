@@ -1,4 +1,4 @@
-// Trained FOV-Seg checkpoints (DESIGN.md, "Formats"): a small safetensors file holding only
+// Trained FOV-Seg checkpoints (docs/design.md, "Formats"): a small safetensors file holding only
 // the trained tensors, under "classifier." the TeVA classifier's own parameters (TeVA,
 // adapter, void embedding, per-block f_q; never CLIP's frozen weights, never the FiSeR
 // predictor), with __metadata__ saying what they were trained on and for:

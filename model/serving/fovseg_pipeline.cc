@@ -1,11 +1,13 @@
 #include "model/serving/fovseg_pipeline.h"
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_preprocess.h"
+#include "model/maskformer/postprocess.h"
 #include "model/teva/crop_classifier.h"
-#include "model/teva/postprocess.h"
 
 namespace ovseg {
 namespace {
@@ -80,6 +82,11 @@ torch::Tensor SelectRows(const torch::Tensor& t, const std::vector<int64_t>& row
   return t.index_select(0, torch::tensor(rows, torch::kLong).to(t.device()));
 }
 
+void FailAll(const std::vector<size_t>& rows, const absl::Status& status,
+             std::vector<absl::StatusOr<PipelineResult>>& results) {
+  for (size_t i : rows) results[i] = status;
+}
+
 }  // namespace
 
 torch::Tensor UpsampleProposals(const torch::Tensor& logits, int64_t height, int64_t width) {
@@ -145,10 +152,8 @@ absl::Status FovSegPipeline::Check(const PipelineRequest& r, HeadMode mode, int 
         "fgaseg.* tensors); use MASK"));
   }
   if (mode == HeadMode::kDense) {
-    if (r.task != SegmentTask::kSemantic) {
-      return absl::InvalidArgumentError(
-          "head_mode DENSE produces per-pixel scores only and supports task SEMANTIC; use "
-          "MASK or FUSED for PANOPTIC and INSTANCE");
+    if (absl::Status s = CheckHeadModeTask(mode, r.task); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("head_mode ", s.message()));
     }
     if (HasRegions(r)) {
       return absl::InvalidArgumentError(
@@ -250,186 +255,215 @@ std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRe
   return full_masks;
 }
 
+// One batch on its way through Run(): rows index the batch.
+struct FovSegPipeline::BatchWork {
+  int width = 0, height = 0;
+  std::vector<HeadMode> modes;
+  // Rows that passed their checks; of those, the mask classifier's (MASK, FUSED) and the
+  // dense head's alone (DENSE).
+  std::vector<size_t> runnable, mask_rows, dense_only_rows;
+  // CLIP blocks whose image tokens the dense head reads (DenseHeadRunner::TokenLayers).
+  std::vector<int64_t> token_layers;
+  // The dense head's batch: its rows (FUSED rows first, in mask_rows order, then DENSE
+  // rows) and their image tokens, per part and per layer, on a gh x gw grid.
+  std::vector<size_t> dense_rows;
+  std::vector<std::vector<torch::Tensor>> dense_tokens;
+  int64_t gh = 0, gw = 0;
+  // Per row: the classifier's logits [N, T + 1], full-size proposal logits [N, H, W], the
+  // generator's objectness [N]; the dense head's class probabilities [T, H / 4, W / 4].
+  std::vector<torch::Tensor> class_logits, full_masks, objectness, dense_probs;
+};
+
 std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
     absl::Span<const PipelineRequest> batch) {
   std::vector<absl::StatusOr<PipelineResult>> results(batch.size(), absl::InternalError("not run"));
   if (batch.empty()) return results;
-  const int width = batch[0].image ? batch[0].image->width : 0;
-  const int height = batch[0].image ? batch[0].image->height : 0;
-  // Batch indices by what they need: the mask classifier (MASK, FUSED) and the dense
-  // head (DENSE, FUSED).
-  std::vector<size_t> runnable, mask_rows, dense_only_rows;
-  std::vector<HeadMode> modes(batch.size());
+  BatchWork work;
+  work.width = batch[0].image ? batch[0].image->width : 0;
+  work.height = batch[0].image ? batch[0].image->height : 0;
+  work.modes.resize(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    modes[i] = Resolve(batch[i].head_mode, default_mode_, dense_head_.has_value());
-    if (absl::Status s = Check(batch[i], modes[i], width, height); !s.ok()) {
+    work.modes[i] = Resolve(batch[i].head_mode, default_mode_, dense_head_.has_value());
+    if (absl::Status s = Check(batch[i], work.modes[i], work.width, work.height); !s.ok()) {
       results[i] = s;
       continue;
     }
-    runnable.push_back(i);
-    (modes[i] == HeadMode::kDense ? dense_only_rows : mask_rows).push_back(i);
+    work.runnable.push_back(i);
+    (work.modes[i] == HeadMode::kDense ? work.dense_only_rows : work.mask_rows).push_back(i);
   }
-  if (runnable.empty()) return results;
+  if (work.runnable.empty()) return results;
   try {
     torch::InferenceMode inference;
-    ClipVision& visual = classifier_->clip;
-    const auto dtype = visual->proj.scalar_type();
-    auto pixels_of = [&](const std::vector<size_t>& rows) {
-      std::vector<torch::Tensor> parts;
-      for (size_t i : rows) {
-        parts.push_back(ClipNormalize(batch[i].image->pixels.data(), width, height));
-      }
-      return torch::cat(parts, 0).to(device_, dtype);
-    };
-    // Rows of the dense head's batch (FUSED rows first, in mask_rows order, then DENSE
-    // rows) and their image tokens per DenseHeadRunner::TokenLayers.
-    std::vector<size_t> dense_rows;
-    std::vector<std::vector<torch::Tensor>> dense_tokens;  // per part, per layer
-    const std::vector<int64_t> token_layers =
-        dense_head_ ? dense_head_->TokenLayers(visual) : std::vector<int64_t>{};
-    int64_t gh = 0, gw = 0;
-
-    std::vector<torch::Tensor> class_logits(batch.size()), full_masks(batch.size()),
-        objectness(batch.size());
-    if (!mask_rows.empty()) {
-      const torch::Tensor pixels = pixels_of(mask_rows);
-      std::vector<torch::Tensor> scores;
-      const std::vector<torch::Tensor> proposals =
-          Proposals(batch, mask_rows, pixels, width, height, &scores);
-      const int64_t b = static_cast<int64_t>(mask_rows.size());
-      int64_t max_regions = 0, max_labels = 0, dim = 0;
-      for (int64_t k = 0; k < b; ++k) {
-        max_regions = std::max<int64_t>(max_regions, proposals[k].size(0));
-        max_labels = std::max<int64_t>(max_labels, batch[mask_rows[k]].vocabulary->num_labels);
-        dim = batch[mask_rows[k]].vocabulary->dim;
-      }
-      const int64_t ph = height / kProposalStride, pw = width / kProposalStride;
-      MaskClassifierInput in;
-      in.mask_logits = torch::full({b, max_regions, ph, pw}, -10.0f);
-      in.proposal_valid = torch::zeros({b, max_regions}, torch::kBool);
-      in.class_embeddings = torch::zeros({b, max_labels, dim});
-      in.class_valid = torch::zeros({b, max_labels}, torch::kBool);
-      std::vector<int64_t> fused;  // Rows of this batch that the dense head reads.
-      for (int64_t k = 0; k < b; ++k) {
-        const PipelineRequest& r = batch[mask_rows[k]];
-        const torch::Tensor& full = proposals[k];
-        const int64_t n = full.size(0), t = r.vocabulary->num_labels;
-        in.mask_logits[k].narrow(0, 0, n).copy_(ClassifierProposalInput(full));
-        in.proposal_valid[k].narrow(0, 0, n).fill_(true);
-        in.class_embeddings[k].narrow(0, 0, t).copy_(
-            torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {t, dim}));
-        in.class_valid[k].narrow(0, 0, t).fill_(true);
-        if (modes[mask_rows[k]] == HeadMode::kFused) fused.push_back(k);
-      }
-      in.images = pixels;
-      in.mask_logits = in.mask_logits.to(device_, dtype);
-      in.proposal_valid = in.proposal_valid.to(device_);
-      in.class_embeddings = in.class_embeddings.to(device_, dtype);
-      in.class_valid = in.class_valid.to(device_);
-      const std::vector<int64_t> unique_layers = SortedUnique(token_layers);
-      if (!fused.empty()) in.dense_layers = unique_layers;
-      if (classifier_->config().use_teva) in.teva_targets = TargetsFor(batch, mask_rows);
-      MaskClassifierOutput out;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        out = classifier_->forward(in);
-      }
-      classifier_images_ += b;
-      const torch::Tensor logits = out.class_logits.to(torch::kCPU, torch::kFloat32);
-      for (int64_t k = 0; k < b; ++k) {
-        const size_t i = mask_rows[k];
-        const int64_t n = proposals[k].size(0), t = batch[i].vocabulary->num_labels;
-        const torch::Tensor rows = logits[k].narrow(0, 0, n);
-        // This request's classes, then void (at max_labels in the padded batch).
-        class_logits[i] = torch::cat({rows.narrow(1, 0, t), rows.narrow(1, max_labels, 1)}, 1);
-        if (crop_weight_ > 0 && n > 0) {
-          class_logits[i] = WithCropEnsemble(
-              pixels[k], proposals[k], in.class_embeddings[k].narrow(0, 0, t), class_logits[i]);
-        }
-        full_masks[i] = proposals[k];
-        objectness[i] = scores[k];
-      }
-      if (!fused.empty()) {
-        std::vector<torch::Tensor> tokens;
-        for (const torch::Tensor& f :
-             InLayerOrder(token_layers, unique_layers, out.dense_features)) {
-          tokens.push_back(SelectRows(f, fused));
-        }
-        dense_tokens.push_back(std::move(tokens));
-        for (int64_t k : fused) dense_rows.push_back(mask_rows[k]);
-        gh = out.grid_h;
-        gw = out.grid_w;
-      }
+    for (auto* v : {&work.class_logits, &work.full_masks, &work.objectness, &work.dense_probs}) {
+      v->resize(batch.size());
     }
-    if (!dense_only_rows.empty()) {
-      std::vector<torch::Tensor> tokens;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        tokens = classifier_->EncodeImageTokens(pixels_of(dense_only_rows), token_layers, &gh, &gw);
-      }
-      image_token_images_ += static_cast<int64_t>(dense_only_rows.size());
-      dense_tokens.push_back(std::move(tokens));
-      dense_rows.insert(dense_rows.end(), dense_only_rows.begin(), dense_only_rows.end());
-    }
-    std::vector<torch::Tensor> dense_probs(batch.size());
-    if (!dense_rows.empty()) {
-      std::vector<torch::Tensor> tokens;
-      for (size_t layer = 0; layer < token_layers.size(); ++layer) {
-        std::vector<torch::Tensor> parts;
-        for (const auto& part : dense_tokens) parts.push_back(part[layer]);
-        tokens.push_back(torch::cat(parts, 0));
-      }
-      std::vector<const VocabularyEmbeddings*> vocabularies;
-      for (size_t i : dense_rows) vocabularies.push_back(batch[i].vocabulary.get());
-      std::vector<torch::Tensor> probs;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        probs = dense_head_->ClassProbabilities(visual, tokens, gh, gw, vocabularies);
-      }
-      dense_images_ += static_cast<int64_t>(dense_rows.size());
-      for (size_t k = 0; k < dense_rows.size(); ++k) dense_probs[dense_rows[k]] = probs[k];
-    }
-    for (size_t i : runnable) {
-      const PipelineRequest& r = batch[i];
-      switch (modes[i]) {
-        case HeadMode::kDense: {
-          const torch::Tensor semantic =
-              F::interpolate(dense_probs[i].unsqueeze(0),
-                             F::InterpolateFuncOptions()
-                                 .size(std::vector<int64_t>{height, width})
-                                 .mode(torch::kBilinear)
-                                 .align_corners(false))
-                  .squeeze(0);
-          results[i] = ToSemanticResult(semantic, r.is_thing, r.params);
-          break;
-        }
-        case HeadMode::kFused: {
-          // Pool where the dense probabilities live (1/4 of the input), each proposal as
-          // its soft mask averaged over the covered pixels.
-          const torch::Tensor& probs = dense_probs[i];
-          const torch::Tensor masks = F::adaptive_avg_pool2d(
-              torch::sigmoid(full_masks[i]).unsqueeze(1),
-              F::AdaptiveAvgPool2dFuncOptions({probs.size(1), probs.size(2)}));
-          const std::vector<bool> seen =
-              dense_head_->seen().Seen(r.label_keys, r.vocabulary->num_labels);
-          torch::Tensor seen_mask = torch::zeros({r.vocabulary->num_labels}, torch::kBool);
-          for (size_t t = 0; t < seen.size(); ++t) seen_mask[t] = static_cast<bool>(seen[t]);
-          // Post-processing takes logits; log-probabilities softmax back to themselves.
-          const torch::Tensor fused = FuseClassLogProbabilities(
-              class_logits[i], probs, masks.squeeze(1), seen_mask, dense_head_->fusion());
-          results[i] = PostProcess(r, fused, full_masks[i], objectness[i]);
-          break;
-        }
-        default:
-          results[i] = PostProcess(r, class_logits[i], full_masks[i], objectness[i]);
-      }
-    }
+    if (dense_head_) work.token_layers = dense_head_->TokenLayers(classifier_->clip);
+    if (!work.mask_rows.empty()) ClassifyProposals(batch, work);
+    if (!work.dense_only_rows.empty()) EncodeDenseOnly(batch, work);
+    if (!work.dense_rows.empty()) RunDenseHead(batch, work);
+    for (size_t i : work.runnable) results[i] = Finish(batch[i], i, work);
   } catch (const c10::Error& e) {
-    for (size_t i : runnable) {
-      results[i] = absl::InternalError(absl::StrCat("pipeline: ", e.what_without_backtrace()));
-    }
+    FailAll(work.runnable,
+            absl::InternalError(absl::StrCat("pipeline: ", e.what_without_backtrace())), results);
+  } catch (const std::bad_alloc&) {
+    // This batch only: the memory it held is free again once the stack has unwound.
+    FailAll(work.runnable, absl::ResourceExhaustedError("pipeline: out of memory for this batch"),
+            results);
+  } catch (const std::exception& e) {
+    // Anything else (a std::out_of_range from .at(), ...) fails the batch, not the process.
+    FailAll(work.runnable, absl::InternalError(absl::StrCat("pipeline: ", e.what())), results);
   }
   return results;
+}
+
+torch::Tensor FovSegPipeline::PixelsOf(absl::Span<const PipelineRequest> batch,
+                                       const std::vector<size_t>& rows, int width, int height) {
+  std::vector<torch::Tensor> parts;
+  for (size_t i : rows)
+    parts.push_back(ClipNormalize(batch[i].image->pixels.data(), width, height));
+  return torch::cat(parts, 0).to(device_, classifier_->clip->proj.scalar_type());
+}
+
+void FovSegPipeline::ClassifyProposals(absl::Span<const PipelineRequest> batch, BatchWork& work) {
+  const std::vector<size_t>& rows = work.mask_rows;
+  const auto dtype = classifier_->clip->proj.scalar_type();
+  const torch::Tensor pixels = PixelsOf(batch, rows, work.width, work.height);
+  std::vector<torch::Tensor> scores;
+  const std::vector<torch::Tensor> proposals =
+      Proposals(batch, rows, pixels, work.width, work.height, &scores);
+  const int64_t b = static_cast<int64_t>(rows.size());
+  int64_t max_regions = 0, max_labels = 0, dim = 0;
+  for (int64_t k = 0; k < b; ++k) {
+    max_regions = std::max<int64_t>(max_regions, proposals[k].size(0));
+    max_labels = std::max<int64_t>(max_labels, batch[rows[k]].vocabulary->num_labels);
+    dim = batch[rows[k]].vocabulary->dim;
+  }
+  // Proposals and classes padded to the batch's largest, the padding marked invalid.
+  const int64_t ph = work.height / kProposalStride, pw = work.width / kProposalStride;
+  MaskClassifierInput in;
+  in.mask_logits = torch::full({b, max_regions, ph, pw}, -10.0f);
+  in.proposal_valid = torch::zeros({b, max_regions}, torch::kBool);
+  in.class_embeddings = torch::zeros({b, max_labels, dim});
+  in.class_valid = torch::zeros({b, max_labels}, torch::kBool);
+  std::vector<int64_t> fused;  // Rows of this batch that the dense head reads.
+  for (int64_t k = 0; k < b; ++k) {
+    const PipelineRequest& r = batch[rows[k]];
+    const int64_t n = proposals[k].size(0), t = r.vocabulary->num_labels;
+    in.mask_logits[k].narrow(0, 0, n).copy_(ClassifierProposalInput(proposals[k]));
+    in.proposal_valid[k].narrow(0, 0, n).fill_(true);
+    in.class_embeddings[k].narrow(0, 0, t).copy_(
+        torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {t, dim}));
+    in.class_valid[k].narrow(0, 0, t).fill_(true);
+    if (work.modes[rows[k]] == HeadMode::kFused) fused.push_back(k);
+  }
+  in.images = pixels;
+  in.mask_logits = in.mask_logits.to(device_, dtype);
+  in.proposal_valid = in.proposal_valid.to(device_);
+  in.class_embeddings = in.class_embeddings.to(device_, dtype);
+  in.class_valid = in.class_valid.to(device_);
+  const std::vector<int64_t> unique_layers = SortedUnique(work.token_layers);
+  if (!fused.empty()) in.dense_layers = unique_layers;
+  if (classifier_->config().use_teva) in.teva_targets = TargetsFor(batch, rows);
+  MaskClassifierOutput out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out = classifier_->forward(in);
+  }
+  classifier_images_ += b;
+  const torch::Tensor logits = out.class_logits.to(torch::kCPU, torch::kFloat32);
+  for (int64_t k = 0; k < b; ++k) {
+    const size_t i = rows[k];
+    const int64_t n = proposals[k].size(0), t = batch[i].vocabulary->num_labels;
+    const torch::Tensor row_logits = logits[k].narrow(0, 0, n);
+    // This request's classes, then void (at max_labels in the padded batch).
+    work.class_logits[i] =
+        torch::cat({row_logits.narrow(1, 0, t), row_logits.narrow(1, max_labels, 1)}, 1);
+    if (crop_weight_ > 0 && n > 0) {
+      work.class_logits[i] = WithCropEnsemble(
+          pixels[k], proposals[k], in.class_embeddings[k].narrow(0, 0, t), work.class_logits[i]);
+    }
+    work.full_masks[i] = proposals[k];
+    work.objectness[i] = scores[k];
+  }
+  if (fused.empty()) return;
+  // FUSED rows: the image tokens this pass already computed feed the dense head.
+  std::vector<torch::Tensor> tokens;
+  for (const torch::Tensor& f :
+       InLayerOrder(work.token_layers, unique_layers, out.dense_features)) {
+    tokens.push_back(SelectRows(f, fused));
+  }
+  work.dense_tokens.push_back(std::move(tokens));
+  for (int64_t k : fused) work.dense_rows.push_back(rows[k]);
+  work.gh = out.grid_h;
+  work.gw = out.grid_w;
+}
+
+void FovSegPipeline::EncodeDenseOnly(absl::Span<const PipelineRequest> batch, BatchWork& work) {
+  std::vector<torch::Tensor> tokens;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    tokens = classifier_->EncodeImageTokens(
+        PixelsOf(batch, work.dense_only_rows, work.width, work.height), work.token_layers, &work.gh,
+        &work.gw);
+  }
+  image_token_images_ += static_cast<int64_t>(work.dense_only_rows.size());
+  work.dense_tokens.push_back(std::move(tokens));
+  work.dense_rows.insert(work.dense_rows.end(), work.dense_only_rows.begin(),
+                         work.dense_only_rows.end());
+}
+
+void FovSegPipeline::RunDenseHead(absl::Span<const PipelineRequest> batch, BatchWork& work) {
+  std::vector<torch::Tensor> tokens;
+  for (size_t layer = 0; layer < work.token_layers.size(); ++layer) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& part : work.dense_tokens) parts.push_back(part[layer]);
+    tokens.push_back(torch::cat(parts, 0));
+  }
+  std::vector<const VocabularyEmbeddings*> vocabularies;
+  for (size_t i : work.dense_rows) vocabularies.push_back(batch[i].vocabulary.get());
+  std::vector<torch::Tensor> probs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probs =
+        dense_head_->ClassProbabilities(classifier_->clip, tokens, work.gh, work.gw, vocabularies);
+  }
+  dense_images_ += static_cast<int64_t>(work.dense_rows.size());
+  for (size_t k = 0; k < work.dense_rows.size(); ++k)
+    work.dense_probs[work.dense_rows[k]] = probs[k];
+}
+
+PipelineResult FovSegPipeline::Finish(const PipelineRequest& r, size_t i,
+                                      const BatchWork& work) const {
+  switch (work.modes[i]) {
+    case HeadMode::kDense: {
+      const torch::Tensor semantic =
+          F::interpolate(work.dense_probs[i].unsqueeze(0),
+                         F::InterpolateFuncOptions()
+                             .size(std::vector<int64_t>{work.height, work.width})
+                             .mode(torch::kBilinear)
+                             .align_corners(false))
+              .squeeze(0);
+      return ToSemanticResult(semantic, r.is_thing, r.params);
+    }
+    case HeadMode::kFused: {
+      // Pool where the dense probabilities live (1/4 of the input), each proposal as its
+      // soft mask averaged over the covered pixels.
+      const torch::Tensor& probs = work.dense_probs[i];
+      const torch::Tensor masks =
+          F::adaptive_avg_pool2d(torch::sigmoid(work.full_masks[i]).unsqueeze(1),
+                                 F::AdaptiveAvgPool2dFuncOptions({probs.size(1), probs.size(2)}));
+      const std::vector<bool> seen =
+          dense_head_->seen().Seen(r.label_keys, r.vocabulary->num_labels);
+      torch::Tensor seen_mask = torch::zeros({r.vocabulary->num_labels}, torch::kBool);
+      for (size_t t = 0; t < seen.size(); ++t) seen_mask[t] = static_cast<bool>(seen[t]);
+      // Post-processing takes logits; log-probabilities softmax back to themselves.
+      const torch::Tensor fused = FuseClassLogProbabilities(
+          work.class_logits[i], probs, masks.squeeze(1), seen_mask, dense_head_->fusion());
+      return PostProcess(r, fused, work.full_masks[i], work.objectness[i]);
+    }
+    default:
+      return PostProcess(r, work.class_logits[i], work.full_masks[i], work.objectness[i]);
+  }
 }
 
 }  // namespace ovseg

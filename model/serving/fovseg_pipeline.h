@@ -22,16 +22,16 @@
 #include <vector>
 
 #include "model/api/segmentation_pipeline.h"
+#include "model/maskformer/mask_generator.h"
 #include "model/serving/dense_head_runner.h"
 #include "model/teva/mask_classifier.h"
-#include "model/teva/mask_generator.h"
 #include "model/teva/teva_target_cache.h"
 
 namespace ovseg {
 
 struct FovSegPipelineOptions {
   // Requests without regions are classified over the generator's this many most
-  // object-like proposals.
+  // object-like proposals (ModelConfig.max_proposals).
   int max_proposals = 100;
   // Budget of the per-vocabulary TeVA key/value cache (ModelConfig.teva_cache_max_bytes).
   int64_t teva_cache_bytes = int64_t{256} << 20;
@@ -86,6 +86,21 @@ class FovSegPipeline : public SegmentationPipeline {
                                        const std::vector<size_t>& rows, const torch::Tensor& pixels,
                                        int width, int height,
                                        std::vector<torch::Tensor>* objectness);
+
+  // Run()'s steps, in order (BatchWork: the batch's working state, fovseg_pipeline.cc).
+  struct BatchWork;
+  // MASK and FUSED rows: proposals (generator or regions), the mask classifier, the crop
+  // ensemble; FUSED rows keep the pass's image tokens for the dense head.
+  void ClassifyProposals(absl::Span<const PipelineRequest> batch, BatchWork& work);
+  // DENSE rows: CLIP's image tokens alone.
+  void EncodeDenseOnly(absl::Span<const PipelineRequest> batch, BatchWork& work);
+  // The dense head over every row that needs it, in one call.
+  void RunDenseHead(absl::Span<const PipelineRequest> batch, BatchWork& work);
+  // One row's answer in its head mode.
+  PipelineResult Finish(const PipelineRequest& r, size_t i, const BatchWork& work) const;
+  // The rows' images, CLIP-normalised, on the device in CLIP's dtype: [rows, 3, H, W].
+  torch::Tensor PixelsOf(absl::Span<const PipelineRequest> batch, const std::vector<size_t>& rows,
+                         int width, int height);
 
   // class_logits [N, T + 1] of one image ensembled with CLIP's answer on the masked
   // crops of its proposals (full-size logits [N, H, W]; image [3, H, W] normalised;

@@ -1,6 +1,7 @@
 #include "model/serving/model_factory.h"
 
 #include <filesystem>
+#include <new>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -52,6 +53,12 @@ absl::StatusOr<std::optional<DenseHeadRunner>> LoadDenseHead(const v1::ModelConf
       std::in_place, **head, SeenVocabulary(checkpoint.metadata.training_vocabulary), fusion);
 }
 
+// LibTorch's messages carry a C++ backtrace after the first line.
+std::string FirstLineOf(const char* what) {
+  const std::string text(what);
+  return text.substr(0, text.find('\n'));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<TextEncoder>> CreateClipTextEncoder(const v1::ModelConfig& config) {
@@ -83,6 +90,22 @@ absl::StatusOr<std::unique_ptr<ServingModelLoader>> ServingModelLoader::Create(
 }
 
 absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkpoint_path) const {
+  // The exception boundary of a load: an allocation that fails while the standby's tensors
+  // are made or moved to the device (std::bad_alloc, or LibTorch's own out-of-memory
+  // error), or any other escape from LibTorch, is this load's error, never the process's.
+  try {
+    return BuildUnguarded(checkpoint_path);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("loading \"", checkpoint_path, "\": out of memory while building the model"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat("loading \"", checkpoint_path, "\": ", FirstLineOf(e.what())));
+  }
+}
+
+absl::StatusOr<ServingModel> ServingModelLoader::BuildUnguarded(
+    const std::string& checkpoint_path) const {
   const v1::ModelConfig& config = base_->config;
   ClipModel clip = base_->weights.clip;
   std::optional<Checkpoint> checkpoint;
@@ -128,6 +151,7 @@ absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkp
   FovSegPipelineOptions options;
   options.teva_cache_bytes = static_cast<int64_t>(config.teva_cache_max_bytes());
   options.crop_ensemble_weight = config.crop_ensemble_weight();
+  if (config.max_proposals() > 0) options.max_proposals = static_cast<int>(config.max_proposals());
   options.crop_size = clip->config().vision.image_size;
   if (config.default_head_mode() == "MASK") options.default_mode = HeadMode::kMask;
   if (config.default_head_mode() == "FUSED") {

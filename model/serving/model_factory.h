@@ -7,19 +7,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "model/api/segmentation_pipeline.h"
+#include "model/api/serving_model.h"
 #include "model/api/text_encoder.h"
 #include "ovseg/v1/config.pb.h"
 
 namespace ovseg {
-
-struct ServingModel {
-  std::shared_ptr<SegmentationPipeline> pipeline;
-  std::shared_ptr<TextEncoder> text_encoder;
-  // The templates the checkpoint's training embedded classes with (empty: untrained model,
-  // or a checkpoint that did not record them); the server compares them with its own.
-  std::vector<std::string> training_prompt_templates;
-};
 
 // Loads the frozen base weights a config names (CLIP, the mask generator) once, and builds
 // serving models on them: the untrained one, or one per trained checkpoint. Build() is
@@ -34,10 +26,12 @@ class ServingModelLoader {
   static absl::StatusOr<std::unique_ptr<ServingModelLoader>> Create(const v1::ModelConfig& config);
   ~ServingModelLoader();
 
-  // checkpoint_path "" = the untrained model.
+  // checkpoint_path "" = the untrained model. Never throws: an exception while building
+  // (an allocation failure included) is returned as this load's error.
   absl::StatusOr<ServingModel> Build(const std::string& checkpoint_path) const;
 
  private:
+  absl::StatusOr<ServingModel> BuildUnguarded(const std::string& checkpoint_path) const;
   struct Base;
   explicit ServingModelLoader(std::unique_ptr<Base> base);
   std::unique_ptr<Base> base_;

@@ -26,7 +26,7 @@ namespace ovseg {
 // image [3, H, W] CLIP-normalised (so 0 is CLIP's mean colour); mask_logits [N, H, W]
 // (> 0 means inside). Returns [N, 3, size, size] in image's dtype: each proposal's
 // masked square crop resized bicubically (antialiased when shrinking), the layout
-// train/eval/region_crops.h writes for CLIP's region captions. `has_area` [N] bool, if
+// evaluation/region_crops.h writes for CLIP's region captions. `has_area` [N] bool, if
 // given, says which proposals have a pixel; the crops of the others are all zero.
 torch::Tensor MaskedCrops(const torch::Tensor& image, const torch::Tensor& mask_logits,
                           int64_t size, torch::Tensor* has_area = nullptr);

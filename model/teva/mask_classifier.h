@@ -1,4 +1,4 @@
-// The FOV-Seg mask classifier (DESIGN.md: "Mask tokens", "TeVA", "Classification"): CLIP's
+// The FOV-Seg mask classifier (docs/design.md: "Mask tokens", "TeVA", "Classification"): CLIP's
 // vision transformer runs its image tokens unchanged while one mask token per proposal
 // rides along. Mask tokens attend only to the class token and the patches their proposal
 // covers; TeVA first lets each mask token read the request's class embeddings

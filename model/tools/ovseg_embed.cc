@@ -8,7 +8,7 @@
 //       --image-dir D [--crop masked|box] [--templates single|vild|none] [--max-images N]
 //       [--precision ...] [--device ...] [--json-out F]
 //     CLIP zero-shot top-1 accuracy on the ground-truth segments' crops
-//     (train/eval/region_crops.h), every category's name (and synonyms) as a candidate;
+//     (evaluation/region_crops.h), every category's name (and synonyms) as a candidate;
 //     the analysis's "CLIP alone" stage, which `ovseg-eval analyse --clip` runs.
 #include <cstdio>
 #include <fstream>
@@ -22,15 +22,15 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "datasets/coco_panoptic.h"
+#include "evaluation/region_accuracy.h"
+#include "evaluation/region_crops.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_tokenizer.h"
 #include "model/clip/clip_weights.h"
 #include "model/clip/prompt_templates.h"
 #include "model/runtime/torch_precision.h"
-#include "train/data/coco_panoptic.h"
-#include "train/eval/region_accuracy.h"
-#include "train/eval/region_crops.h"
 
 namespace ovseg {
 namespace {

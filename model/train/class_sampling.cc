@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "train/data/seed_mixing.h"
+#include "datasets/seed_mixing.h"
 
 namespace ovseg {
 

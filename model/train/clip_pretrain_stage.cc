@@ -8,17 +8,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "datasets/augmentation.h"
+#include "datasets/caption_dataset.h"
+#include "datasets/data_loader.h"
+#include "datasets/seed_mixing.h"
+#include "evaluation/progress.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/clip/clip_tokenizer.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/train/clip_pretrainer.h"
 #include "model/train/train_stages.h"
 #include "model/weights/safetensors_file.h"
-#include "train/data/augmentation.h"
-#include "train/data/caption_dataset.h"
-#include "train/data/data_loader.h"
-#include "train/data/seed_mixing.h"
-#include "train/eval/progress.h"
 
 namespace ovseg {
 namespace {

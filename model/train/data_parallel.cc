@@ -10,7 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "train/data/seed_mixing.h"
+#include "datasets/seed_mixing.h"
 
 namespace ovseg {
 

@@ -1,7 +1,7 @@
 // Data-parallel training over processes with LibTorch's c10d: rank 0 hosts a TCPStore at
 // MASTER_ADDR:MASTER_PORT, every rank joins a Gloo process group through it (Gloo
 // all-reduces CPU and CUDA tensors alike), and each optimiser step averages the trainable
-// gradients over the ranks. Semantics (DESIGN.md "Scale"): W ranks with micro-batch b
+// gradients over the ranks. Semantics (docs/design.md "Scale"): W ranks with micro-batch b
 // train exactly as one process accumulating W micro-batches of b, because the loaders
 // deal micro-batches round-robin (LoaderOptions.shard_*) and every micro-batch's random
 // draws are seeded by its index in the global sequence (MicroBatchSeed), not by the rank.
@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "train/distributed/launch_env.h"
+#include "model/train/launch_env.h"
 
 namespace ovseg {
 

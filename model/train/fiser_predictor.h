@@ -1,4 +1,4 @@
-// FiSeR, FOV-Seg's auxiliary training task (paper Eq. 1-6; DESIGN.md "FiSeR"): one of an
+// FiSeR, FOV-Seg's auxiliary training task (paper Eq. 1-6; docs/design.md "FiSeR"): one of an
 // image's K ground-truth labels is replaced by a learnable [M] token; a small
 // transformer, the Predictor, reads the class tokens with [M] followed by the image's
 // patch features from the TeVA encoder; the hidden state at [M] goes through a linear

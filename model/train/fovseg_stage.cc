@@ -1,4 +1,4 @@
-// The "fovseg" stage (DESIGN.md "What trains"; FOV-Seg's recipe): on a COCO panoptic
+// The "fovseg" stage (docs/design.md "What trains"; FOV-Seg's recipe): on a COCO panoptic
 // training split, with CLIP and the mask generator frozen, it trains TeVA, the adapter,
 // the void embedding and CLIP's f_q with FiSeR + L_CE (and the FGAseg head when asked),
 // writes checkpoints the server loads (fovseg-step<N>.safetensors), an optimiser state to
@@ -16,6 +16,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/admin_client.h"
+#include "common/sha256.h"
+#include "datasets/augmentation.h"
+#include "datasets/data_loader.h"
+#include "datasets/seed_mixing.h"
+#include "evaluation/progress.h"
 #include "model/api/label_text.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/clip/clip_text_encoder.h"
@@ -31,11 +36,6 @@
 #include "model/train/panoptic_validation.h"
 #include "model/train/train_stages.h"
 #include "ovseg/v1/train.pb.h"
-#include "server/common/sha256.h"
-#include "train/data/augmentation.h"
-#include "train/data/data_loader.h"
-#include "train/data/seed_mixing.h"
-#include "train/eval/progress.h"
 
 namespace ovseg {
 namespace {
@@ -194,6 +194,77 @@ TrainImage ToTrainImage(const Sample& s, const absl::flat_hash_map<int, int64_t>
   return im;
 }
 
+// The split's whole vocabulary (seen and unseen classes) embedded as training embeds,
+// when the config names a validation split; `validation` stays empty otherwise.
+absl::Status OpenValidation(const v1::TrainConfig& c, ClipTextEncoder& text,
+                            const std::vector<std::string>& templates,
+                            const std::vector<std::string>& training_vocabulary,
+                            std::unique_ptr<Dataset>* images, ValidationSet* validation) {
+  if (c.data().val_json().empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<Dataset>> val =
+      OpenCocoPanopticDataset(c.data().val_json(), c.data().val_images(), c.data().val_panoptic());
+  if (!val.ok()) return val.status();
+  *images = *std::move(val);
+  absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
+  if (!val_coco.ok()) return val_coco.status();
+  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> val_embeddings =
+      EmbedCategories(text, val_coco->categories, templates);
+  if (!val_embeddings.ok()) return val_embeddings.status();
+  validation->images = images->get();
+  validation->categories = val_coco->categories;
+  validation->vocabulary = *val_embeddings;
+  validation->training_vocabulary = training_vocabulary;
+  validation->max_images = static_cast<int>(c.eval_images());
+  return absl::OkStatus();
+}
+
+// The optimiser, schedule and loss of the config (its data-parallel group is the caller's).
+FovSegTrainerOptions TrainerOptionsOf(const v1::TrainConfig& c) {
+  FovSegTrainerOptions o;
+  o.lr = c.optimizer().lr();
+  o.weight_decay = c.optimizer().weight_decay();
+  o.clip_lr_multiplier = c.optimizer().clip_lr_multiplier();
+  o.warmup_steps = static_cast<int64_t>(c.optimizer().warmup_steps());
+  o.total_steps = static_cast<int64_t>(c.optimizer().steps());
+  o.grad_clip = c.optimizer().grad_clip();
+  o.grad_accumulation = c.optimizer().grad_accumulation();
+  o.use_fiser = !c.loss().has_fiser() || c.loss().fiser();
+  o.autocast_bf16 = c.autocast() == "bf16";
+  if (c.loss().has_fiser_weight()) o.fiser_weight = c.loss().fiser_weight();
+  if (c.loss().has_ce_weight()) o.ce_weight = c.loss().ce_weight();
+  if (c.loss().has_void_weight()) o.void_weight = c.loss().void_weight();
+  if (c.loss().has_match_class_weight()) o.matching.class_weight = c.loss().match_class_weight();
+  if (c.loss().has_match_mask_weight()) o.matching.mask_weight = c.loss().match_mask_weight();
+  if (c.loss().has_match_dice_weight()) o.matching.dice_weight = c.loss().match_dice_weight();
+  o.seed = c.seed();
+  return o;
+}
+
+// Continues from out_dir/latest.json: the checkpoint's trained tensors (and FGAseg head),
+// then the optimiser's state.
+absl::Status Resume(const std::string& latest, MaskClassifier& classifier,
+                    std::optional<FgaSegHead>& head, FovSegTrainer& trainer) {
+  nlohmann::json j;
+  std::ifstream(latest) >> j;
+  absl::StatusOr<Checkpoint> ckpt = OpenCheckpoint(j["checkpoint"].get<std::string>());
+  absl::Status s = ckpt.ok() ? LoadCheckpointInto(*ckpt, classifier) : ckpt.status();
+  if (s.ok() && head) {
+    absl::StatusOr<std::optional<FgaSegHead>> loaded = LoadFgaSegHead(*ckpt);
+    s = loaded.ok() ? absl::OkStatus() : loaded.status();
+    if (s.ok() && loaded->has_value()) {
+      torch::NoGradGuard no_grad;
+      auto from = (**loaded)->named_parameters();
+      for (auto& p : (*head)->named_parameters()) {
+        if (from.contains(p.key())) p.value().copy_(from[p.key()]);
+      }
+    }
+  }
+  if (s.ok()) s = trainer.LoadState(j["state"].get<std::string>());
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("resume: ", s.message()));
+  std::cerr << "ovseg-train: resumed at step " << trainer.step() << "\n";
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
@@ -227,25 +298,14 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
   // Validation: the split's whole vocabulary (seen and unseen classes).
   std::unique_ptr<Dataset> val_images;
   ValidationSet validation;
-  if (!c.data().val_json().empty()) {
-    absl::StatusOr<std::unique_ptr<Dataset>> val = OpenCocoPanopticDataset(
-        c.data().val_json(), c.data().val_images(), c.data().val_panoptic());
-    if (!val.ok()) return val.status();
-    val_images = *std::move(val);
-    absl::StatusOr<CocoPanoptic> val_coco = ReadCocoPanopticJson(c.data().val_json());
-    if (!val_coco.ok()) return val_coco.status();
-    absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> val_embeddings =
-        EmbedCategories(text, val_coco->categories, *templates);
-    if (!val_embeddings.ok()) return val_embeddings.status();
-    validation.images = val_images.get();
-    validation.categories = val_coco->categories;
-    validation.vocabulary = *val_embeddings;
-    validation.training_vocabulary = training_vocabulary;
-    validation.max_images = static_cast<int>(c.eval_images());
+  if (absl::Status s =
+          OpenValidation(c, text, *templates, training_vocabulary, &val_images, &validation);
+      !s.ok()) {
+    return s;
   }
 
   MaskClassifierConfig classifier_config;
-  classifier_config.use_teva = !c.no_teva();
+  classifier_config.use_teva = !c.has_teva() || c.teva();
   MaskClassifier classifier(base->clip->visual, base->clip->config().embed_dim, classifier_config);
   classifier->to(base->device);
   std::optional<FgaSegHead> head;
@@ -254,52 +314,19 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     head = FgaSegHead(FgaSegConfigForClip(cc.vision.layers, cc.vision.width, cc.embed_dim));
     (*head)->to(base->device);
   }
-  FovSegTrainerOptions o;
-  o.lr = c.optimizer().lr();
-  o.weight_decay = c.optimizer().weight_decay();
-  o.clip_lr_multiplier = c.optimizer().clip_lr_multiplier();
-  o.warmup_steps = static_cast<int64_t>(c.optimizer().warmup_steps());
-  o.total_steps = static_cast<int64_t>(c.optimizer().steps());
-  o.grad_clip = c.optimizer().grad_clip();
-  o.grad_accumulation = c.optimizer().grad_accumulation();
-  o.use_fiser = !c.loss().no_fiser();
-  o.autocast_bf16 = c.autocast() == "bf16";
-  if (c.loss().has_fiser_weight()) o.fiser_weight = c.loss().fiser_weight();
-  if (c.loss().has_ce_weight()) o.ce_weight = c.loss().ce_weight();
-  if (c.loss().has_void_weight()) o.void_weight = c.loss().void_weight();
-  if (c.loss().has_match_class_weight()) o.matching.class_weight = c.loss().match_class_weight();
-  if (c.loss().has_match_mask_weight()) o.matching.mask_weight = c.loss().match_mask_weight();
-  if (c.loss().has_match_dice_weight()) o.matching.dice_weight = c.loss().match_dice_weight();
+  FovSegTrainerOptions o = TrainerOptionsOf(c);
   ClassSampling sampling;
   sampling.min_classes = static_cast<int>(c.loss().min_classes_per_image());
   sampling.max_classes = static_cast<int>(c.loss().max_classes_per_image());
   // As many proposals as the server classifies (FovSegPipelineOptions' default).
   const int64_t max_proposals = FovSegPipelineOptions().max_proposals;
-  o.seed = c.seed();
   o.data_parallel = &dp;
   FovSegTrainer trainer(classifier, head, o);
 
   const fs::path out(c.out_dir());
   const std::string latest = (out / "latest.json").string();
   if (c.resume() && fs::exists(latest)) {
-    nlohmann::json j;
-    std::ifstream(latest) >> j;
-    absl::StatusOr<Checkpoint> ckpt = OpenCheckpoint(j["checkpoint"].get<std::string>());
-    absl::Status s = ckpt.ok() ? LoadCheckpointInto(*ckpt, classifier) : ckpt.status();
-    if (s.ok() && head) {
-      absl::StatusOr<std::optional<FgaSegHead>> loaded = LoadFgaSegHead(*ckpt);
-      s = loaded.ok() ? absl::OkStatus() : loaded.status();
-      if (s.ok() && loaded->has_value()) {
-        torch::NoGradGuard no_grad;
-        auto from = (**loaded)->named_parameters();
-        for (auto& p : (*head)->named_parameters()) {
-          if (from.contains(p.key())) p.value().copy_(from[p.key()]);
-        }
-      }
-    }
-    if (s.ok()) s = trainer.LoadState(j["state"].get<std::string>());
-    if (!s.ok()) return absl::Status(s.code(), absl::StrCat("resume: ", s.message()));
-    std::cerr << "ovseg-train: resumed at step " << trainer.step() << "\n";
+    if (absl::Status s = Resume(latest, classifier, head, trainer); !s.ok()) return s;
   }
   if (const auto [low, high] = dp.MinMax(trainer.step()); low != high) {
     return absl::FailedPreconditionError(

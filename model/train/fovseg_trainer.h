@@ -1,4 +1,4 @@
-// One optimisation step of FOV-Seg's `fovseg` training stage (DESIGN.md "What trains",
+// One optimisation step of FOV-Seg's `fovseg` training stage (docs/design.md "What trains",
 // "FiSeR"; FOV-Seg Sec. IV training configuration): the generator and CLIP stay frozen
 // (asserted: their parameters never require gradients); TeVA, the adapter, the void
 // embedding and CLIP's f_q train with

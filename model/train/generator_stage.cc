@@ -9,16 +9,16 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "datasets/augmentation.h"
+#include "datasets/data_loader.h"
+#include "datasets/dataset.h"
+#include "datasets/seed_mixing.h"
+#include "evaluation/progress.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/mask2former/mask2former_weights.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/train/generator_trainer.h"
 #include "model/train/train_stages.h"
-#include "train/data/augmentation.h"
-#include "train/data/data_loader.h"
-#include "train/data/dataset.h"
-#include "train/data/seed_mixing.h"
-#include "train/eval/progress.h"
 
 namespace ovseg {
 namespace {

@@ -1,4 +1,4 @@
-// The `generator` stage's model step: class-agnostic Mask2Former training (DESIGN.md "Mask
+// The `generator` stage's model step: class-agnostic Mask2Former training (docs/design.md "Mask
 // generator"; only masks and objectness are used downstream). Every annotated segment is
 // one object of the single class; the loss is Mask2Former's (Hungarian matching on class
 // + BCE + dice, deep supervision over every decoder layer, uncertainty-sampled points).

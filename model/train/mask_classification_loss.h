@@ -1,4 +1,4 @@
-// FOV-Seg's L_CE (DESIGN.md "FiSeR", total loss), with MaskCLIP's and Mask2Former's
+// FOV-Seg's L_CE (docs/design.md "FiSeR", total loss), with MaskCLIP's and Mask2Former's
 // matching: the frozen generator's proposals are Hungarian-matched to the ground-truth
 // segments with Mask2Former's cost, class_weight x (-p(segment's class)) + mask_weight x
 // mean sigmoid BCE + dice_weight x Dice (2, 5, 5); a matched proposal learns its segment's

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "datasets/dataset.h"
+#include "evaluation/panoptic_quality.h"
 #include "model/api/segmentation_pipeline.h"
-#include "train/data/dataset.h"
-#include "train/eval/panoptic_quality.h"
 
 namespace ovseg {
 

@@ -2,7 +2,7 @@
 
 // ovseg-train: runs the configured stages in order (clip_pretrain -> generator -> fovseg),
 // each handing its weights to the next through the model config, as a user would. The
-// launch environment (train/distributed/launch_env.h) makes it one rank of a
+// launch environment (model/train/launch_env.h) makes it one rank of a
 // data-parallel job.
 //   ovseg-train --config configs/train_demo.pbtxt
 #include <c10/util/Exception.h>
@@ -66,7 +66,7 @@ int RunTrainJob(const std::string& config_path) {
   }
   for (const std::string& stage : c.stages()) {
     absl::Status s;
-    // The one boundary where LibTorch's exceptions become a status (DESIGN.md
+    // The one boundary where LibTorch's exceptions become a status (docs/design.md
     // "Conventions"): a failed stage is reported, never an abort.
     try {
       if (stage == "clip_pretrain") {

@@ -1,4 +1,4 @@
-// The training job behind `ovseg-train` (train/tools/ovseg_train.cc), LibTorch-free to
+// The training job behind `ovseg-train` (tools/ovseg_train.cc), LibTorch-free to
 // include: the configured stages (clip_pretrain, generator, fovseg) from a TrainConfig text
 // proto (proto/ovseg/v1/train.proto).
 // Returns the process exit code: 0 done, 1 a failure (printed), 2 a bad config (printed).

@@ -14,11 +14,11 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "datasets/data_loader.h"
+#include "evaluation/progress.h"
 #include "model/train/data_parallel.h"
 #include "ovseg/v1/config.pb.h"
 #include "ovseg/v1/train.pb.h"
-#include "train/data/data_loader.h"
-#include "train/eval/progress.h"
 
 namespace ovseg {
 

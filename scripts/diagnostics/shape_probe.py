@@ -15,7 +15,7 @@ mask token that reads only the class token and the patches the thing covers, as 
 
 With --crops the images are instead every thing of the split's panoptic annotation cut out
 as the masked crop a mask classifier sees (the square around its box, CLIP's mean colour
-outside the thing, as train/eval/region_crops.h): the same shapes, filling the frame (a
+outside the thing, as evaluation/region_crops.h): the same shapes, filling the frame (a
 train split annotates seen things only, so six shapes: no heart). On
 the demo world that is what turned shape from slow to easy (docs/results.md).
 

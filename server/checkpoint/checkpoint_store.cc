@@ -38,6 +38,21 @@ absl::Status FsyncPath(const std::string& path, int flags) {
   return rc == 0 ? absl::OkStatus() : Errno(absl::StrCat("fsync ", path));
 }
 
+// Replaces `path` with `contents` so that a crash at any point leaves either the old file
+// or the new one, whole: a temporary file, fsynced, renamed over it, the directory fsynced.
+absl::Status WriteFileAtomically(const std::string& directory, const std::string& path,
+                                 const std::string& contents) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << contents;
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", temp));
+  }
+  if (absl::Status s = FsyncPath(temp, O_RDONLY); !s.ok()) return s;
+  if (::rename(temp.c_str(), path.c_str()) != 0) return Errno(absl::StrCat("rename ", temp));
+  return FsyncPath(directory, O_RDONLY | O_DIRECTORY);
+}
+
 }  // namespace
 
 bool IsValidCheckpointName(const std::string& name) {
@@ -111,7 +126,24 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Create(
     return absl::InternalError(
         absl::StrCat("admin.checkpoint_dir ", options.directory, ": ", ec.message()));
   }
-  return std::unique_ptr<CheckpointStore>(new CheckpointStore(options));
+  std::unique_ptr<CheckpointStore> store(new CheckpointStore(options));
+  std::string recorded = store->ReadActiveRecord();
+  {
+    absl::MutexLock lock(&store->mu_);
+    store->active_ = std::move(recorded);
+  }
+  return store;
+}
+
+std::string CheckpointStore::ReadActiveRecord() const {
+  std::ifstream in(fs::path(options_.directory) / kActiveRecordName);
+  if (!in) return "";
+  const nlohmann::json record = nlohmann::json::parse(in, nullptr, false);
+  if (record.is_discarded() || !record.is_object()) return "";
+  const std::string name = record.value("name", "");
+  // A record naming a file that is gone (removed by hand) restores nothing.
+  if (!IsValidCheckpointName(name) || !fs::exists(fs::path(options_.directory) / name)) return "";
+  return name;
 }
 
 absl::StatusOr<std::unique_ptr<CheckpointUpload>> CheckpointStore::BeginUpload(
@@ -149,14 +181,9 @@ absl::StatusOr<v1::CheckpointInfo> CheckpointStore::Publish(const v1::Checkpoint
                                   {"size_bytes", metadata.size_bytes()},
                                   {"stored_unix_seconds", absl::ToUnixSeconds(absl::Now())}};
   const std::string sidecar_path = final_path.string() + ".json";
-  {
-    std::ofstream out(sidecar_path + ".tmp");
-    out << sidecar.dump();
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", sidecar_path));
-  }
-  if (absl::Status s = FsyncPath(sidecar_path + ".tmp", O_RDONLY); !s.ok()) return s;
-  if (::rename((sidecar_path + ".tmp").c_str(), sidecar_path.c_str()) != 0) {
-    return Errno("rename checkpoint sidecar");
+  if (absl::Status s = WriteFileAtomically(options_.directory, sidecar_path, sidecar.dump());
+      !s.ok()) {
+    return s;
   }
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) return Errno("rename checkpoint");
   if (absl::Status s = FsyncPath(options_.directory, O_RDONLY | O_DIRECTORY); !s.ok()) return s;
@@ -231,9 +258,37 @@ absl::StatusOr<std::string> CheckpointStore::PathOf(const std::string& name) con
   return path.string();
 }
 
-void CheckpointStore::SetActive(const std::string& name) {
+absl::Status CheckpointStore::SetActive(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  active_ = name;
+  const nlohmann::json record = {{"name", name},
+                                 {"activated_unix_seconds", absl::ToUnixSeconds(absl::Now())}};
+  const std::string path = (fs::path(options_.directory) / kActiveRecordName).string();
+  absl::Status written = WriteFileAtomically(options_.directory, path, record.dump());
+  active_ = name;  // Serving either way; only a restart would not know it.
+  if (!written.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "checkpoint ", name, " is active, but the record that restores it after a restart ",
+        "could not be written: ", written.message()));
+  }
+  return absl::OkStatus();
+}
+
+void CheckpointStore::ForgetActive() {
+  absl::MutexLock lock(&mu_);
+  active_.clear();
+}
+
+absl::StatusOr<v1::CheckpointInfo> CheckpointStore::Info(const std::string& name) const {
+  if (!IsValidCheckpointName(name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name ", QuoteClientText(name), ": not a checkpoint name"));
+  }
+  if (!fs::exists(fs::path(options_.directory) / name)) {
+    return absl::NotFoundError(absl::StrCat("checkpoint ", name, " not found"));
+  }
+  absl::StatusOr<v1::CheckpointInfo> info = ReadInfo(name);
+  if (info.ok()) info->set_active(name == active());
+  return info;
 }
 
 std::string CheckpointStore::active() const {

@@ -1,6 +1,8 @@
 // Submitted checkpoints on disk: streamed uploads into a temporary file, verified (size,
 // sha256, safetensors header), fsynced and renamed into place; a JSON sidecar records the
-// digest and time; the newest keep_last are kept. Thread-safe.
+// digest and time; the newest keep_last are kept, and never the active one. Which
+// checkpoint is active is recorded in the directory too (active.json, replaced atomically),
+// so that a restart, or kill -9, comes back on it. Thread-safe.
 #ifndef OVSEG_SERVER_CHECKPOINT_CHECKPOINT_STORE_H_
 #define OVSEG_SERVER_CHECKPOINT_CHECKPOINT_STORE_H_
 
@@ -12,16 +14,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/sha256.h"
 #include "ovseg/v1/admin.pb.h"
-#include "server/common/sha256.h"
 
 namespace ovseg {
 
 // Whether a complete, digest-checked upload (its temporary path) loads into the serving
 // model; the server builds a standby model from it and discards it. An upload it refuses
 // is deleted, never listed and never counted toward keep_last, so a broken file cannot
-// push good rollback checkpoints out. Called on the uploading thread, without the
-// store's lock.
+// push good rollback checkpoints out. Called on the thread that calls Commit() (the
+// server's: the servable manager's), without the store's lock.
 using CheckpointValidator = std::function<absl::Status(const std::string& path)>;
 
 struct CheckpointStoreOptions {
@@ -67,8 +69,17 @@ class CheckpointStore {
   // Newest first.
   absl::StatusOr<std::vector<v1::CheckpointInfo>> List() const;
   absl::StatusOr<std::string> PathOf(const std::string& name) const;
+  // One stored checkpoint's info (NOT_FOUND if absent).
+  absl::StatusOr<v1::CheckpointInfo> Info(const std::string& name) const;
 
-  void SetActive(const std::string& name);
+  // Records `name` as the serving checkpoint, in memory and on disk (fsynced before this
+  // returns). An error means only the disk record failed: `name` is active regardless.
+  absl::Status SetActive(const std::string& name);
+  // No stored checkpoint serves (the recorded one failed to load at start); the record on
+  // disk stays, so the next start tries it again.
+  void ForgetActive();
+  // The active checkpoint's name; "" when the config's own model serves. Right after
+  // Create(), the one recorded on disk (if it still exists), which the server restores.
   std::string active() const;
 
  private:
@@ -78,11 +89,15 @@ class CheckpointStore {
                                              const std::string& temp_path);
   absl::StatusOr<v1::CheckpointInfo> ReadInfo(const std::string& name) const;
   void PruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string ReadActiveRecord() const;
 
   const CheckpointStoreOptions options_;
   mutable absl::Mutex mu_;
   std::string active_ ABSL_GUARDED_BY(mu_);
 };
+
+// The active checkpoint's record in the store's directory (not a checkpoint name).
+inline constexpr char kActiveRecordName[] = "active.json";
 
 // [A-Za-z0-9._-]{1,128} ending in ".safetensors", not starting with '.'.
 bool IsValidCheckpointName(const std::string& name);

@@ -11,7 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/common/sha256.h"
+#include "common/sha256.h"
 
 namespace ovseg {
 namespace {

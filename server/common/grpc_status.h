@@ -1,4 +1,4 @@
-// The one conversion from absl::Status to grpc::Status (DESIGN.md, "Conventions").
+// The one conversion from absl::Status to grpc::Status (docs/design.md, "Conventions").
 #ifndef OVSEG_SERVER_COMMON_GRPC_STATUS_H_
 #define OVSEG_SERVER_COMMON_GRPC_STATUS_H_
 

@@ -89,8 +89,13 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
     bucket->set_width(640);
     bucket->set_height(640);
   }
+  if (!c->has_log_requests()) c->set_log_requests(true);
+  if (!c->model().has_warm_up()) c->mutable_model()->set_warm_up(true);
   v1::VocabularyConfig* v = c->mutable_vocabulary();
   if (v->template_set().empty()) v->set_template_set("single");
+  if (v->max_registered_vocabularies() == 0) v->set_max_registered_vocabularies(10000);
+  if (v->max_pending_registrations() == 0) v->set_max_pending_registrations(64);
+  if (v->encoder_threads() == 0) v->set_encoder_threads(1);
   if (v->prompt_templates().empty()) {
     // An unknown set name leaves the list empty; validation then names the field.
     absl::StatusOr<std::vector<std::string>> set = PromptTemplateSet(v->template_set());
@@ -174,6 +179,13 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
       !mode.empty() && mode != "MASK" && mode != "FUSED") {
     return Invalid("model.default_head_mode",
                    absl::StrCat("\"", mode.substr(0, 32), "\": expected MASK or FUSED"));
+  }
+  if (c.model().max_proposals() > 1000) {
+    return Invalid("model.max_proposals", absl::StrCat(c.model().max_proposals(), " exceeds 1000"));
+  }
+  if (c.vocabulary().encoder_threads() > 64) {
+    return Invalid("vocabulary.encoder_threads",
+                   absl::StrCat(c.vocabulary().encoder_threads(), " exceeds 64"));
   }
   const v1::TlsConfig& tls = c.tls();
   if (tls.cert_file().empty() != tls.key_file().empty()) {

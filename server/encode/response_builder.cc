@@ -5,7 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 #include "server/encode/mask_codecs.h"
 
 namespace ovseg {

@@ -4,7 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 #include "server/image/image_header.h"
 
 namespace ovseg {

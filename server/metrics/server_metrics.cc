@@ -107,7 +107,8 @@ ServerMetrics::ServerMetrics()
                              .Register(*registry_)),
       model_info_(prometheus::BuildGauge()
                       .Name("ovseg_model_info")
-                      .Help("Active model version (value 1, version in the label).")
+                      .Help("The serving model version (value 1; labels: its version id and the "
+                            "stored checkpoint it came from, empty for the config's model).")
                       .Register(*registry_)) {
   for (Stage s : {Stage::kQueue, Stage::kDecode, Stage::kVocabulary, Stage::kCompute,
                   Stage::kEncode, Stage::kTextEncoder}) {
@@ -137,10 +138,10 @@ void ServerMetrics::RecordCheckpointEvent(CheckpointEvent event) {
   checkpoint_events_.Add({{"event", name}}).Increment();
 }
 
-void ServerMetrics::SetModelVersion(const std::string& version) {
+void ServerMetrics::SetModelVersion(const std::string& version, const std::string& checkpoint) {
   absl::MutexLock lock(&mu_);
   if (model_info_gauge_ != nullptr) model_info_.Remove(model_info_gauge_);
-  model_info_gauge_ = &model_info_.Add({{"version", version}});
+  model_info_gauge_ = &model_info_.Add({{"version", version}, {"checkpoint", checkpoint}});
   model_info_gauge_->Set(1);
 }
 

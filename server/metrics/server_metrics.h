@@ -1,4 +1,4 @@
-// Prometheus metrics of the server (DESIGN.md, "Operations"): `ovseg_` prefix, seconds,
+// Prometheus metrics of the server (docs/design.md, "Operations"): `ovseg_` prefix, seconds,
 // histograms rather than summaries. Push-style values are recorded through the methods;
 // pull-style values (queue depth, cache statistics, RSS) are callbacks evaluated at
 // scrape time, so no component needs to know about Prometheus. Thread-safe.
@@ -35,7 +35,8 @@ class ServerMetrics {
   void ObserveStage(Stage stage, double seconds);
   void ObserveBatchSize(int size);
   void RecordCheckpointEvent(CheckpointEvent event);
-  void SetModelVersion(const std::string& version);
+  // ovseg_model_info{version, checkpoint} = 1 for the serving version only.
+  void SetModelVersion(const std::string& version, const std::string& checkpoint);
   void AddInflight(double delta);
 
   // Values read at scrape time. Callbacks must be cheap and thread-safe, and must outlive

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/common/client_text.h"
 #include "server/common/grpc_status.h"
 
 namespace ovseg {
@@ -28,10 +29,12 @@ class AdminService::UploadReactor : public grpc::ServerReadReactor<v1::Checkpoin
   void OnReadDone(bool ok) override {
     if (!ok) {  // Client finished sending (or the call broke).
       if (upload_ == nullptr) return End(absl::InvalidArgumentError("no checkpoint metadata sent"));
-      absl::StatusOr<v1::CheckpointInfo> info = upload_->Commit();
-      if (!info.ok()) return End(info.status());
-      *response_->mutable_checkpoint() = *std::move(info);
-      return End(absl::OkStatus());
+      // Commit checks the file by loading it: on the manager's thread, not this one.
+      if (!service_->models_->RunInOrder([this] { Commit(); })) {
+        End(absl::UnavailableError(
+            "the server is shutting down or busy with model loads; submit again later"));
+      }
+      return;
     }
     absl::Status s = Consume();
     if (!s.ok()) return End(s);
@@ -39,6 +42,13 @@ class AdminService::UploadReactor : public grpc::ServerReadReactor<v1::Checkpoin
   }
 
   void OnDone() override { delete this; }
+
+  void Commit() {
+    absl::StatusOr<v1::CheckpointInfo> info = upload_->Commit();
+    if (!info.ok()) return End(info.status());
+    *response_->mutable_checkpoint() = *std::move(info);
+    End(absl::OkStatus());
+  }
   void OnCancel() override {}
 
  private:
@@ -72,12 +82,13 @@ class AdminService::UploadReactor : public grpc::ServerReadReactor<v1::Checkpoin
   std::unique_ptr<CheckpointUpload> upload_;
 };
 
-AdminService::AdminService(std::string token, CheckpointStore* store, CheckpointActivator activator,
-                           ServerMetrics* metrics)
+AdminService::AdminService(std::string token, CheckpointStore* store, ServableManager* models,
+                           const RpcObservers& observers)
     : token_(std::move(token)),
       store_(store),
-      activator_(std::move(activator)),
-      metrics_(metrics) {}
+      models_(models),
+      metrics_(observers.metrics),
+      observers_(observers) {}
 
 absl::Status AdminService::Authenticate(const grpc::CallbackServerContext& context) const {
   if (token_.empty()) {
@@ -109,45 +120,30 @@ grpc::ServerReadReactor<v1::CheckpointChunk>* AdminService::SubmitCheckpoint(
 grpc::ServerUnaryReactor* AdminService::ListCheckpoints(grpc::CallbackServerContext* context,
                                                         const v1::ListCheckpointsRequest*,
                                                         v1::ListCheckpointsResponse* response) {
-  const absl::Time start = absl::Now();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = Authenticate(*context);
-  if (status.ok()) {
-    absl::StatusOr<std::vector<v1::CheckpointInfo>> list = store_->List();
-    if (list.ok()) {
-      for (auto& info : *list) *response->add_checkpoints() = std::move(info);
-    } else {
-      status = list.status();
-    }
-  }
-  metrics_->RecordRequest("ListCheckpoints", status.code(),
-                          absl::ToDoubleSeconds(absl::Now() - start));
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  RpcCompletion completion(observers_, context, "ListCheckpoints");
+  if (absl::Status s = Authenticate(*context); !s.ok()) return completion.Finish(s);
+  absl::StatusOr<std::vector<v1::CheckpointInfo>> list = store_->List();
+  if (!list.ok()) return completion.Finish(list.status());
+  for (auto& info : *list) *response->add_checkpoints() = std::move(info);
+  return completion.Finish(absl::OkStatus(), {{"checkpoints", response->checkpoints_size()}});
 }
 
 grpc::ServerUnaryReactor* AdminService::ActivateCheckpoint(
     grpc::CallbackServerContext* context, const v1::ActivateCheckpointRequest* request,
     v1::ActivateCheckpointResponse* response) {
-  const absl::Time start = absl::Now();
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = Authenticate(*context);
-  if (status.ok()) {
-    absl::StatusOr<std::string> path = store_->PathOf(request->name());
-    absl::StatusOr<std::string> version = path.ok() ? activator_(*path) : path.status();
-    if (version.ok()) {
-      store_->SetActive(request->name());
-      response->set_model_version(*version);
-      metrics_->RecordCheckpointEvent(CheckpointEvent::kSwap);
-    } else {
-      status = version.status();
-      metrics_->RecordCheckpointEvent(CheckpointEvent::kFailure);
-    }
-  }
-  metrics_->RecordRequest("ActivateCheckpoint", status.code(),
-                          absl::ToDoubleSeconds(absl::Now() - start));
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+  auto completion = std::make_shared<RpcCompletion>(observers_, context, "ActivateCheckpoint");
+  if (absl::Status s = Authenticate(*context); !s.ok()) return completion->Finish(s);
+  // Answered from the manager's thread once the version serves (or failed to). The
+  // name is the client's: the log quotes a bounded prefix of it.
+  const std::string name = QuoteClientText(request->name());
+  models_->ActivateAsync(request->name(),
+                         [completion, response, name](const absl::StatusOr<std::string>& version) {
+                           if (version.ok()) response->set_model_version(*version);
+                           nlohmann::json fields = {{"checkpoint", name}};
+                           if (version.ok()) fields["model_version"] = *version;
+                           completion->Finish(version.status(), std::move(fields));
+                         });
+  return completion->reactor();
 }
 
 }  // namespace ovseg

@@ -1,6 +1,7 @@
 // gRPC handlers of ovseg.v1.ModelAdmin: bearer-token authentication, streamed checkpoint
-// upload into the CheckpointStore, listing and activation. Activation goes through an
-// activator supplied by the server, which loads the checkpoint into the serving model.
+// upload into the CheckpointStore, listing and activation. Activation is the servable
+// manager's: the handler queues it there and answers when it is done, so a gRPC thread
+// never loads or warms a model.
 #ifndef OVSEG_SERVER_SERVICE_ADMIN_SERVICE_H_
 #define OVSEG_SERVER_SERVICE_ADMIN_SERVICE_H_
 
@@ -10,19 +11,18 @@
 #include "absl/status/statusor.h"
 #include "ovseg/v1/admin.grpc.pb.h"
 #include "server/checkpoint/checkpoint_store.h"
+#include "server/lifecycle/servable_manager.h"
 #include "server/metrics/server_metrics.h"
+#include "server/service/rpc_completion.h"
 
 namespace ovseg {
-
-// Loads the checkpoint file at `path` into the serving model; returns the new model
-// version, or an error leaving the old model serving.
-using CheckpointActivator = std::function<absl::StatusOr<std::string>(const std::string& path)>;
 
 class AdminService final : public v1::ModelAdmin::CallbackService {
  public:
   // An empty token disables the service: every call is PERMISSION_DENIED.
-  AdminService(std::string token, CheckpointStore* store, CheckpointActivator activator,
-               ServerMetrics* metrics);
+  // Every pointer must outlive the service.
+  AdminService(std::string token, CheckpointStore* store, ServableManager* models,
+               const RpcObservers& observers);
 
   grpc::ServerReadReactor<v1::CheckpointChunk>* SubmitCheckpoint(
       grpc::CallbackServerContext* context, v1::SubmitCheckpointResponse* response) override;
@@ -41,8 +41,9 @@ class AdminService final : public v1::ModelAdmin::CallbackService {
 
   const std::string token_;
   CheckpointStore* const store_;
-  const CheckpointActivator activator_;
+  ServableManager* const models_;
   ServerMetrics* const metrics_;
+  const RpcObservers observers_;
 };
 
 }  // namespace ovseg

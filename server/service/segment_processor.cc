@@ -18,11 +18,14 @@ double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SegmentProcessor>> SegmentProcessor::Create(
-    const SegmentProcessorOptions& options, ModelHandle* model, VocabularyCache* cache,
-    ServerMetrics* metrics, Clock* clock) {
+    const SegmentProcessorOptions& options, VocabularyCache* cache, ServerMetrics* metrics,
+    Clock* clock) {
   if (options.buckets.empty()) return absl::InvalidArgumentError("no shape buckets");
   if (options.io_threads < 1) return absl::InvalidArgumentError("io_threads must be >= 1");
-  std::unique_ptr<SegmentProcessor> p(new SegmentProcessor(options, model, cache, metrics, clock));
+  if (options.vocabulary_threads < 1) {
+    return absl::InvalidArgumentError("vocabulary_threads must be >= 1");
+  }
+  std::unique_ptr<SegmentProcessor> p(new SegmentProcessor(options, cache, metrics, clock));
   BatcherOptions batching = options.batching;
   // The model runs on the batch threads, and its compute pools (started by them) inherit
   // their policy. Whatever the process's cpu_scheduling, they keep the kernel default,
@@ -39,27 +42,30 @@ absl::StatusOr<std::unique_ptr<SegmentProcessor>> SegmentProcessor::Create(
   return p;
 }
 
-SegmentProcessor::SegmentProcessor(const SegmentProcessorOptions& options, ModelHandle* model,
-                                   VocabularyCache* cache, ServerMetrics* metrics, Clock* clock)
+SegmentProcessor::SegmentProcessor(const SegmentProcessorOptions& options, VocabularyCache* cache,
+                                   ServerMetrics* metrics, Clock* clock)
     : options_(options),
-      model_(model),
       cache_(cache),
       metrics_(metrics),
       clock_(clock),
       io_pool_(std::make_unique<ThreadPool>(options.io_threads, /*max_queue=*/0, "ovseg-io")),
+      vocabulary_pool_(
+          std::make_unique<ThreadPool>(options.vocabulary_threads, /*max_queue=*/0, "ovseg-vocab")),
       wait_(options.batching.max_batch_size, options.batching.num_batch_threads) {}
 
 SegmentProcessor::~SegmentProcessor() { Shutdown(); }
 
 void SegmentProcessor::Shutdown() {
   if (batcher_) batcher_->Shutdown();
-  // The batch threads are joined: nothing schedules encodes any more, so the pool can
-  // finish what it holds and stop.
+  // The batch threads are joined: nothing schedules encodes any more, so the I/O pool can
+  // finish what it holds and stop; its decodes may still hand work to the vocabulary
+  // pool, which stops last. Work they still hold is refused by the stopped batcher.
   io_pool_.reset();
+  vocabulary_pool_.reset();
 }
 
 size_t SegmentProcessor::queue_depth() const {
-  return decoding_.load() + (batcher_ ? batcher_->queue_size() : 0);
+  return preparing_.load() + (batcher_ ? batcher_->queue_size() : 0);
 }
 
 absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
@@ -88,10 +94,11 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
         "requests ahead), %.2f s left; refused without queueing",
         wait, ahead, std::max(0.0, left)));
   }
-  decoding_.fetch_add(1);
+  if (work->servable == nullptr) return absl::InternalError("request admitted without a model");
+  preparing_.fetch_add(1);
   SegmentWork* raw = work.release();
   if (!io_pool_->TrySchedule([this, raw] { Decode(std::unique_ptr<SegmentWork>(raw)); })) {
-    decoding_.fetch_sub(1);
+    preparing_.fetch_sub(1);
     work.reset(raw);
     return absl::UnavailableError("server is shutting down");
   }
@@ -99,17 +106,21 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
 }
 
 void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
-  struct Release {
-    std::atomic<size_t>* n;
-    ~Release() { n->fetch_sub(1); }
-  } release{&decoding_};
-  if (work->IsCancelled()) return work->Fail(absl::CancelledError("cancelled before decode"));
+  // Every way out of preparation leaves preparing_ once: a failure here, or Enqueue.
+  if (work->IsCancelled()) {
+    preparing_.fetch_sub(1);
+    return work->Fail(absl::CancelledError("cancelled before decode"));
+  }
   if (clock_->Now() >= work->deadline()) {
+    preparing_.fetch_sub(1);
     return work->Fail(absl::DeadlineExceededError("deadline expired before decode"));
   }
   const absl::Time start = clock_->Now();
   absl::StatusOr<ImageRgb8> rgb = DecodeImage(work->request->image(), options_.image_limits);
-  if (!rgb.ok()) return work->Fail(rgb.status());
+  if (!rgb.ok()) {
+    preparing_.fetch_sub(1);
+    return work->Fail(rgb.status());
+  }
   work->image_width = rgb->width;
   work->image_height = rgb->height;
   const ShapeBucket& bucket = ChooseBucket(rgb->width, rgb->height, options_.buckets);
@@ -119,34 +130,85 @@ void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
     absl::StatusOr<RegionMasks> regions =
         DecodeRegions(work->request->regions(), work->image_width, work->image_height, bucket.width,
                       bucket.height);
-    if (!regions.ok()) return work->Fail(regions.status());
+    if (!regions.ok()) {
+      preparing_.fetch_sub(1);
+      return work->Fail(regions.status());
+    }
     work->regions = *std::move(regions);
   }
   work->decode_seconds = Seconds(clock_->Now() - start);
   metrics_->ObserveStage(Stage::kDecode, work->decode_seconds);
+  // A cached vocabulary costs a lookup; a cold one goes to the vocabulary thread, so that
+  // its encoding holds up neither this I/O thread nor any batch.
+  const absl::Time vocab_start = clock_->Now();
+  work->vocabulary = cache_->Find(*work->labels, work->servable->text_encoder());
+  if (work->vocabulary != nullptr) {
+    work->vocabulary_seconds = Seconds(clock_->Now() - vocab_start);
+    metrics_->ObserveStage(Stage::kVocabulary, work->vocabulary_seconds);
+    return Enqueue(std::move(work));
+  }
+  SegmentWork* raw = work.release();
+  if (!vocabulary_pool_->TrySchedule(
+          [this, raw] { EncodeVocabulary(std::unique_ptr<SegmentWork>(raw)); })) {
+    preparing_.fetch_sub(1);
+    std::unique_ptr<SegmentWork>(raw)->Fail(absl::UnavailableError("server is shutting down"));
+  }
+}
+
+void SegmentProcessor::EncodeVocabulary(std::unique_ptr<SegmentWork> work) {
+  if (work->IsCancelled()) {
+    preparing_.fetch_sub(1);
+    return work->Fail(absl::CancelledError("cancelled while its vocabulary waited to be encoded"));
+  }
+  const absl::Time start = clock_->Now();
+  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocabulary =
+      cache_->Get(*work->labels, work->servable->text_encoder());
+  work->vocabulary_seconds = Seconds(clock_->Now() - start);
+  metrics_->ObserveStage(Stage::kVocabulary, work->vocabulary_seconds);
+  if (!vocabulary.ok()) {
+    preparing_.fetch_sub(1);
+    return work->Fail(vocabulary.status());
+  }
+  work->vocabulary = *std::move(vocabulary);
+  Enqueue(std::move(work));
+}
+
+void SegmentProcessor::Enqueue(std::unique_ptr<SegmentWork> work) {
   work->enqueued = clock_->Now();
-  if (absl::Status s = batcher_->Schedule(work); !s.ok()) work->Fail(s);
+  absl::Status s = batcher_->Schedule(work);
+  preparing_.fetch_sub(1);  // After Schedule: the batcher counts it now.
+  if (!s.ok()) work->Fail(s);
 }
 
 void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> batch) {
   const absl::Time formed = clock_->Now();
-  std::vector<std::unique_ptr<SegmentWork>> ready;
-  std::vector<PipelineRequest> requests;
   for (auto& work : batch) {
     work->queue_seconds = Seconds(formed - work->enqueued);
     metrics_->ObserveStage(Stage::kQueue, work->queue_seconds);
-    const absl::Time vocab_start = clock_->Now();
-    absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = cache_->Get(*work->labels);
-    work->vocabulary_seconds = Seconds(clock_->Now() - vocab_start);
-    metrics_->ObserveStage(Stage::kVocabulary, work->vocabulary_seconds);
-    if (!vocab.ok()) {
-      work->Fail(vocab.status());
-      continue;
+  }
+  metrics_->ObserveBatchSize(static_cast<int>(batch.size()));
+  // Requests admitted on both sides of a swap may share a batch: each part runs on its
+  // own version (rarely more than one part).
+  while (!batch.empty()) {
+    const ServableSnapshot servable = batch.front()->servable;
+    std::vector<std::unique_ptr<SegmentWork>> part, rest;
+    for (auto& work : batch) {
+      (work->servable == servable ? part : rest).push_back(std::move(work));
     }
+    RunOn(*servable, std::move(part));
+    batch = std::move(rest);
+  }
+}
+
+void SegmentProcessor::RunOn(const Servable& servable,
+                             std::vector<std::unique_ptr<SegmentWork>> works) {
+  std::vector<PipelineRequest> requests;
+  requests.reserve(works.size());
+  for (auto& work : works) {
     PipelineRequest r;
     r.image = &work->model_image;
     if (work->regions.count > 0) r.regions = &work->regions;
-    r.vocabulary = *std::move(vocab);
+    r.vocabulary = work->vocabulary;
     r.task = work->task;
     r.head_mode = work->head_mode;
     r.params = work->params;
@@ -157,40 +219,34 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
       r.label_keys.push_back(l.key);
     }
     requests.push_back(std::move(r));
-    ready.push_back(std::move(work));
   }
-  if (ready.empty()) return;
-  metrics_->ObserveBatchSize(static_cast<int>(ready.size()));
-  std::shared_ptr<SegmentationPipeline> pipeline = model_->pipeline();
-  const std::string version = pipeline->Info().model_version;
   const absl::Time compute_start = clock_->Now();
-  std::vector<absl::StatusOr<PipelineResult>> results = pipeline->Run(requests);
+  std::vector<absl::StatusOr<PipelineResult>> results = servable.pipeline().Run(requests);
   const double compute = Seconds(clock_->Now() - compute_start);
   wait_.RecordBatch(compute);
   requests.clear();
-  for (auto& work : ready) work->ReleaseModelInputs();
+  for (auto& work : works) work->ReleaseModelInputs();
   metrics_->ObserveStage(Stage::kCompute, compute);
-  for (size_t i = 0; i < ready.size(); ++i) {
-    ready[i]->compute_seconds = compute;
+  for (size_t i = 0; i < works.size(); ++i) {
+    works[i]->compute_seconds = compute;
     absl::StatusOr<PipelineResult> result =
         i < results.size()
             ? std::move(results[i])
             : absl::StatusOr<PipelineResult>(absl::InternalError(absl::StrCat(
-                  "pipeline returned ", results.size(), " results for ", ready.size())));
+                  "pipeline returned ", results.size(), " results for ", works.size())));
     // Encoding runs on the I/O pool so the batch thread can start the next batch.
-    auto* raw = ready[i].release();
+    auto* raw = works[i].release();
     auto shared_result = std::make_shared<absl::StatusOr<PipelineResult>>(std::move(result));
-    if (!io_pool_->TrySchedule([this, raw, shared_result, version] {
-          Encode(std::unique_ptr<SegmentWork>(raw), std::move(*shared_result), version);
+    if (!io_pool_ || !io_pool_->TrySchedule([this, raw, shared_result] {
+          Encode(std::unique_ptr<SegmentWork>(raw), std::move(*shared_result));
         })) {
-      Encode(std::unique_ptr<SegmentWork>(raw), std::move(*shared_result), version);
+      Encode(std::unique_ptr<SegmentWork>(raw), std::move(*shared_result));
     }
   }
 }
 
 void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
-                              absl::StatusOr<PipelineResult> result,
-                              const std::string& model_version) {
+                              absl::StatusOr<PipelineResult> result) {
   if (!result.ok()) return work->Fail(result.status());
   const absl::Time start = clock_->Now();
   const v1::SegmentOptions& o = work->request->options();
@@ -206,7 +262,7 @@ void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
   for (const ParsedLabel& l : *work->labels) ro.label_names.push_back(l.display_name);
   v1::SegmentResponse* response = work->response;
   if (absl::Status s = BuildResponse(*result, ro, response); !s.ok()) return work->Fail(s);
-  response->set_model_version(model_version);
+  response->set_model_version(work->servable->version());
   response->set_image_width(work->image_width);
   response->set_image_height(work->image_height);
   response->set_bucket(work->bucket_name);
@@ -222,22 +278,13 @@ void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
   work->done(absl::OkStatus());
 }
 
-absl::Status SegmentProcessor::WarmUp() {
-  std::vector<ParsedLabel> labels(1);
-  labels[0].display_name = labels[0].key = "object";
-  labels[0].synonyms = {"object"};
-  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab = cache_->Get(labels);
-  if (!vocab.ok()) return vocab.status();
-  return WarmUpWith(model_->pipeline(), *vocab);
-}
-
-absl::Status SegmentProcessor::WarmUp(const std::shared_ptr<SegmentationPipeline>& pipeline,
-                                      const std::shared_ptr<TextEncoder>& text_encoder) {
-  absl::StatusOr<std::vector<float>> embedding = text_encoder->Encode({"a photo of a object."});
+absl::Status SegmentProcessor::WarmUp(const Servable& servable) {
+  TextEncoder& text_encoder = servable.text_encoder();
+  absl::StatusOr<std::vector<float>> embedding = text_encoder.Encode({"a photo of a object."});
   if (!embedding.ok()) return embedding.status();
   auto vocab = std::make_shared<VocabularyEmbeddings>();
   vocab->num_labels = 1;
-  vocab->dim = text_encoder->EmbeddingDim();
+  vocab->dim = text_encoder.EmbeddingDim();
   if (embedding->size() != static_cast<size_t>(vocab->dim)) {
     return absl::InternalError(absl::StrCat("warm-up: the text encoder returned ",
                                             embedding->size(), " floats for one prompt"));
@@ -246,11 +293,7 @@ absl::Status SegmentProcessor::WarmUp(const std::shared_ptr<SegmentationPipeline
   for (float v : *embedding) norm += static_cast<double>(v) * v;
   norm = std::sqrt(std::max(norm, 1e-24));
   for (float v : *embedding) vocab->data.push_back(static_cast<float>(v / norm));
-  return WarmUpWith(pipeline, vocab);
-}
-
-absl::Status SegmentProcessor::WarmUpWith(const std::shared_ptr<SegmentationPipeline>& pipeline,
-                                          std::shared_ptr<const VocabularyEmbeddings> vocab) {
+  SegmentationPipeline& pipeline = servable.pipeline();
   for (const ShapeBucket& bucket : options_.buckets) {
     ImageRgb8 image;
     image.width = bucket.width;
@@ -265,10 +308,10 @@ absl::Status SegmentProcessor::WarmUpWith(const std::shared_ptr<SegmentationPipe
     whole.data.assign(static_cast<size_t>(bucket.width) * bucket.height, 1);
     PipelineRequest r;
     r.image = &image;
-    if (!pipeline->Info().generates_masks) r.regions = &whole;
+    if (!pipeline.Info().generates_masks) r.regions = &whole;
     r.vocabulary = vocab;
     r.is_thing = {true};
-    std::vector<absl::StatusOr<PipelineResult>> out = pipeline->Run({r});
+    std::vector<absl::StatusOr<PipelineResult>> out = pipeline.Run({r});
     if (out.size() != 1 || !out[0].ok()) {
       return absl::InternalError(
           absl::StrCat("warm-up at ", bucket.name(),

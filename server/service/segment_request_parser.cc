@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/client_text.h"
 #include "server/image/image_decoder.h"
+#include "server/service/api_enums.h"
 #include "server/service/request_memory.h"
 
 namespace ovseg {
@@ -59,27 +60,13 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
           "labels: at least one non-empty label is required (or a vocabulary_id)");
   }
 
-  switch (request.task()) {
-    case v1::TASK_UNSPECIFIED:
-    case v1::SEMANTIC:
-      work->task = SegmentTask::kSemantic;
-      break;
-    case v1::PANOPTIC:
-      work->task = SegmentTask::kPanoptic;
-      break;
-    case v1::INSTANCE:
-      work->task = SegmentTask::kInstance;
-      break;
-    case v1::PROPOSALS:
-      work->task = SegmentTask::kProposals;
-      if (request.regions_size() > 0) {
-        return absl::InvalidArgumentError(
-            "task: PROPOSALS returns the mask generator's proposals, and regions bypass the "
-            "generator; send regions with SEMANTIC, PANOPTIC or INSTANCE");
-      }
-      break;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("task: unknown value ", request.task()));
+  absl::StatusOr<SegmentTask> task = TaskFromApi(request.task());
+  if (!task.ok()) return task.status();
+  work->task = *task;
+  if (work->task == SegmentTask::kProposals && request.regions_size() > 0) {
+    return absl::InvalidArgumentError(
+        "task: PROPOSALS returns the mask generator's proposals, and regions bypass the "
+        "generator; send regions with SEMANTIC, PANOPTIC or INSTANCE");
   }
   if (request.regions_size() > static_cast<int>(limits.max_regions())) {
     return absl::InvalidArgumentError(
@@ -87,27 +74,11 @@ absl::Status ParseSegmentRequest(const v1::SegmentRequest& request, const v1::Se
                      " exceed limits.max_regions = ", limits.max_regions()));
   }
   const v1::SegmentOptions& o = request.options();
-  switch (o.head_mode()) {
-    case v1::HEAD_MODE_UNSPECIFIED:
-      work->head_mode = HeadMode::kDefault;
-      break;
-    case v1::FUSED:
-      work->head_mode = HeadMode::kFused;
-      break;
-    case v1::MASK:
-      work->head_mode = HeadMode::kMask;
-      break;
-    case v1::DENSE:
-      work->head_mode = HeadMode::kDense;
-      break;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("options.head_mode: unknown value ", o.head_mode()));
-  }
-  if (work->head_mode == HeadMode::kDense && work->task != SegmentTask::kSemantic) {
-    return absl::InvalidArgumentError(
-        "options.head_mode: DENSE produces per-pixel scores only and supports task SEMANTIC; "
-        "use MASK or FUSED for PANOPTIC and INSTANCE");
+  absl::StatusOr<HeadMode> head_mode = HeadModeFromApi(o.head_mode());
+  if (!head_mode.ok()) return head_mode.status();
+  work->head_mode = *head_mode;
+  if (absl::Status s = CheckHeadModeTask(work->head_mode, work->task); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("options.head_mode: ", s.message()));
   }
   if (!v1::MaskFormat_IsValid(o.mask_format())) {
     return absl::InvalidArgumentError(

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "model/api/segmentation_pipeline.h"
 #include "ovseg/v1/segmentation.pb.h"
+#include "server/lifecycle/servable.h"
 #include "server/vocabulary/label_set.h"
 
 namespace ovseg {
@@ -21,6 +22,9 @@ struct SegmentWork {
   const v1::SegmentRequest* request = nullptr;
   v1::SegmentResponse* response = nullptr;
 
+  // The model version that answers this request, taken when it was admitted: a swap while
+  // it waits does not change it.
+  ServableSnapshot servable;
   std::shared_ptr<const std::vector<ParsedLabel>> labels;
   SegmentTask task = SegmentTask::kSemantic;
   HeadMode head_mode = HeadMode::kDefault;
@@ -32,7 +36,9 @@ struct SegmentWork {
 
   // Filled by the decode stage.
   ImageRgb8 model_image;  // At the bucket resolution.
-  RegionMasks regions;    // Client-supplied regions at the bucket resolution (may be empty).
+  // The labels' embeddings by the servable's text encoder, resolved before batching.
+  std::shared_ptr<const VocabularyEmbeddings> vocabulary;
+  RegionMasks regions;  // Client-supplied regions at the bucket resolution (may be empty).
   std::string bucket_name;
   int image_width = 0;
   int image_height = 0;
@@ -57,6 +63,7 @@ struct SegmentWork {
   void ReleaseModelInputs() {
     model_image.pixels = PixelBuffer();
     regions = RegionMasks();
+    vocabulary.reset();
   }
 
   // Batcher<Task> contract (server/batching/batcher.h).

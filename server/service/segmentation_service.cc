@@ -10,61 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/common/grpc_status.h"
+#include "server/service/api_enums.h"
+#include "server/service/rpc_completion.h"
 #include "server/service/segment_request_parser.h"
 
 namespace ovseg {
 namespace {
-
-std::string RequestIdOf(grpc::CallbackServerContext* context) {
-  const auto& md = context->client_metadata();
-  auto it = md.find("x-request-id");
-  if (it != md.end() && !it->second.empty() && it->second.size() <= 128) {
-    return std::string(it->second.data(), it->second.size());
-  }
-  return NewRequestId();
-}
-
-// Finishes a unary RPC: status conversion, metrics and the log line, in one place.
-// `serialize`, if set, writes the response message into the raw reply before an OK
-// finish (raw-method handlers parse and serialize their own messages).
-class Completion {
- public:
-  Completion(const SegmentationServiceDeps& deps, grpc::CallbackServerContext* context,
-             std::string method, std::function<void()> serialize = nullptr)
-      : deps_(deps),
-        reactor_(context->DefaultReactor()),
-        serialize_(std::move(serialize)),
-        method_(std::move(method)),
-        request_id_(RequestIdOf(context)),
-        start_(absl::Now()) {
-    context->AddTrailingMetadata("x-request-id", request_id_);
-  }
-
-  const std::string& request_id() const { return request_id_; }
-  absl::Time start() const { return start_; }
-  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
-
-  grpc::ServerUnaryReactor* Finish(const absl::Status& status, nlohmann::json fields = {}) {
-    const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
-    deps_.metrics->RecordRequest(method_, status.code(), seconds);
-    if (!deps_.config->log_requests_off()) {
-      fields["seconds"] = seconds;
-      deps_.log->Log(request_id_, method_, status, std::move(fields));
-    }
-    grpc::ServerUnaryReactor* reactor = reactor_;
-    if (status.ok() && serialize_) serialize_();
-    reactor->Finish(ToGrpcStatus(status));
-    return reactor;
-  }
-
- private:
-  const SegmentationServiceDeps& deps_;
-  grpc::ServerUnaryReactor* reactor_;
-  std::function<void()> serialize_;
-  std::string method_;
-  std::string request_id_;
-  absl::Time start_;
-};
 
 // A raw call's request and response messages, alive until its completion is gone.
 template <typename Request, typename Response>
@@ -103,16 +54,22 @@ absl::Time DeadlineOf(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
+RpcObservers SegmentationService::Observers() const {
+  return RpcObservers{deps_.metrics, deps_.log, deps_.config->log_requests()};
+}
+
 SegmentationService::SegmentationService(const SegmentationServiceDeps& deps)
-    : deps_(deps), vocab_pool_(std::make_unique<ThreadPool>(1, /*max_queue=*/64, "ovseg-vocab")) {}
+    : deps_(deps),
+      vocab_pool_(std::make_unique<ThreadPool>(
+          1, deps.config->vocabulary().max_pending_registrations(), "ovseg-register")) {}
 
 grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* raw_request,
                                                        grpc::ByteBuffer* raw_response) {
   auto call = std::make_shared<RawCall<v1::SegmentRequest, v1::SegmentResponse>>();
   // The completion owns the call: the messages live as long as anything may use them.
-  auto completion = std::make_shared<Completion>(
-      deps_, context, "Segment",
+  auto completion = std::make_shared<RpcCompletion>(
+      Observers(), context, "Segment",
       [call, serialize = SerializeInto(&call->response, raw_response)] { serialize(); });
   if (absl::Status s = ParseRequest(*raw_request, &call->request); !s.ok()) {
     return completion->Finish(s, {{"request_bytes", raw_request->Length()}});
@@ -129,6 +86,7 @@ grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerConte
     return completion->Finish(s, {{"request_bytes", request->ByteSizeLong()}});
   }
   response->set_request_id(completion->request_id());
+  work->servable = deps_.models->Current();
   work->request = request;
   work->response = response;
   work->arrival = completion->start();
@@ -176,8 +134,8 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
     grpc::ByteBuffer* response_bytes) {
   auto call =
       std::make_shared<RawCall<v1::RegisterVocabularyRequest, v1::RegisterVocabularyResponse>>();
-  auto completion = std::make_shared<Completion>(
-      deps_, context, "RegisterVocabulary",
+  auto completion = std::make_shared<RpcCompletion>(
+      Observers(), context, "RegisterVocabulary",
       [call, serialize = SerializeInto(&call->response, response_bytes)] { serialize(); });
   if (absl::Status s = ParseRequest(*request_bytes, &call->request); !s.ok()) {
     return completion->Finish(s);
@@ -195,8 +153,9 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
   const bool scheduled =
       vocab_pool_ && vocab_pool_->TrySchedule([this, completion, response, shared] {
         const absl::Time start = absl::Now();
+        const ServableSnapshot servable = deps_.models->Current();
         absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab =
-            deps_.cache->Get(*shared);
+            deps_.cache->Get(*shared, servable->text_encoder());
         const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
         deps_.metrics->ObserveStage(Stage::kTextEncoder, seconds);
         if (!vocab.ok()) {
@@ -210,7 +169,9 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
       });
   if (!scheduled) {
     return completion->Finish(absl::ResourceExhaustedError(
-        "too many RegisterVocabulary calls in progress (64 queued); retry later"));
+        absl::StrCat("too many RegisterVocabulary calls in progress (",
+                     deps_.config->vocabulary().max_pending_registrations(),
+                     " queued: vocabulary.max_pending_registrations); retry later")));
   }
   return completion->reactor();
 }
@@ -218,28 +179,19 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
 grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(grpc::CallbackServerContext* context,
                                                             const v1::GetModelInfoRequest* request,
                                                             v1::GetModelInfoResponse* response) {
-  auto completion = std::make_shared<Completion>(deps_, context, "GetModelInfo");
-  const PipelineInfo info = deps_.model->pipeline()->Info();
-  std::shared_ptr<TextEncoder> encoder = deps_.model->text_encoder();
-  response->set_model_version(info.model_version);
+  auto completion = std::make_shared<RpcCompletion>(Observers(), context, "GetModelInfo");
+  const ServableSnapshot servable = deps_.models->Current();
+  const PipelineInfo info = servable->pipeline().Info();
+  response->set_model_version(servable->version());
   response->set_model_name(info.model_name);
   response->set_device(info.device);
-  response->set_text_encoder_fingerprint(encoder->Fingerprint());
-  response->set_embedding_dim(encoder->EmbeddingDim());
+  response->set_text_encoder_fingerprint(servable->text_encoder().Fingerprint());
+  response->set_embedding_dim(servable->text_encoder().EmbeddingDim());
   for (const v1::ShapeBucket& b : deps_.config->batching().buckets()) {
     response->add_buckets(absl::StrCat(b.width(), "x", b.height()));
   }
-  for (HeadMode m : info.head_modes) {
-    response->add_head_modes(m == HeadMode::kMask    ? v1::MASK
-                             : m == HeadMode::kDense ? v1::DENSE
-                                                     : v1::FUSED);
-  }
-  for (SegmentTask t : info.tasks) {
-    response->add_tasks(t == SegmentTask::kSemantic   ? v1::SEMANTIC
-                        : t == SegmentTask::kPanoptic ? v1::PANOPTIC
-                        : t == SegmentTask::kInstance ? v1::INSTANCE
-                                                      : v1::PROPOSALS);
-  }
+  for (HeadMode m : info.head_modes) response->add_head_modes(HeadModeToApi(m));
+  for (SegmentTask t : info.tasks) response->add_tasks(TaskToApi(t));
   response->set_max_labels(deps_.config->limits().max_labels());
   response->set_max_image_pixels(static_cast<uint32_t>(
       std::min<uint64_t>(deps_.config->limits().max_image_pixels(), UINT32_MAX)));

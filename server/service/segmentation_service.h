@@ -9,10 +9,11 @@
 #include "ovseg/v1/config.pb.h"
 #include "ovseg/v1/segmentation.grpc.pb.h"
 #include "server/common/thread_pool.h"
+#include "server/lifecycle/servable_manager.h"
+#include "server/metrics/request_log.h"
 #include "server/metrics/server_metrics.h"
-#include "server/service/model_handle.h"
-#include "server/service/request_log.h"
 #include "server/service/request_memory.h"
+#include "server/service/rpc_completion.h"
 #include "server/service/segment_processor.h"
 #include "server/service/serving_state.h"
 #include "server/vocabulary/vocabulary_cache.h"
@@ -25,7 +26,7 @@ struct SegmentationServiceDeps {
   SegmentProcessor* processor;
   VocabularyCache* cache;
   VocabularyRegistry* registry;
-  ModelHandle* model;
+  ServableManager* models;  // The serving version, snapshotted per request.
   ServerMetrics* metrics;
   RequestLog* log;
   ServingState* state;
@@ -57,6 +58,8 @@ class SegmentationService final : public v1::Segmentation::WithRawCallbackMethod
   void Shutdown() { vocab_pool_.reset(); }
 
  private:
+  RpcObservers Observers() const;
+
   SegmentationServiceDeps deps_;
   std::unique_ptr<ThreadPool> vocab_pool_;
 };

@@ -4,8 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/sha256.h"
 #include "model/api/label_text.h"
-#include "server/common/sha256.h"
 
 namespace ovseg {
 

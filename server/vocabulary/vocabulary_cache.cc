@@ -6,8 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/sha256.h"
 #include "model/clip/prompt_templates.h"
-#include "server/common/sha256.h"
 
 namespace ovseg {
 namespace {
@@ -17,18 +17,13 @@ constexpr size_t kEntryOverheadBytes = 128;
 
 }  // namespace
 
-VocabularyCache::VocabularyCache(const VocabularyCacheOptions& options,
-                                 std::shared_ptr<TextEncoder> encoder)
+VocabularyCache::VocabularyCache(const VocabularyCacheOptions& options)
     : options_(options),
-      template_key_(Sha256Hex(absl::StrJoin(options.prompt_templates, "\x1e")).substr(0, 16)),
-      encoder_(std::move(encoder)) {}
+      template_key_(Sha256Hex(absl::StrJoin(options.prompt_templates, "\x1e")).substr(0, 16)) {}
 
-void VocabularyCache::SetTextEncoder(std::shared_ptr<TextEncoder> encoder) {
+void VocabularyCache::RetainOnly(const std::string& fingerprint) {
   absl::MutexLock lock(&mu_);
-  encoder_ = std::move(encoder);
-  // Entries of other encoders can never be served again: retire them now rather than let
-  // them hold the byte budget until the LRU reaches them.
-  const std::string prefix = absl::StrCat(encoder_->Fingerprint(), "|");
+  const std::string prefix = absl::StrCat(fingerprint, "|");
   for (auto it = lru_.begin(); it != lru_.end();) {
     if (absl::StartsWith(it->key, prefix)) {
       ++it;
@@ -39,11 +34,6 @@ void VocabularyCache::SetTextEncoder(std::shared_ptr<TextEncoder> encoder) {
     it = lru_.erase(it);
     evictions_.fetch_add(1);
   }
-}
-
-std::string VocabularyCache::fingerprint() const {
-  absl::MutexLock lock(&mu_);
-  return encoder_->Fingerprint();
 }
 
 VocabularyCacheStats VocabularyCache::Stats() const {
@@ -116,13 +106,20 @@ absl::StatusOr<std::vector<std::vector<float>>> VocabularyCache::EncodeLabels(
 }
 
 absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> VocabularyCache::Get(
-    const std::vector<ParsedLabel>& labels) {
-  std::shared_ptr<TextEncoder> encoder;
-  {
-    absl::MutexLock lock(&mu_);
-    encoder = encoder_;
-  }
-  const std::string prefix = absl::StrCat(encoder->Fingerprint(), "|", template_key_, "|");
+    const std::vector<ParsedLabel>& labels, TextEncoder& encoder) {
+  return Lookup(labels, encoder, /*may_encode=*/true);
+}
+
+std::shared_ptr<const VocabularyEmbeddings> VocabularyCache::Find(
+    const std::vector<ParsedLabel>& labels, TextEncoder& encoder) {
+  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> found =
+      Lookup(labels, encoder, /*may_encode=*/false);
+  return found.ok() ? *std::move(found) : nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> VocabularyCache::Lookup(
+    const std::vector<ParsedLabel>& labels, TextEncoder& encoder, bool may_encode) {
+  const std::string prefix = absl::StrCat(encoder.Fingerprint(), "|", template_key_, "|");
   std::vector<std::string> label_keys;
   label_keys.reserve(labels.size());
   for (const ParsedLabel& label : labels) label_keys.push_back(absl::StrCat(prefix, label.key));
@@ -130,7 +127,7 @@ absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> VocabularyCache::Get
   const std::string vocab_key =
       absl::StrCat(prefix, "vocab:", Sha256Hex(absl::StrJoin(label_keys, "\x1e")));
 
-  const int dim = encoder->EmbeddingDim();
+  const int dim = encoder.EmbeddingDim();
   std::vector<std::shared_ptr<const std::vector<float>>> rows(labels.size());
   std::vector<const ParsedLabel*> missing;
   std::vector<size_t> missing_pos;
@@ -143,16 +140,18 @@ absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> VocabularyCache::Get
     for (size_t i = 0; i < labels.size(); ++i) {
       if (auto hit = LookupLocked(label_keys[i])) {
         rows[i] = std::static_pointer_cast<const std::vector<float>>(hit);
-        hits_.fetch_add(1);
       } else {
         missing.push_back(&labels[i]);
         missing_pos.push_back(i);
       }
     }
   }
+  // Find stops here, uncounted: the Get that follows it counts this lookup.
+  if (!missing.empty() && !may_encode) return nullptr;
+  hits_.fetch_add(labels.size() - missing.size());
   if (!missing.empty()) {
     misses_.fetch_add(missing.size());
-    absl::StatusOr<std::vector<std::vector<float>>> encoded = EncodeLabels(*encoder, missing);
+    absl::StatusOr<std::vector<std::vector<float>>> encoded = EncodeLabels(encoder, missing);
     if (!encoded.ok()) return encoded.status();
     absl::MutexLock lock(&mu_);
     for (size_t m = 0; m < missing.size(); ++m) {

@@ -1,10 +1,13 @@
-// Text embeddings per label and per vocabulary, LRU-bounded in bytes (DESIGN.md, step 2).
+// Text embeddings per label and per vocabulary, LRU-bounded in bytes (docs/design.md, "Request
+// path", step 4).
 //
 // A label's embedding is the L2-normalised mean of the text encoder's embeddings of every
 // (template, synonym) prompt. Entries are keyed by the encoder fingerprint, the template
-// set and the normalised synonyms, so a new encoder never gets stale embeddings; entries
-// of an old encoder age out through the LRU. Thread-safe. Misses are encoded outside the
-// lock; two concurrent misses of one label may both encode it (same result, rare).
+// set and the normalised synonyms, so one cache serves every model version at once (each
+// lookup names the encoder of the request's version) and a new encoder never gets stale
+// embeddings; a swap retires the old encoder's entries. Thread-safe. Misses are encoded
+// outside the lock, on the caller's thread; two concurrent misses of one label may both
+// encode it (same result, rare).
 #ifndef OVSEG_SERVER_VOCABULARY_VOCABULARY_CACHE_H_
 #define OVSEG_SERVER_VOCABULARY_VOCABULARY_CACHE_H_
 
@@ -41,16 +44,20 @@ struct VocabularyCacheStats {
 
 class VocabularyCache {
  public:
-  VocabularyCache(const VocabularyCacheOptions& options, std::shared_ptr<TextEncoder> encoder);
+  explicit VocabularyCache(const VocabularyCacheOptions& options);
 
-  // The stacked [labels x dim] matrix for `labels`, in order.
+  // The stacked [labels x dim] matrix for `labels`, in order, as `encoder` embeds them;
+  // labels not cached are encoded now (slow for a large cold vocabulary).
   absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> Get(
-      const std::vector<ParsedLabel>& labels);
+      const std::vector<ParsedLabel>& labels, TextEncoder& encoder);
+  // The same when every label is cached; nullptr (and nothing encoded) otherwise.
+  std::shared_ptr<const VocabularyEmbeddings> Find(const std::vector<ParsedLabel>& labels,
+                                                   TextEncoder& encoder);
 
-  // Serves later lookups from `encoder`; its fingerprint separates its entries, and the
-  // entries of any other fingerprint are dropped (counted as evictions).
-  void SetTextEncoder(std::shared_ptr<TextEncoder> encoder);
-  std::string fingerprint() const;
+  // Drops the entries of every encoder but the one with `fingerprint` (counted as
+  // evictions): after a swap they would only hold the byte budget until the LRU reached
+  // them. Requests still finishing on the old version re-encode what they need.
+  void RetainOnly(const std::string& fingerprint);
 
   VocabularyCacheStats Stats() const;
 
@@ -65,6 +72,9 @@ class VocabularyCache {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InsertLocked(const std::string& key, std::shared_ptr<const void> value, size_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Get (may_encode) and Find (not): nullptr only when !may_encode and a label is missing.
+  absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> Lookup(
+      const std::vector<ParsedLabel>& labels, TextEncoder& encoder, bool may_encode);
   // Encodes the labels' prompts and returns one normalised embedding per label.
   absl::StatusOr<std::vector<std::vector<float>>> EncodeLabels(
       TextEncoder& encoder, const std::vector<const ParsedLabel*>& labels) const;
@@ -72,7 +82,6 @@ class VocabularyCache {
   const VocabularyCacheOptions options_;
   const std::string template_key_;
   mutable absl::Mutex mu_;
-  std::shared_ptr<TextEncoder> encoder_ ABSL_GUARDED_BY(mu_);
   std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // front = most recently used
   absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;

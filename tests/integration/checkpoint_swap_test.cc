@@ -14,11 +14,11 @@
 
 #include "client/admin_client.h"
 #include "client/ovseg_client.h"
+#include "common/sha256.h"
 #include "model/clip/clip_weights.h"
 #include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/fovseg_checkpoint.h"
 #include "model/serving/model_factory.h"
-#include "server/common/sha256.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
 #include "tests/fakes/tiny_clip_file.h"
@@ -152,7 +152,7 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   ASSERT_TRUE(initial.ok()) << initial.status();
 
   auto config = ParseServerConfig(
-      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests: false "
       "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 500 } "
       "admin { token_file: \"" +
           w.dir + "/token\" checkpoint_dir: \"" + w.dir + "/store\" watch_dir: \"" + w.dir +
@@ -161,15 +161,12 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   ASSERT_TRUE(config.ok()) << config.status();
   OvsegServerOptions o;
   o.config = *config;
-  o.pipeline = initial->pipeline;
-  o.text_encoder = initial->text_encoder;
+  o.model.pipeline = initial->pipeline;
+  o.model.text_encoder = initial->text_encoder;
   o.request_log = nullptr;
   const ServingModelLoader* base = loader->get();
-  o.checkpoint_loader = [base](const std::string& path) -> absl::StatusOr<StandbyModel> {
-    absl::StatusOr<ServingModel> m = base->Build(path);
-    if (!m.ok()) return m.status();
-    return StandbyModel{m->pipeline, m->text_encoder};
-  };
+  o.checkpoint_loader = [base](const std::string& path) { return base->Build(path); };
+  const OvsegServerOptions restart_options = o;
   auto server = OvsegServer::Start(std::move(o));
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE((*server)->WaitUntilServing(absl::Seconds(60)));
@@ -182,6 +179,11 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
     return info.ok() ? info->model_version() : info.status().ToString();
   };
   const std::string untrained = version();
+  // A version is the digest of its file, whatever its name.
+  auto version_of = [&](const std::string& name) {
+    std::ifstream in(w.dir + "/made/" + name, std::ios::binary);
+    return VersionIdOfDigest(Sha256Hex(std::string(std::istreambuf_iterator<char>(in), {})));
+  };
 
   // Clients keep segmenting through every swap and refusal below.
   Load load(target);
@@ -189,16 +191,18 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   ASSERT_TRUE(admin.Submit(w.Make("a.safetensors", 1)).ok());
   absl::StatusOr<std::string> activated = admin.Activate("a.safetensors");
   ASSERT_TRUE(activated.ok()) << activated.status();
-  EXPECT_EQ(*activated, "a@step1");
+  const std::string va = version_of("a.safetensors");
+  EXPECT_EQ(*activated, va);
   ASSERT_TRUE(admin.Submit(w.Make("b.safetensors", 2, /*with_head=*/true)).ok());
   activated = admin.Activate("b.safetensors");
   ASSERT_TRUE(activated.ok()) << activated.status();
-  EXPECT_EQ(version(), "b@step2");
+  const std::string vb = version_of("b.safetensors");
+  EXPECT_EQ(version(), vb);
   EXPECT_EQ(client.GetModelInfo()->head_modes_size(), 3);
 
   // Refused at upload, each with a precise error, never stored (so never counted toward
   // keep_last 3: with them stored, a would be pruned and the rollback below impossible),
-  // the model staying b@step2.
+  // the model staying b.
   CheckpointMetadata foreign = w.Metadata(3);
   foreign.clip_sha256 = std::string(64, 'a');
   absl::Status refused = admin.Submit(w.Make("wrong_base.safetensors", 3, false, foreign)).status();
@@ -221,37 +225,38 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   flipped[10] = '#';
   std::ofstream(w.dir + "/made/corrupt.safetensors", std::ios::binary) << flipped;
   EXPECT_FALSE(admin.Submit(w.dir + "/made/corrupt.safetensors").ok());
-  EXPECT_EQ(version(), "b@step2");
+  EXPECT_EQ(version(), vb);
 
   // Rollback to a.
   activated = admin.Activate("a.safetensors");
   ASSERT_TRUE(activated.ok()) << activated.status();
-  EXPECT_EQ(version(), "a@step1");
+  EXPECT_EQ(version(), va);
 
   // The watched directory: nothing happens before the marker.
   CheckpointWatcher* watcher = (*server)->watcher();
   ASSERT_NE(watcher, nullptr);
   fs::copy_file(w.Make("c.safetensors", 5), w.dir + "/watch/c.safetensors");
   EXPECT_EQ(watcher->ScanOnce(), 0);
-  EXPECT_EQ(version(), "a@step1");
+  EXPECT_EQ(version(), va);
   std::ifstream c_in(w.dir + "/watch/c.safetensors", std::ios::binary);
   const std::string c_bytes((std::istreambuf_iterator<char>(c_in)), {});
   std::ofstream(w.dir + "/watch/c.safetensors.done") << Sha256Hex(c_bytes) << "\n";
   EXPECT_EQ(watcher->ScanOnce(), 1);
-  EXPECT_EQ(version(), "c@step5");
+  const std::string vc = version_of("c.safetensors");
+  EXPECT_EQ(version(), vc);
   EXPECT_EQ(watcher->ScanOnce(), 0);  // handled once
   // A truncated file with a marker is refused; c keeps serving.
   std::ofstream(w.dir + "/watch/d.safetensors", std::ios::binary) << c_bytes.substr(0, 100);
   std::ofstream(w.dir + "/watch/d.safetensors.done") << "";
   EXPECT_EQ(watcher->ScanOnce(), 1);
-  EXPECT_EQ(version(), "c@step5");
+  EXPECT_EQ(version(), vc);
 
   absl::SleepFor(absl::Milliseconds(200));
   const std::set<std::string> versions_seen = load.Stop();
   EXPECT_EQ(load.failed.load(), 0);
   EXPECT_GT(load.ok.load(), 10);
-  EXPECT_TRUE(versions_seen.count("b@step2")) << "no request was answered by b";
-  EXPECT_TRUE(versions_seen.count("c@step5"));
+  EXPECT_TRUE(versions_seen.count(vb)) << "no request was answered by b";
+  EXPECT_TRUE(versions_seen.count(vc));
   EXPECT_TRUE(versions_seen.count(untrained));
   // Only a, b and c were stored; the refused uploads and d left nothing behind.
   absl::StatusOr<std::vector<v1::CheckpointInfo>> listed = admin.List();
@@ -263,7 +268,30 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
     EXPECT_EQ(entry.path().filename().string().rfind(".upload-", 0), std::string::npos)
         << entry.path();
   }
+  // The gauge follows every transition: c serves, and only c is reported.
+  const std::string exposition = (*server)->metrics().Serialize();
+  EXPECT_NE(
+      exposition.find("ovseg_model_info{checkpoint=\"c.safetensors\",version=\"" + vc + "\"} 1"),
+      std::string::npos)
+      << exposition;
+  EXPECT_EQ(exposition.find("version=\"" + va + "\""), std::string::npos);
   (*server)->Shutdown(absl::Seconds(5));
+  server->reset();
+
+  // A restart comes back on the active checkpoint, not on the config's model (the record
+  // is fsynced before an activation answers, so kill -9 leaves the same state).
+  auto restarted = OvsegServer::Start(restart_options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  ASSERT_TRUE((*restarted)->WaitUntilServing(absl::Seconds(60)));
+  const ClientOptions again{"127.0.0.1:" + std::to_string((*restarted)->port()), "",
+                            absl::Seconds(60)};
+  absl::StatusOr<v1::GetModelInfoResponse> info = OvsegClient(again).GetModelInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->model_version(), vc);
+  listed = OvsegAdminClient(again, kToken).List();
+  ASSERT_TRUE(listed.ok());
+  for (const v1::CheckpointInfo& c : *listed) EXPECT_EQ(c.active(), c.name() == "c.safetensors");
+  (*restarted)->Shutdown(absl::Seconds(5));
 }
 
 }  // namespace

@@ -21,7 +21,7 @@
 #include <set>
 #include <thread>
 
-#include "train/synth/synth_dataset.h"
+#include "datasets/synth/synth_dataset.h"
 
 namespace ovseg {
 namespace {

@@ -9,13 +9,14 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "client/ovseg_client.h"
+#include "common/coco_rle.h"
+#include "common/sha256.h"
 #include "model/clip/clip_model.h"
 #include "model/clip/clip_weights.h"
 #include "model/serving/fgaseg_checkpoint.h"
 #include "model/serving/model_factory.h"
 #include "model/weights/safetensors_file.h"
 #include "server/config/config_loader.h"
-#include "server/encode/coco_rle.h"
 #include "server/ovseg_server.h"
 #include "tests/fakes/tiny_clip_file.h"
 #include "tests/fakes/tiny_fgaseg_config.h"
@@ -33,7 +34,7 @@ struct Server {
 Server Start(const std::string& extra_model_config = "") {
   static const std::string weights = WriteTinyClip();
   auto config = ParseServerConfig(
-      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests: false "
       "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 0 } "
       "admin { checkpoint_dir: \"" +
           ::testing::TempDir() +
@@ -46,8 +47,8 @@ Server Start(const std::string& extra_model_config = "") {
   EXPECT_TRUE(model.ok()) << model.status();
   OvsegServerOptions o;
   o.config = *config;
-  o.pipeline = model->pipeline;
-  o.text_encoder = model->text_encoder;
+  o.model.pipeline = model->pipeline;
+  o.model.text_encoder = model->text_encoder;
   o.request_log = nullptr;
   auto server = OvsegServer::Start(std::move(o));
   EXPECT_TRUE(server.ok()) << server.status();
@@ -216,7 +217,10 @@ TEST(FovSegServerTest, DenseAndFusedModesWithTheCheckpointsHead) {
   ASSERT_TRUE(info.ok()) << info.status();
   ASSERT_EQ(info->head_modes_size(), 3);
   EXPECT_EQ(info->head_modes(1), v1::DENSE);
-  EXPECT_EQ(info->model_version(), "with_head@step7");
+  // The config's checkpoint serves under its digest's id.
+  std::ifstream file(checkpoint, std::ios::binary);
+  EXPECT_EQ(info->model_version(),
+            VersionIdOfDigest(Sha256Hex(std::string(std::istreambuf_iterator<char>(file), {}))));
 
   v1::SegmentRequest dense = Request(v1::SEMANTIC);
   dense.clear_regions();

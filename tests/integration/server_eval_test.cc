@@ -5,14 +5,14 @@
 
 #include <filesystem>
 
+#include "datasets/coco_panoptic.h"
+#include "datasets/synth/synth_dataset.h"
+#include "evaluation/file_evaluation.h"
+#include "evaluation/server_analysis.h"
+#include "evaluation/server_evaluation.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
 #include "tests/fakes/fake_pipeline.h"
-#include "train/data/coco_panoptic.h"
-#include "train/eval/file_evaluation.h"
-#include "train/eval/server_analysis.h"
-#include "train/eval/server_evaluation.h"
-#include "train/synth/synth_dataset.h"
 
 namespace ovseg {
 namespace {
@@ -31,7 +31,7 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
   ASSERT_TRUE(WriteSynthDataset(synth).ok());
 
   auto config = ParseServerConfig(
-      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests_off: true "
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests: false "
       "batching { buckets { width: 96 height: 96 } } limits { max_segments: 200 } "
       "postprocess { max_segments: 200 } "
       "admin { checkpoint_dir: \"" +
@@ -40,8 +40,8 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
   ASSERT_TRUE(config.ok()) << config.status();
   OvsegServerOptions o;
   o.config = *config;
-  o.pipeline = std::make_shared<testing::FakeSegmentationPipeline>();
-  o.text_encoder = std::make_shared<testing::FakeTextEncoder>();
+  o.model.pipeline = std::make_shared<testing::FakeSegmentationPipeline>();
+  o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>();
   o.request_log = nullptr;
   auto server = OvsegServer::Start(std::move(o));
   ASSERT_TRUE(server.ok()) << server.status();

@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "client/ovseg_client.h"
+#include "common/coco_rle.h"
+#include "common/sha256.h"
 #include "ovseg/v1/admin.grpc.pb.h"
 #include "server/common/process_tuning.h"
-#include "server/common/sha256.h"
 #include "server/config/config_loader.h"
-#include "server/encode/coco_rle.h"
 #include "server/ovseg_server.h"
 #include "tests/fakes/fake_pipeline.h"
 
@@ -37,7 +37,7 @@ Harness StartServer(const std::string& config_text,
                     testing::FakeSegmentationPipeline::Options fake = {},
                     bool wait_serving = true) {
   auto config = ParseServerConfig(
-      "listen_address: \"127.0.0.1:0\" metrics_address: \"127.0.0.1:0\" log_requests_off: true " +
+      "listen_address: \"127.0.0.1:0\" metrics_address: \"127.0.0.1:0\" log_requests: false " +
           (config_text.find("admin {") == std::string::npos
                ? "admin { checkpoint_dir: \"" + ::testing::TempDir() + "/ckpt\" } "
                : std::string()) +
@@ -48,8 +48,8 @@ Harness StartServer(const std::string& config_text,
   h.pipeline = std::make_shared<testing::FakeSegmentationPipeline>(fake);
   OvsegServerOptions o;
   o.config = *config;
-  o.pipeline = h.pipeline;
-  o.text_encoder = std::make_shared<testing::FakeTextEncoder>();
+  o.model.pipeline = h.pipeline;
+  o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>();
   o.request_log = nullptr;
   auto server = OvsegServer::Start(std::move(o));
   EXPECT_TRUE(server.ok()) << server.status();

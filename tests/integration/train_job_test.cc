@@ -16,11 +16,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "datasets/synth/synth_dataset.h"
 #include "model/clip/clip_weights.h"
 #include "model/serving/fovseg_checkpoint.h"
 #include "model/serving/model_factory.h"
 #include "tests/fakes/tiny_clip_file.h"
-#include "train/synth/synth_dataset.h"
 
 namespace ovseg {
 namespace {
@@ -216,7 +216,7 @@ TEST(TrainJobTest, TwoDataParallelRanksEqualOneProcessAccumulating) {
   // untouched, not decayed under zeros).
   for (const std::string variant : {"teva", "no_teva"}) {
     SCOPED_TRACE(variant);
-    const std::string extra = variant == "no_teva" ? "no_teva: true\n" : "";
+    const std::string extra = variant == "no_teva" ? "teva: false\n" : "";
     const std::string single = root + "/single_" + variant;
     std::ofstream(single + ".pbtxt") << DataParallelConfigText(*world_dir, clip, single, 2, extra);
     const std::string command = "OMP_NUM_THREADS=1 " + std::string(OVSEG_TRAIN_BINARY) +

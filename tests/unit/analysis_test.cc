@@ -5,12 +5,12 @@
 
 #include <cmath>
 
-#include "train/eval/category_groups.h"
-#include "train/eval/oracle_predictions.h"
-#include "train/eval/panoptic_quality.h"
-#include "train/eval/proposal_recall.h"
-#include "train/eval/region_accuracy.h"
-#include "train/eval/region_crops.h"
+#include "evaluation/category_groups.h"
+#include "evaluation/oracle_predictions.h"
+#include "evaluation/panoptic_quality.h"
+#include "evaluation/proposal_recall.h"
+#include "evaluation/region_accuracy.h"
+#include "evaluation/region_crops.h"
 
 namespace ovseg {
 namespace {

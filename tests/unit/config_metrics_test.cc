@@ -57,6 +57,18 @@ TEST(ConfigTest, TemplateSets) {
   ASSERT_TRUE(vild.ok());
   EXPECT_EQ(vild->vocabulary().prompt_templates_size(), 14);
   EXPECT_EQ(vild->vocabulary().prompt_templates(13), "There is a large {} in the scene.");
+  // Switches on unless configured off; sizes the code used to hard-code.
+  auto defaults = ParseServerConfig("", "defaults");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->log_requests());
+  EXPECT_TRUE(defaults->model().warm_up());
+  EXPECT_EQ(defaults->vocabulary().max_registered_vocabularies(), 10000u);
+  EXPECT_EQ(defaults->vocabulary().max_pending_registrations(), 64u);
+  EXPECT_EQ(defaults->vocabulary().encoder_threads(), 1u);
+  auto quiet = ParseServerConfig("log_requests: false model { warm_up: false }", "quiet");
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_FALSE(quiet->log_requests());
+  EXPECT_FALSE(quiet->model().warm_up());
   auto none = ParseServerConfig("vocabulary { template_set: \"none\" }", "none");
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->vocabulary().prompt_templates(0), "{}");
@@ -88,6 +100,8 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   c = ParseServerConfig("model { crop_ensemble_weight: -0.1 }", "x");
   EXPECT_NE(c.status().message().find("model.crop_ensemble_weight"), std::string::npos)
       << c.status();
+  c = ParseServerConfig("model { max_proposals: 5000 }", "x");
+  EXPECT_NE(c.status().message().find("model.max_proposals"), std::string::npos) << c.status();
   c = ParseServerConfig("listen_address: \"0.0.0.0:50051\"", "x");
   EXPECT_NE(c.status().message().find("not loopback"), std::string::npos);
   c = ParseServerConfig("tls { require_client_cert: true cert_file: \"a\" key_file: \"b\" }", "x");
@@ -106,8 +120,8 @@ TEST(MetricsTest, ExpositionHasCountersHistogramsAndCallbacks) {
   m.RecordRequest("Segment", absl::StatusCode::kInvalidArgument, 0.001);
   m.ObserveStage(Stage::kDecode, 0.002);
   m.ObserveBatchSize(3);
-  m.SetModelVersion("v1");
-  m.SetModelVersion("v2");
+  m.SetModelVersion("v1", "");
+  m.SetModelVersion("v2", "b.safetensors");
   m.AddGaugeCallback("ovseg_queue_depth", "q", [] { return 7.0; });
   const std::string text = m.Serialize();
   EXPECT_NE(text.find("ovseg_requests_total{code=\"OK\",method=\"Segment\"} 1"), std::string::npos)
@@ -119,7 +133,8 @@ TEST(MetricsTest, ExpositionHasCountersHistogramsAndCallbacks) {
             std::string::npos);
   EXPECT_NE(text.find("ovseg_stage_seconds_count{stage=\"decode\"} 1"), std::string::npos);
   EXPECT_NE(text.find("ovseg_batch_size_sum 3"), std::string::npos);
-  EXPECT_NE(text.find("ovseg_model_info{version=\"v2\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("ovseg_model_info{checkpoint=\"b.safetensors\",version=\"v2\"} 1"),
+            std::string::npos);
   EXPECT_EQ(text.find("version=\"v1\""), std::string::npos);
   EXPECT_NE(text.find("ovseg_queue_depth 7"), std::string::npos);
   EXPECT_NE(text.find("ovseg_process_resident_memory_bytes"), std::string::npos);

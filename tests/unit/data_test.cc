@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "train/data/augmentation.h"
-#include "train/data/caption_dataset.h"
-#include "train/data/data_loader.h"
-#include "train/data/label_png.h"
-#include "train/synth/synth_dataset.h"
+#include "datasets/augmentation.h"
+#include "datasets/caption_dataset.h"
+#include "datasets/data_loader.h"
+#include "datasets/label_png.h"
+#include "datasets/synth/synth_dataset.h"
 
 namespace ovseg {
 namespace {

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 #include "server/encode/mask_codecs.h"
 #include "server/encode/response_builder.h"
 

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "train/data/coco_panoptic.h"
-#include "train/data/label_png.h"
-#include "train/eval/file_evaluation.h"
+#include "datasets/coco_panoptic.h"
+#include "datasets/label_png.h"
+#include "evaluation/file_evaluation.h"
 
 namespace ovseg {
 namespace {

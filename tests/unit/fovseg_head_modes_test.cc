@@ -9,8 +9,8 @@
 
 #include "model/clip/clip_preprocess.h"
 #include "model/fgaseg/clip_dense_features.h"
+#include "model/maskformer/postprocess.h"
 #include "model/serving/fovseg_pipeline.h"
-#include "model/teva/postprocess.h"
 #include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
@@ -34,7 +34,6 @@ class BandMaskGenerator : public MaskGenerator {
     }
     return out;
   }
-  int64_t stride() const override { return 4; }
   std::string name() const override { return "fake"; }
   int64_t images_ = 0;
 };

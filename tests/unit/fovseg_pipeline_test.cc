@@ -27,7 +27,6 @@ class FakeMaskGenerator : public MaskGenerator {
     }
     return out;
   }
-  int64_t stride() const override { return 4; }
   std::string name() const override { return "fake"; }
   int calls_ = 0;
   int64_t images_seen_ = 0;

@@ -1,6 +1,6 @@
 // The data-parallel launch environment as torchrun and Kubernetes Indexed Jobs set it, and
 // every way it can be wrong.
-#include "train/distributed/launch_env.h"
+#include "model/train/launch_env.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // MaskFormer inference on hand-built proposals with hand-computed answers.
-#include "model/teva/postprocess.h"
+#include "model/maskformer/postprocess.h"
 
 #include <gtest/gtest.h>
 

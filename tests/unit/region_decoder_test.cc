@@ -6,7 +6,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 
 namespace ovseg {
 namespace {

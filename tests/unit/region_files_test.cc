@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "server/encode/coco_rle.h"
+#include "common/coco_rle.h"
 
 namespace ovseg {
 namespace {

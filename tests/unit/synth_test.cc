@@ -16,12 +16,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "train/data/coco_panoptic.h"
-#include "train/data/dataset.h"
-#include "train/data/label_png.h"
-#include "train/eval/file_evaluation.h"
-#include "train/synth/synth_dataset.h"
-#include "train/synth/synth_vocabulary.h"
+#include "datasets/coco_panoptic.h"
+#include "datasets/dataset.h"
+#include "datasets/label_png.h"
+#include "datasets/synth/synth_dataset.h"
+#include "datasets/synth/synth_vocabulary.h"
+#include "evaluation/file_evaluation.h"
 
 namespace ovseg {
 namespace {

@@ -66,8 +66,8 @@ TEST(VocabularyCacheTest, EmbeddingsAreNormalisedMeansAndCached) {
   auto encoder = std::make_shared<testing::FakeTextEncoder>();
   VocabularyCacheOptions o;
   o.prompt_templates = {"a photo of a {}.", "a {}."};
-  VocabularyCache cache(o, encoder);
-  auto v = cache.Get(Parse({"cat", "fire hydrant, hydrant"}));
+  VocabularyCache cache(o);
+  auto v = cache.Get(Parse({"cat", "fire hydrant, hydrant"}), *encoder);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ((*v)->num_labels, 2);
   EXPECT_EQ(encoder->prompts_encoded(), 6);  // (1 + 2 synonyms) x 2 templates.
@@ -77,9 +77,9 @@ TEST(VocabularyCacheTest, EmbeddingsAreNormalisedMeansAndCached) {
     EXPECT_NEAR(norm, 1.0, 1e-5);
   }
   // Same vocabulary: served whole from the cache. Overlapping one: only the new label.
-  auto again = cache.Get(Parse({"cat", "fire hydrant, hydrant"}));
+  auto again = cache.Get(Parse({"cat", "fire hydrant, hydrant"}), *encoder);
   EXPECT_EQ(again->get(), v->get());
-  auto other = cache.Get(Parse({"dog", "cat"}));
+  auto other = cache.Get(Parse({"dog", "cat"}), *encoder);
   EXPECT_EQ(encoder->prompts_encoded(), 8);
   EXPECT_EQ(std::vector<float>((*other)->data.begin() + 8, (*other)->data.end()),
             std::vector<float>((*v)->data.begin(), (*v)->data.begin() + 8));
@@ -89,29 +89,48 @@ TEST(VocabularyCacheTest, EmbeddingsAreNormalisedMeansAndCached) {
 TEST(VocabularyCacheTest, NewEncoderFingerprintNeverServesStaleEmbeddings) {
   auto a = std::make_shared<testing::FakeTextEncoder>("weights-a");
   auto b = std::make_shared<testing::FakeTextEncoder>("weights-b");
-  VocabularyCache cache({}, a);
-  auto va = cache.Get(Parse({"cat"}));
-  cache.SetTextEncoder(b);
-  auto vb = cache.Get(Parse({"cat"}));
+  VocabularyCache cache({});
+  auto va = cache.Get(Parse({"cat"}), *a);
+  auto vb = cache.Get(Parse({"cat"}), *b);
   EXPECT_EQ(b->prompts_encoded(), 1);
   EXPECT_NE((*va)->data, (*vb)->data);
   EXPECT_NE((*va)->key, (*vb)->key);
+  // Both versions' entries live side by side until a swap retires the old encoder's.
+  EXPECT_NE(cache.Find(Parse({"cat"}), *a), nullptr);
+  cache.RetainOnly(b->Fingerprint());
+  EXPECT_EQ(cache.Find(Parse({"cat"}), *a), nullptr);
+  EXPECT_NE(cache.Find(Parse({"cat"}), *b), nullptr);
+  EXPECT_EQ(a->prompts_encoded(), 1);  // Find never encodes.
+}
+
+TEST(VocabularyCacheTest, FindAnswersOnlyFromTheCache) {
+  auto encoder = std::make_shared<testing::FakeTextEncoder>();
+  VocabularyCache cache({});
+  ASSERT_TRUE(cache.Get(Parse({"cat"}), *encoder).ok());
+  EXPECT_EQ(cache.Find(Parse({"cat", "dog"}), *encoder), nullptr);  // dog is not cached
+  EXPECT_EQ(encoder->prompts_encoded(), 1);
+  ASSERT_TRUE(cache.Get(Parse({"dog"}), *encoder).ok());
+  std::shared_ptr<const VocabularyEmbeddings> both = cache.Find(Parse({"cat", "dog"}), *encoder);
+  ASSERT_NE(both, nullptr);
+  EXPECT_EQ(both->num_labels, 2);
+  EXPECT_EQ(encoder->prompts_encoded(), 2);
 }
 
 TEST(VocabularyCacheTest, LruEvictsWithinByteBudget) {
   auto encoder = std::make_shared<testing::FakeTextEncoder>("e", 64);
   VocabularyCacheOptions o;
   o.max_bytes = 2000;  // Room for a handful of 256-byte rows plus keys and overhead.
-  VocabularyCache cache(o, encoder);
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(cache.Get(Parse({"label" + std::to_string(i)})).ok());
+  VocabularyCache cache(o);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(cache.Get(Parse({"label" + std::to_string(i)}), *encoder).ok());
   const VocabularyCacheStats s = cache.Stats();
   EXPECT_LE(s.bytes, 2000u);
   EXPECT_GT(s.evictions, 0u);
   // The most recent label is still cached; the first one was evicted.
   const int before = encoder->prompts_encoded();
-  ASSERT_TRUE(cache.Get(Parse({"label19"})).ok());
+  ASSERT_TRUE(cache.Get(Parse({"label19"}), *encoder).ok());
   EXPECT_EQ(encoder->prompts_encoded(), before);
-  ASSERT_TRUE(cache.Get(Parse({"label0"})).ok());
+  ASSERT_TRUE(cache.Get(Parse({"label0"}), *encoder).ok());
   EXPECT_EQ(encoder->prompts_encoded(), before + 1);
 }
 
@@ -120,8 +139,8 @@ TEST(VocabularyCacheTest, LargeRealVocabulary) {
   std::vector<std::string> names;
   for (int i = 0; i < 847; ++i) names.push_back("class number " + std::to_string(i));
   auto encoder = std::make_shared<testing::FakeTextEncoder>("e", 512);
-  VocabularyCache cache({}, encoder);
-  auto v = cache.Get(Parse(names));
+  VocabularyCache cache({});
+  auto v = cache.Get(Parse(names), *encoder);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ((*v)->data.size(), 847u * 512);
 }
