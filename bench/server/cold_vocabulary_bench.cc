@@ -80,14 +80,15 @@ v1::SegmentRequest Request(const std::string& image, const std::vector<std::stri
   return r;
 }
 
-// Labels no earlier request used: "c<round>x<label>y<synonym>" joined by commas.
+// Labels no earlier request to this server used: "r<round>x<label>y<synonym>" joined by
+// commas (under limits.max_label_bytes = 256 for 20 synonyms).
 std::vector<std::string> ColdLabels(int round, int labels, int synonyms) {
   std::vector<std::string> out;
   out.reserve(labels);
   for (int l = 0; l < labels; ++l) {
     std::string label;
     for (int s = 0; s < synonyms; ++s) {
-      absl::StrAppend(&label, s ? "," : "", "c", round, "x", l, "y", s);
+      absl::StrAppend(&label, s ? "," : "", "r", round, "x", l, "y", s);
     }
     out.push_back(std::move(label));
   }
@@ -114,7 +115,7 @@ void Phase(const ClientOptions& target, const std::string& image,
   if (cold) {
     threads.emplace_back([&] {
       OvsegClient client(target);
-      for (int round = static_cast<int>(absl::ToUnixSeconds(absl::Now())); !stop.load(); ++round) {
+      for (int round = 0; !stop.load(); ++round) {
         const v1::SegmentRequest r = Request(
             image, ColdLabels(round, absl::GetFlag(FLAGS_labels), absl::GetFlag(FLAGS_synonyms)));
         const absl::Time start = absl::Now();
