@@ -79,10 +79,10 @@ absl::Status ServableManager::RestoreRecordedActive() {
   absl::StatusOr<std::string> version = Activate(recorded);
   if (version.ok()) return absl::OkStatus();
   options_.store->ForgetActive();
-  return absl::Status(version.status().code(),
-                      absl::StrCat("the recorded active checkpoint ", recorded,
-                                   " was not restored; the config's model serves: ",
-                                   version.status().message()));
+  return absl::Status(
+      version.status().code(),
+      absl::StrCat("the recorded active checkpoint ", recorded,
+                   " was not restored; the config's model serves: ", version.status().message()));
 }
 
 absl::StatusOr<std::string> ServableManager::ActivateNow(const std::string& name) {

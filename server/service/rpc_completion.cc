@@ -30,8 +30,7 @@ RpcCompletion::RpcCompletion(const RpcObservers& observers, grpc::CallbackServer
   context->AddTrailingMetadata("x-request-id", request_id_);
 }
 
-grpc::ServerUnaryReactor* RpcCompletion::Finish(const absl::Status& status,
-                                                nlohmann::json fields) {
+grpc::ServerUnaryReactor* RpcCompletion::Finish(const absl::Status& status, nlohmann::json fields) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
   observers_.metrics->RecordRequest(method_, status.code(), seconds);
   if (observers_.log_requests && observers_.log != nullptr) {

@@ -72,7 +72,8 @@ struct Harness {
   OvsegServerOptions Options() {
     auto config = ParseServerConfig(
         "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" log_requests: false "
-        "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 200 num_batch_threads: 2 } "
+        "batching { buckets { width: 64 height: 64 } max_queue_delay_us: 200 num_batch_threads: 2 "
+        "} "
         "admin { token_file: \"" +
             dir + "/token\" checkpoint_dir: \"" + dir + "/store\" }",
         "test");
@@ -215,7 +216,8 @@ TEST(LifecycleTest, RestartComesBackOnTheActiveVersion) {
   ASSERT_TRUE(fs::exists(h.dir + "/store/active.json"));
   h.Start();
   EXPECT_EQ(h.Version(), va);
-  absl::StatusOr<std::vector<v1::CheckpointInfo>> listed = OvsegAdminClient(h.target, kToken).List();
+  absl::StatusOr<std::vector<v1::CheckpointInfo>> listed =
+      OvsegAdminClient(h.target, kToken).List();
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_TRUE((*listed)[0].active());
@@ -240,9 +242,8 @@ TEST(LifecycleTest, HealthAnswersWhileAnActivationLoads) {
   h.Start();
   h.Submit("slow.safetensors", 1);
   h.fault = LoadFault::kSlow;
-  std::thread activation([&] {
-    EXPECT_TRUE(OvsegAdminClient(h.target, kToken).Activate("slow.safetensors").ok());
-  });
+  std::thread activation(
+      [&] { EXPECT_TRUE(OvsegAdminClient(h.target, kToken).Activate("slow.safetensors").ok()); });
   while (h.loads.load() < 2) absl::SleepFor(absl::Milliseconds(5));  // upload's, then this
   OvsegClient client(h.target);
   double worst = 0;
@@ -271,10 +272,10 @@ TEST(LifecycleTest, FailedLoadsOfEveryKindKeepTheServingVersion) {
     absl::StatusCode code;
     const char* says;
   };
-  for (const Case& c : {Case{LoadFault::kError, absl::StatusCode::kFailedPrecondition, "fit"},
-                        Case{LoadFault::kException, absl::StatusCode::kInternal, "map::at"},
-                        Case{LoadFault::kOutOfMemory, absl::StatusCode::kResourceExhausted,
-                             "out of memory"}}) {
+  for (const Case& c :
+       {Case{LoadFault::kError, absl::StatusCode::kFailedPrecondition, "fit"},
+        Case{LoadFault::kException, absl::StatusCode::kInternal, "map::at"},
+        Case{LoadFault::kOutOfMemory, absl::StatusCode::kResourceExhausted, "out of memory"}}) {
     h.fault = c.fault;
     absl::StatusOr<std::string> activated = admin.Activate("b.safetensors");
     EXPECT_EQ(activated.status().code(), c.code) << activated.status();
