@@ -4,6 +4,7 @@
 #ifndef OVSEG_MODEL_API_SEGMENTATION_PIPELINE_H_
 #define OVSEG_MODEL_API_SEGMENTATION_PIPELINE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -80,6 +81,20 @@ struct PostprocessParams {
   float overlap_threshold = 0.5f;
   int max_segments = 100;
 };
+
+// The one score filter of every answer (the model's post-processing of each task and the
+// server's reply both use it): the positions of `scores` at or above `threshold`, best
+// first (ties in their given order), at most `max_count`.
+inline std::vector<int> RankedAtOrAbove(absl::Span<const float> scores, float threshold,
+                                        int max_count) {
+  std::vector<int> order;
+  for (int i = 0; i < static_cast<int>(scores.size()); ++i) {
+    if (scores[i] >= threshold) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[a] > scores[b]; });
+  if (static_cast<int>(order.size()) > max_count) order.resize(std::max(0, max_count));
+  return order;
+}
 
 // Client-supplied regions ("classify these regions") at the bucket resolution:
 // count x height x width bytes, 1 inside, 0 outside.

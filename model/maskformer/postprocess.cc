@@ -1,6 +1,7 @@
 #include "model/maskformer/postprocess.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -111,23 +112,23 @@ PipelineResult ToSemanticResult(const torch::Tensor& semantic, const std::vector
   const torch::Tensor area = torch::bincount(flat_label, {}, classes).to(torch::kFloat64);
   const torch::Tensor share_sum =
       torch::bincount(flat_label, share.flatten().to(torch::kFloat64), classes);
-  std::vector<std::pair<float, int>> ranked;  // (score, label)
+  std::vector<int> present;  // labels that own a pixel, and their scores
+  std::vector<float> scores;
   for (int64_t t = 0; t < classes; ++t) {
     const double a = area[t].item<double>();
     if (a <= 0) continue;
-    const auto score = static_cast<float>(share_sum[t].item<double>() / a);
-    if (score >= params.score_threshold) ranked.push_back({score, static_cast<int>(t)});
+    present.push_back(static_cast<int>(t));
+    scores.push_back(static_cast<float>(share_sum[t].item<double>() / a));
   }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](auto& a, auto& b) { return a.first > b.first; });
-  if (static_cast<int>(ranked.size()) > params.max_segments) ranked.resize(params.max_segments);
+  const std::vector<int> ranked =
+      RankedAtOrAbove(scores, params.score_threshold, params.max_segments);
   std::vector<int32_t> id_of_label(classes, 0);
   for (size_t i = 0; i < ranked.size(); ++i) {
-    const int t = ranked[i].second;
+    const int t = present[ranked[i]];
     id_of_label[t] = static_cast<int32_t>(i + 1);
     PipelineSegment s;
     s.label_index = t;
-    s.score = ranked[i].first;
+    s.score = scores[ranked[i]];
     s.is_thing = t < static_cast<int>(is_thing.size()) ? is_thing[t] : false;
     result.segments.push_back(std::move(s));
   }
@@ -141,12 +142,12 @@ PipelineResult ToPanopticResult(const PanopticOutput& panoptic, const Postproces
   PipelineResult result;
   result.height = static_cast<int>(panoptic.segment_map.size(0));
   result.width = static_cast<int>(panoptic.segment_map.size(1));
+  std::vector<float> scores;
+  for (const PanopticSegmentInfo& s : panoptic.segments) scores.push_back(s.score);
   std::vector<const PanopticSegmentInfo*> kept;
-  for (const PanopticSegmentInfo& s : panoptic.segments) {
-    if (s.score >= params.score_threshold) kept.push_back(&s);
+  for (int i : RankedAtOrAbove(scores, params.score_threshold, params.max_segments)) {
+    kept.push_back(&panoptic.segments[static_cast<size_t>(i)]);
   }
-  std::stable_sort(kept.begin(), kept.end(), [](auto* a, auto* b) { return a->score > b->score; });
-  if (static_cast<int>(kept.size()) > params.max_segments) kept.resize(params.max_segments);
   std::vector<int32_t> new_id(panoptic.segments.size() + 1, 0);
   for (size_t i = 0; i < kept.size(); ++i) {
     new_id[kept[i]->id] = static_cast<int32_t>(i + 1);
@@ -167,13 +168,13 @@ PipelineResult ToInstanceResult(const InstanceOutput& instances, const std::vect
     result.height = static_cast<int>(instances.mask_probs.size(1));
     result.width = static_cast<int>(instances.mask_probs.size(2));
   }
-  std::vector<size_t> order(instances.scores.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return instances.scores[a] > instances.scores[b]; });
-  for (size_t i : order) {
-    if (instances.scores[i] < params.score_threshold || instances.scores[i] <= 0) continue;
-    if (static_cast<int>(result.segments.size()) >= params.max_segments) break;
+  // A pair that scores 0 (its mask empty) is no instance, whatever the threshold.
+  std::vector<float> scores(instances.scores.begin(), instances.scores.end());
+  for (float& score : scores) {
+    if (score <= 0) score = -std::numeric_limits<float>::infinity();
+  }
+  for (int ranked : RankedAtOrAbove(scores, params.score_threshold, params.max_segments)) {
+    const size_t i = static_cast<size_t>(ranked);
     PipelineSegment s;
     s.label_index = instances.labels[i];
     s.score = instances.scores[i];

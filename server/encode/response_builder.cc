@@ -45,11 +45,13 @@ absl::Status BuildResponse(const PipelineResult& result, const ResponseOptions& 
     cv::resize(small, ids, original, 0, 0, cv::INTER_NEAREST);
   }
 
-  std::vector<int> order(result.segments.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return result.segments[a].score > result.segments[b].score;
-  });
+  // The pipeline has filtered by the same parameters; this keeps the reply within the
+  // request's limits whatever the pipeline (segments empty at the original size are
+  // dropped below, so the cap is applied to what is kept).
+  std::vector<float> scores;
+  for (const PipelineSegment& seg : result.segments) scores.push_back(seg.score);
+  const std::vector<int> order =
+      RankedAtOrAbove(scores, options.score_threshold, static_cast<int>(scores.size()));
 
   // One mask at full resolution at a time: each is made, encoded and dropped before the
   // next, so memory stays one mask (plus the maps) whatever max_segments is. Holding them
@@ -59,7 +61,6 @@ absl::Status BuildResponse(const PipelineResult& result, const ResponseOptions& 
   int kept = 0;
   for (int index : order) {
     const PipelineSegment& seg = result.segments[index];
-    if (seg.score < options.score_threshold) continue;
     if (kept >= options.max_segments) break;
     cv::Mat mask;
     if (!ids.empty()) {
