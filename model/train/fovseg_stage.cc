@@ -265,6 +265,86 @@ absl::Status Resume(const std::string& latest, MaskClassifier& classifier,
   return absl::OkStatus();
 }
 
+// What the stage's periodic steps (validation, checkpoints) read and write.
+struct FovSegRun {
+  const v1::TrainConfig& c;
+  DataParallel& dp;
+  const BaseWeights& base;
+  MaskClassifier& classifier;
+  std::optional<FgaSegHead>& head;
+  FovSegTrainer& trainer;
+  const ValidationSet& validation;
+  TrainLog& log;
+  const std::vector<std::string>& training_vocabulary;
+  const std::vector<std::string>& templates;
+  const MaskClassifierConfig& classifier_config;
+  const fs::path out;
+  const std::string latest;                           // out/latest.json
+  nlohmann::json metrics = nlohmann::json::object();  // the last validation's
+};
+
+// Validates the model as it is now (chief only; nothing without a validation split) and
+// logs the metrics, which the next checkpoint records.
+absl::Status Evaluate(FovSegRun& run) {
+  if (run.validation.images == nullptr || !run.dp.is_chief()) return absl::OkStatus();
+  PipelineInfo info;
+  info.model_name = run.c.model().preset();
+  std::optional<DenseHeadRunner> runner;
+  if (run.head) {
+    runner.emplace(*run.head, SeenVocabulary(run.training_vocabulary), FusionOptions());
+  }
+  FovSegPipeline pipeline(run.classifier, run.base.device, info, run.base.generator, {},
+                          std::move(runner));
+  absl::StatusOr<nlohmann::json> report = ValidatePanoptic(pipeline, run.validation);
+  if (!report.ok()) return report.status();
+  run.metrics = *report;
+  nlohmann::json line = run.metrics;
+  line["step"] = run.trainer.step();
+  line["eval"] = true;
+  line["stage"] = "fovseg";
+  run.log.Write(line);
+  std::cerr << "ovseg-train: step " << run.trainer.step() << " validation " << run.metrics.dump()
+            << "\n";
+  return absl::OkStatus();
+}
+
+// Writes the checkpoint and the optimiser state (chief only), points latest.json at them,
+// and submits the checkpoint to servers when the config says so and the gate passes.
+absl::Status Save(FovSegRun& run, const std::string& reason) {
+  if (!run.dp.is_chief()) return absl::OkStatus();
+  const std::string name = absl::StrCat("fovseg-step", run.trainer.step(), ".safetensors");
+  CheckpointMetadata m;
+  m.preset = run.c.model().preset();
+  m.clip_sha256 = run.base.clip_sha256;
+  m.mask_generator_sha256 = run.base.generator_sha256;
+  m.classifier = run.classifier_config;
+  m.step = run.trainer.step();
+  m.training_vocabulary = run.training_vocabulary;
+  m.prompt_templates = run.templates;
+  m.eval_metrics_json = run.metrics.dump();
+  const std::string path = (run.out / name).string();
+  absl::Status s = run.head ? WriteCheckpointWithFgaSeg(path, run.classifier, *run.head, m)
+                            : WriteCheckpoint(path, run.classifier, m);
+  if (!s.ok()) return s;
+  const std::string state =
+      (run.out / absl::StrCat("state-step", run.trainer.step(), ".pt")).string();
+  if (s = run.trainer.SaveState(state); !s.ok()) return s;
+  const nlohmann::json j = {{"step", run.trainer.step()}, {"checkpoint", path}, {"state", state}};
+  std::ofstream((run.latest + ".partial")) << j.dump() << "\n";
+  fs::rename(run.latest + ".partial", run.latest);
+  std::cerr << "ovseg-train: " << reason << " checkpoint " << path << "\n";
+  const v1::SubmitConfig& submit = run.c.submit();
+  if (submit.servers().empty() && submit.drop_dir().empty()) return absl::OkStatus();
+  const std::string gate = submit.gate_metric().empty() ? "PQ" : submit.gate_metric();
+  if (run.validation.images != nullptr &&
+      !(run.metrics.contains(gate) && run.metrics[gate].get<double>() >= submit.min_value())) {
+    std::cerr << "ovseg-train: " << name << " not submitted: " << gate << " below "
+              << submit.min_value() << "\n";
+    return absl::OkStatus();
+  }
+  return Submit(submit, path);
+}
+
 }  // namespace
 
 absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
@@ -358,58 +438,19 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
       ChiefProgress(dp, "ovseg-train fovseg", steps - trainer.step());
   const absl::Time start = absl::Now();
   int64_t images = 0;
-  nlohmann::json metrics = nlohmann::json::object();
-  auto evaluate = [&]() -> absl::Status {
-    if (validation.images == nullptr || !dp.is_chief()) return absl::OkStatus();
-    PipelineInfo info;
-    info.model_name = c.model().preset();
-    std::optional<DenseHeadRunner> runner;
-    if (head) runner.emplace(*head, SeenVocabulary(training_vocabulary), FusionOptions());
-    FovSegPipeline pipeline(classifier, base->device, info, base->generator, {}, std::move(runner));
-    absl::StatusOr<nlohmann::json> report = ValidatePanoptic(pipeline, validation);
-    if (!report.ok()) return report.status();
-    metrics = *report;
-    nlohmann::json line = metrics;
-    line["step"] = trainer.step();
-    line["eval"] = true;
-    line["stage"] = "fovseg";
-    log.Write(line);
-    std::cerr << "ovseg-train: step " << trainer.step() << " validation " << metrics.dump() << "\n";
-    return absl::OkStatus();
-  };
-  auto save = [&](const std::string& reason) -> absl::Status {
-    if (!dp.is_chief()) return absl::OkStatus();
-    const std::string name = absl::StrCat("fovseg-step", trainer.step(), ".safetensors");
-    CheckpointMetadata m;
-    m.preset = c.model().preset();
-    m.clip_sha256 = base->clip_sha256;
-    m.mask_generator_sha256 = base->generator_sha256;
-    m.classifier = classifier_config;
-    m.step = trainer.step();
-    m.training_vocabulary = training_vocabulary;
-    m.prompt_templates = *templates;
-    m.eval_metrics_json = metrics.dump();
-    const std::string path = (out / name).string();
-    absl::Status s = head ? WriteCheckpointWithFgaSeg(path, classifier, *head, m)
-                          : WriteCheckpoint(path, classifier, m);
-    if (!s.ok()) return s;
-    const std::string state = (out / absl::StrCat("state-step", trainer.step(), ".pt")).string();
-    if (s = trainer.SaveState(state); !s.ok()) return s;
-    const nlohmann::json j = {{"step", trainer.step()}, {"checkpoint", path}, {"state", state}};
-    std::ofstream((latest + ".partial")) << j.dump() << "\n";
-    fs::rename(latest + ".partial", latest);
-    std::cerr << "ovseg-train: " << reason << " checkpoint " << path << "\n";
-    const v1::SubmitConfig& submit = c.submit();
-    if (submit.servers().empty() && submit.drop_dir().empty()) return absl::OkStatus();
-    const std::string gate = submit.gate_metric().empty() ? "PQ" : submit.gate_metric();
-    if (validation.images != nullptr &&
-        !(metrics.contains(gate) && metrics[gate].get<double>() >= submit.min_value())) {
-      std::cerr << "ovseg-train: " << name << " not submitted: " << gate << " below "
-                << submit.min_value() << "\n";
-      return absl::OkStatus();
-    }
-    return Submit(submit, path);
-  };
+  FovSegRun run{c,
+                dp,
+                *base,
+                classifier,
+                head,
+                trainer,
+                validation,
+                log,
+                training_vocabulary,
+                *templates,
+                classifier_config,
+                out,
+                latest};
   while (trainer.step() < steps) {
     std::vector<TrainImage> batch;
     while (batch.size() < c.optimizer().batch_size()) {
@@ -447,19 +488,19 @@ absl::Status RunFovSegStage(const v1::TrainConfig& c, DataParallel& dp) {
     if (progress) progress->Advance(1, absl::StrFormat("loss %.3f", stats.loss));
     if (c.eval_every() > 0 && trainer.step() % static_cast<int64_t>(c.eval_every()) == 0 &&
         trainer.step() < steps) {
-      if (absl::Status s = evaluate(); !s.ok()) return s;
+      if (absl::Status s = Evaluate(run); !s.ok()) return s;
     }
     if (c.checkpoint_every() > 0 &&
         trainer.step() % static_cast<int64_t>(c.checkpoint_every()) == 0 &&
         trainer.step() < steps) {
-      if (absl::Status s = save("periodic"); !s.ok()) return s;
+      if (absl::Status s = Save(run, "periodic"); !s.ok()) return s;
     }
   }
   if (progress) progress->Finish();
   // Every rank ends with the chief's final checkpoint on disk.
   return dp.ChiefWrites([&] {
-    absl::Status s = evaluate();
-    return s.ok() ? save("final") : s;
+    absl::Status s = Evaluate(run);
+    return s.ok() ? Save(run, "final") : s;
   });
 }
 
