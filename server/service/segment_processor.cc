@@ -69,38 +69,42 @@ size_t SegmentProcessor::queue_depth() const {
 }
 
 absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
+  if (work->servable == nullptr) return absl::InternalError("request admitted without a model");
+  // The request takes its place in line first and is judged by that place: requests
+  // arriving together each see the others ahead of them, so they cannot all be admitted
+  // on the same short estimate. Refused, it leaves its place again.
+  const size_t ahead = preparing_.fetch_add(1) + (batcher_ ? batcher_->queue_size() : 0);
+  auto refuse = [this](absl::Status status) {
+    preparing_.fetch_sub(1);
+    return status;
+  };
   // Requests being decoded count against the same bound as those waiting for the model,
   // so overload is refused at the door instead of piling up in front of the decoder.
   const size_t limit = static_cast<size_t>(options_.batching.max_queue_size);
-  if (queue_depth() >= limit) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("queue full: ", queue_depth(),
-                     " requests waiting (batching.max_queue_size = ", limit, ")"));
+  if (ahead >= limit) {
+    return refuse(absl::ResourceExhaustedError(absl::StrCat(
+        "queue full: ", ahead, " requests waiting (batching.max_queue_size = ", limit, ")")));
   }
-  if (!io_pool_) return absl::UnavailableError("server is shutting down");
+  if (!io_pool_) return refuse(absl::UnavailableError("server is shutting down"));
   // Deadline-aware admission: refuse now what could only fail later.
-  const size_t ahead = queue_depth();
   const double wait = wait_.EstimateSeconds(ahead);
   if (options_.max_queue_seconds > 0 && wait > options_.max_queue_seconds) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
+    return refuse(absl::ResourceExhaustedError(absl::StrFormat(
         "server busy: an estimated %.2f s wait for the model (%d requests ahead) exceeds "
         "batching.max_queue_seconds = %g; retry later",
-        wait, ahead, options_.max_queue_seconds));
+        wait, ahead, options_.max_queue_seconds)));
   }
   const double left = absl::ToDoubleSeconds(work->deadline() - clock_->Now());
   if (wait > left) {
-    return absl::DeadlineExceededError(absl::StrFormat(
+    return refuse(absl::DeadlineExceededError(absl::StrFormat(
         "cannot finish before its deadline: an estimated %.2f s wait for the model (%d "
         "requests ahead), %.2f s left; refused without queueing",
-        wait, ahead, std::max(0.0, left)));
+        wait, ahead, std::max(0.0, left))));
   }
-  if (work->servable == nullptr) return absl::InternalError("request admitted without a model");
-  preparing_.fetch_add(1);
   SegmentWork* raw = work.release();
   if (!io_pool_->TrySchedule([this, raw] { Decode(std::unique_ptr<SegmentWork>(raw)); })) {
-    preparing_.fetch_sub(1);
     work.reset(raw);
-    return absl::UnavailableError("server is shutting down");
+    return refuse(absl::UnavailableError("server is shutting down"));
   }
   return absl::OkStatus();
 }
