@@ -111,14 +111,9 @@ absl::Status OvsegServer::InitModelLifecycle() {
   store_options.max_bytes = c.admin().max_checkpoint_bytes();
   store_options.keep_last = static_cast<int>(c.admin().keep_last());
   if (options_.checkpoint_loader) {
-    // An upload is stored only if it loads (run on the manager's thread: admin_service.cc).
-    store_options.validate = [loader = options_.checkpoint_loader](const std::string& path) {
-      try {
-        return loader(path).status();
-      } catch (const std::exception& e) {
-        return absl::InternalError(absl::StrCat("loading it threw: ", e.what()));
-      }
-    };
+    // An upload is stored only if it loads (checked on the manager's thread, created
+    // below before any upload can arrive: admin_service.cc).
+    store_options.validate = [this](const std::string& path) { return models_->CheckLoads(path); };
   }
   absl::StatusOr<std::unique_ptr<CheckpointStore>> store = CheckpointStore::Create(store_options);
   if (!store.ok()) return store.status();

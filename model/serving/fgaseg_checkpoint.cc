@@ -1,7 +1,5 @@
 #include "model/serving/fgaseg_checkpoint.h"
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "model/weights/strict_tensor_copy.h"
 
@@ -12,59 +10,6 @@ namespace {
 bool IsServingTensor(const std::string& name) { return name.rfind("proj.", 0) != 0; }
 
 }  // namespace
-
-std::string FgaSegConfigJson(const FgaSegConfig& c) {
-  return nlohmann::json{{"embed_dim", c.embed_dim},
-                        {"clip_width", c.clip_width},
-                        {"guidance_layers", c.guidance_layers},
-                        {"hidden_dim", c.hidden_dim},
-                        {"text_guidance_proj_dim", c.text_guidance_proj_dim},
-                        {"appearance_guidance_proj_dim", c.appearance_guidance_proj_dim},
-                        {"decoder_dims", c.decoder_dims},
-                        {"decoder_guidance_dims", c.decoder_guidance_dims},
-                        {"decoder_guidance_proj_dims", c.decoder_guidance_proj_dims},
-                        {"layers", c.layers},
-                        {"heads", c.heads},
-                        {"pooling", c.pooling},
-                        {"window", c.window},
-                        {"pad_len", c.pad_len},
-                        {"kernel_size", c.kernel_size},
-                        {"p2t_layers", c.p2t_layers},
-                        {"p2t_heads", c.p2t_heads},
-                        {"top_k", c.top_k}}
-      .dump();
-}
-
-absl::StatusOr<FgaSegConfig> ParseFgaSegConfigJson(const std::string& json) {
-  FgaSegConfig c;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(json);
-    auto get = [&](const char* key, auto* out) {
-      *out = j.at(key).get<std::decay_t<decltype(*out)>>();
-    };
-    get("embed_dim", &c.embed_dim);
-    get("clip_width", &c.clip_width);
-    get("guidance_layers", &c.guidance_layers);
-    get("hidden_dim", &c.hidden_dim);
-    get("text_guidance_proj_dim", &c.text_guidance_proj_dim);
-    get("appearance_guidance_proj_dim", &c.appearance_guidance_proj_dim);
-    get("decoder_dims", &c.decoder_dims);
-    get("decoder_guidance_dims", &c.decoder_guidance_dims);
-    get("decoder_guidance_proj_dims", &c.decoder_guidance_proj_dims);
-    get("layers", &c.layers);
-    get("heads", &c.heads);
-    get("pooling", &c.pooling);
-    get("window", &c.window);
-    get("pad_len", &c.pad_len);
-    get("kernel_size", &c.kernel_size);
-    get("p2t_layers", &c.p2t_layers);
-    get("p2t_heads", &c.p2t_heads);
-    get("top_k", &c.top_k);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("fgaseg_config: ", e.what()));
-  }
-  return c;
-}
 
 std::vector<std::pair<std::string, torch::Tensor>> FgaSegCheckpointTensors(FgaSegHead& head) {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;

@@ -1,8 +1,8 @@
 // The FGAseg head inside a trained checkpoint (fovseg_checkpoint.h): its serving tensors
 // under "fgaseg." (every parameter and buffer but the T2P branch's, which only training
 // uses, as the FiSeR predictor stays out) and its configuration as JSON in the
-// "fgaseg_config" metadata. A checkpoint without them has no dense head: the server then
-// offers MASK mode only.
+// "fgaseg_config" metadata (FgaSegConfigJson, checkpoint_metadata.h). A checkpoint without them has
+// no dense head: the server then offers MASK mode only.
 #ifndef OVSEG_MODEL_SERVING_FGASEG_CHECKPOINT_H_
 #define OVSEG_MODEL_SERVING_FGASEG_CHECKPOINT_H_
 
@@ -16,9 +16,6 @@
 #include "model/serving/fovseg_checkpoint.h"
 
 namespace ovseg {
-
-std::string FgaSegConfigJson(const FgaSegConfig& config);
-absl::StatusOr<FgaSegConfig> ParseFgaSegConfigJson(const std::string& json);
 
 // The head's serving tensors under their checkpoint names.
 std::vector<std::pair<std::string, torch::Tensor>> FgaSegCheckpointTensors(FgaSegHead& head);

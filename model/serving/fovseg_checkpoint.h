@@ -1,19 +1,8 @@
 // Trained FOV-Seg checkpoints (docs/design.md, "Formats"): a small safetensors file holding only
 // the trained tensors, under "classifier." the TeVA classifier's own parameters (TeVA,
 // adapter, void embedding, per-block f_q; never CLIP's frozen weights, never the FiSeR
-// predictor), with __metadata__ saying what they were trained on and for:
-//   format            "ovseg-checkpoint"
-//   format_version    "1"
-//   preset            model preset, e.g. "fovseg-vit-b16"
-//   clip_sha256       ClipWeightsFingerprint of the base CLIP
-//   mask_generator_sha256   of the frozen generator ("" when regions-only)
-//   classifier_config JSON: use_teva, teva_residual, use_adapter, adapter_hidden,
-//                     temperature
-//   step              training step
-//   training_vocabulary  JSON array of the labels seen in training (seen vs unseen)
-//   eval_metrics      JSON object of validation figures
-//   fgaseg_config     optional, JSON FgaSegConfig: present when the file also holds the
-//                     FGAseg head's tensors under "fgaseg." (fgaseg_checkpoint.h)
+// predictor), with __metadata__ saying what they were trained on and for
+// (checkpoint_metadata.h, which parses it without LibTorch).
 #ifndef OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_
 #define OVSEG_MODEL_SERVING_FOVSEG_CHECKPOINT_H_
 
@@ -26,28 +15,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "model/serving/checkpoint_metadata.h"
 #include "model/teva/mask_classifier.h"
 #include "model/weights/safetensors_file.h"
 
 namespace ovseg {
-
-inline constexpr char kCheckpointFormat[] = "ovseg-checkpoint";
-inline constexpr int kCheckpointFormatVersion = 1;
-
-struct CheckpointMetadata {
-  int format_version = kCheckpointFormatVersion;
-  std::string preset;
-  std::string clip_sha256;
-  std::string mask_generator_sha256;
-  MaskClassifierConfig classifier;
-  int64_t step = 0;
-  std::vector<std::string> training_vocabulary;
-  // The prompt templates the training embedded classes with (empty: not recorded, from
-  // before the field existed); serve with the same vocabulary.prompt_templates.
-  std::vector<std::string> prompt_templates;
-  std::string eval_metrics_json = "{}";
-  std::string fgaseg_config_json;  // "" when the checkpoint has no FGAseg head
-};
 
 inline constexpr char kFgaSegCheckpointPrefix[] = "fgaseg.";
 

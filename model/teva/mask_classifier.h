@@ -17,16 +17,9 @@
 #include <vector>
 
 #include "model/clip/clip_model.h"
+#include "model/teva/mask_classifier_config.h"
 
 namespace ovseg {
-
-struct MaskClassifierConfig {
-  bool use_teva = true;       // false: the plain MaskCLIP-style classifier (the baseline).
-  bool teva_residual = true;  // M^ = M + CrossAttn (default) or the literal M^ = CrossAttn.
-  bool use_adapter = true;
-  int64_t adapter_hidden = 16;
-  double temperature = 100.0;  // MaskCLIP's 1 / 0.01.
-};
 
 // Mask-Target cross-attention of one block: queries from mask tokens (width C), keys and
 // values from class embeddings (width E). How the output projection starts depends on the

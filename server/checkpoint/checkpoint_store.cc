@@ -14,8 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/client_text.h"
 #include "model/safetensors/safetensors_header.h"
-#include "server/common/client_text.h"
 
 namespace ovseg {
 namespace fs = std::filesystem;

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/client_text.h"
+#include "common/client_text.h"
 
 namespace ovseg {
 

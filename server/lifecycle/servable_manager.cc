@@ -87,8 +87,11 @@ absl::Status ServableManager::RestoreRecordedActive() {
 
 absl::StatusOr<std::string> ServableManager::ActivateNow(const std::string& name) {
   absl::StatusOr<std::string> path = options_.store->PathOf(name);
+  absl::StatusOr<v1::CheckpointInfo> info =
+      path.ok() ? options_.store->Info(name) : absl::StatusOr<v1::CheckpointInfo>(path.status());
   absl::StatusOr<ServableSnapshot> next =
-      !path.ok() ? absl::StatusOr<ServableSnapshot>(path.status()) : Build(name, *path);
+      info.ok() ? Build(name, *path, VersionIdOfDigest(info->sha256()), /*warm=*/true)
+                : absl::StatusOr<ServableSnapshot>(info.status());
   if (!next.ok()) {
     Report(name, next.status(), "");
     return next.status();
@@ -103,15 +106,14 @@ absl::StatusOr<std::string> ServableManager::ActivateNow(const std::string& name
 }
 
 absl::StatusOr<ServableSnapshot> ServableManager::Build(const std::string& name,
-                                                        const std::string& path) {
+                                                        const std::string& path,
+                                                        const std::string& version, bool warm) {
   if (!options_.load) {
     return absl::FailedPreconditionError(
         "the serving model cannot load checkpoints (it was built without a checkpoint loader)");
   }
-  absl::StatusOr<v1::CheckpointInfo> info = options_.store->Info(name);
-  if (!info.ok()) return info.status();
   // The exception boundary of a load: whatever a loader or a warm-up throws, an allocation
-  // failure included, is this activation's error, and the serving version is untouched.
+  // failure included, is this load's error, and the serving version is untouched.
   try {
     absl::StatusOr<ServingModel> model = options_.load(path);
     if (!model.ok()) return model.status();
@@ -119,9 +121,8 @@ absl::StatusOr<ServableSnapshot> ServableManager::Build(const std::string& name,
       return absl::InternalError(absl::StrCat("loading ", name, " gave no pipeline or encoder"));
     }
     options_.metrics->RecordCheckpointEvent(CheckpointEvent::kLoad);
-    auto servable = std::make_shared<const Servable>(VersionIdOfDigest(info->sha256()), name,
-                                                     *std::move(model));
-    if (options_.warm_up) {
+    auto servable = std::make_shared<const Servable>(version, name, *std::move(model));
+    if (warm && options_.warm_up) {
       if (absl::Status s = options_.warm_up(*servable); !s.ok()) {
         return absl::Status(s.code(), absl::StrCat("warm-up of ", name, ": ", s.message()));
       }
@@ -133,6 +134,10 @@ absl::StatusOr<ServableSnapshot> ServableManager::Build(const std::string& name,
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("loading ", name, ": ", e.what()));
   }
+}
+
+absl::Status ServableManager::CheckLoads(const std::string& path) {
+  return Build(path, path, /*version=*/"", /*warm=*/false).status();
 }
 
 void ServableManager::Swap(ServableSnapshot next) {

@@ -70,6 +70,11 @@ class ServableManager {
   // max_queued already waiting); the caller answers.
   bool RunInOrder(std::function<void()> task);
 
+  // Whether the file at `path` loads into this model, behind the same exception boundary
+  // as an activation; nothing is kept. For the store's check of an upload, which runs on
+  // the manager's thread (RunInOrder).
+  absl::Status CheckLoads(const std::string& path);
+
   // At start-up, before serving: activates the checkpoint the store recorded as active
   // (nothing when there is none). On failure the initial version keeps serving, the
   // record stays on disk for the next start, and the error is returned for the log.
@@ -81,8 +86,9 @@ class ServableManager {
  private:
   // Manager thread: load, warm up, swap, record.
   absl::StatusOr<std::string> ActivateNow(const std::string& name);
-  // Load and warm-up behind an exception boundary.
-  absl::StatusOr<ServableSnapshot> Build(const std::string& name, const std::string& path);
+  // Load (and, with `warm`, warm-up) behind the exception boundary.
+  absl::StatusOr<ServableSnapshot> Build(const std::string& name, const std::string& path,
+                                         const std::string& version, bool warm);
   void Swap(ServableSnapshot next);
   void Report(const std::string& name, const absl::Status& outcome, const std::string& version);
 

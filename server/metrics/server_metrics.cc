@@ -101,10 +101,11 @@ ServerMetrics::ServerMetrics()
                     .Help("Segment requests accepted and not yet answered.")
                     .Register(*registry_)
                     .Add({})),
-      checkpoint_events_(prometheus::BuildCounter()
-                             .Name("ovseg_checkpoint_events_total")
-                             .Help("Checkpoint loads, swaps and failures.")
-                             .Register(*registry_)),
+      checkpoint_events_(
+          prometheus::BuildCounter()
+              .Name("ovseg_checkpoint_events_total")
+              .Help("Checkpoint loads (activations and upload checks), swaps and failures.")
+              .Register(*registry_)),
       model_info_(prometheus::BuildGauge()
                       .Name("ovseg_model_info")
                       .Help("The serving model version (value 1; labels: its version id and the "

@@ -8,7 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/common/client_text.h"
+#include "common/client_text.h"
 #include "server/common/grpc_status.h"
 
 namespace ovseg {

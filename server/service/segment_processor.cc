@@ -109,22 +109,21 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
   return absl::OkStatus();
 }
 
+void SegmentProcessor::FailPreparing(std::unique_ptr<SegmentWork> work,
+                                     const absl::Status& status) {
+  preparing_.fetch_sub(1);
+  work->Fail(status);
+}
+
 void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
-  // Every way out of preparation leaves preparing_ once: a failure here, or Enqueue.
-  if (work->IsCancelled()) {
-    preparing_.fetch_sub(1);
-    return work->Fail(absl::CancelledError("cancelled before decode"));
-  }
-  if (clock_->Now() >= work->deadline()) {
-    preparing_.fetch_sub(1);
-    return work->Fail(absl::DeadlineExceededError("deadline expired before decode"));
-  }
+  if (work->IsCancelled())
+    return FailPreparing(std::move(work), absl::CancelledError("cancelled before decode"));
+  if (clock_->Now() >= work->deadline())
+    return FailPreparing(std::move(work),
+                         absl::DeadlineExceededError("deadline expired before decode"));
   const absl::Time start = clock_->Now();
   absl::StatusOr<ImageRgb8> rgb = DecodeImage(work->request->image(), options_.image_limits);
-  if (!rgb.ok()) {
-    preparing_.fetch_sub(1);
-    return work->Fail(rgb.status());
-  }
+  if (!rgb.ok()) return FailPreparing(std::move(work), rgb.status());
   work->image_width = rgb->width;
   work->image_height = rgb->height;
   const ShapeBucket& bucket = ChooseBucket(rgb->width, rgb->height, options_.buckets);
@@ -134,10 +133,7 @@ void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
     absl::StatusOr<RegionMasks> regions =
         DecodeRegions(work->request->regions(), work->image_width, work->image_height, bucket.width,
                       bucket.height);
-    if (!regions.ok()) {
-      preparing_.fetch_sub(1);
-      return work->Fail(regions.status());
-    }
+    if (!regions.ok()) return FailPreparing(std::move(work), regions.status());
     work->regions = *std::move(regions);
   }
   work->decode_seconds = Seconds(clock_->Now() - start);
@@ -154,25 +150,22 @@ void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
   SegmentWork* raw = work.release();
   if (!vocabulary_pool_->TrySchedule(
           [this, raw] { EncodeVocabulary(std::unique_ptr<SegmentWork>(raw)); })) {
-    preparing_.fetch_sub(1);
-    std::unique_ptr<SegmentWork>(raw)->Fail(absl::UnavailableError("server is shutting down"));
+    FailPreparing(std::unique_ptr<SegmentWork>(raw),
+                  absl::UnavailableError("server is shutting down"));
   }
 }
 
 void SegmentProcessor::EncodeVocabulary(std::unique_ptr<SegmentWork> work) {
-  if (work->IsCancelled()) {
-    preparing_.fetch_sub(1);
-    return work->Fail(absl::CancelledError("cancelled while its vocabulary waited to be encoded"));
-  }
+  if (work->IsCancelled())
+    return FailPreparing(
+        std::move(work),
+        absl::CancelledError("cancelled while its vocabulary waited to be encoded"));
   const absl::Time start = clock_->Now();
   absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocabulary =
       cache_->Get(*work->labels, work->servable->text_encoder());
   work->vocabulary_seconds = Seconds(clock_->Now() - start);
   metrics_->ObserveStage(Stage::kVocabulary, work->vocabulary_seconds);
-  if (!vocabulary.ok()) {
-    preparing_.fetch_sub(1);
-    return work->Fail(vocabulary.status());
-  }
+  if (!vocabulary.ok()) return FailPreparing(std::move(work), vocabulary.status());
   work->vocabulary = *std::move(vocabulary);
   Enqueue(std::move(work));
 }

@@ -66,7 +66,9 @@ class SegmentProcessor {
   void Decode(std::unique_ptr<SegmentWork> work);
   // Encodes a vocabulary that was not cached (vocabulary thread), then batches the work.
   void EncodeVocabulary(std::unique_ptr<SegmentWork> work);
+  // The two ways out of preparation; each leaves preparing_ once.
   void Enqueue(std::unique_ptr<SegmentWork> work);
+  void FailPreparing(std::unique_ptr<SegmentWork> work, const absl::Status& status);
   void ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> batch);
   // One servable's share of a batch.
   void RunOn(const Servable& servable, std::vector<std::unique_ptr<SegmentWork>> works);

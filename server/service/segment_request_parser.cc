@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/client_text.h"
+#include "common/client_text.h"
 #include "server/image/image_decoder.h"
 #include "server/service/api_enums.h"
 #include "server/service/request_memory.h"

@@ -1,6 +1,6 @@
-// Bounded quoting of client text in errors (server/common/client_text.h) and the cap on
+// Bounded quoting of client text in errors (common/client_text.h) and the cap on
 // every status message (server/common/grpc_status.h).
-#include "server/common/client_text.h"
+#include "common/client_text.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // The LibTorch-side benchmark programs (build/bench/; figures in docs/benchmarks.md), as
 // functions: their code compiles once, as one unity file of the ovseg_model_benches
 // library, and each program's main (bench/model/*_main.cc) stays LibTorch-free.
-#ifndef OVSEG_BENCH_MODEL_MODEL_BENCHES_H_
-#define OVSEG_BENCH_MODEL_MODEL_BENCHES_H_
+#ifndef OVSEG_MODEL_BENCH_MODEL_BENCHES_H_
+#define OVSEG_MODEL_BENCH_MODEL_BENCHES_H_
 
 namespace ovseg {
 
@@ -13,4 +13,4 @@ int RunFgaSegBench(int argc, char** argv);
 
 }  // namespace ovseg
 
-#endif  // OVSEG_BENCH_MODEL_MODEL_BENCHES_H_
+#endif  // OVSEG_MODEL_BENCH_MODEL_BENCHES_H_

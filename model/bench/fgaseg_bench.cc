@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "bench/model/model_benches.h"
+#include "model/bench/model_benches.h"
 #include "model/fgaseg/fgaseg_head.h"
 #include "server/common/process_tuning.h"
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "bench/model/model_benches.h"
+#include "model/bench/model_benches.h"
 #include "model/mask2former/deformable_attention.h"
 #include "model/mask2former/mask2former_loss.h"
 #include "model/mask2former/mask2former_model.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/model/model_benches.h"
+#include "model/bench/model_benches.h"
 #include "model/clip/clip_model.h"
 #include "model/clip/clip_text_encoder.h"
 #include "model/clip/clip_tokenizer.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/model/model_benches.h"
+#include "model/bench/model_benches.h"
 #include "model/teva/mask_classifier.h"
 
 namespace ovseg {

@@ -2,8 +2,8 @@
 // wrong without echoing a megabyte back (gRPC carries the message in trailing metadata,
 // whose limit a long echo overflows, turning a precise error into RESOURCE_EXHAUSTED).
 // Stateless; thread-safe.
-#ifndef OVSEG_SERVER_COMMON_CLIENT_TEXT_H_
-#define OVSEG_SERVER_COMMON_CLIENT_TEXT_H_
+#ifndef OVSEG_COMMON_CLIENT_TEXT_H_
+#define OVSEG_COMMON_CLIENT_TEXT_H_
 
 #include <cstddef>
 #include <string>
@@ -26,4 +26,4 @@ inline constexpr size_t kMaxStatusMessageBytes = 1024;
 
 }  // namespace ovseg
 
-#endif  // OVSEG_SERVER_COMMON_CLIENT_TEXT_H_
+#endif  // OVSEG_COMMON_CLIENT_TEXT_H_
