@@ -6,14 +6,20 @@
 # generated protobuf sources and the tokenizer library come from build/).
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #   targets: safetensors_header image_header image_decode coco_rle region
-#            segment_request server_config
+#            segment_request server_config checkpoint_metadata
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors_header image_header image_decode coco_rle region
-                                       segment_request server_config)
+                                       segment_request server_config checkpoint_metadata)
+# clang and its libFuzzer runtime, from Debian, when missing.
+if ! dpkg-query -W -f='${Status}' clang libclang-rt-dev 2>/dev/null | grep -q "install ok installed.*install ok installed"; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+    --no-install-recommends clang libclang-rt-dev
+fi
 [ -f build/proto/gen/ovseg/v1/segmentation.pb.cc ] || { echo "fuzz: run scripts/build.sh first"; exit 1; }
 out=build-fuzz
 mkdir -p "$out"
@@ -26,12 +32,14 @@ declare -A sources libs corpus
 sources[safetensors_header]="model/safetensors/safetensors_header.cc"
 sources[image_header]="server/image/image_header.cc"
 sources[image_decode]="server/image/image_decoder.cc server/image/jpeg_decoder.cc server/image/image_header.cc ${pb[0]}"
-sources[coco_rle]="server/encode/coco_rle.cc"
-sources[region]="server/image/region_decoder.cc server/encode/coco_rle.cc server/image/image_header.cc ${pb[0]}"
+sources[coco_rle]="common/coco_rle.cc"
+sources[region]="server/image/region_decoder.cc common/coco_rle.cc server/image/image_header.cc ${pb[0]}"
 sources[segment_request]="server/service/segment_request_parser.cc server/service/request_memory.cc
   server/vocabulary/label_set.cc server/image/image_decoder.cc server/image/jpeg_decoder.cc
   server/image/image_header.cc server/config/config_loader.cc server/config/prompt_template_check.cc
-  server/common/client_text.cc server/common/sha256.cc ${pb[*]}"
+  common/client_text.cc common/sha256.cc ${pb[*]}"
+sources[checkpoint_metadata]="model/serving/checkpoint_metadata.cc model/safetensors/safetensors_header.cc
+  common/client_text.cc"
 sources[server_config]="server/config/config_loader.cc server/config/prompt_template_check.cc ${pb[*]}"
 for t in image_decode region segment_request; do libs[$t]="$opencv -ljpeg"; done
 libs[segment_request]+=" build/model/libovseg_clip_text.a -lz -lcrypto"

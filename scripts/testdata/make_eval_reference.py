@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test vectors for train/eval: small COCO-panoptic and semantic datasets with the scores
+"""Test vectors for evaluation/: small COCO-panoptic and semantic datasets with the scores
 that the reference implementations give them.
 
 PQ comes from cocodataset/panopticapi's own pq_compute (pass its checkout with
