@@ -35,6 +35,7 @@ sources[image_decode]="server/image/image_decoder.cc server/image/jpeg_decoder.c
 sources[coco_rle]="common/coco_rle.cc"
 sources[region]="server/image/region_decoder.cc common/coco_rle.cc server/image/image_header.cc ${pb[0]}"
 sources[segment_request]="server/service/segment_request_parser.cc server/service/request_memory.cc
+  server/service/api_enums.cc
   server/vocabulary/label_set.cc server/image/image_decoder.cc server/image/jpeg_decoder.cc
   server/image/image_header.cc server/config/config_loader.cc server/config/prompt_template_check.cc
   common/client_text.cc common/sha256.cc ${pb[*]}"
