@@ -86,8 +86,12 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
         "queue full: ", ahead, " requests waiting (batching.max_queue_size = ", limit, ")")));
   }
   if (!io_pool_) return refuse(absl::UnavailableError("server is shutting down"));
-  // Deadline-aware admission: refuse now what could only fail later.
-  const double wait = wait_.EstimateSeconds(ahead);
+  // Deadline-aware admission: refuse now what could only fail later. A request that finds
+  // the server idle is always admitted: the estimate comes from batches measured earlier,
+  // perhaps under other load (a swap's warm-up, another process), and only batches that
+  // run can correct it; refusing on it while idle would refuse forever.
+  const bool idle = ahead == 0 && wait_.Idle();
+  const double wait = idle ? 0 : wait_.EstimateSeconds(ahead);
   if (options_.max_queue_seconds > 0 && wait > options_.max_queue_seconds) {
     return refuse(absl::ResourceExhaustedError(absl::StrFormat(
         "server busy: an estimated %.2f s wait for the model (%d requests ahead) exceeds "
@@ -217,10 +221,12 @@ void SegmentProcessor::RunOn(const Servable& servable,
     }
     requests.push_back(std::move(r));
   }
+  const int size = static_cast<int>(works.size());
+  wait_.BatchStarted(size);
   const absl::Time compute_start = clock_->Now();
   std::vector<absl::StatusOr<PipelineResult>> results = servable.pipeline().Run(requests);
   const double compute = Seconds(clock_->Now() - compute_start);
-  wait_.RecordBatch(compute);
+  wait_.RecordBatch(compute, size);
   requests.clear();
   for (auto& work : works) work->ReleaseModelInputs();
   metrics_->ObserveStage(Stage::kCompute, compute);

@@ -1,24 +1,54 @@
 #include "server/service/wait_estimator.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace ovseg {
 
 WaitEstimator::WaitEstimator(int max_batch_size, int batch_threads)
-    : max_batch_size_(std::max(1, max_batch_size)), batch_threads_(std::max(1, batch_threads)) {}
+    : max_batch_size_(std::max(1, max_batch_size)),
+      batch_threads_(std::max(1, batch_threads)),
+      seconds_by_size_(max_batch_size_ + 1, 0.0) {}
 
-void WaitEstimator::RecordBatch(double seconds) {
+void WaitEstimator::BatchStarted(int size) {
   absl::MutexLock lock(&mu_);
-  batch_seconds_ = measured_ ? 0.8 * batch_seconds_ + 0.2 * seconds : seconds;
-  measured_ = true;
+  running_.insert(std::clamp(size, 1, max_batch_size_));
+}
+
+void WaitEstimator::RecordBatch(double seconds, int size) {
+  size = std::clamp(size, 1, max_batch_size_);
+  absl::MutexLock lock(&mu_);
+  if (auto it = running_.find(size); it != running_.end()) running_.erase(it);
+  double& average = seconds_by_size_[size];
+  average = average > 0 ? 0.8 * average + 0.2 * seconds : seconds;
+}
+
+bool WaitEstimator::Idle() const {
+  absl::MutexLock lock(&mu_);
+  return running_.empty();
+}
+
+double WaitEstimator::BatchSecondsLocked(int size) const {
+  if (seconds_by_size_[size] > 0) return seconds_by_size_[size];
+  int nearest = 0;
+  for (int k = 1; k <= max_batch_size_; ++k) {
+    if (seconds_by_size_[k] > 0 &&
+        (nearest == 0 || std::abs(k - size) < std::abs(nearest - size))) {
+      nearest = k;
+    }
+  }
+  return nearest == 0 ? 0 : seconds_by_size_[nearest] * size / nearest;
 }
 
 double WaitEstimator::EstimateSeconds(size_t queued) const {
   absl::MutexLock lock(&mu_);
-  if (!measured_) return 0;
-  const size_t batches = (queued + 1 + max_batch_size_ - 1) / max_batch_size_;
-  const double rounds = static_cast<double>(batches) / batch_threads_ + 1.0;
-  return rounds * batch_seconds_;
+  const size_t full_batches = queued / max_batch_size_;
+  const int own = static_cast<int>(queued % max_batch_size_) + 1;
+  double seconds =
+      static_cast<double>(full_batches) * BatchSecondsLocked(max_batch_size_) / batch_threads_ +
+      BatchSecondsLocked(own);
+  for (int size : running_) seconds += BatchSecondsLocked(size) / batch_threads_;
+  return seconds;
 }
 
 }  // namespace ovseg

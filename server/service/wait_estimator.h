@@ -3,11 +3,14 @@
 // cannot finish before its deadline is answered at once instead of occupying the queue
 // and running after its client has given up (the hardening issue's F8: at 64 clients,
 // 18.6 s of a 21 s median was queueing, and requests past their deadline still ran).
-// Thread-safe.
+// Batch time depends on the batch's size (a lone request costs a fraction of a full
+// batch), so it is measured per size. Thread-safe.
 #ifndef OVSEG_SERVER_SERVICE_WAIT_ESTIMATOR_H_
 #define OVSEG_SERVER_SERVICE_WAIT_ESTIMATOR_H_
 
 #include <cstddef>
+#include <set>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 
@@ -18,22 +21,33 @@ class WaitEstimator {
   // max_batch_size >= 1 requests per model call, batch_threads >= 1 calls at a time.
   WaitEstimator(int max_batch_size, int batch_threads);
 
-  // One model call took `seconds`. Kept as an exponential moving average (weight 0.2 on
-  // the newest), so the estimate follows load and model swaps within a few batches.
-  void RecordBatch(double seconds);
+  // A model call of `size` requests starts; every BatchStarted is followed by one
+  // RecordBatch of the same size when it ends.
+  void BatchStarted(int size);
+  // A model call of `size` requests took `seconds`. Kept per size as an exponential moving
+  // average (weight 0.2 on the newest), so the estimate follows load and model swaps
+  // within a few batches.
+  void RecordBatch(double seconds, int size);
+
+  // Whether no model call is running.
+  bool Idle() const;
 
   // Seconds until a request that finds `queued` requests ahead of it (decoding or
-  // waiting) is computed: the batches ahead of it and its own, shared by the batch
-  // threads, plus one more for the batch the model may be running now. 0 before any
-  // batch was measured (nothing to go on: admit).
+  // waiting) is computed: the full batches ahead of it and its own batch, shared by the
+  // batch threads, plus the batches running now. 0 before any batch was measured
+  // (nothing to go on: admit).
   double EstimateSeconds(size_t queued) const;
 
  private:
+  // The measured time of a batch of `size`, or, unmeasured, the nearest measured size's
+  // scaled linearly; 0 when nothing is measured.
+  double BatchSecondsLocked(int size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const int max_batch_size_;
   const int batch_threads_;
   mutable absl::Mutex mu_;
-  double batch_seconds_ ABSL_GUARDED_BY(mu_) = 0;
-  bool measured_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<double> seconds_by_size_ ABSL_GUARDED_BY(mu_);  // [size]; 0: not measured
+  std::multiset<int> running_ ABSL_GUARDED_BY(mu_);           // sizes of running calls
 };
 
 }  // namespace ovseg

@@ -6,13 +6,23 @@
 
 namespace ovseg::testing {
 
+void FakeSegmentationPipeline::set_compute_delay(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  options_.compute_delay = delay;
+}
+
 std::vector<absl::StatusOr<PipelineResult>> FakeSegmentationPipeline::Run(
     absl::Span<const PipelineRequest> batch) {
   const int n = batches_.fetch_add(1);
   if (n == 0 && options_.warmup_delay > absl::ZeroDuration()) {
     absl::SleepFor(options_.warmup_delay);
   }
-  if (options_.compute_delay > absl::ZeroDuration()) absl::SleepFor(options_.compute_delay);
+  absl::Duration delay;
+  {
+    absl::MutexLock lock(&mu_);
+    delay = options_.compute_delay;
+  }
+  if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
   {
     absl::MutexLock lock(&mu_);
     batch_sizes_.push_back(static_cast<int>(batch.size()));

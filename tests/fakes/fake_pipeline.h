@@ -31,13 +31,16 @@ class FakeSegmentationPipeline : public SegmentationPipeline {
   std::vector<absl::StatusOr<PipelineResult>> Run(absl::Span<const PipelineRequest> batch) override;
   PipelineInfo Info() const override;
 
+  // Changes the per-batch delay from the next batch on (the model got slower or faster).
+  void set_compute_delay(absl::Duration delay);
+
   int batches() const { return batches_.load(); }
   std::vector<int> batch_sizes() const;
 
  private:
-  Options options_;
-  std::atomic<int> batches_{0};
   mutable absl::Mutex mu_;
+  Options options_;  // compute_delay is guarded by mu_
+  std::atomic<int> batches_{0};
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
 };
 

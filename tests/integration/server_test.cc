@@ -294,6 +294,22 @@ TEST(ServerTest, RequestsThatCannotMeetTheirDeadlineAreRefusedAtOnce) {
   }
 }
 
+// The estimate comes from batches measured earlier; when the model gets faster (the load
+// that slowed it is gone) and the old estimate says no, only requests that run can
+// correct it. Refusing on it while idle refused every request for good (found by the
+// soak benchmark: 0 answers in 30 s on an idle server).
+TEST(ServerTest, AnIdleServerAdmitsAndCorrectsAStaleEstimate) {
+  Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 }",
+                          {.compute_delay = absl::Milliseconds(1500)});
+  ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());  // measured: 1.5 s
+  h.pipeline->set_compute_delay(absl::Milliseconds(20));
+  OvsegClient client({"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Seconds(1)});
+  for (int i = 0; i < 5; ++i) {
+    const absl::StatusOr<v1::SegmentResponse> r = client.Segment(Request(Jpeg(64, 64), {"a"}));
+    EXPECT_TRUE(r.ok()) << "request " << i << ": " << r.status();
+  }
+}
+
 TEST(ServerTest, QueueOverflowIsResourceExhausted) {
   Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 max_queue_size: 2 }",
                           {.compute_delay = absl::Milliseconds(200)});

@@ -11,23 +11,44 @@ TEST(WaitEstimatorTest, NothingMeasuredAdmitsEverything) {
   EXPECT_EQ(wait.EstimateSeconds(1000), 0.0);
 }
 
-TEST(WaitEstimatorTest, BatchesAheadPlusTheRunningOne) {
+TEST(WaitEstimatorTest, FullBatchesAheadThenItsOwnBatchAtItsSize) {
   WaitEstimator wait(4, 1);
-  wait.RecordBatch(0.5);
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0), 1.0);  // its own batch + the running one
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(3), 1.0);  // the 4 fit one batch
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(4), 1.5);
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(11), 2.0);
+  wait.RecordBatch(0.5, 4);  // nothing else measured: a batch of k costs k/4 of it
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0), 0.125);  // alone in its batch
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(3), 0.5);    // the 4 fit one batch
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(4), 0.625);  // one full batch, then its own
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(11), 1.5);   // two full, then its own of 4
   WaitEstimator two_threads(4, 2);
-  two_threads.RecordBatch(0.5);
-  EXPECT_DOUBLE_EQ(two_threads.EstimateSeconds(11), 1.25);  // 3 batches on 2 threads
+  two_threads.RecordBatch(0.5, 4);
+  EXPECT_DOUBLE_EQ(two_threads.EstimateSeconds(11), 1.0);  // the two full ones side by side
+}
+
+TEST(WaitEstimatorTest, MeasuredSizesAreUsedAsMeasured) {
+  WaitEstimator wait(8, 1);
+  wait.RecordBatch(2.0, 8);
+  wait.RecordBatch(0.4, 1);
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0), 0.4);  // a lone request: its own measurement
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(7), 2.0);
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(2), 1.2);  // 3: nearest measured is 1, scaled
+}
+
+TEST(WaitEstimatorTest, RunningBatchesAddTheirTimeAndIdleSaysWhetherAnyRuns) {
+  WaitEstimator wait(4, 1);
+  wait.RecordBatch(0.5, 4);
+  EXPECT_TRUE(wait.Idle());
+  wait.BatchStarted(4);
+  EXPECT_FALSE(wait.Idle());
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0), 0.625);  // the running batch, then its own
+  wait.RecordBatch(0.5, 4);
+  EXPECT_TRUE(wait.Idle());
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0), 0.125);
 }
 
 TEST(WaitEstimatorTest, FollowsTheMeasuredBatchTime) {
   WaitEstimator wait(1, 1);
-  wait.RecordBatch(1.0);
-  for (int i = 0; i < 30; ++i) wait.RecordBatch(0.1);
-  EXPECT_NEAR(wait.EstimateSeconds(0), 0.2, 0.01);
+  wait.RecordBatch(1.0, 1);
+  for (int i = 0; i < 30; ++i) wait.RecordBatch(0.1, 1);
+  EXPECT_NEAR(wait.EstimateSeconds(0), 0.1, 0.01);
 }
 
 }  // namespace
