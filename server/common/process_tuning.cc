@@ -21,6 +21,17 @@ void ApplyServingProcessTuning() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+bool FreedMemoryTrimmer::MaybeTrim() {
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = absl::Now();
+    if (now - last_ < interval_) return false;
+    last_ = now;
+  }
+  malloc_trim(0);
+  return true;
+}
+
 namespace {
 
 int LinuxPolicy(CpuPolicy policy) {

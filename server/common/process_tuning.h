@@ -4,6 +4,9 @@
 #define OVSEG_SERVER_COMMON_PROCESS_TUNING_H_
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace ovseg {
 
@@ -15,6 +18,24 @@ namespace ovseg {
 // - absl::Mutex: Debian builds abseil without NDEBUG, which leaves the lock-order cycle
 //   detector on for every lock. Tests keep it; serving turns it off.
 void ApplyServingProcessTuning();
+
+// Hands freed heap memory back to the kernel (glibc's malloc_trim), at most once per
+// `interval`. The thresholds above keep up to 64 MiB of free heap per arena for speed, and
+// glibc keeps one arena per busy thread (up to 8 per core), so after peaks a serving
+// process holds hundreds of megabytes it no longer uses; trimming now and then bounds
+// that at the cost of one round of page faults per interval. Thread-safe; MaybeTrim is
+// cheap when it does not trim.
+class FreedMemoryTrimmer {
+ public:
+  explicit FreedMemoryTrimmer(absl::Duration interval) : interval_(interval) {}
+  // Trims if `interval` has passed since the last trim. Returns whether it trimmed.
+  bool MaybeTrim();
+
+ private:
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
 
 enum class CpuPolicy {
   kBatch,   // SCHED_BATCH: a woken thread does not preempt a running one.

@@ -91,7 +91,7 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
   // perhaps under other load (a swap's warm-up, another process), and only batches that
   // run can correct it; refusing on it while idle would refuse forever.
   const bool idle = ahead == 0 && wait_.Idle();
-  const double wait = idle ? 0 : wait_.EstimateSeconds(ahead);
+  const double wait = idle ? 0 : wait_.EstimateSeconds(ahead, clock_->Now());
   if (options_.max_queue_seconds > 0 && wait > options_.max_queue_seconds) {
     return refuse(absl::ResourceExhaustedError(absl::StrFormat(
         "server busy: an estimated %.2f s wait for the model (%d requests ahead) exceeds "
@@ -199,6 +199,7 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
     RunOn(*servable, std::move(part));
     batch = std::move(rest);
   }
+  trimmer_.MaybeTrim();
 }
 
 void SegmentProcessor::RunOn(const Servable& servable,
@@ -222,8 +223,8 @@ void SegmentProcessor::RunOn(const Servable& servable,
     requests.push_back(std::move(r));
   }
   const int size = static_cast<int>(works.size());
-  wait_.BatchStarted(size);
   const absl::Time compute_start = clock_->Now();
+  wait_.BatchStarted(size, compute_start);
   std::vector<absl::StatusOr<PipelineResult>> results = servable.pipeline().Run(requests);
   const double compute = Seconds(clock_->Now() - compute_start);
   wait_.RecordBatch(compute, size);

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "server/batching/batcher.h"
 #include "server/common/clock.h"
+#include "server/common/process_tuning.h"
 #include "server/common/thread_pool.h"
 #include "server/image/image_decoder.h"
 #include "server/image/shape_bucket.h"
@@ -85,6 +86,9 @@ class SegmentProcessor {
   // vocabulary): they count against the queue bound like those waiting for the model.
   std::atomic<size_t> preparing_{0};
   WaitEstimator wait_;
+  // Batch thread, after each batch: freed memory back to the kernel every 10 s at most,
+  // so RSS follows the load down after peaks (docs/hardening.md, "Soak").
+  FreedMemoryTrimmer trimmer_{absl::Seconds(10)};
 };
 
 }  // namespace ovseg

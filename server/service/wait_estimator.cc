@@ -10,15 +10,19 @@ WaitEstimator::WaitEstimator(int max_batch_size, int batch_threads)
       batch_threads_(std::max(1, batch_threads)),
       seconds_by_size_(max_batch_size_ + 1, 0.0) {}
 
-void WaitEstimator::BatchStarted(int size) {
+void WaitEstimator::BatchStarted(int size, absl::Time now) {
   absl::MutexLock lock(&mu_);
-  running_.insert(std::clamp(size, 1, max_batch_size_));
+  running_.push_back({std::clamp(size, 1, max_batch_size_), now});
 }
 
 void WaitEstimator::RecordBatch(double seconds, int size) {
   size = std::clamp(size, 1, max_batch_size_);
   absl::MutexLock lock(&mu_);
-  if (auto it = running_.find(size); it != running_.end()) running_.erase(it);
+  // The earliest-started call of this size is the one that ended (one batch thread runs
+  // one call at a time, and calls of a size end in the order they start closely enough).
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [size](const Running& r) { return r.size == size; });
+  if (it != running_.end()) running_.erase(it);
   double& average = seconds_by_size_[size];
   average = average > 0 ? 0.8 * average + 0.2 * seconds : seconds;
 }
@@ -40,14 +44,17 @@ double WaitEstimator::BatchSecondsLocked(int size) const {
   return nearest == 0 ? 0 : seconds_by_size_[nearest] * size / nearest;
 }
 
-double WaitEstimator::EstimateSeconds(size_t queued) const {
+double WaitEstimator::EstimateSeconds(size_t queued, absl::Time now) const {
   absl::MutexLock lock(&mu_);
   const size_t full_batches = queued / max_batch_size_;
   const int own = static_cast<int>(queued % max_batch_size_) + 1;
   double seconds =
       static_cast<double>(full_batches) * BatchSecondsLocked(max_batch_size_) / batch_threads_ +
       BatchSecondsLocked(own);
-  for (int size : running_) seconds += BatchSecondsLocked(size) / batch_threads_;
+  for (const Running& r : running_) {
+    const double left = BatchSecondsLocked(r.size) - absl::ToDoubleSeconds(now - r.start);
+    seconds += std::max(0.0, left) / batch_threads_;
+  }
   return seconds;
 }
 

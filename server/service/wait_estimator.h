@@ -9,10 +9,10 @@
 #define OVSEG_SERVER_SERVICE_WAIT_ESTIMATOR_H_
 
 #include <cstddef>
-#include <set>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace ovseg {
 
@@ -21,9 +21,9 @@ class WaitEstimator {
   // max_batch_size >= 1 requests per model call, batch_threads >= 1 calls at a time.
   WaitEstimator(int max_batch_size, int batch_threads);
 
-  // A model call of `size` requests starts; every BatchStarted is followed by one
+  // A model call of `size` requests starts at `now`; every BatchStarted is followed by one
   // RecordBatch of the same size when it ends.
-  void BatchStarted(int size);
+  void BatchStarted(int size, absl::Time now);
   // A model call of `size` requests took `seconds`. Kept per size as an exponential moving
   // average (weight 0.2 on the newest), so the estimate follows load and model swaps
   // within a few batches.
@@ -32,11 +32,11 @@ class WaitEstimator {
   // Whether no model call is running.
   bool Idle() const;
 
-  // Seconds until a request that finds `queued` requests ahead of it (decoding or
-  // waiting) is computed: the full batches ahead of it and its own batch, shared by the
-  // batch threads, plus the batches running now. 0 before any batch was measured
-  // (nothing to go on: admit).
-  double EstimateSeconds(size_t queued) const;
+  // Seconds from `now` until a request that finds `queued` requests ahead of it (decoding
+  // or waiting) is computed: what is left of the batches running now, the full batches
+  // ahead of it and its own batch, shared by the batch threads. 0 before any batch was
+  // measured (nothing to go on: admit).
+  double EstimateSeconds(size_t queued, absl::Time now) const;
 
  private:
   // The measured time of a batch of `size`, or, unmeasured, the nearest measured size's
@@ -47,7 +47,11 @@ class WaitEstimator {
   const int batch_threads_;
   mutable absl::Mutex mu_;
   std::vector<double> seconds_by_size_ ABSL_GUARDED_BY(mu_);  // [size]; 0: not measured
-  std::multiset<int> running_ ABSL_GUARDED_BY(mu_);           // sizes of running calls
+  struct Running {
+    int size;
+    absl::Time start;
+  };
+  std::vector<Running> running_ ABSL_GUARDED_BY(mu_);  // the model calls running now
 };
 
 }  // namespace ovseg
