@@ -8,7 +8,8 @@ namespace ovseg {
 WaitEstimator::WaitEstimator(int max_batch_size, int batch_threads)
     : max_batch_size_(std::max(1, max_batch_size)),
       batch_threads_(std::max(1, batch_threads)),
-      seconds_by_size_(max_batch_size_ + 1, 0.0) {}
+      seconds_by_size_(max_batch_size_ + 1, 0.0),
+      deviation_by_size_(max_batch_size_ + 1, 0.0) {}
 
 void WaitEstimator::BatchStarted(int size, absl::Time now) {
   absl::MutexLock lock(&mu_);
@@ -24,7 +25,13 @@ void WaitEstimator::RecordBatch(double seconds, int size) {
                          [size](const Running& r) { return r.size == size; });
   if (it != running_.end()) running_.erase(it);
   double& average = seconds_by_size_[size];
-  average = average > 0 ? 0.8 * average + 0.2 * seconds : seconds;
+  double& deviation = deviation_by_size_[size];
+  if (average > 0) {
+    deviation = 0.8 * deviation + 0.2 * std::abs(seconds - average);
+    average = 0.8 * average + 0.2 * seconds;
+  } else {
+    average = seconds;
+  }
 }
 
 bool WaitEstimator::Idle() const {
@@ -33,7 +40,8 @@ bool WaitEstimator::Idle() const {
 }
 
 double WaitEstimator::BatchSecondsLocked(int size) const {
-  if (seconds_by_size_[size] > 0) return seconds_by_size_[size];
+  auto expected = [this](int k) { return seconds_by_size_[k] + 2 * deviation_by_size_[k]; };
+  if (seconds_by_size_[size] > 0) return expected(size);
   int nearest = 0;
   for (int k = 1; k <= max_batch_size_; ++k) {
     if (seconds_by_size_[k] > 0 &&
@@ -41,13 +49,17 @@ double WaitEstimator::BatchSecondsLocked(int size) const {
       nearest = k;
     }
   }
-  return nearest == 0 ? 0 : seconds_by_size_[nearest] * size / nearest;
+  return nearest == 0 ? 0 : expected(nearest) * size / nearest;
 }
 
 double WaitEstimator::EstimateSeconds(size_t queued, absl::Time now) const {
   absl::MutexLock lock(&mu_);
   const size_t full_batches = queued / max_batch_size_;
-  const int own = static_cast<int>(queued % max_batch_size_) + 1;
+  // Its own batch: at its place's size on an idle model, where it forms at once; behind
+  // running or queued work it forms later, after more requests have joined it, so it is
+  // costed full (the soak found smaller guesses admitting requests that then ran late).
+  const bool alone = queued == 0 && running_.empty();
+  const int own = alone ? 1 : max_batch_size_;
   double seconds =
       static_cast<double>(full_batches) * BatchSecondsLocked(max_batch_size_) / batch_threads_ +
       BatchSecondsLocked(own);

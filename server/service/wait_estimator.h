@@ -24,9 +24,12 @@ class WaitEstimator {
   // A model call of `size` requests starts at `now`; every BatchStarted is followed by one
   // RecordBatch of the same size when it ends.
   void BatchStarted(int size, absl::Time now);
-  // A model call of `size` requests took `seconds`. Kept per size as an exponential moving
-  // average (weight 0.2 on the newest), so the estimate follows load and model swaps
-  // within a few batches.
+  // A model call of `size` requests took `seconds`. Kept per size as exponential moving
+  // averages (weight 0.2 on the newest) of the time and of its absolute deviation, so the
+  // estimate follows load and model swaps within a few batches. A batch's expected time is
+  // the average plus twice the deviation: an estimate a batch seldom exceeds, since a
+  // request admitted on it must finish before its deadline (the soak found the plain
+  // average admitting a quarter of its requests into lateness).
   void RecordBatch(double seconds, int size);
 
   // Whether no model call is running.
@@ -34,19 +37,21 @@ class WaitEstimator {
 
   // Seconds from `now` until a request that finds `queued` requests ahead of it (decoding
   // or waiting) is computed: what is left of the batches running now, the full batches
-  // ahead of it and its own batch, shared by the batch threads. 0 before any batch was
-  // measured (nothing to go on: admit).
+  // ahead of it and its own batch (full too, unless the model is idle: others join it
+  // while it waits), shared by the batch threads. 0 before any batch was measured
+  // (nothing to go on: admit).
   double EstimateSeconds(size_t queued, absl::Time now) const;
 
  private:
-  // The measured time of a batch of `size`, or, unmeasured, the nearest measured size's
-  // scaled linearly; 0 when nothing is measured.
+  // The expected time of a batch of `size` (average + 2 deviations), or, unmeasured, the
+  // nearest measured size's scaled linearly; 0 when nothing is measured.
   double BatchSecondsLocked(int size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_batch_size_;
   const int batch_threads_;
   mutable absl::Mutex mu_;
-  std::vector<double> seconds_by_size_ ABSL_GUARDED_BY(mu_);  // [size]; 0: not measured
+  std::vector<double> seconds_by_size_ ABSL_GUARDED_BY(mu_);    // [size]; 0: not measured
+  std::vector<double> deviation_by_size_ ABSL_GUARDED_BY(mu_);  // [size]
   struct Running {
     int size;
     absl::Time start;

@@ -13,25 +13,27 @@ TEST(WaitEstimatorTest, NothingMeasuredAdmitsEverything) {
   EXPECT_EQ(wait.EstimateSeconds(1000, kNow), 0.0);
 }
 
-TEST(WaitEstimatorTest, FullBatchesAheadThenItsOwnBatchAtItsSize) {
+TEST(WaitEstimatorTest, FullBatchesAheadThenItsOwnFullOneUnlessTheModelIsIdle) {
   WaitEstimator wait(4, 1);
   wait.RecordBatch(0.5, 4);  // nothing else measured: a batch of k costs k/4 of it
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.125);  // alone in its batch
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.125);  // idle: alone in its batch
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(1, kNow), 0.5);    // others will join it
   EXPECT_DOUBLE_EQ(wait.EstimateSeconds(3, kNow), 0.5);    // the 4 fit one batch
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(4, kNow), 0.625);  // one full batch, then its own
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(11, kNow), 1.5);   // two full, then its own of 4
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(4, kNow), 1.0);    // one full batch, then its own
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(11, kNow), 1.5);   // two full, then its own
   WaitEstimator two_threads(4, 2);
   two_threads.RecordBatch(0.5, 4);
-  EXPECT_DOUBLE_EQ(two_threads.EstimateSeconds(11, kNow), 1.0);  // the two full ones side by side
+  EXPECT_DOUBLE_EQ(two_threads.EstimateSeconds(11, kNow), 1.0);  // the two full side by side
 }
 
 TEST(WaitEstimatorTest, MeasuredSizesAreUsedAsMeasured) {
   WaitEstimator wait(8, 1);
   wait.RecordBatch(2.0, 8);
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.25);  // unmeasured 1: scaled from 8
   wait.RecordBatch(0.4, 1);
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.4);  // a lone request: its own measurement
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.4);  // a lone request: as measured
   EXPECT_DOUBLE_EQ(wait.EstimateSeconds(7, kNow), 2.0);
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(2, kNow), 1.2);  // 3: nearest measured is 1, scaled
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(8, kNow), 4.0);
 }
 
 TEST(WaitEstimatorTest, RunningBatchesAddWhatIsLeftOfThemAndIdleSaysWhetherAnyRuns) {
@@ -40,10 +42,10 @@ TEST(WaitEstimatorTest, RunningBatchesAddWhatIsLeftOfThemAndIdleSaysWhetherAnyRu
   EXPECT_TRUE(wait.Idle());
   wait.BatchStarted(4, kNow);
   EXPECT_FALSE(wait.Idle());
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.625);  // the running batch, then its own
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 1.0);  // the running batch, then its own
   // What is left of the running batch: 0.2 s into it, 0.3 s; past its time, nothing.
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow + absl::Milliseconds(200)), 0.425);
-  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow + absl::Seconds(3)), 0.125);
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow + absl::Milliseconds(200)), 0.8);
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow + absl::Seconds(3)), 0.5);
   wait.RecordBatch(0.5, 4);
   EXPECT_TRUE(wait.Idle());
   EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.125);
@@ -52,8 +54,16 @@ TEST(WaitEstimatorTest, RunningBatchesAddWhatIsLeftOfThemAndIdleSaysWhetherAnyRu
 TEST(WaitEstimatorTest, FollowsTheMeasuredBatchTime) {
   WaitEstimator wait(1, 1);
   wait.RecordBatch(1.0, 1);
-  for (int i = 0; i < 30; ++i) wait.RecordBatch(0.1, 1);
+  for (int i = 0; i < 40; ++i) wait.RecordBatch(0.1, 1);
   EXPECT_NEAR(wait.EstimateSeconds(0, kNow), 0.1, 0.01);
+}
+
+TEST(WaitEstimatorTest, VaryingBatchTimesAreEstimatedAboveTheirAverage) {
+  WaitEstimator wait(1, 1);
+  for (int i = 0; i < 40; ++i) wait.RecordBatch(i % 2 ? 1.2 : 0.8, 1);
+  // Average about 1.0, deviation about 0.2: an estimate near 1.4 s, above most batches.
+  EXPECT_GT(wait.EstimateSeconds(0, kNow), 1.3);
+  EXPECT_LT(wait.EstimateSeconds(0, kNow), 1.5);
 }
 
 }  // namespace
