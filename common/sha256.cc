@@ -31,6 +31,10 @@ std::string Sha256::HexDigest() {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
 }
 
+bool IsSha256Hex(absl::string_view text) {
+  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == text.npos;
+}
+
 std::string Sha256Hex(absl::string_view data) {
   Sha256 hasher;
   hasher.Update(data);

@@ -28,6 +28,8 @@ class Sha256 {
 };
 
 std::string Sha256Hex(absl::string_view data);
+// Whether `text` has a digest's form: 64 lowercase hex digits.
+bool IsSha256Hex(absl::string_view text);
 // The digest of a whole file, read in 1 MiB pieces.
 absl::StatusOr<std::string> Sha256HexOfFile(const std::string& path);
 

@@ -17,8 +17,6 @@
 //       --image_dir DIR --labels "a,b,c" [--clients 64] [--seconds 600] [--deadline_s 2]
 //       [--backoff_ms 100]
 // docs/benchmarks.md records its figures ("Soak").
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -42,6 +40,7 @@
 #include "client/admin_client.h"
 #include "client/ovseg_client.h"
 #include "google/protobuf/stubs/logging.h"
+#include "server/common/process_memory.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "host:port of a running ovseg-server");
 ABSL_FLAG(int, pid, 0, "the server's process id, for its RSS (0: not sampled)");
@@ -174,13 +173,7 @@ class Record {
   std::vector<Outcome> outcomes_;
 };
 
-double RssMiB(int pid) {
-  if (pid <= 0) return 0;
-  std::ifstream statm(absl::StrCat("/proc/", pid, "/statm"));
-  double pages_total = 0, pages_resident = 0;
-  if (!(statm >> pages_total >> pages_resident)) return 0;
-  return pages_resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
-}
+double RssMiB(int pid) { return pid > 0 ? ProcessResidentBytes(pid) / (1 << 20) : 0; }
 
 std::vector<std::string> ReadImages(const std::string& dir) {
   std::vector<std::string> paths;
@@ -336,8 +329,9 @@ int Main() {
     ok = intended(o);
     if (!ok) ++unintended;
     if (o.code == absl::StatusCode::kOk) ok_seconds.push_back(o.seconds);
-    const bool refusal = o.code == absl::StatusCode::kResourceExhausted ||
-                         (o.code == absl::StatusCode::kDeadlineExceeded && o.seconds < kRefusalSeconds);
+    const bool refusal =
+        o.code == absl::StatusCode::kResourceExhausted ||
+        (o.code == absl::StatusCode::kDeadlineExceeded && o.seconds < kRefusalSeconds);
     if (Kinds()[o.kind].valid && refusal) refused_seconds.push_back(o.seconds);
     if (Kinds()[o.kind].valid && o.code == absl::StatusCode::kDeadlineExceeded && !refusal) ++late;
   }

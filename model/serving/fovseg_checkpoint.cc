@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/client_text.h"
+#include "common/sha256.h"
 #include "model/weights/strict_tensor_copy.h"
 
 namespace ovseg {
@@ -14,9 +15,7 @@ constexpr char kClassifierPrefix[] = "classifier.";
 // A digest from the file as errors show it: bare when it has a digest's form, else
 // quoted and bounded (the file is untrusted).
 std::string DigestText(const std::string& digest) {
-  const bool hex =
-      digest.size() == 64 && digest.find_first_not_of("0123456789abcdef") == std::string::npos;
-  return hex ? digest : QuoteClientText(digest);
+  return IsSha256Hex(digest) ? digest : QuoteClientText(digest);
 }
 
 }  // namespace

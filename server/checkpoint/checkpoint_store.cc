@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/client_text.h"
+#include "common/sha256.h"
 #include "model/safetensors/safetensors_header.h"
 
 namespace ovseg {
@@ -23,11 +24,6 @@ namespace {
 
 absl::Status Errno(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
-}
-
-bool IsHexDigest(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(),
-                                       [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
 absl::Status FsyncPath(const std::string& path, int flags) {
@@ -158,7 +154,7 @@ absl::StatusOr<std::unique_ptr<CheckpointUpload>> CheckpointStore::BeginUpload(
         absl::StrCat("metadata.size_bytes ", metadata.size_bytes(),
                      ": must be in [8, admin.max_checkpoint_bytes = ", options_.max_bytes, "]"));
   }
-  if (!IsHexDigest(metadata.sha256())) {
+  if (!IsSha256Hex(metadata.sha256())) {
     return absl::InvalidArgumentError("metadata.sha256: expected 64 lowercase hex digits");
   }
   if (fs::exists(fs::path(options_.directory) / metadata.name())) {

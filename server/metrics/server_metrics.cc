@@ -1,9 +1,8 @@
 #include "server/metrics/server_metrics.h"
 
 #include <prometheus/text_serializer.h>
-#include <unistd.h>
 
-#include <fstream>
+#include "server/common/process_memory.h"
 
 namespace ovseg {
 namespace {
@@ -117,7 +116,7 @@ ServerMetrics::ServerMetrics()
   }
   for (const char* event : {"load", "swap", "failure"}) checkpoint_events_.Add({{"event", event}});
   AddGaugeCallback("ovseg_process_resident_memory_bytes", "Resident set size of the server.",
-                   ProcessResidentBytes);
+                   [] { return ProcessResidentBytes(); });
 }
 
 void ServerMetrics::RecordRequest(const std::string& method, absl::StatusCode code,
@@ -166,13 +165,6 @@ std::string ServerMetrics::Serialize() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : callbacks_->Collect()) families.push_back(std::move(f));
   return prometheus::TextSerializer().Serialize(families);
-}
-
-double ProcessResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  double pages_total = 0, pages_resident = 0;
-  if (!(statm >> pages_total >> pages_resident)) return 0;
-  return pages_resident * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace ovseg

@@ -68,9 +68,6 @@ class ServerMetrics {
   prometheus::Gauge* model_info_gauge_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
-// Resident set size of this process in bytes (from /proc/self/statm), 0 if unavailable.
-double ProcessResidentBytes();
-
 }  // namespace ovseg
 
 #endif  // OVSEG_SERVER_METRICS_SERVER_METRICS_H_

@@ -8,8 +8,7 @@ namespace ovseg {
 WaitEstimator::WaitEstimator(int max_batch_size, int batch_threads)
     : max_batch_size_(std::max(1, max_batch_size)),
       batch_threads_(std::max(1, batch_threads)),
-      seconds_by_size_(max_batch_size_ + 1, 0.0),
-      deviation_by_size_(max_batch_size_ + 1, 0.0) {}
+      by_size_(max_batch_size_ + 1) {}
 
 void WaitEstimator::BatchStarted(int size, absl::Time now) {
   absl::MutexLock lock(&mu_);
@@ -24,13 +23,12 @@ void WaitEstimator::RecordBatch(double seconds, int size) {
   auto it = std::find_if(running_.begin(), running_.end(),
                          [size](const Running& r) { return r.size == size; });
   if (it != running_.end()) running_.erase(it);
-  double& average = seconds_by_size_[size];
-  double& deviation = deviation_by_size_[size];
-  if (average > 0) {
-    deviation = 0.8 * deviation + 0.2 * std::abs(seconds - average);
-    average = 0.8 * average + 0.2 * seconds;
+  Measured& m = by_size_[size];
+  if (m.average > 0) {
+    m.deviation = 0.8 * m.deviation + 0.2 * std::abs(seconds - m.average);
+    m.average = 0.8 * m.average + 0.2 * seconds;
   } else {
-    average = seconds;
+    m.average = seconds;
   }
 }
 
@@ -40,11 +38,11 @@ bool WaitEstimator::Idle() const {
 }
 
 double WaitEstimator::BatchSecondsLocked(int size) const {
-  auto expected = [this](int k) { return seconds_by_size_[k] + 2 * deviation_by_size_[k]; };
-  if (seconds_by_size_[size] > 0) return expected(size);
+  auto expected = [this](int k) { return by_size_[k].average + 2 * by_size_[k].deviation; };
+  if (by_size_[size].average > 0) return expected(size);
   int nearest = 0;
   for (int k = 1; k <= max_batch_size_; ++k) {
-    if (seconds_by_size_[k] > 0 &&
+    if (by_size_[k].average > 0 &&
         (nearest == 0 || std::abs(k - size) < std::abs(nearest - size))) {
       nearest = k;
     }

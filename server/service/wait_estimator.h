@@ -50,8 +50,11 @@ class WaitEstimator {
   const int max_batch_size_;
   const int batch_threads_;
   mutable absl::Mutex mu_;
-  std::vector<double> seconds_by_size_ ABSL_GUARDED_BY(mu_);    // [size]; 0: not measured
-  std::vector<double> deviation_by_size_ ABSL_GUARDED_BY(mu_);  // [size]
+  struct Measured {
+    double average = 0;    // seconds; 0: not measured
+    double deviation = 0;  // seconds
+  };
+  std::vector<Measured> by_size_ ABSL_GUARDED_BY(mu_);  // [size]
   struct Running {
     int size;
     absl::Time start;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "model/safetensors/safetensors_header.h"
+#include "server/common/process_memory.h"
 #include "server/config/config_loader.h"
 #include "server/config/prompt_template_check.h"
 #include "server/metrics/server_metrics.h"
