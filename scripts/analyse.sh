@@ -2,16 +2,19 @@
 # FOV-Seg's stage analysis of a model on the synthetic world's validation split
 # (docs/analysis.md): serves it on a private port and runs `ovseg-eval analyse` (end to
 # end, oracle mask generator, oracle classifier, proposal recall, CLIP alone on crops).
-#   scripts/analyse.sh [--checkpoint F] [--out DIR] [-- extra ovseg-eval flags]
-# Defaults: the embedded demo model (models/demo/), data/demo/synth/val (made by
+#   scripts/analyse.sh [--config F] [--checkpoint F] [--out DIR] [-- extra ovseg-eval flags]
+# Defaults: configs/server.pbtxt serving the embedded demo model (models/demo/), its
+# checkpoint, data/demo/synth/val (made by
 # scripts/train_demo.sh, or: build/tools/ovseg-synth --out data/demo/synth --train 4000
 # --val 500 --seed 1), out/analysis/. The report is DIR/analysis.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+config=configs/server.pbtxt
 checkpoint=models/demo/fovseg.safetensors
 out=out/analysis
 while (($#)); do
   case $1 in
+    --config) config=$2; shift 2 ;;
     --checkpoint) checkpoint=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --) shift; break ;;
@@ -24,7 +27,7 @@ mkdir -p "$out"
 port=$((50100 + RANDOM % 800))
 sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" \
     -e "s|127.0.0.1:50051|127.0.0.1:$port|" -e 's|metrics_address: .*|metrics_address: "none"|' \
-    configs/server.pbtxt > "$out/server.pbtxt"
+    "$config" > "$out/server.pbtxt"
 build/server/ovseg-server --config "$out/server.pbtxt" > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2> /dev/null || true' EXIT

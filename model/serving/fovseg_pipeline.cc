@@ -8,6 +8,7 @@
 #include "model/clip/clip_preprocess.h"
 #include "model/maskformer/postprocess.h"
 #include "model/teva/crop_classifier.h"
+#include "model/teva/objectness_ensemble.h"
 
 namespace ovseg {
 namespace {
@@ -120,6 +121,7 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
       max_proposals_(std::max(1, options.max_proposals)),
       default_mode_(options.default_mode),
       crop_weight_(options.crop_ensemble_weight),
+      objectness_weight_(options.objectness_weight),
       crop_size_(options.crop_size),
       teva_cache_(options.teva_cache_bytes),
       device_(device),
@@ -381,6 +383,11 @@ void FovSegPipeline::ClassifyProposals(absl::Span<const PipelineRequest> batch, 
     if (crop_weight_ > 0 && n > 0) {
       work.class_logits[i] = WithCropEnsemble(
           pixels[k], proposals[k], in.class_embeddings[k].narrow(0, 0, t), work.class_logits[i]);
+    }
+    // Client regions have no objectness: the classifier's void stays theirs.
+    if (objectness_weight_ > 0 && scores[k].defined()) {
+      work.class_logits[i] =
+          WithObjectnessLogProbabilities(work.class_logits[i], scores[k], objectness_weight_);
     }
     work.full_masks[i] = proposals[k];
     work.objectness[i] = scores[k];

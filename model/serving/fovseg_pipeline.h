@@ -40,6 +40,9 @@ struct FovSegPipelineOptions {
   // geometrically with this weight on the crops (1: the crops alone name the classes;
   // void stays the mask classifier's). 0: mask tokens only, as FOV-Seg.
   double crop_ensemble_weight = 0;
+  // ModelConfig.objectness_weight: > 0 blends the generator's objectness into each
+  // generated proposal's void (model/teva/objectness_ensemble.h), after the crop ensemble.
+  double objectness_weight = 0;
   // CLIP's input side for the crops (its configured image_size), pixels.
   int64_t crop_size = 224;
   // What HeadMode::kDefault means (ModelConfig.default_head_mode): kMask or kFused;
@@ -115,6 +118,7 @@ class FovSegPipeline : public SegmentationPipeline {
   int max_proposals_;
   HeadMode default_mode_;
   double crop_weight_;
+  double objectness_weight_;
   int64_t crop_size_;
   TevaTargetCache teva_cache_;
   torch::Device device_;

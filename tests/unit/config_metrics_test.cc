@@ -101,6 +101,8 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   c = ParseServerConfig("model { crop_ensemble_weight: -0.1 }", "x");
   EXPECT_NE(c.status().message().find("model.crop_ensemble_weight"), std::string::npos)
       << c.status();
+  c = ParseServerConfig("model { objectness_weight: 1.5 }", "x");
+  EXPECT_NE(c.status().message().find("model.objectness_weight"), std::string::npos) << c.status();
   c = ParseServerConfig("model { max_proposals: 5000 }", "x");
   EXPECT_NE(c.status().message().find("model.max_proposals"), std::string::npos) << c.status();
   c = ParseServerConfig("listen_address: \"0.0.0.0:50051\"", "x");

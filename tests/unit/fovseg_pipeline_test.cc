@@ -218,6 +218,36 @@ TEST(FovSegPipelineTest, WithoutGeneratorRegionsAreRequired) {
   EXPECT_EQ(out[0].status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// With objectness_weight 1 a generated proposal's mass on the classes is the generator's
+// objectness (model/teva/objectness_ensemble.h): the fake's two proposals score 1.0 and
+// 0.1, so their instance scores summed over the classes stand 10 : 1.
+TEST(FovSegPipelineTest, ObjectnessWeightTakesVoidFromTheGenerator) {
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
+  PipelineRequest r;
+  r.image = &image;
+  r.vocabulary = Vocabulary(3);
+  r.is_thing.assign(3, true);
+  r.task = SegmentTask::kInstance;
+  r.params.score_threshold = 0.0f;
+  r.params.max_segments = 100;
+  auto mass_ratio = [&](double weight) {
+    FovSegPipelineOptions options;
+    options.max_proposals = 2;
+    options.objectness_weight = weight;
+    FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{},
+                            std::make_shared<FakeMaskGenerator>(2), options);
+    const auto out = pipeline.Run({r});
+    EXPECT_TRUE(out[0].ok()) << out[0].status();
+    double left = 0, right = 0;  // proposal 0 covers the left half, proposal 1 the right
+    for (const PipelineSegment& s : out[0]->segments) {
+      (s.soft_mask[static_cast<size_t>(32 * 64 + 8)] > 128 ? left : right) += s.score;
+    }
+    return right / left;
+  };
+  EXPECT_NEAR(mass_ratio(1.0), 0.1, 0.005);
+  EXPECT_GT(std::abs(mass_ratio(0.0) - 0.1), 0.05);
+}
+
 // With crop_ensemble_weight 1 the classes of a region are CLIP's on its masked crop (void
 // stays the mask classifier's); with 0 no crop is classified.
 TEST(FovSegPipelineTest, CropEnsembleNamesRegionsFromTheirMaskedCrops) {
