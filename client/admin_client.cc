@@ -44,7 +44,7 @@ absl::StatusOr<v1::CheckpointInfo> OvsegAdminClient::Submit(const std::string& p
   }
   writer->WritesDone();
   const grpc::Status s = writer->Finish();
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return response.checkpoint();
 }
 
@@ -53,7 +53,7 @@ absl::StatusOr<std::vector<v1::CheckpointInfo>> OvsegAdminClient::List() {
   Prepare(&context);
   v1::ListCheckpointsResponse response;
   const grpc::Status s = stub_->ListCheckpoints(&context, v1::ListCheckpointsRequest(), &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return std::vector<v1::CheckpointInfo>(response.checkpoints().begin(),
                                          response.checkpoints().end());
 }
@@ -65,7 +65,7 @@ absl::StatusOr<std::string> OvsegAdminClient::Activate(const std::string& name) 
   request.set_name(name);
   v1::ActivateCheckpointResponse response;
   const grpc::Status s = stub_->ActivateCheckpoint(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return response.model_version();
 }
 

@@ -1,6 +1,8 @@
 #include "client/ovseg_client.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
+#include "common/retry_advice.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace ovseg {
@@ -8,6 +10,19 @@ namespace ovseg {
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+absl::Status FromGrpcCall(const grpc::Status& status, const grpc::ClientContext& context) {
+  absl::Status converted = FromGrpcStatus(status);
+  if (converted.ok()) return converted;
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(kRetryPushbackKey);
+  int64_t ms = 0;
+  if (it != trailers.end() &&
+      absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &ms) && ms > 0) {
+    converted = WithRetryAfter(std::move(converted), absl::Milliseconds(ms));
+  }
+  return converted;
 }
 
 OvsegClient::OvsegClient(const ClientOptions& options) : options_(options) {
@@ -37,7 +52,7 @@ absl::StatusOr<v1::SegmentResponse> OvsegClient::Segment(const v1::SegmentReques
   if (!request_id.empty()) context.AddMetadata("x-request-id", request_id);
   v1::SegmentResponse response;
   grpc::Status s = stub_->Segment(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return response;
 }
 
@@ -49,7 +64,7 @@ absl::StatusOr<v1::RegisterVocabularyResponse> OvsegClient::RegisterVocabulary(
   for (const std::string& l : labels) request.add_labels()->set_name(l);
   v1::RegisterVocabularyResponse response;
   grpc::Status s = stub_->RegisterVocabulary(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return response;
 }
 
@@ -58,7 +73,7 @@ absl::StatusOr<v1::GetModelInfoResponse> OvsegClient::GetModelInfo() {
   Prepare(&context);
   v1::GetModelInfoResponse response;
   grpc::Status s = stub_->GetModelInfo(&context, v1::GetModelInfoRequest(), &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return response;
 }
 
@@ -70,7 +85,7 @@ absl::StatusOr<std::string> OvsegClient::Health(const std::string& service) {
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;
   grpc::Status s = stub->Check(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  if (!s.ok()) return FromGrpcCall(s, context);
   return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
 }
 

@@ -47,6 +47,9 @@ class OvsegClient {
 
 // grpc::Status -> absl::Status (same code numbering).
 absl::Status FromGrpcStatus(const grpc::Status& status);
+// The same for a finished call, with the server's retry advice ("grpc-retry-pushback-ms"
+// in its trailing metadata) attached: read it with RetryAfterOf (common/retry_advice.h).
+absl::Status FromGrpcCall(const grpc::Status& status, const grpc::ClientContext& context);
 
 }  // namespace ovseg
 

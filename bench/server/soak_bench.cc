@@ -1,9 +1,10 @@
 // Benchmark (not a test): a soak. Against a running server (scripts/soak.sh starts the
 // demo one), --clients clients, each on its own channel, send Segment requests back to
-// back for --seconds, each with a --deadline_s deadline, pausing about --backoff_ms after
-// an error; a --invalid_fraction of them are malformed in one of several ways. At 40% of
-// the run --swap_checkpoint is uploaded and activated, at 70% --rollback_checkpoint (the
-// version served before, uploaded at the start) is activated again. Prints, every
+// back for --seconds, each with a --deadline_s deadline, pausing after an error as the
+// server's retry advice says (else about --backoff_ms); a --invalid_fraction of them are malformed
+// in one of several ways. At 40% of the run --swap_checkpoint is uploaded and activated, at 70%
+// --rollback_checkpoint (the version served before, uploaded at the start) is activated again.
+// Prints, every
 // --interval_s, answers per second and the server's RSS (/proc/--pid/statm); at the end
 // the throughput, latency quantiles, every outcome by cause, whether it was intended, and
 // RSS growth after --warmup_s.
@@ -15,7 +16,7 @@
 //   build/bench/soak_bench --server 127.0.0.1:50051 --pid PID --admin_token_file F
 //       --swap_checkpoint A.safetensors --rollback_checkpoint B.safetensors
 //       --image_dir DIR --labels "a,b,c" [--clients 64] [--seconds 600] [--deadline_s 2]
-//       [--backoff_ms 100]
+//       [--backoff_ms 100] [--follow_retry_advice true]
 // docs/benchmarks.md records its figures ("Soak").
 #include <algorithm>
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -39,6 +41,7 @@
 #include "absl/time/clock.h"
 #include "client/admin_client.h"
 #include "client/ovseg_client.h"
+#include "common/retry_advice.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/common/process_memory.h"
 
@@ -54,6 +57,9 @@ ABSL_FLAG(int, seconds, 600, "length of the run");
 ABSL_FLAG(double, deadline_s, 2, "deadline of every request");
 ABSL_FLAG(double, invalid_fraction, 0.2, "share of malformed requests");
 ABSL_FLAG(double, backoff_ms, 100, "a client's mean pause after a refused or failed request");
+ABSL_FLAG(bool, follow_retry_advice, true,
+          "after a refusal with the server's retry advice (grpc-retry-pushback-ms), wait that "
+          "long (plus up to 50% jitter) instead of --backoff_ms");
 ABSL_FLAG(int, interval_s, 30, "seconds between progress lines");
 ABSL_FLAG(int, warmup_s, 60, "RSS growth is measured from the first sample after this");
 
@@ -269,13 +275,19 @@ int Main() {
                              : static_cast<int>(rng() % kValidKinds);
         const v1::SegmentRequest r = Build(kind, images[rng() % images.size()], labels, rng);
         const absl::Time sent = absl::Now();
-        const absl::StatusCode code = client.Segment(r).status().code();
+        const absl::Status status = client.Segment(r).status();
+        const absl::StatusCode code = status.code();
         record.Add({kind, code, absl::ToDoubleSeconds(absl::Now() - sent), absl::Now()});
-        // Refused or failed, a client waits a little before its next request, as a gRPC
-        // client with a retry policy does; without it the refusals alone (thousands a
-        // second) would be the load.
+        // Refused or failed, a client waits before its next request, as a gRPC client with
+        // a retry policy does: as long as the server's retry advice says (plus up to half
+        // again, so that clients refused together do not return together), else about
+        // --backoff_ms. Without it the refusals alone (thousands a second) are the load.
         if (code != absl::StatusCode::kOk) {
-          absl::SleepFor(absl::Milliseconds(absl::GetFlag(FLAGS_backoff_ms) * (0.5 + unit(rng))));
+          const std::optional<absl::Duration> advised =
+              absl::GetFlag(FLAGS_follow_retry_advice) ? RetryAfterOf(status) : std::nullopt;
+          absl::SleepFor(
+              advised ? *advised * (1 + 0.5 * unit(rng))
+                      : absl::Milliseconds(absl::GetFlag(FLAGS_backoff_ms) * (0.5 + unit(rng))));
         }
       }
     });

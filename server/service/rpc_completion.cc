@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/retry_advice.h"
 #include "server/common/grpc_status.h"
 
 namespace ovseg {
@@ -22,6 +24,7 @@ std::string RequestIdOf(grpc::CallbackServerContext* context) {
 RpcCompletion::RpcCompletion(const RpcObservers& observers, grpc::CallbackServerContext* context,
                              std::string method, std::function<void()> serialize)
     : observers_(observers),
+      context_(context),
       reactor_(context->DefaultReactor()),
       serialize_(std::move(serialize)),
       method_(std::move(method)),
@@ -33,6 +36,11 @@ RpcCompletion::RpcCompletion(const RpcObservers& observers, grpc::CallbackServer
 grpc::ServerUnaryReactor* RpcCompletion::Finish(const absl::Status& status, nlohmann::json fields) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
   observers_.metrics->RecordRequest(method_, status.code(), seconds);
+  if (const std::optional<absl::Duration> after = RetryAfterOf(status)) {
+    const int64_t ms = absl::ToInt64Milliseconds(*after);
+    context_->AddTrailingMetadata(kRetryPushbackKey, absl::StrCat(ms));
+    fields["retry_after_ms"] = ms;
+  }
   if (observers_.log_requests && observers_.log != nullptr) {
     fields["seconds"] = seconds;
     observers_.log->Log(request_id_, method_, status, std::move(fields));

@@ -1,6 +1,7 @@
 // How every unary handler ends (both services): the request id (the client's
-// "x-request-id", else a new one) in the trailing metadata, the status converted once, the
-// request counted and timed, one log line. Owned by the call (a shared_ptr captured by
+// "x-request-id", else a new one) in the trailing metadata, a refusal's retry advice
+// (common/retry_advice.h) as "grpc-retry-pushback-ms", the status converted once,
+// the request counted and timed, one log line. Owned by the call (a shared_ptr captured by
 // whatever finishes it); Finish() is called exactly once, from any thread.
 #ifndef OVSEG_SERVER_SERVICE_RPC_COMPLETION_H_
 #define OVSEG_SERVER_SERVICE_RPC_COMPLETION_H_
@@ -41,6 +42,7 @@ class RpcCompletion {
 
  private:
   const RpcObservers observers_;
+  grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
   const std::function<void()> serialize_;
   const std::string method_;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/retry_advice.h"
 #include "server/common/process_tuning.h"
 #include "server/encode/response_builder.h"
 #include "server/image/region_decoder.h"
@@ -82,8 +83,11 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
   // so overload is refused at the door instead of piling up in front of the decoder.
   const size_t limit = static_cast<size_t>(options_.batching.max_queue_size);
   if (ahead >= limit) {
-    return refuse(absl::ResourceExhaustedError(absl::StrCat(
-        "queue full: ", ahead, " requests waiting (batching.max_queue_size = ", limit, ")")));
+    // Advice: when the requests beyond the bound will have been computed.
+    return refuse(WithRetryAfter(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "queue full: ", ahead, " requests waiting (batching.max_queue_size = ", limit, ")")),
+        absl::Seconds(wait_.EstimateSeconds(ahead + 1 - limit, clock_->Now()))));
   }
   if (!io_pool_) return refuse(absl::UnavailableError("server is shutting down"));
   // Deadline-aware admission: refuse now what could only fail later. A request that finds
@@ -92,18 +96,27 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
   // run can correct it; refusing on it while idle would refuse forever.
   const bool idle = ahead == 0 && wait_.Idle();
   const double wait = idle ? 0 : wait_.EstimateSeconds(ahead, clock_->Now());
+  // Each refusal advises a retry once the work ahead has drained enough to admit it
+  // (common/retry_advice.h): clients that retry at once only add refusals.
   if (options_.max_queue_seconds > 0 && wait > options_.max_queue_seconds) {
-    return refuse(absl::ResourceExhaustedError(absl::StrFormat(
-        "server busy: an estimated %.2f s wait for the model (%d requests ahead) exceeds "
-        "batching.max_queue_seconds = %g; retry later",
-        wait, ahead, options_.max_queue_seconds)));
+    return refuse(WithRetryAfter(
+        absl::ResourceExhaustedError(absl::StrFormat(
+            "server busy: an estimated %.2f s wait for the model (%d requests ahead) exceeds "
+            "batching.max_queue_seconds = %g; retry later",
+            wait, ahead, options_.max_queue_seconds)),
+        absl::Seconds(wait - options_.max_queue_seconds)));
   }
+  // Its own decoding and encoding must fit before the deadline too.
+  const double needed = idle ? 0 : wait + wait_.OverheadSeconds();
   const double left = absl::ToDoubleSeconds(work->deadline() - clock_->Now());
-  if (wait > left) {
-    return refuse(absl::DeadlineExceededError(absl::StrFormat(
-        "cannot finish before its deadline: an estimated %.2f s wait for the model (%d "
-        "requests ahead), %.2f s left; refused without queueing",
-        wait, ahead, std::max(0.0, left))));
+  if (needed > left) {
+    return refuse(WithRetryAfter(
+        absl::DeadlineExceededError(absl::StrFormat(
+            "cannot finish before its deadline: an estimated %.2f s wait for the model (%d "
+            "requests ahead) and %.2f s to decode and encode, %.2f s left; refused without "
+            "queueing",
+            wait, ahead, needed - wait, std::max(0.0, left))),
+        absl::Seconds(needed - std::max(0.0, left))));
   }
   SegmentWork* raw = work.release();
   if (!io_pool_->TrySchedule([this, raw] { Decode(std::unique_ptr<SegmentWork>(raw)); })) {
@@ -279,6 +292,7 @@ void SegmentProcessor::Encode(std::unique_ptr<SegmentWork> work,
   t->set_compute_seconds(work->compute_seconds);
   t->set_encode_seconds(encode);
   t->set_total_seconds(Seconds(clock_->Now() - work->arrival));
+  wait_.RecordOverhead(work->decode_seconds + encode);
   work->done(absl::OkStatus());
 }
 

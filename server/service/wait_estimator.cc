@@ -23,13 +23,26 @@ void WaitEstimator::RecordBatch(double seconds, int size) {
   auto it = std::find_if(running_.begin(), running_.end(),
                          [size](const Running& r) { return r.size == size; });
   if (it != running_.end()) running_.erase(it);
-  Measured& m = by_size_[size];
-  if (m.average > 0) {
-    m.deviation = 0.8 * m.deviation + 0.2 * std::abs(seconds - m.average);
-    m.average = 0.8 * m.average + 0.2 * seconds;
+  by_size_[size].Add(seconds);
+}
+
+void WaitEstimator::Measured::Add(double seconds) {
+  if (average > 0) {
+    deviation = 0.8 * deviation + 0.2 * std::abs(seconds - average);
+    average = 0.8 * average + 0.2 * seconds;
   } else {
-    m.average = seconds;
+    average = seconds;
   }
+}
+
+void WaitEstimator::RecordOverhead(double seconds) {
+  absl::MutexLock lock(&mu_);
+  overhead_.Add(std::max(seconds, 1e-9));
+}
+
+double WaitEstimator::OverheadSeconds() const {
+  absl::MutexLock lock(&mu_);
+  return overhead_.Expected();
 }
 
 bool WaitEstimator::Idle() const {
@@ -38,7 +51,7 @@ bool WaitEstimator::Idle() const {
 }
 
 double WaitEstimator::BatchSecondsLocked(int size) const {
-  auto expected = [this](int k) { return by_size_[k].average + 2 * by_size_[k].deviation; };
+  auto expected = [this](int k) { return by_size_[k].Expected(); };
   if (by_size_[size].average > 0) return expected(size);
   int nearest = 0;
   for (int k = 1; k <= max_batch_size_; ++k) {

@@ -32,6 +32,16 @@ class WaitEstimator {
   // average admitting a quarter of its requests into lateness).
   void RecordBatch(double seconds, int size);
 
+  // A request's own work outside the model took `seconds`: decoding its image and regions
+  // before the queue, encoding its answer after the model. Kept as the batch times are
+  // (moving average + 2 deviations); a cold vocabulary's encoding is not included (rare,
+  // and seconds long: it would make every estimate pessimistic).
+  void RecordOverhead(double seconds);
+
+  // The expected decode + encode time of a request (0 before any was measured): a request
+  // must finish these as well as its wait for the model before its deadline.
+  double OverheadSeconds() const;
+
   // Whether no model call is running.
   bool Idle() const;
 
@@ -53,8 +63,11 @@ class WaitEstimator {
   struct Measured {
     double average = 0;    // seconds; 0: not measured
     double deviation = 0;  // seconds
+    void Add(double seconds);
+    double Expected() const { return average + 2 * deviation; }
   };
   std::vector<Measured> by_size_ ABSL_GUARDED_BY(mu_);  // [size]
+  Measured overhead_ ABSL_GUARDED_BY(mu_);
   struct Running {
     int size;
     absl::Time start;

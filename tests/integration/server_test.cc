@@ -310,6 +310,62 @@ TEST(ServerTest, AnIdleServerAdmitsAndCorrectsAStaleEstimate) {
   }
 }
 
+// A refusal says when to come back (common/retry_advice.h): the trailing metadata
+// "grpc-retry-pushback-ms", which gRPC's own retry policy honours. A client whose service
+// config retries RESOURCE_EXHAUSTED after 10 ms would spend its three attempts while the
+// model is still busy; following the pushback, its retry lands after the work ahead and is
+// answered.
+TEST(ServerTest, RefusalsAdviseWhenToRetryAndGrpcRetryPolicyHonoursIt) {
+  Harness h = StartServer(
+      "batching { max_batch_size: 1 max_queue_delay_us: 0 "
+      "max_queue_seconds: 0.3 }",
+      {.compute_delay = absl::Milliseconds(400)});
+  ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());  // one batch measured
+  const std::string address = "127.0.0.1:" + std::to_string(h.server->port());
+  auto busy_model = [&] {
+    return std::thread([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
+  };
+  std::thread first = busy_model();
+  absl::SleepFor(absl::Milliseconds(50));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::SegmentResponse response;
+    const grpc::Status s = v1::Segmentation::NewStub(h.client->channel())
+                               ->Segment(&context, Request(Jpeg(64, 64), {"b"}), &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+    const auto& trailers = context.GetServerTrailingMetadata();
+    const auto it = trailers.find("grpc-retry-pushback-ms");
+    if (it == trailers.end()) {
+      ADD_FAILURE() << "no grpc-retry-pushback-ms";
+    } else {
+      // What is left of the running batch plus its own (~0.75 s) minus the 0.3 s bound.
+      const int ms = std::stoi(std::string(it->second.data(), it->second.size()));
+      EXPECT_GT(ms, 100);
+      EXPECT_LT(ms, 2000);
+    }
+  }
+  first.join();
+
+  grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(R"({"methodConfig": [{
+      "name": [{"service": "ovseg.v1.Segmentation"}],
+      "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.01s", "maxBackoff": "0.01s",
+                      "backoffMultiplier": 1, "retryableStatusCodes": ["RESOURCE_EXHAUSTED"]}}]})");
+  auto retrying = v1::Segmentation::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  std::thread second = busy_model();
+  absl::SleepFor(absl::Milliseconds(50));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::SegmentResponse response;
+  const absl::Time start = absl::Now();
+  const grpc::Status s = retrying->Segment(&context, Request(Jpeg(64, 64), {"c"}), &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GT(absl::Now() - start, absl::Milliseconds(200));  // it waited, it did not hammer
+  second.join();
+}
+
 TEST(ServerTest, QueueOverflowIsResourceExhausted) {
   Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 max_queue_size: 2 }",
                           {.compute_delay = absl::Milliseconds(200)});

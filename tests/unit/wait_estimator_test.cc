@@ -66,5 +66,16 @@ TEST(WaitEstimatorTest, VaryingBatchTimesAreEstimatedAboveTheirAverage) {
   EXPECT_LT(wait.EstimateSeconds(0, kNow), 1.5);
 }
 
+TEST(WaitEstimatorTest, OverheadIsMeasuredApartFromTheModel) {
+  WaitEstimator wait(1, 1);
+  EXPECT_DOUBLE_EQ(wait.OverheadSeconds(), 0.0);  // nothing measured: nothing added
+  wait.RecordOverhead(0.05);
+  EXPECT_DOUBLE_EQ(wait.OverheadSeconds(), 0.05);
+  for (int i = 0; i < 40; ++i) wait.RecordOverhead(i % 2 ? 0.06 : 0.04);
+  EXPECT_GT(wait.OverheadSeconds(), 0.055);  // above the average, as batch times
+  EXPECT_LT(wait.OverheadSeconds(), 0.075);
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.0);  // the model's wait is its own
+}
+
 }  // namespace
 }  // namespace ovseg
