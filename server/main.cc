@@ -2,28 +2,54 @@
 // SIGINT, then drains for the configured grace period.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/serving/model_factory.h"
+#include "server/common/cpu_quota.h"
 #include "server/common/process_tuning.h"
 #include "server/config/config_loader.h"
+#include "server/config/config_overrides.h"
 #include "server/config/prompt_template_check.h"
 #include "server/ovseg_server.h"
 
 ABSL_FLAG(std::string, config, "configs/server.pbtxt", "ServerConfig text proto");
-ABSL_FLAG(int, port, -1, "Overrides the port of listen_address (0 picks a free one)");
-ABSL_FLAG(int, metrics_port, -1, "Overrides the port of metrics_address");
+// Each overrides the config file and its environment variable
+// (server/config/config_overrides.h); unset (the defaults below) leaves them alone.
+ABSL_FLAG(std::string, listen_address, "",
+          "gRPC listen address host:port (env OVSEG_LISTEN_ADDRESS)");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Prometheus /metrics address host:port, or none (env OVSEG_METRICS_ADDRESS)");
+ABSL_FLAG(int, port, -1,
+          "Overrides the port of listen_address; 0 picks a free one (env OVSEG_PORT)");
+ABSL_FLAG(int, metrics_port, -1, "Overrides the port of metrics_address (env OVSEG_METRICS_PORT)");
+ABSL_FLAG(std::string, allow_insecure_non_loopback, "",
+          "true: listen on a non-loopback address without TLS (a mesh or a trusted network "
+          "terminates it); env OVSEG_ALLOW_INSECURE_NON_LOOPBACK");
 
 namespace {
 
-std::string WithPort(const std::string& address, int port) {
-  if (port < 0) return address;
-  const size_t colon = address.rfind(':');
-  return absl::StrCat(address.substr(0, colon), ":", port);
+absl::StatusOr<ovseg::ConfigOverrides> FlagOverrides() {
+  ovseg::ConfigOverrides o;
+  if (const std::string v = absl::GetFlag(FLAGS_listen_address); !v.empty()) o.listen_address = v;
+  if (const std::string v = absl::GetFlag(FLAGS_metrics_address); !v.empty()) {
+    o.metrics_address = v;
+  }
+  if (absl::GetFlag(FLAGS_port) >= 0) o.port = absl::GetFlag(FLAGS_port);
+  if (absl::GetFlag(FLAGS_metrics_port) >= 0) o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (const std::string v = absl::GetFlag(FLAGS_allow_insecure_non_loopback); !v.empty()) {
+    bool allow = false;
+    if (!absl::SimpleAtob(v, &allow)) {
+      return absl::InvalidArgumentError("--allow_insecure_non_loopback: expected true or false");
+    }
+    o.allow_insecure_non_loopback = allow;
+  }
+  return o;
 }
 
 int Fail(const absl::Status& status) {
@@ -58,10 +84,19 @@ int main(int argc, char** argv) {
   absl::StatusOr<ovseg::v1::ServerConfig> config =
       ovseg::LoadServerConfigFile(absl::GetFlag(FLAGS_config));
   if (!config.ok()) return Fail(config.status());
-  config->set_listen_address(WithPort(config->listen_address(), absl::GetFlag(FLAGS_port)));
-  config->set_metrics_address(
-      WithPort(config->metrics_address(), absl::GetFlag(FLAGS_metrics_port)));
+  absl::StatusOr<ovseg::ConfigOverrides> from_env =
+      ovseg::ConfigOverridesFromEnvironment([](const char* name) { return std::getenv(name); });
+  if (!from_env.ok()) return Fail(from_env.status());
+  absl::StatusOr<ovseg::ConfigOverrides> from_flags = FlagOverrides();
+  if (!from_flags.ok()) return Fail(from_flags.status());
+  if (absl::Status s = ovseg::ApplyConfigOverrides(ovseg::Merge(*from_env, *from_flags), &*config);
+      !s.ok()) {
+    return Fail(s);
+  }
   if (absl::Status s = ovseg::ValidateServerConfig(*config); !s.ok()) return Fail(s);
+  // LibTorch sizes its pool by the node's cores; in a pod with a CPU limit that is far
+  // more threads than CPUs. OMP_NUM_THREADS, if set, still decides.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) ovseg::SetIntraOpThreads(ovseg::AvailableCpus());
   // Before LibTorch, gRPC and the server start their threads, so that all inherit it.
   if (absl::Status s = ovseg::SetProcessCpuPolicy(
           config->cpu_scheduling() == ovseg::v1::CPU_SCHEDULING_NORMAL ? ovseg::CpuPolicy::kNormal

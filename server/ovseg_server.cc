@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
+#include "server/common/cpu_quota.h"
 
 namespace ovseg {
 namespace {
@@ -94,8 +95,8 @@ absl::Status OvsegServer::InitRequestPath() {
   p.batching.max_queue_size = static_cast<int>(c.batching().max_queue_size());
   p.max_queue_seconds = c.batching().max_queue_seconds();
   p.batching.num_batch_threads = static_cast<int>(c.batching().num_batch_threads());
-  p.io_threads = c.io_threads() > 0 ? static_cast<int>(c.io_threads())
-                                    : std::max(1u, std::thread::hardware_concurrency());
+  // Default: the CPUs the pod may use (its cgroup quota), not the node's cores.
+  p.io_threads = c.io_threads() > 0 ? static_cast<int>(c.io_threads()) : AvailableCpus();
   p.vocabulary_threads = static_cast<int>(c.vocabulary().encoder_threads());
   absl::StatusOr<std::unique_ptr<SegmentProcessor>> processor =
       SegmentProcessor::Create(p, cache_.get(), &metrics_, options_.clock);
@@ -226,6 +227,11 @@ absl::Status OvsegServer::StartGrpc() {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen_address()));
   }
   SetHealth(false);
+  // Liveness (deploy/: the kubelet's grpc probe asks for service "liveness"): the process
+  // answers, whether warming up, serving or draining; a restart would not help either.
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(std::string(kLivenessService), true);
+  }
   return absl::OkStatus();
 }
 
@@ -268,7 +274,8 @@ void OvsegServer::SetHealth(bool serving) {
   if (server_ == nullptr) return;
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
-  health->SetServingStatus(serving);
+  // By name: SetServingStatus(bool) would set every service, liveness included.
+  health->SetServingStatus("", serving);
   health->SetServingStatus("ovseg.v1.Segmentation", serving);
 }
 
@@ -292,20 +299,27 @@ void OvsegServer::Shutdown(absl::Duration grace) {
     if (shut_down_) return;
     shut_down_ = true;
   }
-  state_.Set(ServingState::kDraining);
+  const absl::Time deadline = absl::Now() + grace;
   SetHealth(false);
   watcher_.reset();  // no activation may start while draining
   if (warmup_thread_.joinable()) warmup_thread_.join();
-  // Requests already accepted finish normally; new ones are refused with UNAVAILABLE.
-  state_.WaitIdle(absl::Now() + grace);
+  // GOAWAY first: clients send their next calls to other replicas without seeing an
+  // error, and a call that races the GOAWAY is still accepted and served. Refusing new
+  // calls with UNAVAILABLE while the connections stayed open (what this did before) showed
+  // every rollout to clients as errors. gRPC's Shutdown returns once every call has
+  // finished; it cancels what still runs at the deadline.
+  std::thread stopper;
   if (server_ != nullptr) {
-    // Whatever is still running after the grace period is cancelled.
-    server_->Shutdown(std::chrono::system_clock::now());
+    stopper = std::thread([this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
   }
-  // Queued activations are answered, so their calls can finish before Wait().
+  state_.WaitIdle(deadline);
+  // Past the grace period, or idle: calls that arrive now are refused, queued work and
+  // queued activations are answered, so their calls finish and Shutdown above returns.
+  state_.Set(ServingState::kDraining);
   if (models_ != nullptr) models_->Shutdown();
   if (processor_ != nullptr) processor_->Shutdown();
   if (segmentation_service_ != nullptr) segmentation_service_->Shutdown();
+  if (stopper.joinable()) stopper.join();
   if (server_ != nullptr) server_->Wait();
   exposer_.reset();
 }

@@ -28,6 +28,10 @@
 
 namespace ovseg {
 
+// The health-check service name that reports SERVING whenever the process answers (the
+// liveness probe's); "" and "ovseg.v1.Segmentation" report readiness.
+inline constexpr char kLivenessService[] = "liveness";
+
 struct OvsegServerOptions {
   v1::ServerConfig config;  // Defaults applied and validated (config_loader.h).
   // The config's own model (model.checkpoint, or the untrained one): it serves until a
@@ -59,8 +63,9 @@ class OvsegServer {
   // Final warm-up status (OK until it has finished).
   absl::Status warmup_status() const;
 
-  // Health NOT_SERVING, refuse new requests, let in-flight ones finish for up to `grace`,
-  // then stop. Idempotent; returns once everything is stopped.
+  // Health NOT_SERVING and GOAWAY to every client (new calls go to other replicas), let
+  // in-flight calls finish for up to `grace`, then cancel the rest and stop. Idempotent;
+  // returns once everything is stopped.
   void Shutdown(absl::Duration grace);
 
  private:

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "absl/strings/match.h"
@@ -10,6 +11,8 @@
 #include "model/runtime/torch_precision.h"
 
 namespace ovseg {
+
+void SetIntraOpThreads(int n) { at::set_num_threads(std::max(1, n)); }
 
 TorchRuntimeInfo DescribeTorchRuntime() {
   TorchRuntimeInfo info;

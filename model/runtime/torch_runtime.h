@@ -20,6 +20,10 @@ struct TorchRuntimeInfo {
 
 TorchRuntimeInfo DescribeTorchRuntime();
 
+// Sets LibTorch's intra-op thread count (at::set_num_threads) for the process; n >= 1.
+// Call before the first model runs.
+void SetIntraOpThreads(int n);
+
 // Parses "cpu", "cuda" or "cuda:N" and checks that the device exists in this process.
 // Returns the canonical name ("cpu", "cuda:0").
 absl::StatusOr<std::string> ResolveDevice(const std::string& device);

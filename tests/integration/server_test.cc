@@ -411,6 +411,7 @@ TEST(ServerTest, HealthFollowsWarmUpAndDrain) {
   auto health = h.client->Health();
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, "NOT_SERVING");
+  EXPECT_EQ(*h.client->Health("liveness"), "SERVING");  // alive while warming up
   EXPECT_EQ(h.client->Segment(Request(Jpeg(64, 64), {"a"})).status().code(),
             absl::StatusCode::kUnavailable);
   ASSERT_TRUE(h.server->WaitUntilServing(absl::Seconds(10)));
@@ -426,6 +427,47 @@ TEST(ServerTest, HealthFollowsWarmUpAndDrain) {
   auto draining = h.client->Health();
   if (draining.ok()) {
     EXPECT_EQ(*draining, "NOT_SERVING");
+  }
+  auto alive = h.client->Health("liveness");  // draining is not dead: no restart
+  if (alive.ok()) {
+    EXPECT_EQ(*alive, "SERVING");
+  }
+  request.join();
+  stopper.join();
+  EXPECT_TRUE(inflight.ok()) << inflight.status();
+}
+
+// A rollout as clients see it: two replicas behind one round_robin channel (the headless
+// Service setup of deploy/), one shut down with a call in flight. Its GOAWAY moves every
+// new call to the other replica: no client sees an error, and the call in flight
+// finishes. (Refusing new calls with UNAVAILABLE before the GOAWAY failed those that the
+// channel still sent to the draining replica.)
+TEST(ServerTest, ADrainingReplicaHandsNewCallsToTheOthersWithoutErrors) {
+  const std::string dir = ::testing::TempDir();
+  Harness a = StartServer("admin { checkpoint_dir: \"" + dir + "/drain-a\" }",
+                          {.compute_delay = absl::Milliseconds(400)});
+  Harness b = StartServer("admin { checkpoint_dir: \"" + dir + "/drain-b\" }",
+                          {.compute_delay = absl::Milliseconds(20)});
+  grpc::ChannelArguments args;
+  args.SetLoadBalancingPolicyName("round_robin");
+  auto both = v1::Segmentation::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("ipv4:127.0.0.1:", a.server->port(), ",127.0.0.1:", b.server->port()),
+      grpc::InsecureChannelCredentials(), args));
+  auto call = [&](const std::string& label) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::SegmentResponse response;
+    return both->Segment(&context, Request(Jpeg(64, 64), {label}), &response);
+  };
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(call("warm").ok());  // connected to both
+  absl::StatusOr<v1::SegmentResponse> inflight;
+  std::thread request([&] { inflight = a.client->Segment(Request(Jpeg(64, 64), {"a"})); });
+  absl::SleepFor(absl::Milliseconds(100));
+  std::thread stopper([&] { a.server->Shutdown(absl::Seconds(10)); });
+  absl::SleepFor(absl::Milliseconds(20));
+  for (int i = 0; i < 12; ++i) {
+    const grpc::Status s = call("during drain " + std::to_string(i));
+    EXPECT_TRUE(s.ok()) << i << ": " << s.error_message();
   }
   request.join();
   stopper.join();
