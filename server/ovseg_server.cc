@@ -220,6 +220,14 @@ absl::Status OvsegServer::StartGrpc() {
   builder.AddListeningPort(c.listen_address(), *creds, &port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.limits().max_receive_message_bytes()));
   builder.SetMaxSendMessageSize(-1);
+  if (c.max_connection_age_seconds() > 0) {
+    const int grace = c.max_connection_age_grace_seconds() > 0
+                          ? static_cast<int>(c.max_connection_age_grace_seconds())
+                          : 30;
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(c.max_connection_age_seconds()) * 1000);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, grace * 1000);
+  }
   builder.RegisterService(segmentation_service_.get());
   builder.RegisterService(admin_service_.get());
   server_ = builder.BuildAndStart();
@@ -241,6 +249,9 @@ void OvsegServer::StartWarmUp() {
     // warms it up on the way.
     absl::Status restored = models_->RestoreRecordedActive();
     if (!restored.ok()) log_->Log("startup", "RestoreActive", restored, {});
+    // A watched directory shared by replicas decides over the local record: catch up on
+    // its newest loadable checkpoint before serving, as the other replicas serve it.
+    if (watcher_ != nullptr) watcher_->ScanOnce();
     const bool warmed = restored.ok() && !checkpoints_->active().empty();
     absl::Status s = !options_.config.model().warm_up() || warmed
                          ? absl::OkStatus()

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -66,6 +67,7 @@ CheckpointWatcher::~CheckpointWatcher() {
 }
 
 int CheckpointWatcher::ScanOnce() {
+  absl::MutexLock scan_lock(&scan_mu_);
   std::vector<std::pair<std::string, int64_t>> ready;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(options_.directory, error)) {
@@ -78,16 +80,38 @@ int CheckpointWatcher::ScanOnce() {
     const auto it = handled_.find(name);
     if (it == handled_.end() || it->second != marker_time) ready.push_back({name, marker_time});
   }
-  std::sort(ready.begin(), ready.end());  // a deterministic order when several arrive
-  for (const auto& [name, marker_time] : ready) {
+  // Oldest marker first, so the newest ends up active; names break ties.
+  std::sort(ready.begin(), ready.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.second, a.first) < std::tie(b.second, b.first);
+  });
+  const bool catching_up = !scanned_;
+  scanned_ = true;
+  int handled = 0;
+  auto handle = [&](const std::string& name, int64_t marker_time) {
     const absl::Status outcome = Ingest(name);
     {
       absl::MutexLock lock(&mu_);
       handled_[name] = marker_time;
     }
     if (options_.report) options_.report(name, outcome);
+    ++handled;
+    return outcome.ok();
+  };
+  if (!catching_up) {
+    for (const auto& [name, marker_time] : ready) handle(name, marker_time);
+    return handled;
   }
-  return static_cast<int>(ready.size());
+  // Catching up: newest first, until one activates; the older ones are history.
+  bool active = false;
+  for (auto it = ready.rbegin(); it != ready.rend(); ++it) {
+    if (!active) {
+      active = handle(it->first, it->second);
+    } else {
+      absl::MutexLock lock(&mu_);
+      handled_[it->first] = it->second;
+    }
+  }
+  return handled;
 }
 
 absl::Status CheckpointWatcher::Ingest(const std::string& name) {

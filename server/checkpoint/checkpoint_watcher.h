@@ -1,9 +1,17 @@
 // The watched-directory way in for checkpoints (config admin.watch_dir): a training job
 // writes NAME.safetensors, then NAME.safetensors.done once the file is complete. Every
 // scan stores each new marked checkpoint exactly as an upload would be stored (verified,
-// copied into the checkpoint store) and activates it. A file without its marker is never
-// opened, so a partial write is never read; a checkpoint that fails is reported once and
-// not retried until its marker changes.
+// copied into the checkpoint store) and activates it, in the order of their markers'
+// modification times, so the most recently marked one ends up active. A file without
+// its marker is never opened, so a partial write is never read; a checkpoint that fails
+// is reported once and not retried until its marker changes (touching a marker again
+// re-activates that checkpoint: a rollback).
+//
+// Across replicas (deploy/, docs/deploy.md "Checkpoints"): every replica watches the same
+// shared directory, so all end on its most recently marked checkpoint that loads. The
+// first scan of a process catches up without replaying history: it tries the marked
+// checkpoints newest first and activates only the first that loads, so a new or restarted
+// pod comes up on the same checkpoint as the others.
 #ifndef OVSEG_SERVER_CHECKPOINT_CHECKPOINT_WATCHER_H_
 #define OVSEG_SERVER_CHECKPOINT_CHECKPOINT_WATCHER_H_
 
@@ -39,7 +47,9 @@ class CheckpointWatcher {
                                                                    CheckpointStore* store);
   ~CheckpointWatcher();
 
-  // One scan; returns how many checkpoints it handled (activated or failed).
+  // One scan; returns how many checkpoints it handled (activated or failed). The first
+  // one catches up (above). Scans are serialised: the server's start-up catch-up and the
+  // background scans may overlap.
   int ScanOnce();
 
  private:
@@ -48,6 +58,8 @@ class CheckpointWatcher {
 
   const CheckpointWatcherOptions options_;
   CheckpointStore* const store_;
+  absl::Mutex scan_mu_;  // held for a whole scan
+  bool scanned_ ABSL_GUARDED_BY(scan_mu_) = false;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, int64_t> handled_ ABSL_GUARDED_BY(mu_);  // name -> marker mtime

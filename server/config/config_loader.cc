@@ -201,6 +201,14 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
                                                   "\" is not loopback: configure tls or set "
                                                   "allow_insecure_non_loopback"));
   }
+  if (c.max_connection_age_seconds() > 7 * 24 * 3600) {
+    return Invalid("max_connection_age_seconds",
+                   absl::StrCat(c.max_connection_age_seconds(), " exceeds a week (604800)"));
+  }
+  if (c.max_connection_age_grace_seconds() > 3600) {
+    return Invalid("max_connection_age_grace_seconds",
+                   absl::StrCat(c.max_connection_age_grace_seconds(), " exceeds 3600"));
+  }
   if (c.shutdown_grace_seconds() < 0) {
     return Invalid("shutdown_grace_seconds", "must be >= 0");
   }

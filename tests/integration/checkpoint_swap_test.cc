@@ -292,6 +292,29 @@ TEST(CheckpointSwapTest, SwapsUnderLoadRefusesBadOnesRollsBackAndWatches) {
   ASSERT_TRUE(listed.ok());
   for (const v1::CheckpointInfo& c : *listed) EXPECT_EQ(c.active(), c.name() == "c.safetensors");
   (*restarted)->Shutdown(absl::Seconds(5));
+  restarted->reset();
+
+  // A new replica (an empty store of its own, the shared watched directory) comes up on
+  // the directory's newest checkpoint that loads: d's marker is newer but d is refused,
+  // so c, as the other replicas serve. Touching b's marker later (a rollback through the
+  // directory) moves it to b.
+  OvsegServerOptions fresh = restart_options;
+  fresh.config.mutable_admin()->set_checkpoint_dir(w.dir + "/store-new-replica");
+  auto replica = OvsegServer::Start(fresh);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE((*replica)->WaitUntilServing(absl::Seconds(60)));
+  const ClientOptions third{"127.0.0.1:" + std::to_string((*replica)->port()), "",
+                            absl::Seconds(60)};
+  info = OvsegClient(third).GetModelInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->model_version(), vc);
+  fs::copy_file(w.dir + "/made/b.safetensors", w.dir + "/watch/b.safetensors");
+  std::ofstream(w.dir + "/watch/b.safetensors.done") << "";
+  EXPECT_EQ((*replica)->watcher()->ScanOnce(), 1);
+  info = OvsegClient(third).GetModelInfo();
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->model_version(), vb);
+  (*replica)->Shutdown(absl::Seconds(5));
 }
 
 }  // namespace

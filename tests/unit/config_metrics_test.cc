@@ -103,6 +103,9 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
       << c.status();
   c = ParseServerConfig("model { objectness_weight: 1.5 }", "x");
   EXPECT_NE(c.status().message().find("model.objectness_weight"), std::string::npos) << c.status();
+  c = ParseServerConfig("max_connection_age_seconds: 10000000", "x");
+  EXPECT_NE(c.status().message().find("max_connection_age_seconds"), std::string::npos);
+  EXPECT_TRUE(ParseServerConfig("max_connection_age_seconds: 300", "x").ok());
   c = ParseServerConfig("model { max_proposals: 5000 }", "x");
   EXPECT_NE(c.status().message().find("model.max_proposals"), std::string::npos) << c.status();
   c = ParseServerConfig("listen_address: \"0.0.0.0:50051\"", "x");
