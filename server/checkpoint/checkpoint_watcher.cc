@@ -126,15 +126,21 @@ absl::Status CheckpointWatcher::Ingest(const std::string& name) {
     return absl::DataLossError(
         absl::StrCat(path, ": sha256 ", digest, " does not match its marker's ", claimed));
   }
-  v1::CheckpointMetadata metadata;
-  metadata.set_name(name);
-  metadata.set_size_bytes(bytes->size());
-  metadata.set_sha256(digest);
-  absl::StatusOr<std::unique_ptr<CheckpointUpload>> upload = store_->BeginUpload(metadata);
-  if (!upload.ok()) return upload.status();
-  if (absl::Status s = (*upload)->Append(*bytes); !s.ok()) return s;
-  absl::StatusOr<v1::CheckpointInfo> stored = (*upload)->Commit();
-  if (!stored.ok()) return stored.status();
+  // Already stored, the same bytes (a restart over a kept store, whose first scan sees
+  // the directory again): activate the stored copy; the same name with other bytes is
+  // refused below as an upload of an existing name would be.
+  absl::StatusOr<v1::CheckpointInfo> kept = store_->Info(name);
+  if (!kept.ok() || kept->sha256() != digest) {
+    v1::CheckpointMetadata metadata;
+    metadata.set_name(name);
+    metadata.set_size_bytes(bytes->size());
+    metadata.set_sha256(digest);
+    absl::StatusOr<std::unique_ptr<CheckpointUpload>> upload = store_->BeginUpload(metadata);
+    if (!upload.ok()) return upload.status();
+    if (absl::Status s = (*upload)->Append(*bytes); !s.ok()) return s;
+    absl::StatusOr<v1::CheckpointInfo> stored = (*upload)->Commit();
+    if (!stored.ok()) return stored.status();
+  }
   absl::StatusOr<std::string> stored_path = store_->PathOf(name);
   if (!stored_path.ok()) return stored_path.status();
   absl::StatusOr<std::string> version = options_.activate(name, *stored_path);
