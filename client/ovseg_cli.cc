@@ -15,9 +15,11 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -170,10 +172,28 @@ int Run(int argc, char** argv) {
       positional.push_back(a);
     }
   }
+  // Every flag is one this program knows: a misspelled one would otherwise be ignored and
+  // the request sent with a default the user did not ask for.
+  static const std::set<std::string> kKnownFlags = {
+      "server", "timeout_s", "wait_s",          "labels",       "image", "regions",
+      "task",   "mode",      "score_threshold", "max_segments", "json",  "out"};
+  for (const auto& [name, value] : flags) {
+    if (!kKnownFlags.count(name)) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "; known: --",
+                                                          absl::StrJoin(kKnownFlags, ", --"))));
+    }
+  }
   if (!flags.count("server")) return Usage();
   ClientOptions options;
   options.target = flags["server"];
-  if (flags.count("timeout_s")) options.timeout = absl::Seconds(std::stod(flags["timeout_s"]));
+  if (flags.count("timeout_s")) {
+    double timeout_s = 0;
+    if (!absl::SimpleAtod(flags["timeout_s"], &timeout_s) || !(timeout_s > 0)) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--timeout_s \"", flags["timeout_s"], "\": expected seconds > 0")));
+    }
+    options.timeout = absl::Seconds(timeout_s);
+  }
   OvsegClient client(options);
   const std::string command = positional.empty() ? "" : positional[0];
 
@@ -222,24 +242,40 @@ int Run(int argc, char** argv) {
     if (!regions.ok()) return Fail(regions.status());
     for (v1::Region& r : *regions) *request.add_regions() = std::move(r);
   }
+  static const std::map<std::string, v1::Task> kTasks = {{"semantic", v1::SEMANTIC},
+                                                         {"panoptic", v1::PANOPTIC},
+                                                         {"instance", v1::INSTANCE},
+                                                         {"proposals", v1::PROPOSALS}};
   const std::string task = flags.count("task") ? flags["task"] : "semantic";
-  request.set_task(task == "panoptic"    ? v1::PANOPTIC
-                   : task == "instance"  ? v1::INSTANCE
-                   : task == "proposals" ? v1::PROPOSALS
-                                         : v1::SEMANTIC);
-  const std::string mode = flags.count("mode") ? flags["mode"] : "fused";
-  request.mutable_options()->set_head_mode(mode == "mask"    ? v1::MASK
-                                           : mode == "dense" ? v1::DENSE
-                                                             : v1::FUSED);
+  if (!kTasks.count(task)) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--task \"", task, "\": expected semantic, panoptic, instance or proposals")));
+  }
+  request.set_task(kTasks.at(task));
+  // Without --mode the server's default decides (ModelConfig.default_head_mode): the
+  // demo model answers in MASK mode, measured best for it.
+  static const std::map<std::string, v1::HeadMode> kModes = {
+      {"mask", v1::MASK}, {"dense", v1::DENSE}, {"fused", v1::FUSED}};
+  if (flags.count("mode")) {
+    if (!kModes.count(flags["mode"])) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--mode \"", flags["mode"], "\": expected mask, dense or fused")));
+    }
+    request.mutable_options()->set_head_mode(kModes.at(flags["mode"]));
+  }
   request.mutable_options()->set_mask_format(v1::COCO_RLE);
   if (flags.count("score_threshold")) {
     float threshold = 0;
-    if (!absl::SimpleAtof(flags["score_threshold"], &threshold)) return Usage();
+    if (!absl::SimpleAtof(flags["score_threshold"], &threshold)) {
+      return Fail(absl::InvalidArgumentError("--score_threshold: expected a number in [0, 1]"));
+    }
     request.mutable_options()->set_score_threshold(threshold);
   }
   if (flags.count("max_segments")) {
     uint32_t max_segments = 0;
-    if (!absl::SimpleAtoi(flags["max_segments"], &max_segments)) return Usage();
+    if (!absl::SimpleAtoi(flags["max_segments"], &max_segments)) {
+      return Fail(absl::InvalidArgumentError("--max_segments: expected a whole number >= 0"));
+    }
     request.mutable_options()->set_max_segments(max_segments);
   }
   auto response = client.Segment(request);

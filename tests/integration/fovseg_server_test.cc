@@ -183,6 +183,22 @@ TEST(FovSegServerTest, CommandLineClassifiesRegionFiles) {
   std::ifstream bad_out(dir + "/cli_bad.txt");
   const std::string message((std::istreambuf_iterator<char>(bad_out)), {});
   EXPECT_NE(message.find("cannot read region file"), std::string::npos) << message;
+  // A misspelled value or flag is refused, not replaced by a default the user did not ask
+  // for (a misspelled --task used to become semantic).
+  const std::string base = std::string(OVSEG_CLI_BINARY) +
+                           " segment --server 127.0.0.1:" + std::to_string(s.server->port()) +
+                           " --image " + dir + "/cli_image.png --labels cat ";
+  for (const auto& [extra, expected] :
+       {std::pair<std::string, std::string>{"--task panoptik", "--task \"panoptik\""},
+        {"--mode fusd", "--mode \"fusd\""},
+        {"--timeout_s soon", "--timeout_s \"soon\""},
+        {"--treshold 0.5", "unknown flag --treshold"}}) {
+    const std::string refused = base + extra + " > " + dir + "/cli_refused.txt 2>&1";
+    EXPECT_NE(std::system(refused.c_str()), 0) << refused;
+    std::ifstream refused_out(dir + "/cli_refused.txt");
+    const std::string text((std::istreambuf_iterator<char>(refused_out)), {});
+    EXPECT_NE(text.find(expected), std::string::npos) << extra << ": " << text;
+  }
 }
 
 // A checkpoint that holds an FGAseg head: the server offers DENSE and FUSED, answers a
