@@ -312,8 +312,9 @@ void OvsegServer::Shutdown(absl::Duration grace) {
   }
   const absl::Time deadline = absl::Now() + grace;
   SetHealth(false);
-  watcher_.reset();  // no activation may start while draining
+  // Warm-up first: it may be catching up on the watched directory through watcher_.
   if (warmup_thread_.joinable()) warmup_thread_.join();
+  watcher_.reset();  // no activation may start while draining
   // GOAWAY first: clients send their next calls to other replicas without seeing an
   // error, and a call that races the GOAWAY is still accepted and served. Refusing new
   // calls with UNAVAILABLE while the connections stayed open (what this did before) showed
