@@ -120,6 +120,14 @@ int main(int argc, char** argv) {
 
   ovseg::OvsegServerOptions options;
   options.config = *config;
+  options.device_memory = [] {
+    std::vector<ovseg::OvsegServerOptions::DeviceMemoryReading> readings;
+    for (const ovseg::DeviceMemory& m : ovseg::CudaDeviceMemory()) {
+      readings.push_back({absl::StrCat("cuda:", m.device), static_cast<double>(m.allocated),
+                          static_cast<double>(m.reserved), static_cast<double>(m.peak_allocated)});
+    }
+    return readings;
+  };
   options.model = *std::move(model);
   const ovseg::ServingModelLoader* base = loader->get();
   const ovseg::v1::VocabularyConfig vocabulary = config->vocabulary();

@@ -171,6 +171,22 @@ absl::Status OvsegServer::InitServices() {
 }
 
 void OvsegServer::RegisterScrapedMetrics() {
+  if (options_.device_memory) {
+    metrics_.AddLabeledGaugeCallback(
+        "ovseg_device_memory_bytes",
+        "Accelerator memory by device: allocated (in tensors), reserved (held by the caching "
+        "allocator) and peak_allocated.",
+        [read = options_.device_memory] {
+          std::vector<ServerMetrics::LabeledValue> values;
+          for (const OvsegServerOptions::DeviceMemoryReading& r : read()) {
+            values.push_back({{{"device", r.device}, {"kind", "allocated"}}, r.allocated_bytes});
+            values.push_back({{{"device", r.device}, {"kind", "reserved"}}, r.reserved_bytes});
+            values.push_back(
+                {{{"device", r.device}, {"kind", "peak_allocated"}}, r.peak_allocated_bytes});
+          }
+          return values;
+        });
+  }
   metrics_.AddGaugeCallback("ovseg_queue_depth",
                             "Segment requests waiting for decode, their vocabulary or the model.",
                             [this] { return static_cast<double>(processor_->queue_depth()); });

@@ -9,9 +9,11 @@
 #include <prometheus/exposer.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -43,6 +45,15 @@ struct OvsegServerOptions {
   ServableLoader checkpoint_loader;
   Clock* clock = RealClock::Get();
   std::FILE* request_log = stderr;  // nullptr: no request log.
+  // Reads each accelerator's memory at scrape time, exported as
+  // ovseg_device_memory_bytes{device, kind="allocated"|"reserved"|"peak_allocated"}
+  // (main.cc passes LibTorch's CUDA caching-allocator counters). Empty, or returning no
+  // reading (a CPU server): no such series.
+  struct DeviceMemoryReading {
+    std::string device;  // "cuda:0"
+    double allocated_bytes = 0, reserved_bytes = 0, peak_allocated_bytes = 0;
+  };
+  std::function<std::vector<DeviceMemoryReading>()> device_memory;
 };
 
 class OvsegServer {

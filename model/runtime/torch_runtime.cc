@@ -1,5 +1,6 @@
 #include "model/runtime/torch_runtime.h"
 
+#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -11,6 +12,21 @@
 #include "model/runtime/torch_precision.h"
 
 namespace ovseg {
+
+std::vector<DeviceMemory> CudaDeviceMemory() {
+  std::vector<DeviceMemory> out;
+  if (!torch::cuda::is_available()) return out;
+  c10::DeviceAllocator* allocator = c10::getDeviceAllocator(c10::DeviceType::CUDA);
+  if (allocator == nullptr || !allocator->initialized()) return out;
+  constexpr auto kAll = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  for (int d = 0; d < static_cast<int>(torch::cuda::device_count()); ++d) {
+    const c10::CachingDeviceAllocator::DeviceStats stats =
+        allocator->getDeviceStats(static_cast<c10::DeviceIndex>(d));
+    out.push_back({d, stats.allocated_bytes[kAll].current, stats.reserved_bytes[kAll].current,
+                   stats.allocated_bytes[kAll].peak});
+  }
+  return out;
+}
 
 void SetIntraOpThreads(int n) { at::set_num_threads(std::max(1, n)); }
 

@@ -3,7 +3,9 @@
 #ifndef OVSEG_MODEL_RUNTIME_TORCH_RUNTIME_H_
 #define OVSEG_MODEL_RUNTIME_TORCH_RUNTIME_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,6 +21,20 @@ struct TorchRuntimeInfo {
 };
 
 TorchRuntimeInfo DescribeTorchRuntime();
+
+// One CUDA device's memory as LibTorch's caching allocator counts it, bytes.
+struct DeviceMemory {
+  int device = 0;
+  int64_t allocated = 0;       // in tensors now
+  int64_t reserved = 0;        // held by the allocator (allocated + cached)
+  int64_t peak_allocated = 0;  // the most ever allocated at once
+};
+
+// Every CUDA device of the process, read from the caching allocator through c10's generic
+// device-allocator registry (no link-time reference to libc10_cuda, so the CPU image, which
+// has none, still loads). Empty without CUDA or before the allocator is initialised. Cheap:
+// reads counters; thread-safe.
+std::vector<DeviceMemory> CudaDeviceMemory();
 
 // Sets LibTorch's intra-op thread count (at::set_num_threads) for the process; n >= 1.
 // Call before the first model runs.

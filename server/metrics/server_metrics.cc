@@ -41,7 +41,12 @@ class ServerMetrics::CallbackCollectable : public prometheus::Collectable {
   void Add(const std::string& name, const std::string& help, prometheus::MetricType type,
            std::function<double()> fn) {
     absl::MutexLock lock(&mu_);
-    entries_.push_back({name, help, type, std::move(fn)});
+    entries_.push_back({name, help, type, std::move(fn), nullptr});
+  }
+  void AddLabeled(const std::string& name, const std::string& help,
+                  std::function<std::vector<LabeledValue>()> fn) {
+    absl::MutexLock lock(&mu_);
+    entries_.push_back({name, help, prometheus::MetricType::Gauge, nullptr, std::move(fn)});
   }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
@@ -52,13 +57,23 @@ class ServerMetrics::CallbackCollectable : public prometheus::Collectable {
       family.name = e.name;
       family.help = e.help;
       family.type = e.type;
-      prometheus::ClientMetric metric;
-      if (e.type == prometheus::MetricType::Counter) {
-        metric.counter.value = e.fn();
+      if (e.labeled) {
+        for (const LabeledValue& v : e.labeled()) {
+          prometheus::ClientMetric metric;
+          for (const auto& [name, value] : v.labels) metric.label.push_back({name, value});
+          metric.gauge.value = v.value;
+          family.metric.push_back(std::move(metric));
+        }
+        if (family.metric.empty()) continue;
       } else {
-        metric.gauge.value = e.fn();
+        prometheus::ClientMetric metric;
+        if (e.type == prometheus::MetricType::Counter) {
+          metric.counter.value = e.fn();
+        } else {
+          metric.gauge.value = e.fn();
+        }
+        family.metric.push_back(std::move(metric));
       }
-      family.metric.push_back(std::move(metric));
       families.push_back(std::move(family));
     }
     return families;
@@ -69,6 +84,7 @@ class ServerMetrics::CallbackCollectable : public prometheus::Collectable {
     std::string name, help;
     prometheus::MetricType type;
     std::function<double()> fn;
+    std::function<std::vector<LabeledValue>()> labeled;  // set for labelled families
   };
   mutable absl::Mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
@@ -155,6 +171,11 @@ void ServerMetrics::AddGaugeCallback(const std::string& name, const std::string&
 void ServerMetrics::AddCounterCallback(const std::string& name, const std::string& help,
                                        std::function<double()> fn) {
   callbacks_->Add(name, help, prometheus::MetricType::Counter, std::move(fn));
+}
+
+void ServerMetrics::AddLabeledGaugeCallback(const std::string& name, const std::string& help,
+                                            std::function<std::vector<LabeledValue>()> fn) {
+  callbacks_->AddLabeled(name, help, std::move(fn));
 }
 
 std::vector<std::shared_ptr<prometheus::Collectable>> ServerMetrics::collectables() const {

@@ -13,6 +13,7 @@
 #include <prometheus/registry.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,14 @@ class ServerMetrics {
                         std::function<double()> fn);
   void AddCounterCallback(const std::string& name, const std::string& help,
                           std::function<double()> fn);
+  // A gauge family read at scrape time, one series per returned value (none: the family
+  // is left out of the exposition).
+  struct LabeledValue {
+    std::map<std::string, std::string> labels;
+    double value = 0;
+  };
+  void AddLabeledGaugeCallback(const std::string& name, const std::string& help,
+                               std::function<std::vector<LabeledValue>()> fn);
 
   // What the exposer serves: the registry plus the callback collectable.
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables() const;

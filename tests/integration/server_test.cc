@@ -34,8 +34,8 @@ struct Harness {
 };
 
 Harness StartServer(const std::string& config_text,
-                    testing::FakeSegmentationPipeline::Options fake = {},
-                    bool wait_serving = true) {
+                    testing::FakeSegmentationPipeline::Options fake = {}, bool wait_serving = true,
+                    decltype(OvsegServerOptions::device_memory) device_memory = nullptr) {
   auto config = ParseServerConfig(
       "listen_address: \"127.0.0.1:0\" metrics_address: \"127.0.0.1:0\" log_requests: false " +
           (config_text.find("admin {") == std::string::npos
@@ -51,6 +51,7 @@ Harness StartServer(const std::string& config_text,
   o.model.pipeline = h.pipeline;
   o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>();
   o.request_log = nullptr;
+  o.device_memory = std::move(device_memory);
   auto server = OvsegServer::Start(std::move(o));
   EXPECT_TRUE(server.ok()) << server.status();
   h.server = *std::move(server);
@@ -472,6 +473,29 @@ TEST(ServerTest, ADrainingReplicaHandsNewCallsToTheOthersWithoutErrors) {
   request.join();
   stopper.join();
   EXPECT_TRUE(inflight.ok()) << inflight.status();
+}
+
+// The device-memory gauge: one series per device and kind, read at scrape time; a server
+// whose reader returns nothing (CPU) exports no such series.
+TEST(ServerTest, DeviceMemoryIsExportedPerDeviceAndKind) {
+  std::atomic<double> allocated{1.5e9};
+  Harness gpu = StartServer("", {}, true, [&allocated] {
+    return std::vector<OvsegServerOptions::DeviceMemoryReading>{
+        {"cuda:0", allocated.load(), 2e9, 3e9}};
+  });
+  std::string exposition = gpu.server->metrics().Serialize();
+  EXPECT_NE(exposition.find("ovseg_device_memory_bytes{device=\"cuda:0\",kind=\"allocated\"} "
+                            "1500000000"),
+            std::string::npos)
+      << exposition;
+  EXPECT_NE(exposition.find("kind=\"reserved\"} 2000000000"), std::string::npos);
+  EXPECT_NE(exposition.find("kind=\"peak_allocated\"} 3000000000"), std::string::npos);
+  allocated = 1e9;  // read at every scrape
+  exposition = gpu.server->metrics().Serialize();
+  EXPECT_NE(exposition.find("kind=\"allocated\"} 1000000000"), std::string::npos);
+  Harness cpu = StartServer("", {}, true,
+                            [] { return std::vector<OvsegServerOptions::DeviceMemoryReading>{}; });
+  EXPECT_EQ(cpu.server->metrics().Serialize().find("ovseg_device_memory_bytes"), std::string::npos);
 }
 
 TEST(ServerTest, RegisteredVocabularyServesSegment) {
