@@ -13,6 +13,7 @@ import ovseg
 from ovseg.masks import decode_rle
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 LABELS = ["gravel", "red striped star", "red dotted cross", "green circle", "blue dotted heart",
           ["grass", "lawn"]]
 
@@ -30,7 +31,9 @@ def server(tmp_path_factory):
     config = open(os.path.join(ROOT, "configs/server.pbtxt")).read()
     config = config.replace("127.0.0.1:50051", f"127.0.0.1:{port}")
     config = config.replace('metrics_address: "127.0.0.1:9464"', 'metrics_address: "none"')
-    config = config.replace('checkpoint_dir: "checkpoints"', f'checkpoint_dir: "{tmp}/ckpt"')
+    config = config.replace('checkpoint_dir: "checkpoints"',
+                            f'checkpoint_dir: "{tmp}/ckpt" token_file: "{tmp}/token"')
+    (tmp / "token").write_text(ADMIN_TOKEN)
     (tmp / "server.pbtxt").write_text(config)
     process = subprocess.Popen([os.path.join(ROOT, "build/server/ovseg-server"), "--config",
                                 str(tmp / "server.pbtxt")], cwd=ROOT,
@@ -127,6 +130,68 @@ def test_errors_carry_the_servers_code_and_message(server, scene):
         ovseg.Client(server).segment(path, LABELS, task="panoptik")
     with pytest.raises(ValueError, match="H x W x 3"):
         ovseg.Client(server).segment(np.zeros((4, 4), np.uint8), LABELS)
+
+
+def test_semantic_map_and_overlay(server, scene):
+    path, pixels = scene
+    with ovseg.Client(server) as client:
+        result = client.segment(path, LABELS, task="semantic", semantic_map=True)
+        without = client.segment(path, LABELS, task="semantic")
+    assert without.semantic_map is None
+    label_map = result.semantic_map
+    assert label_map.shape == pixels.shape[:2]
+    for mask, index in zip(result.masks, result.label_indices):
+        assert np.all(label_map[mask] == index)  # semantic segments do not overlap
+    assert np.all(label_map[~result.masks.any(axis=0)] == -1)
+    drawn = np.asarray(result.overlay(path))
+    assert drawn.shape == pixels.shape
+    inside = result.masks.any(axis=0)
+    assert np.abs(drawn[inside].astype(int) - pixels[inside]).mean() > 5  # tinted
+    # Away from the labels' text, pixels outside every mask are the image's own.
+    far = ~inside
+    far[: pixels.shape[0] // 8] = False
+    assert np.array_equal(drawn[far & (np.arange(pixels.shape[1]) < 4)[None, :]],
+                          pixels[far & (np.arange(pixels.shape[1]) < 4)[None, :]])
+
+
+def test_the_asyncio_client_answers_as_the_synchronous_one(server, scene):
+    import asyncio
+
+    path, _ = scene
+
+    async def run():
+        async with ovseg.AsyncClient(server) as client:
+            assert await client.health() == "SERVING"
+            results = await asyncio.gather(*(client.segment(path, LABELS) for _ in range(3)))
+            with pytest.raises(ovseg.OvsegError) as refused:
+                await client.segment(b"not an image", LABELS)
+            assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            return results
+
+    results = asyncio.run(run())
+    with ovseg.Client(server) as client:
+        expected = client.segment(path, LABELS)
+    for r in results:
+        assert r.labels == expected.labels
+        np.testing.assert_array_equal(r.masks, expected.masks)
+
+
+def test_admin_submit_list_activate(server, tmp_path):
+    checkpoint = os.path.join(ROOT, "models/demo/fovseg.safetensors")
+    with ovseg.AdminClient(server, ADMIN_TOKEN) as admin:
+        info = admin.submit(checkpoint, name="python-client.safetensors")
+        assert info.name == "python-client.safetensors" and info.num_tensors > 0
+        assert "python-client.safetensors" in [c.name for c in admin.list()]
+        version = admin.activate("python-client.safetensors")
+        assert version
+        assert [c.name for c in admin.list() if c.active] == ["python-client.safetensors"]
+    with ovseg.Client(server) as client:
+        assert client.model_info().model_version == version
+    with ovseg.AdminClient(server, "wrong-token") as intruder:
+        with pytest.raises(ovseg.OvsegError) as refused:
+            intruder.list()
+        assert refused.value.code in (grpc.StatusCode.UNAUTHENTICATED,
+                                      grpc.StatusCode.PERMISSION_DENIED)
 
 
 def test_rle_decoder_matches_a_hand_made_mask():

@@ -6,9 +6,11 @@
         for label, score, mask in zip(result.labels, result.scores, result.masks):
             print(label, score, mask.sum())
 """
+from ovseg.admin import AdminClient
+from ovseg.aio import AsyncClient
 from ovseg.client import Client
 from ovseg.errors import OvsegError
 from ovseg.masks import decode_rle
 from ovseg.result import SegmentResult
 
-__all__ = ["Client", "OvsegError", "SegmentResult", "decode_rle"]
+__all__ = ["AdminClient", "AsyncClient", "Client", "OvsegError", "SegmentResult", "decode_rle"]

@@ -82,6 +82,44 @@ def _labels(labels: Iterable[LabelLike]) -> pb.LabelList:
     return out
 
 
+def segment_request(image: ImageLike, labels: Optional[Iterable[LabelLike]] = None, *,
+                    vocabulary_id: Optional[str] = None, task: str = "panoptic",
+                    head_mode: Optional[str] = None, regions: Optional[Sequence] = None,
+                    max_segments: Optional[int] = None, score_threshold: Optional[float] = None,
+                    mask_format: str = "coco_rle",
+                    semantic_map: bool = False) -> pb.SegmentRequest:
+    """The SegmentRequest Client.segment and AsyncClient.segment send."""
+    if (labels is None) == (vocabulary_id is None):
+        raise ValueError("give labels or vocabulary_id, one of them")
+    request = pb.SegmentRequest(image=_image(image), task=_choice(_TASKS, task, "task"))
+    if labels is not None:
+        request.labels.CopyFrom(_labels(labels))
+    else:
+        request.vocabulary_id = vocabulary_id
+    o = request.options
+    o.head_mode = _choice(_HEAD_MODES, head_mode, "head_mode")
+    o.mask_format = _choice(_MASK_FORMATS, mask_format, "mask_format")
+    o.return_semantic_map = semantic_map
+    if max_segments is not None:
+        o.max_segments = max_segments
+    if score_threshold is not None:
+        o.score_threshold = score_threshold
+    for region in regions or ():
+        request.regions.append(_region(region))
+    return request
+
+
+def vocabulary_request(labels: Iterable[LabelLike]) -> pb.RegisterVocabularyRequest:
+    request = pb.RegisterVocabularyRequest()
+    request.labels.extend(_labels(labels).labels)
+    return request
+
+
+def channel_options(options: Sequence[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
+    return [("grpc.max_receive_message_length", 256 << 20),
+            ("grpc.max_send_message_length", 256 << 20), *options]
+
+
 class Client:
     """ovseg's Segmentation service at `address` ("host:port", or any gRPC target such as
     "dns:///ovseg.default.svc.cluster.local:50051").
@@ -96,8 +134,7 @@ class Client:
                  root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
                  certificate_chain: Optional[bytes] = None,
                  options: Sequence[Tuple[str, Any]] = ()):
-        options = [("grpc.max_receive_message_length", 256 << 20),
-                   ("grpc.max_send_message_length", 256 << 20), *options]
+        options = channel_options(options)
         if root_certificates is not None or certificate_chain is not None:
             credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
                                                        certificate_chain)
@@ -128,30 +165,16 @@ class Client:
         image) for `labels` (each a name or a list of synonyms), or for a vocabulary
         registered earlier (`vocabulary_id`). regions: masks to classify instead of the
         model's proposals, each an H x W bool array or a COCO RLE dict."""
-        if (labels is None) == (vocabulary_id is None):
-            raise ValueError("give labels or vocabulary_id, one of them")
-        request = pb.SegmentRequest(image=_image(image), task=_choice(_TASKS, task, "task"))
-        if labels is not None:
-            request.labels.CopyFrom(_labels(labels))
-        else:
-            request.vocabulary_id = vocabulary_id
-        o = request.options
-        o.head_mode = _choice(_HEAD_MODES, head_mode, "head_mode")
-        o.mask_format = _choice(_MASK_FORMATS, mask_format, "mask_format")
-        o.return_semantic_map = semantic_map
-        if max_segments is not None:
-            o.max_segments = max_segments
-        if score_threshold is not None:
-            o.score_threshold = score_threshold
-        for region in regions or ():
-            request.regions.append(_region(region))
+        request = segment_request(image, labels, vocabulary_id=vocabulary_id, task=task,
+                                  head_mode=head_mode, regions=regions,
+                                  max_segments=max_segments, score_threshold=score_threshold,
+                                  mask_format=mask_format, semantic_map=semantic_map)
         return SegmentResult(self._call(self._stub.Segment, request, timeout))
 
     def register_vocabulary(self, labels: Iterable[LabelLike]) -> str:
         """Encodes `labels` once on the server; returns an id for segment(vocabulary_id=)."""
-        request = pb.RegisterVocabularyRequest()
-        request.labels.extend(_labels(labels).labels)
-        return self._call(self._stub.RegisterVocabulary, request, None).vocabulary_id
+        return self._call(self._stub.RegisterVocabulary, vocabulary_request(labels),
+                          None).vocabulary_id
 
     def model_info(self) -> pb.GetModelInfoResponse:
         return self._call(self._stub.GetModelInfo, pb.GetModelInfoRequest(), None)

@@ -1,4 +1,5 @@
 """What Client.segment returns: the segments as numpy arrays, masks decoded on first use."""
+import io
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -56,6 +57,48 @@ class SegmentResult:
             self._masks = masks
         return self._masks
 
+    @property
+    def semantic_map(self) -> Optional[np.ndarray]:
+        """H x W int32 label indices (-1: no label), when segment(semantic_map=True) asked
+        for it; else None. Needs Pillow (the server sends a PNG)."""
+        png = self.response.semantic_map_png
+        if not png:
+            return None
+        from PIL import Image
+
+        with Image.open(io.BytesIO(png)) as image:
+            # 8-bit PNG (255 = none) up to 255 labels, else 16-bit (65535 = none).
+            none = 255 if image.mode in ("L", "P") else 65535
+            labels = np.asarray(image).astype(np.int32)
+        labels[labels == none] = -1
+        return labels
+
+    def overlay(self, image, alpha: float = 0.5):
+        """A PIL image: `image` (path, bytes, H x W x 3 uint8 array or PIL image, the one
+        that was segmented) with each segment's mask tinted and its label and score at the
+        mask's centre. Needs Pillow."""
+        from PIL import Image, ImageDraw
+
+        if isinstance(image, (str, bytes, bytearray)) or hasattr(image, "__fspath__"):
+            image = Image.open(io.BytesIO(image) if isinstance(image, (bytes, bytearray))
+                               else image)
+        base = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image,
+                          dtype=np.float32).copy()
+        if base.shape[:2] != (self.height, self.width):
+            raise ValueError(f"overlay: image is {base.shape[1]}x{base.shape[0]}, the result "
+                             f"{self.width}x{self.height}")
+        colours = _palette(len(self))
+        for mask, colour in zip(self.masks, colours):
+            base[mask] = (1 - alpha) * base[mask] + alpha * colour
+        out = Image.fromarray(base.clip(0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(out)
+        for mask, label, score in zip(self.masks, self.labels, self.scores):
+            ys, xs = np.nonzero(mask)
+            if len(xs):
+                draw.text((float(xs.mean()), float(ys.mean())), f"{label} {score:.2f}",
+                          fill=(255, 255, 255))
+        return out
+
     def to_coco(self, image_id: int, category_ids: Sequence[int]) -> List[dict]:
         """COCO results (pycocotools' loadRes accepts them): category_ids[i] is the id of
         the request's i-th label."""
@@ -73,3 +116,10 @@ class SegmentResult:
     def __repr__(self) -> str:
         return (f"SegmentResult({len(self)} segments, {self.width}x{self.height}, "
                 f"model {self.model_version})")
+
+
+def _palette(n: int) -> np.ndarray:
+    """n distinct colours (golden-angle hues), n x 3 floats in [0, 255]."""
+    hues = (np.arange(n) * 0.618033988749895) % 1.0
+    k = (np.array([5.0, 3.0, 1.0])[None, :] + hues[:, None] * 6) % 6
+    return 255 * (1 - np.clip(np.minimum(k, 4 - k), 0, 1) * 0.8)

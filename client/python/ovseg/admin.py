@@ -1,0 +1,78 @@
+"""ovseg.v1.ModelAdmin: submit, list and activate checkpoints (needs the server's admin
+token, ServerConfig.admin.token_file)."""
+import os
+from typing import Iterator, List, Optional, Sequence, Tuple, Any
+
+import grpc
+
+from ovseg.client import channel_options
+from ovseg.errors import OvsegError
+from ovseg.v1 import admin_pb2, admin_pb2_grpc
+
+_CHUNK = 1 << 20
+
+
+class AdminClient:
+    """Checkpoint administration on one server. token: the admin bearer token."""
+
+    def __init__(self, address: str, token: str, *, timeout: float = 600.0,
+                 root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
+                 certificate_chain: Optional[bytes] = None,
+                 options: Sequence[Tuple[str, Any]] = ()):
+        options = channel_options(options)
+        if root_certificates is not None or certificate_chain is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
+                                                       certificate_chain)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._stub = admin_pb2_grpc.ModelAdminStub(self._channel)
+        self._metadata = [("authorization", f"Bearer {token}")]
+        self._timeout = timeout
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self._timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise OvsegError.from_rpc_error(error) from None
+
+    def submit(self, path: str, name: Optional[str] = None) -> admin_pb2.CheckpointInfo:
+        """Uploads a checkpoint file (streamed in 1 MiB chunks); the server verifies and
+        stores it, and returns its info. name: default the file's name."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(_CHUNK), b""):
+                digest.update(block)
+        metadata = admin_pb2.CheckpointMetadata(name=name or os.path.basename(path),
+                                                size_bytes=os.path.getsize(path),
+                                                sha256=digest.hexdigest())
+
+        def chunks() -> Iterator[admin_pb2.CheckpointChunk]:
+            yield admin_pb2.CheckpointChunk(metadata=metadata)
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(_CHUNK), b""):
+                    yield admin_pb2.CheckpointChunk(data=block)
+
+        return self._call(self._stub.SubmitCheckpoint, chunks()).checkpoint
+
+    def list(self) -> List[admin_pb2.CheckpointInfo]:
+        """Stored checkpoints, newest first; `.active` marks the serving one."""
+        return list(self._call(self._stub.ListCheckpoints,
+                               admin_pb2.ListCheckpointsRequest()).checkpoints)
+
+    def activate(self, name: str) -> str:
+        """Swaps the stored checkpoint `name` in (or rolls back to it); returns the model
+        version now serving."""
+        return self._call(self._stub.ActivateCheckpoint,
+                          admin_pb2.ActivateCheckpointRequest(name=name)).model_version
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "AdminClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
