@@ -1,11 +1,11 @@
 """ovseg.v1.ModelAdmin: submit, list and activate checkpoints (needs the server's admin
 token, ServerConfig.admin.token_file)."""
 import os
-from typing import Iterator, List, Optional, Sequence, Tuple, Any
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import grpc
 
-from ovseg.client import channel_options
+from ovseg.client import call_metadata, make_channel
 from ovseg.errors import OvsegError
 from ovseg.v1 import admin_pb2, admin_pb2_grpc
 
@@ -19,15 +19,11 @@ class AdminClient:
                  root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
                  certificate_chain: Optional[bytes] = None,
                  options: Sequence[Tuple[str, Any]] = ()):
-        options = channel_options(options)
-        if root_certificates is not None or certificate_chain is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
-                                                       certificate_chain)
-            self._channel = grpc.secure_channel(address, credentials, options=options)
-        else:
-            self._channel = grpc.insecure_channel(address, options=options)
+        self._channel = make_channel(address, root_certificates=root_certificates,
+                                     private_key=private_key,
+                                     certificate_chain=certificate_chain, options=options)
         self._stub = admin_pb2_grpc.ModelAdminStub(self._channel)
-        self._metadata = [("authorization", f"Bearer {token}")]
+        self._metadata = call_metadata((), token)
         self._timeout = timeout
 
     def _call(self, method, request):

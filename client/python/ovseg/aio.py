@@ -8,7 +8,7 @@ from typing import Any, Iterable, Optional, Sequence, Tuple
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ovseg.client import (ImageLike, LabelLike, channel_options, segment_request,
+from ovseg.client import (ImageLike, LabelLike, call_metadata, make_channel, segment_request,
                           vocabulary_request)
 from ovseg.errors import OvsegError
 from ovseg.result import SegmentResult
@@ -25,19 +25,14 @@ class AsyncClient:
                  root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
                  certificate_chain: Optional[bytes] = None,
                  options: Sequence[Tuple[str, Any]] = ()):
-        options = channel_options(options)
-        if root_certificates is not None or certificate_chain is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
-                                                       certificate_chain)
-            self._channel = grpc.aio.secure_channel(address, credentials, options=options)
-        else:
-            self._channel = grpc.aio.insecure_channel(address, options=options)
+        self._channel = make_channel(address, root_certificates=root_certificates,
+                                     private_key=private_key,
+                                     certificate_chain=certificate_chain, options=options,
+                                     aio=True)
         self._stub = segmentation_pb2_grpc.SegmentationStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._timeout = timeout
-        self._metadata = list(metadata)
-        if token is not None:
-            self._metadata.append(("authorization", f"Bearer {token}"))
+        self._metadata = call_metadata(metadata, token)
 
     async def _call(self, method, request, timeout: Optional[float]):
         call = method(request, timeout=self._timeout if timeout is None else timeout,

@@ -1,7 +1,7 @@
 """A synchronous client of ovseg.v1.Segmentation (thread-safe: one channel, many calls)."""
 import io
 import os
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 import grpc
 import numpy as np
@@ -115,9 +115,27 @@ def vocabulary_request(labels: Iterable[LabelLike]) -> pb.RegisterVocabularyRequ
     return request
 
 
-def channel_options(options: Sequence[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
-    return [("grpc.max_receive_message_length", 256 << 20),
-            ("grpc.max_send_message_length", 256 << 20), *options]
+def make_channel(address: str, *, root_certificates: Optional[bytes] = None,
+                 private_key: Optional[bytes] = None, certificate_chain: Optional[bytes] = None,
+                 options: Sequence[Tuple[str, Any]] = (), aio: bool = False):
+    """A grpc (or grpc.aio) channel to `address`: TLS when root_certificates or a client
+    certificate is given, messages up to 256 MiB, plus `options`."""
+    module = grpc.aio if aio else grpc
+    options = [("grpc.max_receive_message_length", 256 << 20),
+               ("grpc.max_send_message_length", 256 << 20), *options]
+    if root_certificates is not None or certificate_chain is not None:
+        credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
+                                                   certificate_chain)
+        return module.secure_channel(address, credentials, options=options)
+    return module.insecure_channel(address, options=options)
+
+
+def call_metadata(metadata: Sequence[Tuple[str, str]], token: Optional[str]):
+    """The metadata every call sends: `metadata`, plus the bearer token if any."""
+    out = list(metadata)
+    if token is not None:
+        out.append(("authorization", f"Bearer {token}"))
+    return out
 
 
 class Client:
@@ -134,19 +152,13 @@ class Client:
                  root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
                  certificate_chain: Optional[bytes] = None,
                  options: Sequence[Tuple[str, Any]] = ()):
-        options = channel_options(options)
-        if root_certificates is not None or certificate_chain is not None:
-            credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
-                                                       certificate_chain)
-            self._channel = grpc.secure_channel(address, credentials, options=options)
-        else:
-            self._channel = grpc.insecure_channel(address, options=options)
+        self._channel = make_channel(address, root_certificates=root_certificates,
+                                     private_key=private_key,
+                                     certificate_chain=certificate_chain, options=options)
         self._stub = segmentation_pb2_grpc.SegmentationStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._timeout = timeout
-        self._metadata = list(metadata)
-        if token is not None:
-            self._metadata.append(("authorization", f"Bearer {token}"))
+        self._metadata = call_metadata(metadata, token)
 
     def _call(self, method, request, timeout: Optional[float]):
         try:
