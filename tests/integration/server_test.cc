@@ -498,6 +498,21 @@ TEST(ServerTest, DeviceMemoryIsExportedPerDeviceAndKind) {
   EXPECT_EQ(cpu.server->metrics().Serialize().find("ovseg_device_memory_bytes"), std::string::npos);
 }
 
+// max_connection_age_seconds: the server closes a client's connection after about that
+// long (GOAWAY), so a long-lived client reconnects (and, behind a headless Service,
+// re-resolves and reaches new replicas); calls before and after are answered.
+TEST(ServerTest, ConnectionsAreClosedAfterTheirMaxAgeAndClientsReconnect) {
+  for (const bool aged : {false, true}) {
+    Harness h = StartServer(aged ? "max_connection_age_seconds: 1" : "");
+    const std::shared_ptr<grpc::Channel> channel = h.client->channel();
+    ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());
+    EXPECT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+    absl::SleepFor(absl::Milliseconds(2000));  // past the age (+10% jitter) and its GOAWAY
+    EXPECT_EQ(channel->GetState(false) == GRPC_CHANNEL_READY, !aged) << "aged " << aged;
+    EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"b"})).ok());
+  }
+}
+
 TEST(ServerTest, RegisteredVocabularyServesSegment) {
   Harness h = StartServer("");
   auto reg = h.client->RegisterVocabulary({"road", "car, automobile"});
