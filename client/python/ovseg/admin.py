@@ -1,42 +1,26 @@
 """ovseg.v1.ModelAdmin: submit, list and activate checkpoints (needs the server's admin
 token, ServerConfig.admin.token_file)."""
+import hashlib
 import os
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional
 
-import grpc
-
-from ovseg.client import call_metadata, make_channel
-from ovseg.errors import OvsegError
+from ovseg.client import BlockingClient
 from ovseg.v1 import admin_pb2, admin_pb2_grpc
 
 _CHUNK = 1 << 20
 
 
-class AdminClient:
-    """Checkpoint administration on one server. token: the admin bearer token."""
+class AdminClient(BlockingClient):
+    """Checkpoint administration on one server. token: the admin bearer token; other
+    connection arguments as BlockingClient's (timeout defaults to 600 s: uploads)."""
 
-    def __init__(self, address: str, token: str, *, timeout: float = 600.0,
-                 root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
-                 certificate_chain: Optional[bytes] = None,
-                 options: Sequence[Tuple[str, Any]] = ()):
-        self._channel = make_channel(address, root_certificates=root_certificates,
-                                     private_key=private_key,
-                                     certificate_chain=certificate_chain, options=options)
+    def __init__(self, address: str, token: str, *, timeout: float = 600.0, **connection):
+        super().__init__(address, timeout=timeout, token=token, **connection)
         self._stub = admin_pb2_grpc.ModelAdminStub(self._channel)
-        self._metadata = call_metadata((), token)
-        self._timeout = timeout
-
-    def _call(self, method, request):
-        try:
-            return method(request, timeout=self._timeout, metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise OvsegError.from_rpc_error(error) from None
 
     def submit(self, path: str, name: Optional[str] = None) -> admin_pb2.CheckpointInfo:
         """Uploads a checkpoint file (streamed in 1 MiB chunks); the server verifies and
         stores it, and returns its info. name: default the file's name."""
-        import hashlib
-
         digest = hashlib.sha256()
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(_CHUNK), b""):
@@ -63,12 +47,3 @@ class AdminClient:
         version now serving."""
         return self._call(self._stub.ActivateCheckpoint,
                           admin_pb2.ActivateCheckpointRequest(name=name)).model_version
-
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> "AdminClient":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

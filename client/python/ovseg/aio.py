@@ -3,7 +3,7 @@
     async with ovseg.AsyncClient("127.0.0.1:50051") as client:
         results = await asyncio.gather(*(client.segment(p, labels) for p in paths))
 """
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Iterable, Optional, Sequence, Tuple
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,14 +21,9 @@ class AsyncClient:
     the event loop that uses it."""
 
     def __init__(self, address: str, *, timeout: float = 30.0, token: Optional[str] = None,
-                 metadata: Sequence[Tuple[str, str]] = (),
-                 root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
-                 certificate_chain: Optional[bytes] = None,
-                 options: Sequence[Tuple[str, Any]] = ()):
-        self._channel = make_channel(address, root_certificates=root_certificates,
-                                     private_key=private_key,
-                                     certificate_chain=certificate_chain, options=options,
-                                     aio=True)
+                 metadata: Sequence[Tuple[str, str]] = (), **channel):
+        # channel: make_channel's TLS arguments and options.
+        self._channel = make_channel(address, aio=True, **channel)
         self._stub = segmentation_pb2_grpc.SegmentationStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._timeout = timeout

@@ -138,16 +138,16 @@ def call_metadata(metadata: Sequence[Tuple[str, str]], token: Optional[str]):
     return out
 
 
-class Client:
-    """ovseg's Segmentation service at `address` ("host:port", or any gRPC target such as
-    "dns:///ovseg.default.svc.cluster.local:50051").
+class BlockingClient:
+    """What the blocking clients (Client, AdminClient) share: one channel to `address`, the
+    metadata every call sends, the default deadline, and gRPC errors raised as OvsegError.
 
     TLS: pass root_certificates (PEM bytes) and, for mutual TLS, private_key and
     certificate_chain. token: sent as "authorization: Bearer TOKEN". timeout: default
     deadline per call, seconds. options: extra gRPC channel options.
     """
 
-    def __init__(self, address: str, *, timeout: float = 30.0, token: Optional[str] = None,
+    def __init__(self, address: str, *, timeout: float, token: Optional[str] = None,
                  metadata: Sequence[Tuple[str, str]] = (),
                  root_certificates: Optional[bytes] = None, private_key: Optional[bytes] = None,
                  certificate_chain: Optional[bytes] = None,
@@ -155,17 +155,36 @@ class Client:
         self._channel = make_channel(address, root_certificates=root_certificates,
                                      private_key=private_key,
                                      certificate_chain=certificate_chain, options=options)
-        self._stub = segmentation_pb2_grpc.SegmentationStub(self._channel)
-        self._health = health_pb2_grpc.HealthStub(self._channel)
         self._timeout = timeout
         self._metadata = call_metadata(metadata, token)
 
-    def _call(self, method, request, timeout: Optional[float]):
+    def _call(self, method, request, timeout: Optional[float] = None):
         try:
             return method(request, timeout=self._timeout if timeout is None else timeout,
                           metadata=self._metadata)
         except grpc.RpcError as error:
             raise OvsegError.from_rpc_error(error) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Client(BlockingClient):
+    """ovseg's Segmentation service at `address` ("host:port", or any gRPC target such as
+    "dns:///ovseg.default.svc.cluster.local:50051"); connection arguments as
+    BlockingClient's (timeout defaults to 30 s).
+    """
+
+    def __init__(self, address: str, *, timeout: float = 30.0, **connection):
+        super().__init__(address, timeout=timeout, **connection)
+        self._stub = segmentation_pb2_grpc.SegmentationStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def segment(self, image: ImageLike, labels: Optional[Iterable[LabelLike]] = None, *,
                 vocabulary_id: Optional[str] = None, task: str = "panoptic",
@@ -197,12 +216,3 @@ class Client:
         reply = self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service),
                            None)
         return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-
-    def close(self) -> None:
-        self._channel.close()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
