@@ -17,6 +17,9 @@ find_package(ZLIB REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_package(GTest REQUIRED)
+# cpp-httplib (Debian's build, with OpenSSL): the HTTP/JSON gateway (server/http/).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 if(OVSEG_WITH_TORCH)
   if(NOT OVSEG_PYTHON)

@@ -103,7 +103,7 @@ for name in "${variants[@]}"; do
       sed -i -e '/^ *crop_ensemble_weight:/d' -e '/^ *default_head_mode:/d' \
         -e 's|^model {|model {\n  crop_ensemble_weight: 0|' "$dir/server.pbtxt"
     fi
-    build/server/ovseg-server --config "$dir/server.pbtxt" > "$dir/server.log" 2>&1 &
+    build/server/ovseg-server --config "$dir/server.pbtxt" --http_address none > "$dir/server.log" 2>&1 &
     server=$!
     build/client/ovseg health --server 127.0.0.1:50071 --wait_s 300 > /dev/null
     # The generator is frozen and the same in every run: its proposal recall is left out.

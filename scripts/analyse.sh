@@ -28,7 +28,7 @@ port=$((50100 + RANDOM % 800))
 sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" \
     -e "s|127.0.0.1:50051|127.0.0.1:$port|" -e 's|metrics_address: .*|metrics_address: "none"|' \
     "$config" > "$out/server.pbtxt"
-build/server/ovseg-server --config "$out/server.pbtxt" > "$out/server.log" 2>&1 &
+build/server/ovseg-server --config "$out/server.pbtxt" --http_address none > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2> /dev/null || true' EXIT
 build/client/ovseg health --server 127.0.0.1:$port --wait_s 120 > /dev/null

@@ -103,6 +103,7 @@ def live_check(out):
     config = open("configs/server.pbtxt").read()
     config = config.replace("127.0.0.1:50051", f"127.0.0.1:{GRPC_PORT}")
     config = config.replace("127.0.0.1:9464", f"127.0.0.1:{METRICS_PORT}")
+    config = config.replace('http_address: "127.0.0.1:8080"', 'http_address: "none"')
     config = config.replace('checkpoint_dir: "checkpoints"',
                             f'checkpoint_dir: "{out}/checkpoints"')
     open(f"{out}/server.pbtxt", "w").write(config)

@@ -43,7 +43,7 @@ promtool check rules deploy/monitoring/ovseg-rules.yml
 # its own directory, with only its own and the system's libraries, it serves the demo.
 scripts/stage_runtime.sh cpu "$out/stage-cpu"
 (cd "$out/stage-cpu" && exec env -u LD_LIBRARY_PATH OVSEG_PORT=50094 OVSEG_METRICS_ADDRESS=none \
-  bin/ovseg-server --config configs/server.pbtxt) > "$out/stage-server.log" 2>&1 &
+  bin/ovseg-server --config configs/server.pbtxt --http_address none) > "$out/stage-server.log" 2>&1 &
 staged=$!
 trap 'kill $staged 2> /dev/null || true' EXIT
 "$out/stage-cpu/bin/ovseg" health --server 127.0.0.1:50094 --wait_s 120 | grep -q SERVING

@@ -10,7 +10,7 @@ TORCH_VERSION=2.15.0
 PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3-venv
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libopencv-dev libjpeg62-turbo-dev zlib1g-dev libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev
-  libssl-dev clang-format libgloo-dev curl dpkg-dev)
+  libssl-dev clang-format libgloo-dev curl dpkg-dev libcpp-httplib-dev libcli11-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -43,7 +43,7 @@ fi
 build/tools/ovseg-synth --out "$out/world" --train 0 --val 16 --seed 11 --threads 1 > /dev/null 2>&1
 labels=$(.venv/bin/python -c "
 import json; print(','.join(c['name'] for c in json.load(open('$out/world/vocabulary.json'))['classes']))")
-build/server/ovseg-server --config "$out/server.pbtxt" > "$out/server.log" 2>&1 &
+build/server/ovseg-server --config "$out/server.pbtxt" --http_address none > "$out/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2> /dev/null; wait $server 2> /dev/null || true' EXIT
 build/client/ovseg health --server 127.0.0.1:50081 --wait_s 300 > /dev/null

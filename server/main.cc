@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, metrics_address, "",
 ABSL_FLAG(int, port, -1,
           "Overrides the port of listen_address; 0 picks a free one (env OVSEG_PORT)");
 ABSL_FLAG(int, metrics_port, -1, "Overrides the port of metrics_address (env OVSEG_METRICS_PORT)");
+ABSL_FLAG(std::string, http_address, "",
+          "HTTP/JSON gateway and playground address host:port, or none (env OVSEG_HTTP_ADDRESS)");
+ABSL_FLAG(int, http_port, -1, "Overrides the port of http_address (env OVSEG_HTTP_PORT)");
 ABSL_FLAG(std::string, allow_insecure_non_loopback, "",
           "true: listen on a non-loopback address without TLS (a mesh or a trusted network "
           "terminates it); env OVSEG_ALLOW_INSECURE_NON_LOOPBACK");
@@ -42,6 +45,8 @@ absl::StatusOr<ovseg::ConfigOverrides> FlagOverrides() {
   }
   if (absl::GetFlag(FLAGS_port) >= 0) o.port = absl::GetFlag(FLAGS_port);
   if (absl::GetFlag(FLAGS_metrics_port) >= 0) o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (const std::string v = absl::GetFlag(FLAGS_http_address); !v.empty()) o.http_address = v;
+  if (absl::GetFlag(FLAGS_http_port) >= 0) o.http_port = absl::GetFlag(FLAGS_http_port);
   if (const std::string v = absl::GetFlag(FLAGS_allow_insecure_non_loopback); !v.empty()) {
     bool allow = false;
     if (!absl::SimpleAtob(v, &allow)) {
@@ -141,7 +146,7 @@ int main(int argc, char** argv) {
       ovseg::OvsegServer::Start(std::move(options));
   if (!server.ok()) return Fail(server.status());
   std::cerr << "ovseg-server: listening on port " << (*server)->port() << ", metrics on port "
-            << (*server)->metrics_port() << "\n";
+            << (*server)->metrics_port() << ", HTTP on port " << (*server)->http_port() << "\n";
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -68,6 +68,7 @@ absl::Status OvsegServer::Init() {
   RegisterScrapedMetrics();
   if (absl::Status s = StartMetricsExposer(); !s.ok()) return s;
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  if (absl::Status s = StartHttp(); !s.ok()) return s;
   StartWarmUp();
   return absl::OkStatus();
 }
@@ -163,10 +164,12 @@ absl::Status OvsegServer::InitServices() {
   }
   admin_service_ =
       std::make_unique<AdminService>(token, checkpoints_.get(), models_.get(),
-                                     RpcObservers{&metrics_, log_.get(), c.log_requests()});
-  segmentation_service_ = std::make_unique<SegmentationService>(SegmentationServiceDeps{
-      &options_.config, processor_.get(), cache_.get(), registry_.get(), models_.get(), &metrics_,
-      log_.get(), &state_, options_.clock, memory_.get()});
+                                     CallObservers{&metrics_, log_.get(), c.log_requests()});
+  frontend_ = std::make_unique<SegmentationFrontend>(
+      SegmentationFrontendDeps{&options_.config, processor_.get(), cache_.get(), registry_.get(),
+                               models_.get(), &metrics_, &state_, options_.clock, memory_.get()});
+  segmentation_service_ = std::make_unique<SegmentationService>(
+      frontend_.get(), CallObservers{&metrics_, log_.get(), c.log_requests()});
   return absl::OkStatus();
 }
 
@@ -259,6 +262,22 @@ absl::Status OvsegServer::StartGrpc() {
   return absl::OkStatus();
 }
 
+absl::Status OvsegServer::StartHttp() {
+  const v1::ServerConfig& c = options_.config;
+  if (c.http_address().empty() || c.http_address() == "none") return absl::OkStatus();
+  HttpGatewayOptions options;
+  options.address = c.http_address();
+  options.threads = static_cast<int>(c.http_threads());
+  // A JSON body carries the image in base64 (4 bytes per 3) around the gRPC message.
+  options.max_body_bytes = c.limits().max_receive_message_bytes() / 3 * 4 + (1 << 20);
+  options.tls = c.tls();
+  absl::StatusOr<std::unique_ptr<HttpGateway>> http = HttpGateway::Start(
+      options, frontend_.get(), CallObservers{&metrics_, log_.get(), c.log_requests()});
+  if (!http.ok()) return http.status();
+  http_ = *std::move(http);
+  return absl::OkStatus();
+}
+
 void OvsegServer::StartWarmUp() {
   warmup_thread_ = std::thread([this] {
     // A checkpoint activated before a restart (or kill -9) serves again; restoring it
@@ -327,6 +346,7 @@ void OvsegServer::Shutdown(absl::Duration grace) {
     shut_down_ = true;
   }
   const absl::Time deadline = absl::Now() + grace;
+  state_.AnnounceDrain();
   SetHealth(false);
   // Warm-up first: it may be catching up on the watched directory through watcher_.
   if (warmup_thread_.joinable()) warmup_thread_.join();
@@ -346,7 +366,10 @@ void OvsegServer::Shutdown(absl::Duration grace) {
   state_.Set(ServingState::kDraining);
   if (models_ != nullptr) models_->Shutdown();
   if (processor_ != nullptr) processor_->Shutdown();
-  if (segmentation_service_ != nullptr) segmentation_service_->Shutdown();
+  if (frontend_ != nullptr) frontend_->Shutdown();
+  // Every HTTP call in flight has been answered by now (the processor's shutdown answers
+  // what was queued); closing the port also ends idle keep-alive connections.
+  if (http_ != nullptr) http_->Stop();
   if (stopper.joinable()) stopper.join();
   if (server_ != nullptr) server_->Wait();
   exposer_.reset();

@@ -1,7 +1,8 @@
 // A running ovseg server: the gRPC services (Segmentation, ModelAdmin, health,
-// reflection), the request processor, the vocabulary cache, the servable manager and the
-// metrics exposer, with their lifecycle: NOT_SERVING until the recorded active checkpoint
-// is restored and warm-up has run, SERVING, then draining on Shutdown.
+// reflection), the HTTP/JSON gateway with the playground page (when http_address is set), the
+// request processor, the vocabulary cache, the servable manager and the metrics exposer, with their
+// lifecycle: NOT_SERVING until the recorded active checkpoint is restored and warm-up has run,
+// SERVING, then draining on Shutdown.
 #ifndef OVSEG_SERVER_OVSEG_SERVER_H_
 #define OVSEG_SERVER_OVSEG_SERVER_H_
 
@@ -21,10 +22,12 @@
 #include "ovseg/v1/config.pb.h"
 #include "server/checkpoint/checkpoint_store.h"
 #include "server/checkpoint/checkpoint_watcher.h"
+#include "server/http/http_gateway.h"
 #include "server/lifecycle/servable_manager.h"
 #include "server/metrics/server_metrics.h"
 #include "server/service/admin_service.h"
 #include "server/service/segment_processor.h"
+#include "server/service/segmentation_frontend.h"
 #include "server/service/segmentation_service.h"
 #include "server/service/serving_state.h"
 
@@ -64,7 +67,8 @@ class OvsegServer {
   ~OvsegServer();
 
   int port() const { return port_; }
-  int metrics_port() const { return metrics_port_; }  // 0 when metrics are off.
+  int metrics_port() const { return metrics_port_; }           // 0 when metrics are off.
+  int http_port() const { return http_ ? http_->port() : 0; }  // 0 when HTTP is off.
   ServingState::State state() const { return state_.Get(); }
   bool WaitUntilServing(absl::Duration timeout) const;
   ServerMetrics& metrics() { return metrics_; }
@@ -91,6 +95,7 @@ class OvsegServer {
   void RegisterScrapedMetrics();
   absl::Status StartMetricsExposer();
   absl::Status StartGrpc();
+  absl::Status StartHttp();
   void StartWarmUp();
   // The config's own model, with its version id: the digest of model.checkpoint, or the
   // pipeline's own name for an untrained model.
@@ -106,11 +111,13 @@ class OvsegServer {
   std::unique_ptr<InflightMemory> memory_;
   std::unique_ptr<SegmentProcessor> processor_;
   std::unique_ptr<CheckpointStore> checkpoints_;
+  std::unique_ptr<SegmentationFrontend> frontend_;
   std::unique_ptr<SegmentationService> segmentation_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<ServableManager> models_;
   std::unique_ptr<CheckpointWatcher> watcher_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpGateway> http_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::thread warmup_thread_;
   int port_ = 0;

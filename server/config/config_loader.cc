@@ -66,6 +66,7 @@ void ApplyConfigDefaults(v1::ServerConfig* c) {
   if (c->listen_address().empty()) c->set_listen_address("127.0.0.1:50051");
   if (c->metrics_address().empty()) c->set_metrics_address("127.0.0.1:9464");
   if (c->shutdown_grace_seconds() == 0) c->set_shutdown_grace_seconds(30);
+  if (c->http_threads() == 0) c->set_http_threads(16);
   if (c->cpu_scheduling() == v1::CPU_SCHEDULING_UNSPECIFIED) {
     c->set_cpu_scheduling(v1::CPU_SCHEDULING_BATCH);
   }
@@ -200,6 +201,21 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
     return Invalid("listen_address", absl::StrCat("\"", c.listen_address(),
                                                   "\" is not loopback: configure tls or set "
                                                   "allow_insecure_non_loopback"));
+  }
+  if (!c.http_address().empty() && c.http_address() != "none") {
+    if (c.http_address().rfind(':') == std::string::npos) {
+      return Invalid("http_address",
+                     absl::StrCat("\"", c.http_address(), "\": host:port expected"));
+    }
+    if (tls.cert_file().empty() && !c.allow_insecure_non_loopback() &&
+        !IsLoopbackAddress(c.http_address())) {
+      return Invalid("http_address", absl::StrCat("\"", c.http_address(),
+                                                  "\" is not loopback: configure tls or set "
+                                                  "allow_insecure_non_loopback"));
+    }
+  }
+  if (c.http_threads() > 1024) {
+    return Invalid("http_threads", absl::StrCat(c.http_threads(), " exceeds 1024"));
   }
   if (c.max_connection_age_seconds() > 7 * 24 * 3600) {
     return Invalid("max_connection_age_seconds",

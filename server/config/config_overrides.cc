@@ -34,8 +34,10 @@ absl::StatusOr<ConfigOverrides> ConfigOverridesFromEnvironment(
   };
   o.listen_address = text("OVSEG_LISTEN_ADDRESS");
   o.metrics_address = text("OVSEG_METRICS_ADDRESS");
-  for (auto [name, field] :
-       {std::pair{"OVSEG_PORT", &o.port}, {"OVSEG_METRICS_PORT", &o.metrics_port}}) {
+  o.http_address = text("OVSEG_HTTP_ADDRESS");
+  for (auto [name, field] : {std::pair{"OVSEG_PORT", &o.port},
+                             {"OVSEG_METRICS_PORT", &o.metrics_port},
+                             {"OVSEG_HTTP_PORT", &o.http_port}}) {
     if (const std::optional<std::string> v = text(name)) {
       int port = 0;
       if (!absl::SimpleAtoi(*v, &port)) {
@@ -63,6 +65,8 @@ ConfigOverrides Merge(const ConfigOverrides& low, const ConfigOverrides& high) {
   if (high.metrics_address) m.metrics_address = high.metrics_address;
   if (high.port) m.port = high.port;
   if (high.metrics_port) m.metrics_port = high.metrics_port;
+  if (high.http_address) m.http_address = high.http_address;
+  if (high.http_port) m.http_port = high.http_port;
   if (high.allow_insecure_non_loopback) {
     m.allow_insecure_non_loopback = high.allow_insecure_non_loopback;
   }
@@ -81,6 +85,14 @@ absl::Status ApplyConfigOverrides(const ConfigOverrides& o, v1::ServerConfig* co
     // "none" (no exposer) stays none: a port does not turn metrics on.
     if (config->metrics_address() != "none") {
       config->set_metrics_address(WithPort(config->metrics_address(), *o.metrics_port));
+    }
+  }
+  if (o.http_address) config->set_http_address(*o.http_address);
+  if (o.http_port) {
+    if (absl::Status s = CheckPort("http_port", *o.http_port); !s.ok()) return s;
+    // No HTTP port stays none: a port does not turn the gateway on.
+    if (!config->http_address().empty() && config->http_address() != "none") {
+      config->set_http_address(WithPort(config->http_address(), *o.http_port));
     }
   }
   if (o.allow_insecure_non_loopback) {

@@ -1,4 +1,4 @@
-// What a deployment changes without editing the config file: the listen and metrics
+// What a deployment changes without editing the config file: the gRPC, HTTP and metrics
 // addresses and ports, and whether a non-loopback address may listen without TLS, each
 // settable by flag and by environment variable (a container image bakes one config file
 // and its users set `docker run -e` or a pod's env; see docs/deploy.md). A flag wins over
@@ -21,6 +21,8 @@ struct ConfigOverrides {
   std::optional<std::string> metrics_address;  // OVSEG_METRICS_ADDRESS, --metrics_address
   std::optional<int> port;                     // OVSEG_PORT, --port (0: any free port)
   std::optional<int> metrics_port;             // OVSEG_METRICS_PORT, --metrics_port
+  std::optional<std::string> http_address;     // OVSEG_HTTP_ADDRESS, --http_address
+  std::optional<int> http_port;                // OVSEG_HTTP_PORT, --http_port
   // OVSEG_ALLOW_INSECURE_NON_LOOPBACK ("true"/"false"), --allow_insecure_non_loopback
   std::optional<bool> allow_insecure_non_loopback;
 };

@@ -95,11 +95,11 @@ ServerMetrics::ServerMetrics()
       callbacks_(std::make_shared<CallbackCollectable>()),
       requests_(prometheus::BuildCounter()
                     .Name("ovseg_requests_total")
-                    .Help("Finished RPCs by method and gRPC status code.")
+                    .Help("Finished calls by transport (grpc, http), method and gRPC status code.")
                     .Register(*registry_)),
       request_seconds_(prometheus::BuildHistogram()
                            .Name("ovseg_request_seconds")
-                           .Help("RPC latency from arrival to reply, by method.")
+                           .Help("Call latency from arrival to reply, by transport and method.")
                            .Register(*registry_)),
       stage_seconds_(prometheus::BuildHistogram()
                          .Name("ovseg_stage_seconds")
@@ -135,10 +135,12 @@ ServerMetrics::ServerMetrics()
                    [] { return ProcessResidentBytes(); });
 }
 
-void ServerMetrics::RecordRequest(const std::string& method, absl::StatusCode code,
-                                  double seconds) {
-  requests_.Add({{"method", method}, {"code", absl::StatusCodeToString(code)}}).Increment();
-  request_seconds_.Add({{"method", method}}, SecondsBuckets()).Observe(seconds);
+void ServerMetrics::RecordRequest(Transport transport, const std::string& method,
+                                  absl::StatusCode code, double seconds) {
+  const std::string via = transport == Transport::kHttp ? "http" : "grpc";
+  requests_.Add({{"transport", via}, {"method", method}, {"code", absl::StatusCodeToString(code)}})
+      .Increment();
+  request_seconds_.Add({{"transport", via}, {"method", method}}, SecondsBuckets()).Observe(seconds);
 }
 
 void ServerMetrics::ObserveStage(Stage stage, double seconds) {

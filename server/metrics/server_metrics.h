@@ -28,11 +28,15 @@ enum class Stage { kQueue, kDecode, kVocabulary, kCompute, kEncode, kTextEncoder
 
 enum class CheckpointEvent { kLoad, kSwap, kFailure };
 
+// How a call reached the server: the "transport" label of the request metrics.
+enum class Transport { kGrpc, kHttp };
+
 class ServerMetrics {
  public:
   ServerMetrics();
 
-  void RecordRequest(const std::string& method, absl::StatusCode code, double seconds);
+  void RecordRequest(Transport transport, const std::string& method, absl::StatusCode code,
+                     double seconds);
   void ObserveStage(Stage stage, double seconds);
   void ObserveBatchSize(int size);
   void RecordCheckpointEvent(CheckpointEvent event);

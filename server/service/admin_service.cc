@@ -69,7 +69,7 @@ class AdminService::UploadReactor : public grpc::ServerReadReactor<v1::Checkpoin
 
   void End(const absl::Status& status) {
     if (!status.ok()) service_->metrics_->RecordCheckpointEvent(CheckpointEvent::kFailure);
-    service_->metrics_->RecordRequest("SubmitCheckpoint", status.code(),
+    service_->metrics_->RecordRequest(Transport::kGrpc, "SubmitCheckpoint", status.code(),
                                       absl::ToDoubleSeconds(absl::Now() - start_));
     upload_.reset();  // Removes the temporary file unless committed.
     Finish(ToGrpcStatus(status));
@@ -83,7 +83,7 @@ class AdminService::UploadReactor : public grpc::ServerReadReactor<v1::Checkpoin
 };
 
 AdminService::AdminService(std::string token, CheckpointStore* store, ServableManager* models,
-                           const RpcObservers& observers)
+                           const CallObservers& observers)
     : token_(std::move(token)),
       store_(store),
       models_(models),

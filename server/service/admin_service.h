@@ -22,7 +22,7 @@ class AdminService final : public v1::ModelAdmin::CallbackService {
   // An empty token disables the service: every call is PERMISSION_DENIED.
   // Every pointer must outlive the service.
   AdminService(std::string token, CheckpointStore* store, ServableManager* models,
-               const RpcObservers& observers);
+               const CallObservers& observers);
 
   grpc::ServerReadReactor<v1::CheckpointChunk>* SubmitCheckpoint(
       grpc::CallbackServerContext* context, v1::SubmitCheckpointResponse* response) override;
@@ -43,7 +43,7 @@ class AdminService final : public v1::ModelAdmin::CallbackService {
   CheckpointStore* const store_;
   ServableManager* const models_;
   ServerMetrics* const metrics_;
-  const RpcObservers observers_;
+  const CallObservers observers_;
 };
 
 }  // namespace ovseg

@@ -21,7 +21,7 @@ std::string RequestIdOf(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-RpcCompletion::RpcCompletion(const RpcObservers& observers, grpc::CallbackServerContext* context,
+RpcCompletion::RpcCompletion(const CallObservers& observers, grpc::CallbackServerContext* context,
                              std::string method, std::function<void()> serialize)
     : observers_(observers),
       context_(context),
@@ -34,17 +34,12 @@ RpcCompletion::RpcCompletion(const RpcObservers& observers, grpc::CallbackServer
 }
 
 grpc::ServerUnaryReactor* RpcCompletion::Finish(const absl::Status& status, nlohmann::json fields) {
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start_);
-  observers_.metrics->RecordRequest(method_, status.code(), seconds);
   if (const std::optional<absl::Duration> after = RetryAfterOf(status)) {
-    const int64_t ms = absl::ToInt64Milliseconds(*after);
-    context_->AddTrailingMetadata(kRetryPushbackKey, absl::StrCat(ms));
-    fields["retry_after_ms"] = ms;
+    context_->AddTrailingMetadata(kRetryPushbackKey,
+                                  absl::StrCat(absl::ToInt64Milliseconds(*after)));
   }
-  if (observers_.log_requests && observers_.log != nullptr) {
-    fields["seconds"] = seconds;
-    observers_.log->Log(request_id_, method_, status, std::move(fields));
-  }
+  RecordCall(observers_, Transport::kGrpc, method_, request_id_, status,
+             absl::ToDoubleSeconds(absl::Now() - start_), std::move(fields));
   grpc::ServerUnaryReactor* reactor = reactor_;
   if (status.ok() && serialize_) serialize_();
   reactor->Finish(ToGrpcStatus(status));

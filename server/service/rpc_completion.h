@@ -14,23 +14,15 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "server/metrics/request_log.h"
-#include "server/metrics/server_metrics.h"
+#include "server/service/call_record.h"
 
 namespace ovseg {
-
-// Where a finished call is recorded; both must outlive the calls.
-struct RpcObservers {
-  ServerMetrics* metrics;
-  RequestLog* log;
-  bool log_requests;  // ServerConfig.log_requests
-};
 
 class RpcCompletion {
  public:
   // `serialize`, if set, writes the response into the raw reply before an OK finish
   // (raw-method handlers parse and serialize their own messages).
-  RpcCompletion(const RpcObservers& observers, grpc::CallbackServerContext* context,
+  RpcCompletion(const CallObservers& observers, grpc::CallbackServerContext* context,
                 std::string method, std::function<void()> serialize = nullptr);
 
   const std::string& request_id() const { return request_id_; }
@@ -41,7 +33,7 @@ class RpcCompletion {
   grpc::ServerUnaryReactor* Finish(const absl::Status& status, nlohmann::json fields = {});
 
  private:
-  const RpcObservers observers_;
+  const CallObservers observers_;
   grpc::CallbackServerContext* const context_;
   grpc::ServerUnaryReactor* const reactor_;
   const std::function<void()> serialize_;

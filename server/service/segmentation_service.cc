@@ -8,11 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "server/common/grpc_status.h"
-#include "server/service/api_enums.h"
 #include "server/service/rpc_completion.h"
-#include "server/service/segment_request_parser.h"
 
 namespace ovseg {
 namespace {
@@ -54,79 +50,30 @@ absl::Time DeadlineOf(grpc::CallbackServerContext* context) {
 
 }  // namespace
 
-RpcObservers SegmentationService::Observers() const {
-  return RpcObservers{deps_.metrics, deps_.log, deps_.config->log_requests()};
-}
-
-SegmentationService::SegmentationService(const SegmentationServiceDeps& deps)
-    : deps_(deps),
-      vocab_pool_(std::make_unique<ThreadPool>(
-          1, deps.config->vocabulary().max_pending_registrations(), "ovseg-register")) {}
-
 grpc::ServerUnaryReactor* SegmentationService::Segment(grpc::CallbackServerContext* context,
                                                        const grpc::ByteBuffer* raw_request,
                                                        grpc::ByteBuffer* raw_response) {
   auto call = std::make_shared<RawCall<v1::SegmentRequest, v1::SegmentResponse>>();
   // The completion owns the call: the messages live as long as anything may use them.
   auto completion = std::make_shared<RpcCompletion>(
-      Observers(), context, "Segment",
+      observers_, context, "Segment",
       [call, serialize = SerializeInto(&call->response, raw_response)] { serialize(); });
   if (absl::Status s = ParseRequest(*raw_request, &call->request); !s.ok()) {
     return completion->Finish(s, {{"request_bytes", raw_request->Length()}});
   }
-  const v1::SegmentRequest* request = &call->request;
-  v1::SegmentResponse* response = &call->response;
-  if (absl::Status s = deps_.state->CheckServing(); !s.ok()) return completion->Finish(s);
-  auto work = std::make_unique<SegmentWork>();
-  if (absl::Status s = ParseSegmentRequest(*request, *deps_.config, *deps_.registry, work.get());
-      !s.ok()) {
-    return completion->Finish(s, {{"request_bytes", request->ByteSizeLong()}});
-  }
-  if (absl::Status s = deps_.memory->Reserve(work->memory_bytes); !s.ok()) {
-    return completion->Finish(s, {{"request_bytes", request->ByteSizeLong()}});
-  }
-  response->set_request_id(completion->request_id());
-  work->servable = deps_.models->Current();
-  work->request = request;
-  work->response = response;
-  work->arrival = completion->start();
-  work->deadline_at = DeadlineOf(context);
-  work->is_cancelled = [context] { return context->IsCancelled(); };
-  deps_.state->Enter();
-  deps_.metrics->AddInflight(1);
-  const size_t request_bytes = request->ByteSizeLong();
-  const int num_labels = static_cast<int>(work->labels->size());
-  const uint64_t memory_bytes = work->memory_bytes;
-  work->done = [this, completion, response, request_bytes, num_labels,
-                memory_bytes](const absl::Status& s) {
-    nlohmann::json fields = {{"request_bytes", request_bytes},
-                             {"labels", num_labels},
-                             {"segments", response->segments_size()}};
-    if (s.ok()) {
-      const v1::StageTimings& t = response->timings();
-      fields["bucket"] = response->bucket();
-      fields["image"] = absl::StrCat(response->image_width(), "x", response->image_height());
-      fields["decode_s"] = t.decode_seconds();
-      fields["queue_s"] = t.queue_seconds();
-      fields["vocabulary_s"] = t.vocabulary_seconds();
-      fields["compute_s"] = t.compute_seconds();
-      fields["encode_s"] = t.encode_seconds();
-      fields["response_bytes"] = response->ByteSizeLong();
-    } else {
-      response->Clear();
-    }
-    completion->Finish(s, std::move(fields));
-    deps_.memory->Release(memory_bytes);
-    deps_.metrics->AddInflight(-1);
-    deps_.state->Leave();
-  };
-  if (absl::Status s = deps_.processor->Submit(work); !s.ok()) {
-    deps_.memory->Release(memory_bytes);
-    deps_.metrics->AddInflight(-1);
-    deps_.state->Leave();
-    return completion->Finish(s, {{"request_bytes", request_bytes}});
-  }
-  return completion->reactor();
+  CallInfo info;
+  info.request_id = completion->request_id();
+  info.arrival = completion->start();
+  info.deadline = DeadlineOf(context);
+  info.is_cancelled = [context] { return context->IsCancelled(); };
+  // The reactor is taken before the call is handed on: `done` may finish, and so free,
+  // the call before Segment returns.
+  grpc::ServerUnaryReactor* reactor = completion->reactor();
+  frontend_->Segment(&call->request, &call->response, info,
+                     [completion](const absl::Status& s, nlohmann::json fields) {
+                       completion->Finish(s, std::move(fields));
+                     });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
@@ -135,66 +82,24 @@ grpc::ServerUnaryReactor* SegmentationService::RegisterVocabulary(
   auto call =
       std::make_shared<RawCall<v1::RegisterVocabularyRequest, v1::RegisterVocabularyResponse>>();
   auto completion = std::make_shared<RpcCompletion>(
-      Observers(), context, "RegisterVocabulary",
+      observers_, context, "RegisterVocabulary",
       [call, serialize = SerializeInto(&call->response, response_bytes)] { serialize(); });
   if (absl::Status s = ParseRequest(*request_bytes, &call->request); !s.ok()) {
     return completion->Finish(s);
   }
-  const v1::RegisterVocabularyRequest* request = &call->request;
-  v1::RegisterVocabularyResponse* response = &call->response;
-  if (absl::Status s = deps_.state->CheckServing(); !s.ok()) return completion->Finish(s);
-  const v1::LimitsConfig& limits = deps_.config->limits();
-  absl::StatusOr<std::vector<ParsedLabel>> labels =
-      ParseLabels(request->labels(), LabelLimits{static_cast<int>(limits.max_labels()),
-                                                 static_cast<int>(limits.max_label_bytes())});
-  if (!labels.ok()) return completion->Finish(labels.status());
-  auto shared = std::make_shared<const std::vector<ParsedLabel>>(*std::move(labels));
-  // Encoding a large vocabulary takes long on a miss: it runs on the vocabulary worker.
-  const bool scheduled =
-      vocab_pool_ && vocab_pool_->TrySchedule([this, completion, response, shared] {
-        const absl::Time start = absl::Now();
-        const ServableSnapshot servable = deps_.models->Current();
-        absl::StatusOr<std::shared_ptr<const VocabularyEmbeddings>> vocab =
-            deps_.cache->Get(*shared, servable->text_encoder());
-        const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-        deps_.metrics->ObserveStage(Stage::kTextEncoder, seconds);
-        if (!vocab.ok()) {
-          completion->Finish(vocab.status());
-          return;
-        }
-        response->set_vocabulary_id(deps_.registry->Register(shared));
-        response->set_num_labels(static_cast<uint32_t>(shared->size()));
-        response->set_encode_seconds(seconds);
-        completion->Finish(absl::OkStatus(), {{"labels", shared->size()}});
-      });
-  if (!scheduled) {
-    return completion->Finish(absl::ResourceExhaustedError(
-        absl::StrCat("too many RegisterVocabulary calls in progress (",
-                     deps_.config->vocabulary().max_pending_registrations(),
-                     " queued: vocabulary.max_pending_registrations); retry later")));
-  }
-  return completion->reactor();
+  grpc::ServerUnaryReactor* reactor = completion->reactor();
+  frontend_->RegisterVocabulary(&call->request, &call->response,
+                                [completion](const absl::Status& s, nlohmann::json fields) {
+                                  completion->Finish(s, std::move(fields));
+                                });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* SegmentationService::GetModelInfo(grpc::CallbackServerContext* context,
                                                             const v1::GetModelInfoRequest* request,
                                                             v1::GetModelInfoResponse* response) {
-  auto completion = std::make_shared<RpcCompletion>(Observers(), context, "GetModelInfo");
-  const ServableSnapshot servable = deps_.models->Current();
-  const PipelineInfo info = servable->pipeline().Info();
-  response->set_model_version(servable->version());
-  response->set_model_name(info.model_name);
-  response->set_device(info.device);
-  response->set_text_encoder_fingerprint(servable->text_encoder().Fingerprint());
-  response->set_embedding_dim(servable->text_encoder().EmbeddingDim());
-  for (const v1::ShapeBucket& b : deps_.config->batching().buckets()) {
-    response->add_buckets(absl::StrCat(b.width(), "x", b.height()));
-  }
-  for (HeadMode m : info.head_modes) response->add_head_modes(HeadModeToApi(m));
-  for (SegmentTask t : info.tasks) response->add_tasks(TaskToApi(t));
-  response->set_max_labels(deps_.config->limits().max_labels());
-  response->set_max_image_pixels(static_cast<uint32_t>(
-      std::min<uint64_t>(deps_.config->limits().max_image_pixels(), UINT32_MAX)));
+  auto completion = std::make_shared<RpcCompletion>(observers_, context, "GetModelInfo");
+  frontend_->GetModelInfo(response);
   return completion->Finish(absl::OkStatus());
 }
 

@@ -1,38 +1,17 @@
-// gRPC handlers of ovseg.v1.Segmentation (callback API). Thin: parse, hand off, convert
-// the status, record metrics and the log line. Handlers never block: Segment completes
-// from the processor's callback, RegisterVocabulary from a worker thread.
+// gRPC handlers of ovseg.v1.Segmentation (callback API). Thin: parse, hand the request to
+// the transport-independent frontend (segmentation_frontend.h, shared with the HTTP
+// gateway), convert the status, record the call. Handlers never block: Segment completes
+// from the processor's callback, RegisterVocabulary from the vocabulary worker.
 #ifndef OVSEG_SERVER_SERVICE_SEGMENTATION_SERVICE_H_
 #define OVSEG_SERVER_SERVICE_SEGMENTATION_SERVICE_H_
 
 #include <memory>
 
-#include "ovseg/v1/config.pb.h"
 #include "ovseg/v1/segmentation.grpc.pb.h"
-#include "server/common/thread_pool.h"
-#include "server/lifecycle/servable_manager.h"
-#include "server/metrics/request_log.h"
-#include "server/metrics/server_metrics.h"
-#include "server/service/request_memory.h"
-#include "server/service/rpc_completion.h"
-#include "server/service/segment_processor.h"
-#include "server/service/serving_state.h"
-#include "server/vocabulary/vocabulary_cache.h"
-#include "server/vocabulary/vocabulary_registry.h"
+#include "server/service/call_record.h"
+#include "server/service/segmentation_frontend.h"
 
 namespace ovseg {
-
-struct SegmentationServiceDeps {
-  const v1::ServerConfig* config;
-  SegmentProcessor* processor;
-  VocabularyCache* cache;
-  VocabularyRegistry* registry;
-  ServableManager* models;  // The serving version, snapshotted per request.
-  ServerMetrics* metrics;
-  RequestLog* log;
-  ServingState* state;
-  Clock* clock;
-  InflightMemory* memory;  // Admitted requests' memory estimates.
-};
 
 // Segment and RegisterVocabulary are raw methods: they parse their requests themselves,
 // so a message protobuf cannot parse (invalid UTF-8 in a label, random bytes) gets
@@ -41,8 +20,9 @@ class SegmentationService final : public v1::Segmentation::WithRawCallbackMethod
                                       v1::Segmentation::WithRawCallbackMethod_RegisterVocabulary<
                                           v1::Segmentation::CallbackService>> {
  public:
-  // Every dependency must outlive the service.
-  explicit SegmentationService(const SegmentationServiceDeps& deps);
+  // Both must outlive the service.
+  SegmentationService(SegmentationFrontend* frontend, const CallObservers& observers)
+      : frontend_(frontend), observers_(observers) {}
 
   grpc::ServerUnaryReactor* Segment(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
@@ -54,14 +34,9 @@ class SegmentationService final : public v1::Segmentation::WithRawCallbackMethod
                                          const v1::GetModelInfoRequest* request,
                                          v1::GetModelInfoResponse* response) override;
 
-  // Waits for registration work in progress; called by the server's shutdown.
-  void Shutdown() { vocab_pool_.reset(); }
-
  private:
-  RpcObservers Observers() const;
-
-  SegmentationServiceDeps deps_;
-  std::unique_ptr<ThreadPool> vocab_pool_;
+  SegmentationFrontend* const frontend_;
+  const CallObservers observers_;
 };
 
 }  // namespace ovseg

@@ -31,6 +31,11 @@ class ServingState {
     return absl::UnavailableError("server is not serving");
   }
 
+  // Shutdown has begun: readiness checks fail at once, so load balancers stop sending,
+  // while requests are still served until the drain's grace period ends (Set(kDraining)).
+  void AnnounceDrain() { drain_announced_.store(true); }
+  bool drain_announced() const { return drain_announced_.load(); }
+
   // In-flight accounting for the drain: every accepted RPC enters once and leaves once.
   void Enter() {
     absl::MutexLock lock(&mu_);
@@ -53,6 +58,7 @@ class ServingState {
 
  private:
   std::atomic<State> state_{kStarting};
+  std::atomic<bool> drain_announced_{false};
   mutable absl::Mutex mu_;
   int inflight_ ABSL_GUARDED_BY(mu_) = 0;
 };

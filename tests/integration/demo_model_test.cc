@@ -8,6 +8,7 @@
 // server and the demo CLIP.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,18 +85,21 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
   EXPECT_GT(unseen, 0) << "the demo scene should show unseen classes: " << labels;
 
   const std::string server_log = root + "/server.txt";
-  const std::string start = "cd " + std::string(source) + " && " + OVSEG_SERVER_BINARY +
-                            " --config configs/server.pbtxt --port 0 --metrics_port 0 2> " +
-                            server_log + " & echo $! > " + root + "/server.pid";
+  const std::string start =
+      "cd " + std::string(source) + " && " + OVSEG_SERVER_BINARY +
+      " --config configs/server.pbtxt --port 0 --metrics_port 0 --http_port 0 2> " + server_log +
+      " & echo $! > " + root + "/server.pid";
   ASSERT_EQ(std::system(start.c_str()), 0);
-  int port = 0, metrics_port = 0;
-  const std::regex listening("listening on port ([0-9]+), metrics on port ([0-9]+)");
+  int port = 0, metrics_port = 0, http_port = 0;
+  const std::regex listening(
+      "listening on port ([0-9]+), metrics on port ([0-9]+), HTTP on port ([0-9]+)");
   for (int i = 0; i < 240 && port == 0; ++i) {
     std::smatch m;
     const std::string text = ReadWhole(server_log);
     if (std::regex_search(text, m, listening)) {
       port = std::stoi(m[1]);
       metrics_port = std::stoi(m[2]);
+      http_port = std::stoi(m[3]);
     } else if (text.find("ovseg-server: ") != std::string::npos &&
                text.find("LibTorch") == std::string::npos) {
       break;  // an error line before the runtime line
@@ -132,6 +136,24 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
     EXPECT_TRUE(names.contains(s["label"].get<std::string>())) << s.dump();
   }
   EXPECT_NE(FetchMetrics(metrics_port).find("ovseg_requests_total"), std::string::npos);
+
+  // The same request through the HTTP gateway, as `curl -F` sends it: the same answer.
+  ASSERT_GT(http_port, 0);
+  httplib::Client http("127.0.0.1", http_port);
+  http.set_read_timeout(60);
+  httplib::Result r = http.Post(
+      "/v1/segment",
+      httplib::MultipartFormDataItems{
+          {"image", ReadWhole(root + "/world/val/images/000001.jpg"), "a.jpg", "image/jpeg"},
+          {"labels", labels, "", ""},
+          {"task", "panoptic", "", ""}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const nlohmann::json via_http = nlohmann::json::parse(r->body);
+  ASSERT_EQ(via_http["segments"].size(), result.size()) << r->body;
+  for (size_t i = 0; i < result.size(); ++i) {
+    EXPECT_EQ(via_http["segments"][i]["label"], result[i]["label"]);
+  }
 
   // The stage analysis on three more images, as docs/analysis.md runs it.
   SynthDatasetOptions small;

@@ -36,7 +36,8 @@ class ServerProcess {
     const std::string pid_file = log + ".pid";
     // "cd ...;" first, so that $! is the server's own pid, not a subshell's.
     const std::string start = "cd " + source + "; " + OVSEG_SERVER_BINARY + " --config " + config +
-                              " --port 0 --metrics_port 0 2> " + log + " & echo $! > " + pid_file;
+                              " --port 0 --metrics_port 0 --http_port 0 2> " + log +
+                              " & echo $! > " + pid_file;
     if (std::system(start.c_str()) != 0) return;
     pid_ = std::atoi(ReadWhole(pid_file).c_str());
     const std::regex listening("listening on port ([0-9]+)");

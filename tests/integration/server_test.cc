@@ -114,7 +114,8 @@ TEST(ServerTest, BadRequestsNameTheProblemAndNeverHarmOthers) {
   EXPECT_NE(huge_id.message().find("(1048576 bytes)"), std::string::npos);
   EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"cat"})).ok());
   const std::string metrics = h.server->metrics().Serialize();
-  EXPECT_NE(metrics.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\"} 5"),
+  EXPECT_NE(metrics.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\","
+                         "transport=\"grpc\"} 5"),
             std::string::npos)
       << metrics;
 }

@@ -31,6 +31,7 @@ def server(tmp_path_factory):
     config = open(os.path.join(ROOT, "configs/server.pbtxt")).read()
     config = config.replace("127.0.0.1:50051", f"127.0.0.1:{port}")
     config = config.replace('metrics_address: "127.0.0.1:9464"', 'metrics_address: "none"')
+    config = config.replace('http_address: "127.0.0.1:8080"', 'http_address: "none"')
     config = config.replace('checkpoint_dir: "checkpoints"',
                             f'checkpoint_dir: "{tmp}/ckpt" token_file: "{tmp}/token"')
     (tmp / "token").write_text(ADMIN_TOKEN)

@@ -122,20 +122,27 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
 
 TEST(MetricsTest, ExpositionHasCountersHistogramsAndCallbacks) {
   ServerMetrics m;
-  m.RecordRequest("Segment", absl::StatusCode::kOk, 0.004);
-  m.RecordRequest("Segment", absl::StatusCode::kInvalidArgument, 0.001);
+  m.RecordRequest(Transport::kGrpc, "Segment", absl::StatusCode::kOk, 0.004);
+  m.RecordRequest(Transport::kGrpc, "Segment", absl::StatusCode::kInvalidArgument, 0.001);
+  m.RecordRequest(Transport::kHttp, "Segment", absl::StatusCode::kOk, 0.004);
   m.ObserveStage(Stage::kDecode, 0.002);
   m.ObserveBatchSize(3);
   m.SetModelVersion("v1", "");
   m.SetModelVersion("v2", "b.safetensors");
   m.AddGaugeCallback("ovseg_queue_depth", "q", [] { return 7.0; });
   const std::string text = m.Serialize();
-  EXPECT_NE(text.find("ovseg_requests_total{code=\"OK\",method=\"Segment\"} 1"), std::string::npos)
+  EXPECT_NE(text.find("ovseg_requests_total{code=\"OK\",method=\"Segment\",transport=\"grpc\"} 1"),
+            std::string::npos)
       << text;
-  EXPECT_NE(text.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\"} 1"),
+  EXPECT_NE(text.find("ovseg_requests_total{code=\"INVALID_ARGUMENT\",method=\"Segment\",transport="
+                      "\"grpc\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("# TYPE ovseg_request_seconds histogram"), std::string::npos);
-  EXPECT_NE(text.find("ovseg_request_seconds_bucket{method=\"Segment\",le=\"0.005\"} 2"),
+  EXPECT_NE(
+      text.find(
+          "ovseg_request_seconds_bucket{method=\"Segment\",transport=\"grpc\",le=\"0.005\"} 2"),
+      std::string::npos);
+  EXPECT_NE(text.find("ovseg_requests_total{code=\"OK\",method=\"Segment\",transport=\"http\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("ovseg_stage_seconds_count{stage=\"decode\"} 1"), std::string::npos);
   EXPECT_NE(text.find("ovseg_batch_size_sum 3"), std::string::npos);
