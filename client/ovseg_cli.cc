@@ -1,49 +1,88 @@
-// ovseg: command-line client.
-//   ovseg segment --server H:P --image x.jpg --labels "cat,dog" [--task
-//   semantic|panoptic|instance|proposals]
-//                 [--mode mask|dense|fused] [--out overlay.png] [--json result.json]
-//                 [--regions a.png,b.json]   (classify these regions: client/region_files.h)
-//                 [--score_threshold F] [--max_segments N]
-//   ovseg vocab register --server H:P --labels "cat,dog"
-//   ovseg info --server H:P
-//   ovseg health --server H:P [--wait_s N]   (N > 0: poll until SERVING or N seconds pass)
-// Labels are separated by commas; synonyms of one label by '|' ("fire hydrant|hydrant").
-#include <algorithm>
+// ovseg: the command-line client (CLI11; `ovseg --help`, `ovseg segment --help`).
+//   ovseg segment  IMAGE... --labels "cat,dog|puppy" [--task panoptic] [--mode mask]
+//                  [--out overlay.png | --out DIR] [--json results.json] [--concurrency N]
+//   ovseg vocab register --labels "cat,dog"
+//   ovseg info | ovseg health [--wait_s N]
+//   ovseg admin submit FILE | admin list | admin activate NAME   (--token_file F)
+// Every command takes --server (env OVSEG_SERVER, default 127.0.0.1:50051), --timeout_s
+// and the TLS files --tls_ca, --tls_cert, --tls_key. IMAGE may be a file, a directory
+// (its image files) or a quoted glob. Labels are separated by commas; synonyms of one
+// label by '|' ("fire hydrant|hydrant"). Flags take `--flag value` or `--flag=value`;
+// unknown flags and bad values are refused with a message and exit status 2.
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-#include <set>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "client/admin_client.h"
+#include "client/client_tls.h"
+#include "client/coco_results.h"
+#include "client/image_inputs.h"
+#include "client/overlay_image.h"
 #include "client/ovseg_client.h"
 #include "client/region_files.h"
-#include "common/coco_rle.h"
+#include "common/progress.h"
 
 namespace ovseg {
 namespace {
 
-int Usage() {
-  std::cerr
-      << "usage:\n"
-         "  ovseg segment --server H:P --image FILE --labels \"cat,dog\" [--task "
-         "semantic|panoptic|instance|proposals] [--mode mask|dense|fused] [--out overlay.png] "
-         "[--json result.json] [--regions a.png,b.json] [--score_threshold F] "
-         "[--max_segments N] [--timeout_s N]\n"
-         "  ovseg vocab register --server H:P --labels \"cat,dog\"\n"
-         "  ovseg info --server H:P\n"
-         "  ovseg health --server H:P [--wait_s N]\n";
-  return 2;
+namespace fs = std::filesystem;
+
+struct ConnectionFlags {
+  std::string server = "127.0.0.1:50051";
+  double timeout_s = 60;
+  TlsFiles tls;
+};
+
+// Seconds as a number > 0 (or >= 0), with a message a person can act on.
+CLI::Validator Seconds(bool zero_allowed) {
+  return CLI::Validator(
+      [zero_allowed](std::string& text) {
+        double v = 0;
+        if (absl::SimpleAtod(text, &v) && (zero_allowed ? v >= 0 : v > 0)) return std::string();
+        return absl::StrCat("\"", text, "\": expected a number of seconds ",
+                            zero_allowed ? ">= 0" : "> 0");
+      },
+      zero_allowed ? "SECONDS>=0" : "SECONDS>0");
+}
+
+void AddConnectionFlags(CLI::App* app, ConnectionFlags* c) {
+  app->add_option("--server", c->server, "Server address host:port")
+      ->envname("OVSEG_SERVER")
+      ->capture_default_str();
+  app->add_option("--timeout_s", c->timeout_s, "Deadline of each call, seconds")
+      ->check(Seconds(false))
+      ->capture_default_str();
+  app->add_option("--tls_ca", c->tls.ca_file, "PEM of the CA of the server's certificate (TLS)")
+      ->check(CLI::ExistingFile);
+  app->add_option("--tls_cert", c->tls.cert_file, "This client's certificate (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  app->add_option("--tls_key", c->tls.key_file, "Its private key (mutual TLS)")
+      ->check(CLI::ExistingFile);
+}
+
+absl::StatusOr<ClientOptions> OptionsOf(const ConnectionFlags& c) {
+  ClientOptions options;
+  options.target = c.server;
+  options.timeout = absl::Seconds(c.timeout_s);
+  if (absl::Status s = LoadTlsFiles(c.tls, &options); !s.ok()) return s;
+  return options;
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "ovseg: " << s << "\n";
+  return 1;
 }
 
 std::vector<std::string> SplitLabels(const std::string& text) {
@@ -54,248 +93,319 @@ std::vector<std::string> SplitLabels(const std::string& text) {
   return labels;
 }
 
-int Fail(const absl::Status& s) {
-  std::cerr << "ovseg: " << s << "\n";
-  return 1;
-}
-
-// Deterministic distinct colours per label index.
-cv::Scalar Colour(int i) {
-  cv::Mat hsv(1, 1, CV_8UC3, cv::Scalar((i * 47) % 180, 200, 255)), bgr;
-  cv::cvtColor(hsv, bgr, cv::COLOR_HSV2BGR);
-  const cv::Vec3b c = bgr.at<cv::Vec3b>(0, 0);
-  return cv::Scalar(c[0], c[1], c[2]);
-}
-
-// The overlay a person reads: small images are scaled up (whole factors, so masks stay
-// crisp) until the shorter side is at least kMinOverlaySide; each segment is tinted and
-// outlined in its label's colour and numbered; a legend on the right names each number
-// (labels overlap on small segments, numbers do not).
-constexpr int kMinOverlaySide = 512;
-
-absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentResponse& r,
-                          const std::string& path) {
-  cv::Mat decoded = cv::imdecode(cv::Mat(1, static_cast<int>(image_bytes.size()), CV_8UC1,
-                                         const_cast<char*>(image_bytes.data())),
-                                 cv::IMREAD_COLOR);
-  if (decoded.empty()) return absl::InvalidArgumentError("cannot decode the image for the overlay");
-  const int scale = std::max(1, (kMinOverlaySide + std::min(decoded.cols, decoded.rows) - 1) /
-                                    std::min(decoded.cols, decoded.rows));
-  cv::Mat image;
-  cv::resize(decoded, image, cv::Size(), scale, scale, cv::INTER_CUBIC);
-  cv::Mat overlay = image.clone();
-  struct Mark {
-    cv::Point at;
-    std::string text;
-    cv::Scalar colour;
-  };
-  std::vector<Mark> marks;
-  for (const v1::Segment& s : r.segments()) {
-    if (!s.has_rle()) continue;
-    auto counts = RleCountsFromString(s.rle().counts());
-    if (!counts.ok()) return counts.status();
-    auto mask =
-        DecodeRle({static_cast<int>(s.rle().height()), static_cast<int>(s.rle().width()), *counts});
-    if (!mask.ok()) return mask.status();
-    cv::Mat small(s.rle().height(), s.rle().width(), CV_8UC1, mask->data());
-    if (small.size() != decoded.size()) continue;
-    cv::Mat m;
-    cv::resize(small, m, image.size(), 0, 0, cv::INTER_NEAREST);
-    const cv::Scalar colour = Colour(static_cast<int>(s.label_index()));
-    overlay.setTo(colour, m);
-    std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(m.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-    cv::drawContours(image, contours, -1, colour, 2);
-    // The number sits at the mask's centre of mass (inside most shapes).
-    const cv::Moments mo = cv::moments(m, true);
-    const cv::Point centre =
-        mo.m00 > 0 ? cv::Point(static_cast<int>(mo.m10 / mo.m00), static_cast<int>(mo.m01 / mo.m00))
-                   : cv::Point(s.bbox().x() * scale, s.bbox().y() * scale);
-    std::ostringstream legend;
-    legend << marks.size() + 1 << "  " << s.label() << "  " << static_cast<int>(s.score() * 100)
-           << "%";
-    marks.push_back({centre, legend.str(), colour});
-  }
-  cv::addWeighted(overlay, 0.45, image, 0.55, 0, image);
-  const auto font = cv::FONT_HERSHEY_SIMPLEX;
-  for (size_t i = 0; i < marks.size(); ++i) {
-    const std::string number = std::to_string(i + 1);
-    const cv::Point at = marks[i].at - cv::Point(6 * static_cast<int>(number.size()), -6);
-    cv::putText(image, number, at, font, 0.6, cv::Scalar(0, 0, 0), 4);
-    cv::putText(image, number, at, font, 0.6, cv::Scalar(255, 255, 255), 1);
-  }
-  const int row = 24, legend_width = 300;
-  cv::Mat canvas(std::max(image.rows, row * static_cast<int>(marks.size() + 1)),
-                 image.cols + legend_width, CV_8UC3, cv::Scalar(32, 32, 32));
-  image.copyTo(canvas(cv::Rect(0, 0, image.cols, image.rows)));
-  for (size_t i = 0; i < marks.size(); ++i) {
-    const int y = row * static_cast<int>(i + 1);
-    cv::rectangle(canvas, cv::Rect(image.cols + 8, y - 14, 16, 16), marks[i].colour, cv::FILLED);
-    cv::putText(canvas, marks[i].text, cv::Point(image.cols + 30, y), font, 0.5,
-                cv::Scalar(255, 255, 255), 1);
-  }
-  if (!cv::imwrite(path, canvas)) return absl::InternalError("cannot write " + path);
-  return absl::OkStatus();
-}
-
-nlohmann::json CocoResults(const v1::SegmentResponse& r, const std::string& image_name) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const v1::Segment& s : r.segments()) {
-    nlohmann::json j = {
-        {"image_id", image_name},
-        {"category_id", s.label_index()},
-        {"label", s.label()},
-        {"score", s.score()},
-        {"area", s.area()},
-        {"iscrowd", 0},
-        {"isthing", s.is_thing()},
-        {"bbox", {s.bbox().x(), s.bbox().y(), s.bbox().width(), s.bbox().height()}}};
-    if (s.has_rle()) {
-      j["segmentation"] = {{"size", {s.rle().height(), s.rle().width()}},
-                           {"counts", s.rle().counts()}};
-    }
-    out.push_back(j);
-  }
-  return out;
-}
-
-int Run(int argc, char** argv) {
-  if (argc < 2) return Usage();
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (absl::StartsWith(a, "--")) {
-      if (i + 1 >= argc) return Usage();
-      flags[a.substr(2)] = argv[++i];
-    } else {
-      positional.push_back(a);
-    }
-  }
-  // Every flag is one this program knows: a misspelled one would otherwise be ignored and
-  // the request sent with a default the user did not ask for.
-  static const std::set<std::string> kKnownFlags = {
-      "server", "timeout_s", "wait_s",          "labels",       "image", "regions",
-      "task",   "mode",      "score_threshold", "max_segments", "json",  "out"};
-  for (const auto& [name, value] : flags) {
-    if (!kKnownFlags.count(name)) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "; known: --",
-                                                          absl::StrJoin(kKnownFlags, ", --"))));
-    }
-  }
-  if (!flags.count("server")) return Usage();
-  ClientOptions options;
-  options.target = flags["server"];
-  if (flags.count("timeout_s")) {
-    double timeout_s = 0;
-    if (!absl::SimpleAtod(flags["timeout_s"], &timeout_s) || !(timeout_s > 0)) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("--timeout_s \"", flags["timeout_s"], "\": expected seconds > 0")));
-    }
-    options.timeout = absl::Seconds(timeout_s);
-  }
-  OvsegClient client(options);
-  const std::string command = positional.empty() ? "" : positional[0];
-
-  if (command == "health") {
-    // A server answers NOT_SERVING (or not at all) while it warms up; --wait_s lets scripts
-    // and tests wait for readiness the way a Kubernetes readiness probe does.
-    double wait_s = 0;
-    if (flags.count("wait_s") && (!absl::SimpleAtod(flags["wait_s"], &wait_s) || wait_s < 0)) {
-      return Fail(absl::InvalidArgumentError("--wait_s must be a number of seconds >= 0"));
-    }
-    const absl::Time deadline = absl::Now() + absl::Seconds(wait_s);
-    absl::StatusOr<std::string> s = client.Health();
-    while ((!s.ok() || *s != "SERVING") && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(250));
-      s = client.Health();
-    }
-    if (!s.ok()) return Fail(s.status());
-    std::cout << *s << "\n";
-    return *s == "SERVING" ? 0 : 1;
-  }
-  if (command == "info") {
-    auto info = client.GetModelInfo();
-    if (!info.ok()) return Fail(info.status());
-    std::cout << info->DebugString();
-    return 0;
-  }
-  if (command == "vocab" && positional.size() == 2 && positional[1] == "register") {
-    auto r = client.RegisterVocabulary(SplitLabels(flags["labels"]));
-    if (!r.ok()) return Fail(r.status());
-    std::cout << r->vocabulary_id() << "\n";
-    return 0;
-  }
-  if (command != "segment" || !flags.count("image") || !flags.count("labels")) return Usage();
-  std::ifstream in(flags["image"], std::ios::binary);
-  if (!in) return Fail(absl::NotFoundError("cannot read " + flags["image"]));
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("cannot read " + path);
   std::stringstream bytes;
   bytes << in.rdbuf();
-  v1::SegmentRequest request;
-  request.mutable_image()->set_encoded(bytes.str());
-  for (const std::string& l : SplitLabels(flags["labels"])) {
-    request.mutable_labels()->add_labels()->set_name(l);
+  return bytes.str();
+}
+
+struct SegmentFlags {
+  std::vector<std::string> images;
+  std::string labels, vocabulary_id, task = "semantic", mode, mask_format = "rle", out, json;
+  std::vector<std::string> regions;
+  std::vector<int64_t> category_ids;
+  std::string coco_images;
+  float score_threshold = -1;
+  uint32_t max_segments = 0;
+  int concurrency = 4;
+  bool quiet = false;
+};
+
+// file name -> image id, from a COCO annotation file's "images".
+absl::StatusOr<std::map<std::string, int64_t>> CocoImageIds(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  std::map<std::string, int64_t> ids;
+  try {
+    for (const nlohmann::json& image : nlohmann::json::parse(*text).at("images")) {
+      ids[fs::path(image.at("file_name").get<std::string>()).filename().string()] =
+          image.at("id").get<int64_t>();
+    }
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("--coco_images ", path, ": ", e.what()));
   }
-  if (flags.count("regions")) {
-    std::vector<std::string> paths = absl::StrSplit(flags["regions"], ',', absl::SkipEmpty());
-    absl::StatusOr<std::vector<v1::Region>> regions = ReadRegionFiles(paths);
+  return ids;
+}
+
+int RunSegment(const ConnectionFlags& connection, const SegmentFlags& f) {
+  absl::StatusOr<ClientOptions> options = OptionsOf(connection);
+  if (!options.ok()) return Fail(options.status());
+  absl::StatusOr<std::vector<std::string>> images = ExpandImageInputs(f.images);
+  if (!images.ok()) return Fail(images.status());
+  const bool many = images->size() > 1;
+  if (many && !f.out.empty() && HasImageExtension(f.out)) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--out ", f.out, ": with ", images->size(),
+                     " images, --out is a directory (one overlay per image)")));
+  }
+  if (!f.json.empty() && (f.mask_format == "png")) {
+    return Fail(absl::InvalidArgumentError(
+        "--json writes COCO results: --mask_format rle, polygon or none"));
+  }
+  std::map<std::string, int64_t> image_ids;
+  if (!f.coco_images.empty()) {
+    absl::StatusOr<std::map<std::string, int64_t>> ids = CocoImageIds(f.coco_images);
+    if (!ids.ok()) return Fail(ids.status());
+    image_ids = *std::move(ids);
+  }
+  v1::SegmentRequest base;
+  if (!f.vocabulary_id.empty()) {
+    base.set_vocabulary_id(f.vocabulary_id);
+  } else {
+    for (const std::string& l : SplitLabels(f.labels))
+      base.mutable_labels()->add_labels()->set_name(l);
+  }
+  const int num_labels = base.labels().labels_size();
+  if (!f.category_ids.empty() && static_cast<int>(f.category_ids.size()) != num_labels) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--category_ids: ", f.category_ids.size(),
+                                                        " ids for ", num_labels, " labels")));
+  }
+  if (!f.regions.empty()) {
+    absl::StatusOr<std::vector<v1::Region>> regions = ReadRegionFiles(f.regions);
     if (!regions.ok()) return Fail(regions.status());
-    for (v1::Region& r : *regions) *request.add_regions() = std::move(r);
+    for (v1::Region& r : *regions) *base.add_regions() = std::move(r);
   }
   static const std::map<std::string, v1::Task> kTasks = {{"semantic", v1::SEMANTIC},
                                                          {"panoptic", v1::PANOPTIC},
                                                          {"instance", v1::INSTANCE},
                                                          {"proposals", v1::PROPOSALS}};
-  const std::string task = flags.count("task") ? flags["task"] : "semantic";
-  if (!kTasks.count(task)) {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("--task \"", task, "\": expected semantic, panoptic, instance or proposals")));
-  }
-  request.set_task(kTasks.at(task));
-  // Without --mode the server's default decides (ModelConfig.default_head_mode): the
-  // demo model answers in MASK mode, measured best for it.
+  base.set_task(kTasks.at(f.task));
+  // Without --mode the server's default decides (ModelConfig.default_head_mode).
   static const std::map<std::string, v1::HeadMode> kModes = {
       {"mask", v1::MASK}, {"dense", v1::DENSE}, {"fused", v1::FUSED}};
-  if (flags.count("mode")) {
-    if (!kModes.count(flags["mode"])) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("--mode \"", flags["mode"], "\": expected mask, dense or fused")));
+  if (!f.mode.empty()) base.mutable_options()->set_head_mode(kModes.at(f.mode));
+  static const std::map<std::string, v1::MaskFormat> kMasks = {
+      {"rle", v1::COCO_RLE}, {"png", v1::PNG}, {"polygon", v1::POLYGON}, {"none", v1::NO_MASK}};
+  base.mutable_options()->set_mask_format(kMasks.at(f.mask_format));
+  if (f.score_threshold >= 0) base.mutable_options()->set_score_threshold(f.score_threshold);
+  base.mutable_options()->set_max_segments(f.max_segments);
+  if (many && !f.out.empty()) fs::create_directories(f.out);
+
+  OvsegClient client(*options);
+  std::unique_ptr<Progress> progress;
+  if (many && !f.quiet) progress = std::make_unique<Progress>("ovseg segment", images->size());
+  std::mutex mu;  // stdout, stderr and the results
+  nlohmann::json results = nlohmann::json::array();
+  std::vector<nlohmann::json> per_image(images->size());
+  std::atomic<size_t> next{0};
+  std::atomic<int> failed{0};
+  auto worker = [&] {
+    for (size_t i; (i = next++) < images->size();) {
+      const std::string& path = (*images)[i];
+      absl::StatusOr<std::string> bytes = ReadFile(path);
+      absl::StatusOr<v1::SegmentResponse> response =
+          bytes.ok() ? [&] {
+            v1::SegmentRequest request = base;
+            request.mutable_image()->set_encoded(*bytes);
+            return client.Segment(request);
+          }()
+                     : absl::StatusOr<v1::SegmentResponse>(bytes.status());
+      absl::Status written = response.status();
+      if (response.ok() && !f.out.empty()) {
+        const std::string target =
+            many ? (fs::path(f.out) / (fs::path(path).stem().string() + ".png")).string() : f.out;
+        written = WriteOverlay(*bytes, *response, target);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (!written.ok()) {
+        ++failed;
+        std::cerr << "ovseg: " << path << ": " << written << "\n";
+      } else {
+        for (const v1::Segment& s : response->segments()) {
+          if (many) std::cout << path << "\t";
+          std::cout << s.id() << "\t" << s.label() << "\t" << s.score() << "\tarea " << s.area()
+                    << "\n";
+        }
+        if (!many) {
+          std::cerr << "model " << response->model_version() << ", "
+                    << response->timings().total_seconds() << " s\n";
+        }
+        if (!f.json.empty()) {
+          const auto id = image_ids.find(fs::path(path).filename().string());
+          const int64_t image_id = !image_ids.empty() ? (id != image_ids.end() ? id->second : -1)
+                                                      : static_cast<int64_t>(i) + 1;
+          if (image_id < 0) {
+            ++failed;
+            std::cerr << "ovseg: " << path << ": not in --coco_images " << f.coco_images << "\n";
+          } else {
+            per_image[i] = nlohmann::json::array();
+            AppendCocoResults(*response, image_id, f.category_ids, &per_image[i]);
+          }
+        }
+      }
+      if (progress) progress->Advance(1);
     }
-    request.mutable_options()->set_head_mode(kModes.at(flags["mode"]));
-  }
-  request.mutable_options()->set_mask_format(v1::COCO_RLE);
-  if (flags.count("score_threshold")) {
-    float threshold = 0;
-    if (!absl::SimpleAtof(flags["score_threshold"], &threshold)) {
-      return Fail(absl::InvalidArgumentError("--score_threshold: expected a number in [0, 1]"));
+  };
+  std::vector<std::thread> threads;
+  const int n = std::max(1, std::min<int>(f.concurrency, static_cast<int>(images->size())));
+  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
+  for (std::thread& t : threads) t.join();
+  if (progress) progress->Finish();
+  if (!f.json.empty()) {
+    for (const nlohmann::json& records : per_image) {
+      for (const nlohmann::json& r : records) results.push_back(r);
     }
-    request.mutable_options()->set_score_threshold(threshold);
+    std::ofstream(f.json) << results.dump(1) << "\n";
   }
-  if (flags.count("max_segments")) {
-    uint32_t max_segments = 0;
-    if (!absl::SimpleAtoi(flags["max_segments"], &max_segments)) {
-      return Fail(absl::InvalidArgumentError("--max_segments: expected a whole number >= 0"));
-    }
-    request.mutable_options()->set_max_segments(max_segments);
+  if (failed > 0 && many)
+    std::cerr << "ovseg: " << failed << " of " << images->size() << " failed\n";
+  return failed > 0 ? 1 : 0;
+}
+
+int RunHealth(const ConnectionFlags& connection, double wait_s) {
+  absl::StatusOr<ClientOptions> options = OptionsOf(connection);
+  if (!options.ok()) return Fail(options.status());
+  OvsegClient client(*options);
+  // A server answers NOT_SERVING (or not at all) while it warms up; --wait_s lets scripts
+  // and tests wait for readiness the way a Kubernetes readiness probe does.
+  const absl::Time deadline = absl::Now() + absl::Seconds(wait_s);
+  absl::StatusOr<std::string> s = client.Health();
+  while ((!s.ok() || *s != "SERVING") && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(250));
+    s = client.Health();
   }
-  auto response = client.Segment(request);
-  if (!response.ok()) return Fail(response.status());
-  for (const v1::Segment& s : response->segments()) {
-    std::cout << s.id() << "\t" << s.label() << "\t" << s.score() << "\tarea " << s.area() << "\n";
-  }
-  std::cerr << "model " << response->model_version() << ", " << response->timings().total_seconds()
-            << " s\n";
-  if (flags.count("json")) {
-    std::ofstream(flags["json"]) << CocoResults(*response, flags["image"]).dump(1) << "\n";
-  }
-  if (flags.count("out")) {
-    if (absl::Status s = WriteOverlay(bytes.str(), *response, flags["out"]); !s.ok())
-      return Fail(s);
-  }
-  return 0;
+  if (!s.ok()) return Fail(s.status());
+  std::cout << *s << "\n";
+  return *s == "SERVING" ? 0 : 1;
+}
+
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  absl::StatusOr<std::string> token = ReadFile(path);
+  if (!token.ok()) return token.status();
+  return std::string(absl::StripAsciiWhitespace(*token));
 }
 
 }  // namespace
+
+int Run(int argc, char** argv) {
+  CLI::App app{"ovseg: open-vocabulary segmentation from the command line (gRPC client)"};
+  app.require_subcommand(1);
+  ConnectionFlags connection;
+
+  CLI::App* segment = app.add_subcommand("segment", "Segment images against your labels");
+  SegmentFlags sf;
+  AddConnectionFlags(segment, &connection);
+  segment->add_option("images,--image", sf.images, "Image files, directories or quoted globs")
+      ->required();
+  auto* labels =
+      segment->add_option("--labels", sf.labels, "Labels, comma-separated; synonyms joined by '|'");
+  auto* vocab = segment->add_option("--vocabulary_id", sf.vocabulary_id,
+                                    "A registered vocabulary instead of --labels");
+  labels->excludes(vocab);
+  segment->add_option("--task", sf.task)
+      ->check(CLI::IsMember({"semantic", "panoptic", "instance", "proposals"}))
+      ->capture_default_str();
+  segment->add_option("--mode", sf.mode, "Head mode (default: the server's)")
+      ->check(CLI::IsMember({"mask", "dense", "fused"}));
+  segment->add_option("--mask_format", sf.mask_format, "Masks in the reply")
+      ->check(CLI::IsMember({"rle", "png", "polygon", "none"}))
+      ->capture_default_str();
+  segment->add_option("--out", sf.out,
+                      "Overlay image (one image), or a directory of overlays (several)");
+  segment->add_option("--json", sf.json,
+                      "COCO results for all images (pycocotools' loadRes reads it)");
+  segment->add_option("--coco_images", sf.coco_images,
+                      "COCO annotation file whose images' ids --json uses (by file name); "
+                      "default: 1, 2, ... in input order");
+  segment
+      ->add_option("--category_ids", sf.category_ids,
+                   "COCO category id of each label, in order (default: 1, 2, ...)")
+      ->delimiter(',');
+  segment->add_option("--regions", sf.regions, "Region files to classify (PNG masks, RLE JSON)")
+      ->delimiter(',');
+  segment->add_option("--score_threshold", sf.score_threshold)->check(CLI::Range(0.0, 1.0));
+  segment->add_option("--max_segments", sf.max_segments);
+  segment->add_option("--concurrency", sf.concurrency, "Requests in flight for several images")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  segment->add_flag("--quiet", sf.quiet, "No progress bar");
+
+  CLI::App* vocab_cmd = app.add_subcommand("vocab", "Vocabularies registered on the server");
+  vocab_cmd->require_subcommand(1);
+  CLI::App* reg = vocab_cmd->add_subcommand("register", "Encode labels once; prints the id");
+  AddConnectionFlags(reg, &connection);
+  std::string reg_labels;
+  reg->add_option("--labels", reg_labels, "Labels, comma-separated")->required();
+
+  CLI::App* info = app.add_subcommand("info", "The serving model's description");
+  AddConnectionFlags(info, &connection);
+  CLI::App* health = app.add_subcommand("health", "SERVING or not (exit status 0 or 1)");
+  AddConnectionFlags(health, &connection);
+  double wait_s = 0;
+  health->add_option("--wait_s", wait_s, "Poll until SERVING or this many seconds pass")
+      ->check(Seconds(true));
+
+  CLI::App* admin = app.add_subcommand("admin", "Checkpoints: submit, list, activate (token)");
+  admin->require_subcommand(1);
+  std::string token_file, submit_path, submit_name, activate_name;
+  CLI::App* submit = admin->add_subcommand("submit", "Upload a checkpoint file");
+  CLI::App* list = admin->add_subcommand("list", "Stored checkpoints");
+  CLI::App* activate = admin->add_subcommand("activate", "Serve a stored checkpoint");
+  for (CLI::App* a : {submit, list, activate}) {
+    AddConnectionFlags(a, &connection);
+    a->add_option("--token_file", token_file, "File holding the admin bearer token")
+        ->envname("OVSEG_ADMIN_TOKEN_FILE")
+        ->required()
+        ->check(CLI::ExistingFile);
+  }
+  submit->add_option("file", submit_path)->required()->check(CLI::ExistingFile);
+  submit->add_option("--name", submit_name, "Stored name (default: the file's)");
+  activate->add_option("name", activate_name)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; a refused command line 2, as getopt tools do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (segment->parsed()) {
+    if (sf.labels.empty() && sf.vocabulary_id.empty()) {
+      std::cerr << "ovseg segment: --labels or --vocabulary_id is required\n";
+      return 2;
+    }
+    return RunSegment(connection, sf);
+  }
+  if (health->parsed()) return RunHealth(connection, wait_s);
+  absl::StatusOr<ClientOptions> options = OptionsOf(connection);
+  if (!options.ok()) return Fail(options.status());
+  if (info->parsed()) {
+    OvsegClient client(*options);
+    auto r = client.GetModelInfo();
+    if (!r.ok()) return Fail(r.status());
+    std::cout << r->DebugString();
+    return 0;
+  }
+  if (reg->parsed()) {
+    OvsegClient client(*options);
+    auto r = client.RegisterVocabulary(SplitLabels(reg_labels));
+    if (!r.ok()) return Fail(r.status());
+    std::cout << r->vocabulary_id() << "\n";
+    return 0;
+  }
+  absl::StatusOr<std::string> token = ReadToken(token_file);
+  if (!token.ok()) return Fail(token.status());
+  OvsegAdminClient admin_client(*options, *token);
+  if (submit->parsed()) {
+    auto r = admin_client.Submit(submit_path, submit_name);
+    if (!r.ok()) return Fail(r.status());
+    std::cout << r->DebugString();
+    return 0;
+  }
+  if (list->parsed()) {
+    auto r = admin_client.List();
+    if (!r.ok()) return Fail(r.status());
+    for (const v1::CheckpointInfo& c : *r) std::cout << c.ShortDebugString() << "\n";
+    return 0;
+  }
+  auto r = admin_client.Activate(activate_name);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << "serving " << *r << "\n";
+  return 0;
+}
+
 }  // namespace ovseg
 
 int main(int argc, char** argv) { return ovseg::Run(argc, argv); }

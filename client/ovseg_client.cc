@@ -35,6 +35,8 @@ OvsegClient::OvsegClient(const ClientOptions& options) : options_(options) {
   } else {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = options.tls_root_certs;
+    ssl.pem_cert_chain = options.tls_cert_chain;
+    ssl.pem_private_key = options.tls_private_key;
     creds = grpc::SslCredentials(ssl);
   }
   channel_ = grpc::CreateCustomChannel(options.target, creds, args);

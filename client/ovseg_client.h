@@ -21,6 +21,10 @@ struct ClientOptions {
   std::string tls_root_certs;
   absl::Duration timeout = absl::Seconds(60);
   int max_message_bytes = 256 << 20;  // Far above gRPC's 4 MiB client default.
+  // This client's certificate chain and private key (PEM), for servers that require a
+  // client certificate; both or neither (client/client_tls.h reads them from files).
+  std::string tls_cert_chain = "";
+  std::string tls_private_key = "";
 };
 
 class OvsegClient {

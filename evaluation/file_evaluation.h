@@ -9,8 +9,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/progress.h"
 #include "evaluation/panoptic_quality.h"
-#include "evaluation/progress.h"
 #include "evaluation/semantic_metrics.h"
 
 namespace ovseg {

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "evaluation/progress.h"
+#include "common/progress.h"
 
 namespace ovseg {
 

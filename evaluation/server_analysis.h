@@ -20,7 +20,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "evaluation/progress.h"
+#include "common/progress.h"
 #include "evaluation/server_evaluation.h"
 #include "ovseg/v1/segmentation.pb.h"
 

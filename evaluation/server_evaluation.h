@@ -11,8 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/progress.h"
 #include "evaluation/panoptic_quality.h"
-#include "evaluation/progress.h"
 #include "evaluation/semantic_metrics.h"
 
 namespace ovseg {

@@ -26,8 +26,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/progress.h"
 #include "datasets/synth/scene_generator.h"
-#include "evaluation/progress.h"
 
 namespace ovseg {
 

@@ -1,4 +1,4 @@
-#include "evaluation/progress.h"
+#include "common/progress.h"
 
 #include <unistd.h>
 

@@ -1,8 +1,8 @@
 // Progress of a long job (evaluation, training): on a terminal, one line redrawn in place
 // with a bar, rate and ETA; in logs (not a terminal), a plain line every 10% so they stay
 // readable. Thread-safe.
-#ifndef OVSEG_EVALUATION_PROGRESS_H_
-#define OVSEG_EVALUATION_PROGRESS_H_
+#ifndef OVSEG_COMMON_PROGRESS_H_
+#define OVSEG_COMMON_PROGRESS_H_
 
 #include <cstdint>
 #include <cstdio>
@@ -37,4 +37,4 @@ class Progress {
 
 }  // namespace ovseg
 
-#endif  // OVSEG_EVALUATION_PROGRESS_H_
+#endif  // OVSEG_COMMON_PROGRESS_H_
