@@ -9,11 +9,11 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/progress.h"
 #include "datasets/augmentation.h"
 #include "datasets/data_loader.h"
 #include "datasets/dataset.h"
 #include "datasets/seed_mixing.h"
-#include "evaluation/progress.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/mask2former/mask2former_weights.h"
 #include "model/runtime/torch_runtime.h"

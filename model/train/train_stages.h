@@ -14,8 +14,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/progress.h"
 #include "datasets/data_loader.h"
-#include "evaluation/progress.h"
 #include "model/train/data_parallel.h"
 #include "ovseg/v1/config.pb.h"
 #include "ovseg/v1/train.pb.h"
