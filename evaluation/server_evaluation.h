@@ -21,6 +21,9 @@ struct ServerEvalOptions {
   std::string server;   // host:port
   int concurrency = 4;  // requests in flight
   absl::Duration timeout = absl::Seconds(120);
+  // TLS: the PEMs --tls-ca, --tls-cert and --tls-key name (client/client_tls.h); empty:
+  // plaintext.
+  std::string tls_root_certs, tls_cert_chain, tls_private_key;
   float score_threshold = 0.0f;  // every segment the model keeps counts
   std::string pred_out_dir;      // panoptic: also write predictions here (PNGs + pred.json)
   // Panoptic thresholds sent with every request (SegmentOptions); unset: the server's.

@@ -11,7 +11,10 @@
 namespace ovseg {
 
 OvsegClient MakeEvalClient(const ServerEvalOptions& o) {
-  return OvsegClient(ClientOptions{o.server, "", o.timeout});
+  ClientOptions options{o.server, o.tls_root_certs, o.timeout};
+  options.tls_cert_chain = o.tls_cert_chain;
+  options.tls_private_key = o.tls_private_key;
+  return OvsegClient(options);
 }
 
 absl::StatusOr<v1::SegmentRequest> EvalRequest(const std::string& image_path,

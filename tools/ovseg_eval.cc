@@ -17,7 +17,8 @@
 //                       [--clip-templates T] [--crop masked|box]] [--json-out F]
 // Common: [--threads N] (files: default every core; server: requests in flight, default
 // 4), [--score-threshold F] (server, default 0), [--object-mask-threshold F]
-// [--overlap-threshold F] (server, panoptic; default: the server's). Panoptic prints panopticapi's
+// [--overlap-threshold F] (server, panoptic; default: the server's), [--tls-ca F [--tls-cert F
+// --tls-key F]] (server: TLS, client/client_tls.h). Panoptic prints panopticapi's
 // table; both print the JSON report (percent) and write it to --json-out. A progress bar (terminal)
 // or progress lines (logs) go to stderr.
 #include <unistd.h>
@@ -34,6 +35,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "client/client_tls.h"
 #include "datasets/coco_panoptic.h"
 #include "evaluation/file_evaluation.h"
 #include "evaluation/server_analysis.h"
@@ -108,7 +110,8 @@ int Usage(const std::string& problem) {
                "[--head-mode mask|dense|fused] [--max-images N] [--proposals no] [--clip PATH "
                "[--clip-format F] [--clip-quick-gelu B] [--clip-templates T] [--crop "
                "masked|box]] [--json-out F] [--threads N]\n"
-               "  server modes also take [--object-mask-threshold F] [--overlap-threshold F]\n";
+               "  server modes also take [--object-mask-threshold F] [--overlap-threshold F] "
+               "[--tls-ca F [--tls-cert F --tls-key F]]\n";
   return 2;
 }
 
@@ -137,6 +140,16 @@ int Run(int argc, char** argv) {
   ServerEvalOptions live;
   live.server = server;
   live.concurrency = threads;
+  {
+    ClientOptions tls;
+    const TlsFiles files{take("tls-ca"), take("tls-cert"), take("tls-key")};
+    if (absl::Status s = LoadTlsFiles(files, &tls); !s.ok()) {
+      return Usage(absl::StrCat("--tls-ca/--tls-cert/--tls-key: ", s.message()));
+    }
+    live.tls_root_certs = tls.tls_root_certs;
+    live.tls_cert_chain = tls.tls_cert_chain;
+    live.tls_private_key = tls.tls_private_key;
+  }
   if (const std::string t = take("score-threshold");
       !t.empty() && !absl::SimpleAtof(t, &live.score_threshold)) {
     return Usage("--score-threshold: not a number");

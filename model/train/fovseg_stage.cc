@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/admin_client.h"
+#include "client/client_tls.h"
 #include "common/progress.h"
 #include "common/sha256.h"
 #include "datasets/augmentation.h"
@@ -106,8 +107,16 @@ absl::Status Submit(const v1::SubmitConfig& submit, const std::string& path) {
           absl::StrCat("submit.token_file ", submit.token_file(), ": cannot open"));
     std::string token((std::istreambuf_iterator<char>(token_in)), {});
     token.erase(token.find_last_not_of(" \n\r\t") + 1);
+    ClientOptions options{"", "", absl::Seconds(120)};
+    if (absl::Status s = LoadTlsFiles(
+            TlsFiles{submit.tls_ca_file(), submit.tls_cert_file(), submit.tls_key_file()},
+            &options);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("submit.tls_*: ", s.message()));
+    }
     for (const std::string& server : submit.servers()) {
-      OvsegAdminClient admin(ClientOptions{server, "", absl::Seconds(120)}, token);
+      options.target = server;
+      OvsegAdminClient admin(options, token);
       absl::StatusOr<v1::CheckpointInfo> sent = admin.Submit(path);
       if (!sent.ok())
         return absl::Status(sent.status().code(),
