@@ -201,3 +201,39 @@ def test_rle_decoder_matches_a_hand_made_mask():
     expected = np.zeros((3, 3), bool)
     expected[2, 0] = expected[0, 1] = expected[1, 1] = True
     np.testing.assert_array_equal(mask, expected)
+
+
+def test_reflection_and_json_as_grpcurl_uses_them(server, scene, tmp_path):
+    """The README's grpcurl call, run as grpcurl runs it (grpcurl itself is neither a
+    Debian package nor on PyPI): request.json made by the README's own printf line, the
+    message types fetched by server reflection, the JSON parsed into them, a generic call."""
+    import json
+
+    from google.protobuf import json_format, message_factory
+    from google.protobuf.descriptor_pool import DescriptorPool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase)
+
+    path, _ = scene
+    readme = open(os.path.join(ROOT, "README.md")).read().splitlines()
+    start = next(i for i, line in enumerate(readme) if line.startswith("printf '{\"image\""))
+    command = (readme[start].rstrip("\\") + readme[start + 1]).replace("x.jpg", str(path))
+    command = command.replace("request.json", str(tmp_path / "request.json"))
+    subprocess.run(["bash", "-c", command], check=True)
+    assert any("grpcurl -plaintext -d @ 127.0.0.1:50051 ovseg.v1.Segmentation/Segment"
+               in line for line in readme)
+
+    channel = grpc.insecure_channel(server)
+    database = ProtoReflectionDescriptorDatabase(channel)
+    assert "ovseg.v1.Segmentation" in database.get_services()
+    method = DescriptorPool(database).FindMethodByName("ovseg.v1.Segmentation.Segment")
+    request_type = message_factory.GetMessageClass(method.input_type)
+    response_type = message_factory.GetMessageClass(method.output_type)
+    request = json_format.Parse((tmp_path / "request.json").read_text(), request_type())
+    call = channel.unary_unary("/ovseg.v1.Segmentation/Segment",
+                               request_serializer=request_type.SerializeToString,
+                               response_deserializer=response_type.FromString)
+    reply = json.loads(json_format.MessageToJson(call(request, timeout=60)))
+    assert reply["segments"], reply
+    assert {s["label"] for s in reply["segments"]} <= {"cat", "dog"}
+    channel.close()
