@@ -9,12 +9,7 @@
 # the server) and, in .tools-venv, kubernetes-validate and PyYAML. Needs scripts/build.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO=sudo
-if ! command -v promtool > /dev/null || ! [ -x /usr/bin/prometheus ]; then
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends prometheus
-fi
+scripts/install_debian_packages.sh prometheus
 if ! .tools-venv/bin/python -c 'import kubernetes_validate, yaml' 2> /dev/null; then
   python3 -m venv .tools-venv
   .tools-venv/bin/pip install -q --disable-pip-version-check kubernetes-validate pyyaml

@@ -15,11 +15,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors_header image_header image_decode coco_rle region
                                        segment_request server_config checkpoint_metadata)
 # clang and its libFuzzer runtime, from Debian, when missing.
-if ! dpkg-query -W -f='${Status}' clang libclang-rt-dev 2>/dev/null | grep -q "install ok installed.*install ok installed"; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
-    --no-install-recommends clang libclang-rt-dev
-fi
+scripts/install_debian_packages.sh clang libclang-rt-dev
 [ -f build/proto/gen/ovseg/v1/segmentation.pb.cc ] || { echo "fuzz: run scripts/build.sh first"; exit 1; }
 out=build-fuzz
 mkdir -p "$out"

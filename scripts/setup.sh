@@ -12,16 +12,7 @@ PACKAGES=(build-essential cmake ninja-build ccache pkg-config python3-venv
   libopencv-dev libjpeg62-turbo-dev zlib1g-dev libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev nlohmann-json3-dev
   libssl-dev clang-format libgloo-dev curl dpkg-dev libcpp-httplib-dev libcli11-dev)
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+scripts/install_debian_packages.sh "${PACKAGES[@]}"
 
 PY=${OVSEG_BOOTSTRAP_PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

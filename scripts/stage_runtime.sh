@@ -17,10 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 variant=${1:?usage: scripts/stage_runtime.sh cpu|cuda DIR} dest=${2:?usage: scripts/stage_runtime.sh cpu|cuda DIR}
 case $variant in cpu|cuda) ;; *) echo "stage_runtime: variant $variant: expected cpu or cuda"; exit 2 ;; esac
-command -v patchelf > /dev/null || {
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get install -y -q --no-install-recommends patchelf > /dev/null
-}
+scripts/install_debian_packages.sh patchelf > /dev/null
 torch_lib=$(ls -d .venv/lib/python3*/site-packages/torch/lib)
 rm -rf "$dest" && mkdir -p "$dest/bin" "$dest/lib" "$dest/models"
 cp build/server/ovseg-server build/client/ovseg build/tools/ovseg-train build/tools/ovseg-eval \

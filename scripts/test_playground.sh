@@ -5,14 +5,5 @@
 # out/test-artifacts/. Needs scripts/build.sh first; CI runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-missing=()
-for p in chromium chromium-driver python3-selenium; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "test_playground: installing ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+scripts/install_debian_packages.sh chromium chromium-driver python3-selenium
 /usr/bin/python3 tests/browser/playground_test.py -v "$@"

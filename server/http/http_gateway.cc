@@ -62,6 +62,17 @@ void WriteError(httplib::Response& res, const absl::Status& status, int http_sta
 
 // JSON, or no type, or the form-urlencoded type `curl -d` sends by default: a JSON body
 // sent without -H "Content-Type: application/json" is still read as JSON.
+// 200 with the message as JSON, or the status's error.
+void WriteReply(httplib::Response& res, const absl::Status& status,
+                const google::protobuf::Message& message) {
+  if (!status.ok()) {
+    WriteError(res, status);
+    return;
+  }
+  res.status = 200;
+  res.set_content(ToJson(message), kJson);
+}
+
 bool IsJsonContentType(const httplib::Request& req) {
   const std::string type = absl::AsciiStrToLower(req.get_header_value("Content-Type"));
   return type.empty() || type.rfind("application/json", 0) == 0 ||
@@ -264,12 +275,7 @@ void HttpGateway::AddRoutes() {
             absl::StrCat("no reply within the deadline (X-Request-Timeout-Ms: ",
                          req.get_header_value("X-Request-Timeout-Ms"), ")"));
       }
-      if (status.ok()) {
-        res.status = 200;
-        res.set_content(ToJson(call->response), kJson);
-      } else {
-        WriteError(res, status);
-      }
+      WriteReply(res, status, call->response);
     }
     // While draining, the connection closes after this reply, so that keep-alive clients
     // reconnect (to another replica) for their next call: HTTP's GOAWAY.
@@ -308,12 +314,7 @@ void HttpGateway::AddRoutes() {
       call->done.WaitForNotification();
       status = call->status;
       fields = call->fields;
-      if (status.ok()) {
-        res.status = 200;
-        res.set_content(ToJson(call->response), kJson);
-      } else {
-        WriteError(res, status);
-      }
+      WriteReply(res, status, call->response);
     }
     RecordCall(observers_, Transport::kHttp, "RegisterVocabulary", request_id, status,
                absl::ToDoubleSeconds(absl::Now() - arrival), std::move(fields));
@@ -325,8 +326,7 @@ void HttpGateway::AddRoutes() {
     res.set_header("X-Request-Id", request_id);
     v1::GetModelInfoResponse response;
     frontend_->GetModelInfo(&response);
-    res.status = 200;
-    res.set_content(ToJson(response), kJson);
+    WriteReply(res, absl::OkStatus(), response);
     RecordCall(observers_, Transport::kHttp, "GetModelInfo", request_id, absl::OkStatus(),
                absl::ToDoubleSeconds(absl::Now() - arrival), {});
   });

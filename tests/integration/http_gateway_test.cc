@@ -16,7 +16,7 @@
 #include "client/ovseg_client.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
-#include "tests/fakes/fake_pipeline.h"
+#include "tests/fakes/fake_model_server.h"
 
 namespace ovseg {
 namespace {
@@ -45,15 +45,9 @@ HttpHarness Start(const std::string& extra_config = "",
   EXPECT_TRUE(config.ok()) << config.status();
   HttpHarness h;
   h.pipeline = std::make_shared<testing::FakeSegmentationPipeline>(fake);
-  OvsegServerOptions o;
-  o.config = *config;
-  o.model.pipeline = h.pipeline;
-  o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>();
-  o.request_log = nullptr;
-  auto server = OvsegServer::Start(std::move(o));
+  auto server = testing::StartFakeModelServer(*config, h.pipeline);
   EXPECT_TRUE(server.ok()) << server.status();
   h.server = *std::move(server);
-  EXPECT_TRUE(h.server->WaitUntilServing(absl::Seconds(10)));
   EXPECT_GT(h.server->http_port(), 0);
   h.http = std::make_unique<httplib::Client>("127.0.0.1", h.server->http_port());
   h.http->set_read_timeout(30);

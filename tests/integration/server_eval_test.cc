@@ -12,7 +12,7 @@
 #include "evaluation/server_evaluation.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
-#include "tests/fakes/fake_pipeline.h"
+#include "tests/fakes/fake_model_server.h"
 
 namespace ovseg {
 namespace {
@@ -38,14 +38,8 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
           ::testing::TempDir() + "/eval_ckpt\" }",
       "test");
   ASSERT_TRUE(config.ok()) << config.status();
-  OvsegServerOptions o;
-  o.config = *config;
-  o.model.pipeline = std::make_shared<testing::FakeSegmentationPipeline>();
-  o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>();
-  o.request_log = nullptr;
-  auto server = OvsegServer::Start(std::move(o));
+  auto server = testing::StartFakeModelServer(*config);
   ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE((*server)->WaitUntilServing(absl::Seconds(10)));
 
   ServerEvalOptions live;
   live.server = "127.0.0.1:" + std::to_string((*server)->port());

@@ -2,9 +2,8 @@
 // requires client certificates (tls.require_client_cert) answers a client holding one on
 // gRPC (OvsegClient with client/client_tls.h's files) and on HTTPS (the gateway), and
 // refuses clients without one.
-#include <httplib.h>
-
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -14,7 +13,7 @@
 #include "client/ovseg_client.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
-#include "tests/fakes/fake_pipeline.h"
+#include "tests/fakes/fake_model_server.h"
 
 namespace ovseg {
 namespace {
@@ -49,27 +48,23 @@ TEST(TlsTest, MutualTlsOnGrpcAndHttps) {
   auto config = ParseServerConfig(
       "listen_address: \"127.0.0.1:0\" metrics_address: \"none\" http_address: "
       "\"127.0.0.1:0\" log_requests: false batching { buckets { width: 64 height: 64 } } "
-      "tls { cert_file: \"" + dir + "/server.pem\" key_file: \"" + dir + "/server.key\" "
-      "client_ca_file: \"" + dir + "/ca.pem\" require_client_cert: true }",
+      "tls { cert_file: \"" +
+          dir + "/server.pem\" key_file: \"" + dir +
+          "/server.key\" "
+          "client_ca_file: \"" +
+          dir + "/ca.pem\" require_client_cert: true }",
       "test");
   ASSERT_TRUE(config.ok()) << config.status();
-  OvsegServerOptions o;
-  o.config = *config;
-  o.model.pipeline = std::make_shared<testing::FakeSegmentationPipeline>();
-  o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>();
-  o.request_log = nullptr;
-  auto server = OvsegServer::Start(std::move(o));
+  auto server = testing::StartFakeModelServer(*config);
   ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE((*server)->WaitUntilServing(absl::Seconds(10)));
 
   v1::SegmentRequest request;
   request.mutable_image()->set_encoded(Png());
   request.mutable_labels()->add_labels()->set_name("cat");
   const std::string target = "localhost:" + std::to_string((*server)->port());
   ClientOptions with_cert{target, "", absl::Seconds(10)};
-  ASSERT_TRUE(LoadTlsFiles({dir + "/ca.pem", dir + "/client.pem", dir + "/client.key"},
-                           &with_cert)
-                  .ok());
+  ASSERT_TRUE(
+      LoadTlsFiles({dir + "/ca.pem", dir + "/client.pem", dir + "/client.key"}, &with_cert).ok());
   absl::StatusOr<v1::SegmentResponse> ok = OvsegClient(with_cert).Segment(request);
   EXPECT_TRUE(ok.ok()) << ok.status();
   ClientOptions without_cert{target, "", absl::Seconds(10)};
