@@ -82,6 +82,15 @@ TEST(TlsTest, MutualTlsOnGrpcAndHttps) {
   anonymous.set_ca_cert_path((dir + "/ca.pem").c_str());
   EXPECT_FALSE(anonymous.Get("/v1/model"));
 
+  // The CLI with the same files (its --tls_* flags), and without the client certificate.
+  const std::string cli = std::string(OVSEG_CLI_BINARY) + " health --server " + target +
+                          " --tls_ca " + dir + "/ca.pem";
+  EXPECT_EQ(std::system((cli + " --tls_cert " + dir + "/client.pem --tls_key " + dir +
+                         "/client.key > /dev/null")
+                            .c_str()),
+            0);
+  EXPECT_NE(std::system((cli + " > /dev/null 2>&1").c_str()), 0);
+
   // Files that are not there, or a certificate without its key: refused, naming why.
   ClientOptions bad;
   EXPECT_EQ(LoadTlsFiles({dir + "/nope.pem", "", ""}, &bad).code(), absl::StatusCode::kNotFound);
