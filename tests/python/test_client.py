@@ -237,3 +237,11 @@ def test_reflection_and_json_as_grpcurl_uses_them(server, scene, tmp_path):
     assert reply["segments"], reply
     assert {s["label"] for s in reply["segments"]} <= {"cat", "dog"}
     channel.close()
+
+
+def test_the_installed_package_is_typed():
+    """PEP 561: the annotations reach type checkers (py.typed, and .pyi for the stubs)."""
+    import importlib.resources
+
+    assert importlib.resources.files("ovseg").joinpath("py.typed").is_file()
+    assert importlib.resources.files("ovseg.v1").joinpath("segmentation_pb2.pyi").is_file()
