@@ -304,6 +304,16 @@ std::vector<absl::StatusOr<PipelineResult>> FovSegPipeline::Run(
     if (!work.dense_only_rows.empty()) EncodeDenseOnly(batch, work);
     if (!work.dense_rows.empty()) RunDenseHead(batch, work);
     for (size_t i : work.runnable) results[i] = Finish(batch[i], i, work);
+  } catch (const c10::OutOfMemoryError& e) {
+    // The device ran out (CUDA's caching allocator throws this): this batch only. Its
+    // tensors are freed as the stack unwinds and stay cached for the next batch.
+    FailAll(work.runnable,
+            absl::ResourceExhaustedError(absl::StrCat(
+                "pipeline: out of device memory for this batch (",
+                absl::string_view(e.what_without_backtrace())
+                    .substr(0, absl::string_view(e.what_without_backtrace()).find('\n')),
+                ")")),
+            results);
   } catch (const c10::Error& e) {
     FailAll(work.runnable,
             absl::InternalError(absl::StrCat("pipeline: ", e.what_without_backtrace())), results);

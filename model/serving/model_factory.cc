@@ -98,6 +98,11 @@ absl::StatusOr<ServingModel> ServingModelLoader::Build(const std::string& checkp
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(
         absl::StrCat("loading \"", checkpoint_path, "\": out of memory while building the model"));
+  } catch (const c10::OutOfMemoryError& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("loading \"", checkpoint_path,
+                                                     "\": out of device memory while building the "
+                                                     "model: ",
+                                                     FirstLineOf(e.what())));
   } catch (const std::exception& e) {
     return absl::InternalError(
         absl::StrCat("loading \"", checkpoint_path, "\": ", FirstLineOf(e.what())));

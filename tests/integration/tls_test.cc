@@ -83,8 +83,8 @@ TEST(TlsTest, MutualTlsOnGrpcAndHttps) {
   EXPECT_FALSE(anonymous.Get("/v1/model"));
 
   // The CLI with the same files (its --tls_* flags), and without the client certificate.
-  const std::string cli = std::string(OVSEG_CLI_BINARY) + " health --server " + target +
-                          " --tls_ca " + dir + "/ca.pem";
+  const std::string cli =
+      std::string(OVSEG_CLI_BINARY) + " health --server " + target + " --tls_ca " + dir + "/ca.pem";
   EXPECT_EQ(std::system((cli + " --tls_cert " + dir + "/client.pem --tls_key " + dir +
                          "/client.key > /dev/null")
                             .c_str()),

@@ -88,6 +88,42 @@ TEST(FovSegPipelineTest, GeneratorProposalsAndClientRegionsInOneBatch) {
   EXPECT_EQ(out[0]->segments[0].soft_mask.size(), 64u * 64);
 }
 
+// A generator whose device runs out of memory once, as CUDA's caching allocator reports it.
+class OutOfMemoryOnceGenerator : public FakeMaskGenerator {
+ public:
+  OutOfMemoryOnceGenerator() : FakeMaskGenerator(4) {}
+  std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
+    if (!failed_) {
+      failed_ = true;
+      TORCH_CHECK_WITH(OutOfMemoryError, false,
+                       "CUDA out of memory. Tried to allocate 2.00 GiB (fake)");
+    }
+    return FakeMaskGenerator::Generate(images);
+  }
+
+ private:
+  bool failed_ = false;
+};
+
+TEST(FovSegPipelineTest, DeviceOutOfMemoryFailsThatBatchOnlyAsResourceExhausted) {
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{},
+                          std::make_shared<OutOfMemoryOnceGenerator>(), FovSegPipelineOptions{});
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
+  PipelineRequest request;
+  request.image = &image;
+  request.vocabulary = Vocabulary(3);
+  request.is_thing = {true, true, false};
+  request.task = SegmentTask::kSemantic;
+  std::vector<absl::StatusOr<PipelineResult>> out = pipeline.Run({request, request});
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& r : out) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+    EXPECT_NE(r.status().message().find("out of device memory"), std::string::npos);
+  }
+  out = pipeline.Run({request});
+  EXPECT_TRUE(out[0].ok()) << out[0].status();  // the next batch is served
+}
+
 TEST(FovSegPipelineTest, ProposalsTaskReturnsTheGeneratorsMasksByObjectness) {
   auto generator = std::make_shared<FakeMaskGenerator>(6);
   FovSegPipelineOptions options;
