@@ -6,7 +6,8 @@
 # Layers: the Debian packages and the torch wheel (scripts/setup.sh) come before the
 # sources, so a source edit rebuilds from the compile step on; ccache persists in a build
 # cache mount. Listen addresses and ports: OVSEG_LISTEN_ADDRESS, OVSEG_PORT,
-# OVSEG_METRICS_ADDRESS, OVSEG_METRICS_PORT (or the flags of the same names).
+# OVSEG_METRICS_ADDRESS, OVSEG_METRICS_PORT, OVSEG_HTTP_ADDRESS, OVSEG_HTTP_PORT (or the
+# flags of the same names).
 # What goes into /opt/ovseg is scripts/stage_runtime.sh's tree (docs/deploy.md).
 ARG VARIANT=cpu
 
@@ -37,6 +38,7 @@ WORKDIR /opt/ovseg
 USER 10001:10001
 ENV OVSEG_LISTEN_ADDRESS=0.0.0.0:50051 \
     OVSEG_METRICS_ADDRESS=0.0.0.0:9464 \
+    OVSEG_HTTP_ADDRESS=0.0.0.0:8080 \
     OVSEG_ALLOW_INSECURE_NON_LOOPBACK=true
-EXPOSE 50051 9464
+EXPOSE 50051 9464 8080
 ENTRYPOINT ["/opt/ovseg/bin/ovseg-server", "--config", "/opt/ovseg/configs/server.pbtxt"]
