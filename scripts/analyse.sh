@@ -2,20 +2,22 @@
 # FOV-Seg's stage analysis of a model on the synthetic world's validation split
 # (docs/analysis.md): serves it on a private port and runs `ovseg-eval analyse` (end to
 # end, oracle mask generator, oracle classifier, proposal recall, CLIP alone on crops).
-#   scripts/analyse.sh [--config F] [--checkpoint F] [--out DIR] [-- extra ovseg-eval flags]
+#   scripts/analyse.sh [--config F] [--checkpoint F] [--clip F] [--out DIR] [-- extra ovseg-eval flags]
 # Defaults: configs/server.pbtxt serving the embedded demo model (models/demo/), its
-# checkpoint, data/demo/synth/val (made by
+# checkpoint, its CLIP for the crops stage (--clip: the one the config serves), data/demo/synth/val (made by
 # scripts/train_demo.sh, or: build/tools/ovseg-synth --out data/demo/synth --train 4000
 # --val 500 --seed 1), out/analysis/. The report is DIR/analysis.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 config=configs/server.pbtxt
 checkpoint=models/demo/fovseg.safetensors
+clip=models/demo/clip.safetensors
 out=out/analysis
 while (($#)); do
   case $1 in
     --config) config=$2; shift 2 ;;
     --checkpoint) checkpoint=$2; shift 2 ;;
+    --clip) clip=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "analyse: unknown argument $1" >&2; exit 2 ;;
@@ -34,6 +36,6 @@ trap 'kill $server 2> /dev/null || true' EXIT
 build/client/ovseg health --server 127.0.0.1:$port --wait_s 120 > /dev/null
 build/tools/ovseg-eval analyse --server 127.0.0.1:$port --gt-json $val/panoptic.json \
   --gt-dir $val/panoptic --image-dir $val/images \
-  --clip models/demo/clip.safetensors --clip-quick-gelu false \
+  --clip "$clip" --clip-quick-gelu false \
   --json-out "$out/analysis.json" "$@" > /dev/null
 echo "analyse: $out/analysis.json"
