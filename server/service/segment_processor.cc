@@ -200,6 +200,28 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
     work->queue_seconds = Seconds(formed - work->enqueued);
     metrics_->ObserveStage(Stage::kQueue, work->queue_seconds);
   }
+  // A request whose deadline comes before its batch is even typically done cannot be
+  // answered in time: it is answered now (its client would see DEADLINE_EXCEEDED at its
+  // deadline anyway), and the batch computes for the others only, sooner. Admission
+  // costed its wait pessimistically; a batch that ran long ahead of it (a busy machine)
+  // still leaves it here with too little time.
+  if (const double typical = wait_.TypicalBatchSeconds(static_cast<int>(batch.size()));
+      typical > 0) {
+    std::vector<std::unique_ptr<SegmentWork>> in_time;
+    for (auto& work : batch) {
+      const double left = Seconds(work->deadline() - formed);
+      if (left >= typical) {
+        in_time.push_back(std::move(work));
+        continue;
+      }
+      work->Fail(absl::DeadlineExceededError(absl::StrFormat(
+          "would finish after its deadline: %.3f s left when its batch formed, which takes "
+          "%.3f s on average (queued %.3f s)",
+          left, typical, work->queue_seconds)));
+    }
+    batch = std::move(in_time);
+    if (batch.empty()) return;
+  }
   metrics_->ObserveBatchSize(static_cast<int>(batch.size()));
   // Requests admitted on both sides of a swap may share a batch: each part runs on its
   // own version (rarely more than one part).

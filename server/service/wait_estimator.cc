@@ -50,8 +50,15 @@ bool WaitEstimator::Idle() const {
   return running_.empty();
 }
 
-double WaitEstimator::BatchSecondsLocked(int size) const {
-  auto expected = [this](int k) { return by_size_[k].Expected(); };
+double WaitEstimator::TypicalBatchSeconds(int size) const {
+  absl::MutexLock lock(&mu_);
+  return BatchSecondsLocked(std::clamp(size, 1, max_batch_size_), /*typical=*/true);
+}
+
+double WaitEstimator::BatchSecondsLocked(int size, bool typical) const {
+  auto expected = [this, typical](int k) {
+    return typical ? by_size_[k].average : by_size_[k].Expected();
+  };
   if (by_size_[size].average > 0) return expected(size);
   int nearest = 0;
   for (int k = 1; k <= max_batch_size_; ++k) {

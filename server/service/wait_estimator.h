@@ -42,6 +42,11 @@ class WaitEstimator {
   // must finish these as well as its wait for the model before its deadline.
   double OverheadSeconds() const;
 
+  // The average time of a model call of `size` requests (no deviation added; scaled from
+  // the nearest measured size; 0 when nothing is measured): when a batch that forms now
+  // is most likely to end.
+  double TypicalBatchSeconds(int size) const;
+
   // Whether no model call is running.
   bool Idle() const;
 
@@ -53,9 +58,11 @@ class WaitEstimator {
   double EstimateSeconds(size_t queued, absl::Time now) const;
 
  private:
-  // The expected time of a batch of `size` (average + 2 deviations), or, unmeasured, the
-  // nearest measured size's scaled linearly; 0 when nothing is measured.
-  double BatchSecondsLocked(int size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The expected time of a batch of `size` (average + 2 deviations; `typical`: the
+  // average alone), or, unmeasured, the nearest measured size's scaled linearly; 0 when
+  // nothing is measured.
+  double BatchSecondsLocked(int size, bool typical = false) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_batch_size_;
   const int batch_threads_;

@@ -252,6 +252,29 @@ TEST(ServerTest, DeadlineExceededWhileQueued) {
   slow.join();
 }
 
+// Admitted on a fast model, a request whose batch forms too late after a slow one ahead of
+// it is answered when the batch forms, not computed and answered after its deadline.
+TEST(ServerTest, RequestsThatCannotFinishByTheirDeadlineAreNotComputed) {
+  Harness h = StartServer("batching { max_batch_size: 4 max_queue_delay_us: 0 }",
+                          {.compute_delay = absl::Milliseconds(100)});
+  ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());  // 0.1 s measured
+  h.pipeline->set_compute_delay(absl::Seconds(1));
+  const int batches_before = h.pipeline->batches();
+  std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
+  absl::SleepFor(absl::Milliseconds(50));
+  // Admitted (the model's last batch took 0.1 s); its batch forms at ~1 s, with ~0.15 s
+  // left and a batch now averaging ~0.28 s.
+  OvsegClient hurried(
+      {"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Milliseconds(1150)});
+  const absl::Time start = absl::Now();
+  const absl::Status s = hurried.Segment(Request(Jpeg(64, 64), {"b"})).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_NE(s.message().find("would finish after its deadline"), std::string::npos) << s;
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(1150));
+  slow.join();
+  EXPECT_EQ(h.pipeline->batches(), batches_before + 1) << "the doomed request was computed";
+}
+
 // F8 of the hardening issue: requests that cannot finish in time are refused at the door
 // (in milliseconds, not after their deadline), and the accepted ones all finish.
 TEST(ServerTest, RequestsThatCannotMeetTheirDeadlineAreRefusedAtOnce) {

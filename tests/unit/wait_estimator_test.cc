@@ -66,6 +66,14 @@ TEST(WaitEstimatorTest, VaryingBatchTimesAreEstimatedAboveTheirAverage) {
   EXPECT_LT(wait.EstimateSeconds(0, kNow), 1.5);
 }
 
+TEST(WaitEstimatorTest, TypicalBatchTimeIsTheAverageWithoutDeviation) {
+  WaitEstimator wait(4, 1);
+  EXPECT_DOUBLE_EQ(wait.TypicalBatchSeconds(2), 0.0);  // nothing measured
+  for (int i = 0; i < 40; ++i) wait.RecordBatch(i % 2 ? 1.2 : 0.8, 2);
+  EXPECT_NEAR(wait.TypicalBatchSeconds(2), 1.0, 0.05);
+  EXPECT_NEAR(wait.TypicalBatchSeconds(4), 2.0, 0.1);  // scaled from the measured size
+}
+
 TEST(WaitEstimatorTest, OverheadIsMeasuredApartFromTheModel) {
   WaitEstimator wait(1, 1);
   EXPECT_DOUBLE_EQ(wait.OverheadSeconds(), 0.0);  // nothing measured: nothing added
