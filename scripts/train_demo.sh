@@ -16,7 +16,7 @@ build/tools/ovseg-synth --out data/demo/synth --train 4000 --val 500 --seed 1
 # The CLIP's captions: 15 000 scenes of 1-2 large things with 3 hard-negative captions each,
 # plus each thing (and half the stuff regions) cut out as a masked crop with a caption of
 # its own: cut out, a thing's shape fills the frame (docs/results.md, issue 19).
-build/tools/ovseg-synth --out data/demo/captions --train 15000 --val 0 --max-things 2 \
+build/tools/ovseg-synth --out data/demo/captions --train 30000 --val 0 --max-things 2 \
   --min-size 128 --max-size 160 --min-radius 0.1 --max-radius 0.45 --caption-negatives 3 \
   --region-captions true --stuff-region-captions 0.5 --seed 2
 # The generator's own split: the world's seen classes plus objects and textures that are no
