@@ -24,7 +24,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path) {
 
 absl::Status LoadTlsFiles(const TlsFiles& files, ClientOptions* options) {
   if (files.cert_file.empty() != files.key_file.empty()) {
-    return absl::InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+    return absl::InvalidArgumentError(
+        "a client certificate needs its key, and a key its certificate");
   }
   if (!files.cert_file.empty() && files.ca_file.empty()) {
     return absl::InvalidArgumentError("a client certificate needs the CA file of the server's");

@@ -89,5 +89,4 @@ absl::Status WriteOverlay(const std::string& image_bytes, const v1::SegmentRespo
   return absl::OkStatus();
 }
 
-
 }  // namespace ovseg
