@@ -26,12 +26,12 @@
 namespace ovseg {
 namespace {
 
-#define SKIP_WITHOUT_CUDA()                                                            \
-  if (!torch::cuda::is_available()) {                                                  \
+#define SKIP_WITHOUT_CUDA()                                                           \
+  if (!torch::cuda::is_available()) {                                                 \
     GTEST_SKIP() << "no CUDA device in this process: the gpu tests run on a machine " \
-                    "with one (scripts/gpu_bench.sh runs them first)";                 \
-  }                                                                                    \
-  at::globalContext().setAllowTF32CuBLAS(false);                                       \
+                    "with one (scripts/gpu_bench.sh runs them first)";                \
+  }                                                                                   \
+  at::globalContext().setAllowTF32CuBLAS(false);                                      \
   at::globalContext().setAllowTF32CuDNN(false)
 
 const torch::Device kCuda(torch::kCUDA, 0);
@@ -88,9 +88,9 @@ TEST(CudaParityTest, ClipInEveryWeightFormatMatchesTheCpu) {
     model->to(torch::kBFloat16);
     model->visual->ClearCache();
     EXPECT_GE(MinCosine(model->EncodeText(tokens.to(kCuda)), cpu_text), 0.999) << f.file;
-    EXPECT_GE(MinCosine(model->EncodeImage(Images(2, 32, 32).to(kCuda, torch::kBFloat16)),
-                        cpu_image),
-              0.999)
+    EXPECT_GE(
+        MinCosine(model->EncodeImage(Images(2, 32, 32).to(kCuda, torch::kBFloat16)), cpu_image),
+        0.999)
         << f.file;
   }
 }
@@ -103,8 +103,8 @@ TEST(CudaParityTest, DeformableAttentionPathsMatchTheCpuInValueAndGradient) {
   const torch::Tensor locations = torch::rand({2, 10, 4, 3, 4, 2}) * 1.3 - 0.15;
   const torch::Tensor weights0 =
       torch::softmax(torch::randn({2, 10, 4, 12}), -1).view({2, 10, 4, 3, 4});
-  const torch::Tensor reference = MultiScaleDeformableAttention(
-      value0, shapes, locations, weights0, DeformableSampling::kGridSample);
+  const torch::Tensor reference = MultiScaleDeformableAttention(value0, shapes, locations, weights0,
+                                                                DeformableSampling::kGridSample);
   for (DeformableSampling sampling :
        {DeformableSampling::kGridSample, DeformableSampling::kGather}) {
     torch::Tensor value = value0.to(kCuda).requires_grad_();
