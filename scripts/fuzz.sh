@@ -6,14 +6,15 @@
 # generated protobuf sources and the tokenizer library come from build/).
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #   targets: safetensors_header image_header image_decode coco_rle region
-#            segment_request server_config checkpoint_metadata
+#            segment_request server_config checkpoint_metadata http_request
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(safetensors_header image_header image_decode coco_rle region
-                                       segment_request server_config checkpoint_metadata)
+                                       segment_request server_config checkpoint_metadata
+                                       http_request)
 # clang and its libFuzzer runtime, from Debian, when missing.
 scripts/install_debian_packages.sh clang libclang-rt-dev
 [ -f build/proto/gen/ovseg/v1/segmentation.pb.cc ] || { echo "fuzz: run scripts/build.sh first"; exit 1; }
@@ -38,6 +39,7 @@ sources[segment_request]="server/service/segment_request_parser.cc server/servic
 sources[checkpoint_metadata]="model/serving/checkpoint_metadata.cc model/safetensors/safetensors_header.cc
   common/client_text.cc"
 sources[server_config]="server/config/config_loader.cc server/config/prompt_template_check.cc ${pb[*]}"
+sources[http_request]="server/http/form_request.cc server/http/json_codec.cc common/client_text.cc ${pb[0]}"
 for t in image_decode region segment_request; do libs[$t]="$opencv -ljpeg"; done
 libs[segment_request]+=" build/model/libovseg_clip_text.a -lz -lcrypto"
 libs[server_config]="build/model/libovseg_clip_text.a -lz"
