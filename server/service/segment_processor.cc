@@ -118,6 +118,7 @@ absl::Status SegmentProcessor::Submit(std::unique_ptr<SegmentWork>& work) {
             wait, ahead, needed - wait, std::max(0.0, left))),
         absl::Seconds(needed - std::max(0.0, left))));
   }
+  work->admitted_on_idle_model = idle;
   SegmentWork* raw = work.release();
   if (!io_pool_->TrySchedule([this, raw] { Decode(std::unique_ptr<SegmentWork>(raw)); })) {
     work.reset(raw);
@@ -204,13 +205,15 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
   // answered in time: it is answered now (its client would see DEADLINE_EXCEEDED at its
   // deadline anyway), and the batch computes for the others only, sooner. Admission
   // costed its wait pessimistically; a batch that ran long ahead of it (a busy machine)
-  // still leaves it here with too little time.
+  // still leaves it here with too little time. Not a request admitted on an idle model:
+  // it was admitted without trusting the estimate (which may be stale), and running it
+  // is what corrects the estimate.
   if (const double typical = wait_.TypicalBatchSeconds(static_cast<int>(batch.size()));
       typical > 0) {
     std::vector<std::unique_ptr<SegmentWork>> in_time;
     for (auto& work : batch) {
       const double left = Seconds(work->deadline() - formed);
-      if (left >= typical) {
+      if (left >= typical || work->admitted_on_idle_model) {
         in_time.push_back(std::move(work));
         continue;
       }

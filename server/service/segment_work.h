@@ -51,6 +51,9 @@ struct SegmentWork {
 
   absl::Time arrival;
   absl::Time deadline_at = absl::InfiniteFuture();
+  // Admitted because the model was idle, whatever the wait estimate said (the estimate
+  // may be stale: running it corrects it); never refused later on the estimate either.
+  bool admitted_on_idle_model = false;
   absl::Time enqueued;
   std::function<bool()> is_cancelled;
   // Receives the final status; the response is complete when it is OK.
