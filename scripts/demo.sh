@@ -50,3 +50,6 @@ build/client/ovseg segment --server 127.0.0.1:50051 --image "$image" --labels "$
   --task panoptic --out "$out/overlay.png" --json "$out/result.json" "$@"
 cp "$image" "$out/input.jpg"
 echo "demo: wrote $out/input.jpg, $out/overlay.png and $out/result.json"
+echo "demo: to try your own images and labels in a browser, run"
+echo "  build/server/ovseg-server --config configs/server.pbtxt"
+echo "and open http://127.0.0.1:8080/ (the playground; docs/clients.md has curl, Python and the CLI)"
