@@ -58,7 +58,8 @@ class PlaygroundTest(unittest.TestCase):
                         "--seed", "11"], check=True, stdout=subprocess.DEVNULL)
         val = os.path.join(cls.tmp, "world", "val")
         cls.image = os.path.join(val, "images", sorted(os.listdir(os.path.join(val, "images")))[0])
-        categories = json.load(open(os.path.join(val, "panoptic.json")))["categories"]
+        with open(os.path.join(val, "panoptic.json")) as f:
+            categories = json.load(f)["categories"]
         cls.labels = [c["name"] for c in categories]
         cls.stuff = [c["name"] for c in categories if not c.get("isthing", 1)]
 
