@@ -1,6 +1,7 @@
 // The model paths on CUDA against their CPU results (ctest label `gpu`): CLIP in its three
-// weight formats, deformable attention's sampling paths, Mask2Former, the FGAseg head, the
-// serving pipeline, a training step, and the device-memory reading the server exports.
+// weight formats, deformable attention's sampling paths, Mask2Former (and its training
+// steps), the FGAseg head, the serving pipeline, and the device-memory reading the server
+// exports.
 // fp32 must match the CPU within 1e-4 relative (TF32 off: it would cost ~3 digits); bf16
 // on CUDA must stay at cosine >= 0.999 of fp32. Without a CUDA device every test skips
 // with a message, so CI on CPU machines stays green.
@@ -20,6 +21,7 @@
 #include "model/mask2former/mask2former_loss.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/serving/fovseg_pipeline.h"
+#include "tests/fakes/fake_mask_generator.h"
 #include "tests/fakes/synthetic_shapes.h"
 #include "tests/fakes/tiny_fgaseg_config.h"
 
@@ -184,6 +186,59 @@ TEST(CudaParityTest, FgaSegHeadMatchesTheCpu) {
   gpu_in.class_valid = in.class_valid.to(kCuda);
   const FgaSegOutputs gpu = head->forward(gpu_in);
   EXPECT_LE(RelativeError(gpu.logits, cpu.logits), 1e-4);
+}
+
+MaskClassifier TinyClassifier() {
+  torch::manual_seed(2);
+  ClipConfig c;
+  c.vision = {64, 1, 1, 16, 64};
+  c.text = {64, 1, 1, 16, 512};
+  c.embed_dim = 32;
+  ClipModel clip(c);
+  return MaskClassifier(clip->visual, 32, MaskClassifierConfig{});
+}
+
+// The serving pipeline (generator proposals, TeVA classifier, crop ensemble, panoptic
+// post-processing) gives the CPU's segments on CUDA.
+TEST(CudaParityTest, ServingPipelineMatchesTheCpu) {
+  SKIP_WITHOUT_CUDA();
+  FovSegPipelineOptions options;
+  options.max_proposals = 4;
+  options.crop_ensemble_weight = 1.0;
+  options.objectness_weight = 1.0;
+  FovSegPipeline cpu(TinyClassifier(), torch::kCPU, PipelineInfo{},
+                     std::make_shared<testing::FakeMaskGenerator>(6), options);
+  MaskClassifier on_cuda = TinyClassifier();
+  on_cuda->to(kCuda);
+  FovSegPipeline gpu(on_cuda, kCuda, PipelineInfo{},
+                     std::make_shared<testing::FakeMaskGenerator>(6), options);
+  torch::manual_seed(3);
+  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
+  vocabulary->num_labels = 3;
+  vocabulary->dim = 32;
+  const torch::Tensor e = torch::nn::functional::normalize(
+      torch::randn({3, 32}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  vocabulary->data.assign(e.data_ptr<float>(), e.data_ptr<float>() + e.numel());
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 7);
+  PipelineRequest request;
+  request.image = &image;
+  request.vocabulary = vocabulary;
+  request.is_thing.assign(3, true);  // (an initializer list trips gcc 12's stringop check)
+  request.is_thing[2] = false;
+  request.task = SegmentTask::kPanoptic;
+  request.params.score_threshold = 0.0f;
+  request.params.max_segments = 100;
+  const auto a = cpu.Run({request});
+  const auto b = gpu.Run({request});
+  ASSERT_TRUE(a[0].ok()) << a[0].status();
+  ASSERT_TRUE(b[0].ok()) << b[0].status();
+  ASSERT_EQ(a[0]->segments.size(), b[0]->segments.size());
+  for (size_t i = 0; i < a[0]->segments.size(); ++i) {
+    EXPECT_EQ(a[0]->segments[i].label_index, b[0]->segments[i].label_index) << i;
+    EXPECT_NEAR(a[0]->segments[i].score, b[0]->segments[i].score, 1e-4) << i;
+  }
+  EXPECT_EQ(a[0]->segment_id_map, b[0]->segment_id_map);
 }
 
 TEST(CudaParityTest, DeviceMemoryIsReadFromTheCachingAllocator) {

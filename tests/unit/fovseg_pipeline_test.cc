@@ -6,34 +6,12 @@
 
 #include "model/clip/clip_preprocess.h"
 #include "model/teva/crop_classifier.h"
+#include "tests/fakes/fake_mask_generator.h"
 
 namespace ovseg {
 namespace {
 
-// Test double: N proposals at stride 4, proposal i covering column band i, objectness
-// decreasing with i. Records what it was asked.
-class FakeMaskGenerator : public MaskGenerator {
- public:
-  explicit FakeMaskGenerator(int n) : n_(n) {}
-  std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
-    calls_ += 1;
-    images_seen_ += images.size(0);
-    std::vector<MaskProposals> out;
-    const int64_t h = images.size(2) / 4, w = images.size(3) / 4;
-    for (int64_t b = 0; b < images.size(0); ++b) {
-      torch::Tensor logits = torch::full({n_, h, w}, -8.0f);
-      for (int i = 0; i < n_; ++i) logits[i].narrow(1, i * w / n_, w / n_).fill_(8.0f);
-      out.push_back({logits, torch::linspace(1.0, 0.1, n_)});
-    }
-    return out;
-  }
-  std::string name() const override { return "fake"; }
-  int calls_ = 0;
-  int64_t images_seen_ = 0;
-
- private:
-  int n_;
-};
+using testing::FakeMaskGenerator;
 
 MaskClassifier TinyClassifier() {
   torch::manual_seed(2);
