@@ -21,12 +21,14 @@
 #include "model/mask2former/mask2former_loss.h"
 #include "model/runtime/torch_runtime.h"
 #include "model/serving/fovseg_pipeline.h"
-#include "tests/fakes/fake_mask_generator.h"
+#include "tests/fakes/fake_pipeline_parts.h"
 #include "tests/fakes/synthetic_shapes.h"
 #include "tests/fakes/tiny_fgaseg_config.h"
 
 namespace ovseg {
 namespace {
+
+using testing::TinyClassifier;
 
 #define SKIP_WITHOUT_CUDA()                                                           \
   if (!torch::cuda::is_available()) {                                                 \
@@ -186,16 +188,6 @@ TEST(CudaParityTest, FgaSegHeadMatchesTheCpu) {
   gpu_in.class_valid = in.class_valid.to(kCuda);
   const FgaSegOutputs gpu = head->forward(gpu_in);
   EXPECT_LE(RelativeError(gpu.logits, cpu.logits), 1e-4);
-}
-
-MaskClassifier TinyClassifier() {
-  torch::manual_seed(2);
-  ClipConfig c;
-  c.vision = {64, 1, 1, 16, 64};
-  c.text = {64, 1, 1, 16, 512};
-  c.embed_dim = 32;
-  ClipModel clip(c);
-  return MaskClassifier(clip->visual, 32, MaskClassifierConfig{});
 }
 
 // The serving pipeline (generator proposals, TeVA classifier, crop ensemble, panoptic

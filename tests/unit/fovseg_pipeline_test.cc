@@ -6,22 +6,13 @@
 
 #include "model/clip/clip_preprocess.h"
 #include "model/teva/crop_classifier.h"
-#include "tests/fakes/fake_mask_generator.h"
+#include "tests/fakes/fake_pipeline_parts.h"
 
 namespace ovseg {
 namespace {
 
 using testing::FakeMaskGenerator;
-
-MaskClassifier TinyClassifier() {
-  torch::manual_seed(2);
-  ClipConfig c;
-  c.vision = {64, 1, 1, 16, 64};
-  c.text = {64, 1, 1, 16, 512};
-  c.embed_dim = 32;
-  ClipModel clip(c);
-  return MaskClassifier(clip->visual, 32, MaskClassifierConfig{});
-}
+using testing::TinyClassifier;
 
 std::shared_ptr<const VocabularyEmbeddings> Vocabulary(int labels, std::string key = "") {
   auto v = std::make_shared<VocabularyEmbeddings>();
