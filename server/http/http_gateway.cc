@@ -2,8 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -11,7 +11,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/retry_advice.h"
