@@ -151,6 +151,10 @@ absl::Status OvsegServer::InitModelLifecycle() {
   return absl::OkStatus();
 }
 
+CallObservers OvsegServer::Observers() {
+  return CallObservers{&metrics_, log_.get(), options_.config.log_requests()};
+}
+
 absl::Status OvsegServer::InitServices() {
   const v1::ServerConfig& c = options_.config;
   std::string token;
@@ -163,13 +167,11 @@ absl::Status OvsegServer::InitServices() {
     }
   }
   admin_service_ =
-      std::make_unique<AdminService>(token, checkpoints_.get(), models_.get(),
-                                     CallObservers{&metrics_, log_.get(), c.log_requests()});
+      std::make_unique<AdminService>(token, checkpoints_.get(), models_.get(), Observers());
   frontend_ = std::make_unique<SegmentationFrontend>(
       SegmentationFrontendDeps{&options_.config, processor_.get(), cache_.get(), registry_.get(),
                                models_.get(), &metrics_, &state_, options_.clock, memory_.get()});
-  segmentation_service_ = std::make_unique<SegmentationService>(
-      frontend_.get(), CallObservers{&metrics_, log_.get(), c.log_requests()});
+  segmentation_service_ = std::make_unique<SegmentationService>(frontend_.get(), Observers());
   return absl::OkStatus();
 }
 
@@ -271,8 +273,8 @@ absl::Status OvsegServer::StartHttp() {
   // A JSON body carries the image in base64 (4 bytes per 3) around the gRPC message.
   options.max_body_bytes = c.limits().max_receive_message_bytes() / 3 * 4 + (1 << 20);
   options.tls = c.tls();
-  absl::StatusOr<std::unique_ptr<HttpGateway>> http = HttpGateway::Start(
-      options, frontend_.get(), CallObservers{&metrics_, log_.get(), c.log_requests()});
+  absl::StatusOr<std::unique_ptr<HttpGateway>> http =
+      HttpGateway::Start(options, frontend_.get(), Observers());
   if (!http.ok()) return http.status();
   http_ = *std::move(http);
   return absl::OkStatus();

@@ -92,6 +92,8 @@ class OvsegServer {
   absl::Status InitRequestPath();
   absl::Status InitModelLifecycle();
   absl::Status InitServices();
+  // Where every transport records its finished calls (metrics, request log).
+  CallObservers Observers();
   void RegisterScrapedMetrics();
   absl::Status StartMetricsExposer();
   absl::Status StartGrpc();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -59,8 +60,6 @@ void WriteError(httplib::Response& res, const absl::Status& status, int http_sta
   res.set_content(ErrorJson(status, res.status), kJson);
 }
 
-// JSON, or no type, or the form-urlencoded type `curl -d` sends by default: a JSON body
-// sent without -H "Content-Type: application/json" is still read as JSON.
 // 200 with the message as JSON, or the status's error.
 void WriteReply(httplib::Response& res, const absl::Status& status,
                 const google::protobuf::Message& message) {
@@ -72,49 +71,51 @@ void WriteReply(httplib::Response& res, const absl::Status& status,
   res.set_content(ToJson(message), kJson);
 }
 
+// JSON, or no type, or the form-urlencoded type `curl -d` sends by default: a JSON body
+// sent without -H "Content-Type: application/json" is still read as JSON.
 bool IsJsonContentType(const httplib::Request& req) {
   const std::string type = absl::AsciiStrToLower(req.get_header_value("Content-Type"));
   return type.empty() || type.rfind("application/json", 0) == 0 ||
          type.rfind("application/x-www-form-urlencoded", 0) == 0;
 }
 
-// The request body, refused with 413 when larger than `max_bytes` (the Content-Length is
-// checked before anything is read; a chunked body as it arrives).
+HttpRefusal TooLarge(uint64_t max_bytes) {
+  return HttpRefusal{413, absl::InvalidArgumentError(absl::StrCat(
+                              "request body larger than ", max_bytes,
+                              " bytes (limits.max_receive_message_bytes, plus base64's third)"))};
+}
+
+// Refused from its Content-Length, before anything is read, when that is over the limit.
+std::optional<HttpRefusal> CheckContentLength(const httplib::Request& req, uint64_t max_bytes) {
+  if (req.get_header_value_count("Content-Length") > 0 &&
+      req.get_header_value<uint64_t>("Content-Length") > max_bytes) {
+    return TooLarge(max_bytes);
+  }
+  return std::nullopt;
+}
+
+// The request body, refused with 413 when larger than `max_bytes` (a chunked body as it
+// arrives).
 std::optional<HttpRefusal> ReadBody(const httplib::Request& req,
                                     const httplib::ContentReader& reader, uint64_t max_bytes,
                                     std::string* body) {
-  const auto too_large = [max_bytes] {
-    return HttpRefusal{413, absl::InvalidArgumentError(absl::StrCat(
-                                "request body larger than ", max_bytes,
-                                " bytes (limits.max_receive_message_bytes, plus base64's third)"))};
-  };
-  if (req.get_header_value_count("Content-Length") > 0 &&
-      req.get_header_value<uint64_t>("Content-Length") > max_bytes) {
-    return too_large();
-  }
+  if (std::optional<HttpRefusal> r = CheckContentLength(req, max_bytes)) return r;
   bool over = false;
   const bool read = reader([&](const char* data, size_t size) {
-    if (body->size() + size > max_bytes) {
-      over = true;
-      return false;
-    }
-    body->append(data, size);
-    return true;
+    over = body->size() + size > max_bytes;
+    if (!over) body->append(data, size);
+    return !over;
   });
-  if (over) return too_large();
+  if (over) return TooLarge(max_bytes);
   if (!read) return HttpRefusal{400, absl::InvalidArgumentError("request body: incomplete")};
   return std::nullopt;
 }
 
-// A multipart form's fields in the order sent.
+// A multipart form's fields in the order sent, under the same limit.
 std::optional<HttpRefusal> ReadForm(const httplib::Request& req,
                                     const httplib::ContentReader& reader, uint64_t max_bytes,
                                     std::vector<FormField>* fields) {
-  if (req.get_header_value_count("Content-Length") > 0 &&
-      req.get_header_value<uint64_t>("Content-Length") > max_bytes) {
-    return HttpRefusal{413, absl::InvalidArgumentError(
-                                absl::StrCat("request body larger than ", max_bytes, " bytes"))};
-  }
+  if (std::optional<HttpRefusal> r = CheckContentLength(req, max_bytes)) return r;
   uint64_t total = 0;
   bool over = false;
   const bool read = reader(
@@ -124,19 +125,43 @@ std::optional<HttpRefusal> ReadForm(const httplib::Request& req,
       },
       [&](const char* data, size_t size) {
         total += size;
-        if (total > max_bytes || fields->empty()) {
-          over = total > max_bytes;
-          return false;
-        }
+        over = total > max_bytes;
+        if (over || fields->empty()) return false;
         fields->back().content.append(data, size);
         return true;
       });
-  if (over) {
-    return HttpRefusal{413, absl::InvalidArgumentError(
-                                absl::StrCat("request body larger than ", max_bytes, " bytes"))};
-  }
+  if (over) return TooLarge(max_bytes);
   if (!read) return HttpRefusal{400, absl::InvalidArgumentError("multipart form: malformed")};
   return std::nullopt;
+}
+
+// A Segment request from the body as sent: a multipart form or JSON.
+std::optional<HttpRefusal> ReadSegmentRequest(const httplib::Request& req,
+                                              const httplib::ContentReader& reader,
+                                              uint64_t max_bytes, v1::SegmentRequest* request) {
+  if (req.is_multipart_form_data()) {
+    std::vector<FormField> fields;
+    if (std::optional<HttpRefusal> r = ReadForm(req, reader, max_bytes, &fields)) return r;
+    absl::StatusOr<v1::SegmentRequest> parsed = SegmentRequestFromForm(fields);
+    if (!parsed.ok()) return HttpRefusal{0, parsed.status()};
+    *request = *std::move(parsed);
+    return std::nullopt;
+  }
+  if (!IsJsonContentType(req)) {
+    return HttpRefusal{415, absl::InvalidArgumentError(
+                                "Content-Type: application/json or multipart/form-data expected")};
+  }
+  std::string body;
+  if (std::optional<HttpRefusal> r = ReadBody(req, reader, max_bytes, &body)) return r;
+  if (absl::Status s = ParseJsonMessage(body, request); !s.ok()) return HttpRefusal{0, s};
+  return std::nullopt;
+}
+
+using Outcome = HttpGateway::Outcome;
+
+Outcome Refuse(httplib::Response& res, const HttpRefusal& refusal) {
+  WriteError(res, refusal.status, refusal.http_status);
+  return {refusal.status, {}};
 }
 
 // One frontend call: its messages and how it ended. Shared between the handler and
@@ -216,47 +241,32 @@ absl::StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Start(const HttpGatewa
   return gateway;
 }
 
+void HttpGateway::Serve(const char* method, const httplib::Request& req, httplib::Response& res,
+                        const std::function<Outcome(const std::string&, absl::Time)>& handle) {
+  const absl::Time arrival = absl::Now();
+  const std::string request_id = RequestIdOf(req);
+  res.set_header("X-Request-Id", request_id);
+  Outcome outcome = handle(request_id, arrival);
+  // While draining, the connection closes after this reply, so that keep-alive clients
+  // reconnect (to another replica) for their next call: HTTP's GOAWAY.
+  if (frontend_->Draining()) res.set_header("Connection", "close");
+  RecordCall(observers_, Transport::kHttp, method, request_id, outcome.status,
+             absl::ToDoubleSeconds(absl::Now() - arrival), std::move(outcome.fields));
+}
+
 void HttpGateway::AddRoutes() {
   httplib::Server& s = *server_;
 
   s.Post("/v1/segment", [this](const httplib::Request& req, httplib::Response& res,
                                const httplib::ContentReader& reader) {
-    const absl::Time arrival = absl::Now();
-    const std::string request_id = RequestIdOf(req);
-    res.set_header("X-Request-Id", request_id);
-    auto call = std::make_shared<HttpCall<v1::SegmentRequest, v1::SegmentResponse>>();
-    v1::SegmentRequest& request = call->request;
-    std::optional<HttpRefusal> refusal;
-    if (req.is_multipart_form_data()) {
-      std::vector<FormField> fields;
-      refusal = ReadForm(req, reader, max_body_bytes_, &fields);
-      if (!refusal) {
-        absl::StatusOr<v1::SegmentRequest> parsed = SegmentRequestFromForm(fields);
-        if (parsed.ok()) {
-          request = *std::move(parsed);
-        } else {
-          refusal = HttpRefusal{0, parsed.status()};
-        }
+    Serve("Segment", req, res, [&](const std::string& request_id, absl::Time arrival) {
+      auto call = std::make_shared<HttpCall<v1::SegmentRequest, v1::SegmentResponse>>();
+      if (std::optional<HttpRefusal> r =
+              ReadSegmentRequest(req, reader, max_body_bytes_, &call->request)) {
+        return Refuse(res, *r);
       }
-    } else if (IsJsonContentType(req)) {
-      std::string body;
-      refusal = ReadBody(req, reader, max_body_bytes_, &body);
-      if (!refusal) {
-        if (absl::Status p = ParseJsonMessage(body, &request); !p.ok()) refusal = HttpRefusal{0, p};
-      }
-    } else {
-      refusal = HttpRefusal{
-          415, absl::InvalidArgumentError("Content-Type: application/json or multipart/form-data "
-                                          "expected")};
-    }
-    absl::StatusOr<absl::Time> deadline = DeadlineOf(req, arrival);
-    if (!refusal && !deadline.ok()) refusal = HttpRefusal{0, deadline.status()};
-    absl::Status status;
-    nlohmann::json fields;
-    if (refusal) {
-      status = refusal->status;
-      WriteError(res, status, refusal->http_status);
-    } else {
+      absl::StatusOr<absl::Time> deadline = DeadlineOf(req, arrival);
+      if (!deadline.ok()) return Refuse(res, HttpRefusal{0, deadline.status()});
       CallInfo info;
       info.request_id = request_id;
       info.arrival = arrival;
@@ -265,69 +275,50 @@ void HttpGateway::AddRoutes() {
       // work not yet started for it is dropped (the batcher asks is_cancelled).
       info.is_cancelled = [call] { return call->abandoned.load(); };
       frontend_->Segment(&call->request, &call->response, info, Completer(call));
+      Outcome outcome;
       if (call->done.WaitForNotificationWithDeadline(*deadline)) {
-        status = call->status;
-        fields = call->fields;
+        outcome = {call->status, call->fields};
       } else {
         call->abandoned = true;
-        status = absl::DeadlineExceededError(
+        outcome.status = absl::DeadlineExceededError(
             absl::StrCat("no reply within the deadline (X-Request-Timeout-Ms: ",
                          req.get_header_value("X-Request-Timeout-Ms"), ")"));
       }
-      WriteReply(res, status, call->response);
-    }
-    // While draining, the connection closes after this reply, so that keep-alive clients
-    // reconnect (to another replica) for their next call: HTTP's GOAWAY.
-    if (frontend_->Draining()) res.set_header("Connection", "close");
-    RecordCall(observers_, Transport::kHttp, "Segment", request_id, status,
-               absl::ToDoubleSeconds(absl::Now() - arrival), std::move(fields));
+      WriteReply(res, outcome.status, call->response);
+      return outcome;
+    });
   });
 
   s.Post("/v1/vocabularies", [this](const httplib::Request& req, httplib::Response& res,
                                     const httplib::ContentReader& reader) {
-    const absl::Time arrival = absl::Now();
-    const std::string request_id = RequestIdOf(req);
-    res.set_header("X-Request-Id", request_id);
-    auto call =
-        std::make_shared<HttpCall<v1::RegisterVocabularyRequest, v1::RegisterVocabularyResponse>>();
-    std::string body;
-    std::optional<HttpRefusal> refusal;
-    if (!IsJsonContentType(req)) {
-      refusal =
-          HttpRefusal{415, absl::InvalidArgumentError("Content-Type: application/json expected")};
-    } else {
-      refusal = ReadBody(req, reader, max_body_bytes_, &body);
-    }
-    if (!refusal) {
-      if (absl::Status p = ParseJsonMessage(body, &call->request); !p.ok()) {
-        refusal = HttpRefusal{0, p};
+    Serve("RegisterVocabulary", req, res, [&](const std::string&, absl::Time) {
+      auto call = std::make_shared<
+          HttpCall<v1::RegisterVocabularyRequest, v1::RegisterVocabularyResponse>>();
+      if (!IsJsonContentType(req)) {
+        return Refuse(res, HttpRefusal{415, absl::InvalidArgumentError(
+                                                "Content-Type: application/json expected")});
       }
-    }
-    absl::Status status;
-    nlohmann::json fields;
-    if (refusal) {
-      status = refusal->status;
-      WriteError(res, status, refusal->http_status);
-    } else {
+      std::string body;
+      if (std::optional<HttpRefusal> r = ReadBody(req, reader, max_body_bytes_, &body)) {
+        return Refuse(res, *r);
+      }
+      if (absl::Status s = ParseJsonMessage(body, &call->request); !s.ok()) {
+        return Refuse(res, HttpRefusal{0, s});
+      }
       frontend_->RegisterVocabulary(&call->request, &call->response, Completer(call));
       call->done.WaitForNotification();
-      status = call->status;
-      fields = call->fields;
-      WriteReply(res, status, call->response);
-    }
-    RecordCall(observers_, Transport::kHttp, "RegisterVocabulary", request_id, status,
-               absl::ToDoubleSeconds(absl::Now() - arrival), std::move(fields));
+      WriteReply(res, call->status, call->response);
+      return Outcome{call->status, call->fields};
+    });
   });
 
   s.Get("/v1/model", [this](const httplib::Request& req, httplib::Response& res) {
-    const absl::Time arrival = absl::Now();
-    const std::string request_id = RequestIdOf(req);
-    res.set_header("X-Request-Id", request_id);
-    v1::GetModelInfoResponse response;
-    frontend_->GetModelInfo(&response);
-    WriteReply(res, absl::OkStatus(), response);
-    RecordCall(observers_, Transport::kHttp, "GetModelInfo", request_id, absl::OkStatus(),
-               absl::ToDoubleSeconds(absl::Now() - arrival), {});
+    Serve("GetModelInfo", req, res, [&](const std::string&, absl::Time) {
+      v1::GetModelInfoResponse response;
+      frontend_->GetModelInfo(&response);
+      WriteReply(res, absl::OkStatus(), response);
+      return Outcome{};
+    });
   });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {

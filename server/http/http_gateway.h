@@ -22,7 +22,9 @@
 #define OVSEG_SERVER_HTTP_HTTP_GATEWAY_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -33,7 +35,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace ovseg {
 
@@ -54,6 +58,12 @@ class HttpGateway {
 
   int port() const { return port_; }
 
+  // How a handler ended, for the call's record: its status and its log-line fields.
+  struct Outcome {
+    absl::Status status;
+    nlohmann::json fields;
+  };
+
   // Closes the listening socket and waits for the calls in flight to be answered (they
   // end with the frontend: queued work is answered or refused by its shutdown).
   // Idempotent.
@@ -63,6 +73,11 @@ class HttpGateway {
   HttpGateway(SegmentationFrontend* frontend, const CallObservers& observers,
               uint64_t max_body_bytes);
   void AddRoutes();
+  // What every API route shares: the request id (in and out), the handler, Connection:
+  // close while draining, and the call's record (call_record.h) under `method`.
+  void Serve(
+      const char* method, const httplib::Request& req, httplib::Response& res,
+      const std::function<Outcome(const std::string& request_id, absl::Time arrival)>& handle);
 
   SegmentationFrontend* const frontend_;
   const CallObservers observers_;
