@@ -110,6 +110,10 @@ struct PipelineRequest {
   const ImageRgb8* image = nullptr;
   // When set (count > 0), these regions are classified instead of generated proposals.
   const RegionMasks* regions = nullptr;
+  // The part of the bucket the image fills, from its top-left corner; the rest is padding
+  // (server/image/shape_bucket.h). Results cover this part only. 0: the whole bucket.
+  int content_width = 0;
+  int content_height = 0;
   std::shared_ptr<const VocabularyEmbeddings> vocabulary;
   // Per label: thing (true) or stuff (false); used by panoptic inference.
   std::vector<bool> is_thing;
@@ -132,7 +136,9 @@ struct PipelineSegment {
 };
 
 struct PipelineResult {
-  int width = 0;  // The bucket resolution the masks are expressed in.
+  // The resolution the masks are expressed in: the request's content part of the bucket
+  // (PipelineRequest.content_width/height), or the whole bucket.
+  int width = 0;
   int height = 0;
   std::vector<PipelineSegment> segments;
   // For non-overlapping tasks (semantic, panoptic): per pixel, 0 for none or

@@ -83,6 +83,15 @@ torch::Tensor SelectRows(const torch::Tensor& t, const std::vector<int64_t>& row
   return t.index_select(0, torch::tensor(rows, torch::kLong).to(t.device()));
 }
 
+// Per-pixel maps [..., H, W] cut to the request's content corner (the padding is not the
+// image: no result may cover it).
+torch::Tensor ToContent(const torch::Tensor& maps, const PipelineRequest& r) {
+  const int64_t h = maps.size(-2), w = maps.size(-1);
+  const int64_t ch = r.content_height > 0 ? r.content_height : h;
+  const int64_t cw = r.content_width > 0 ? r.content_width : w;
+  return maps.narrow(-2, 0, ch).narrow(-1, 0, cw).contiguous();
+}
+
 void FailAll(const std::vector<size_t>& rows, const absl::Status& status,
              std::vector<absl::StatusOr<PipelineResult>>& results) {
   for (size_t i : rows) results[i] = status;
@@ -146,6 +155,12 @@ absl::Status FovSegPipeline::Check(const PipelineRequest& r, HeadMode mode, int 
     return absl::InvalidArgumentError(absl::StrCat("pipeline: image ", r.image->width, "x",
                                                    r.image->height, " in a batch of ", width, "x",
                                                    height));
+  }
+  if (r.content_width < 0 || r.content_width > width || r.content_height < 0 ||
+      r.content_height > height) {
+    return absl::InvalidArgumentError(absl::StrCat("pipeline: content ", r.content_width, "x",
+                                                   r.content_height, " outside the ", width, "x",
+                                                   height, " image"));
   }
   if (mode != HeadMode::kMask && !dense_head_) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -460,7 +475,7 @@ PipelineResult FovSegPipeline::Finish(const PipelineRequest& r, size_t i,
                              .mode(torch::kBilinear)
                              .align_corners(false))
               .squeeze(0);
-      return ToSemanticResult(semantic, r.is_thing, r.params);
+      return ToSemanticResult(ToContent(semantic, r), r.is_thing, r.params);
     }
     case HeadMode::kFused: {
       // Pool where the dense probabilities live (1/4 of the input), each proposal as its
@@ -476,10 +491,11 @@ PipelineResult FovSegPipeline::Finish(const PipelineRequest& r, size_t i,
       // Post-processing takes logits; log-probabilities softmax back to themselves.
       const torch::Tensor fused = FuseClassLogProbabilities(
           work.class_logits[i], probs, masks.squeeze(1), seen_mask, dense_head_->fusion());
-      return PostProcess(r, fused, work.full_masks[i], work.objectness[i]);
+      return PostProcess(r, fused, ToContent(work.full_masks[i], r), work.objectness[i]);
     }
     default:
-      return PostProcess(r, work.class_logits[i], work.full_masks[i], work.objectness[i]);
+      return PostProcess(r, work.class_logits[i], ToContent(work.full_masks[i], r),
+                         work.objectness[i]);
   }
 }
 

@@ -75,20 +75,22 @@ absl::StatusOr<cv::Mat> RegionMatrix(const v1::Region& region, int index, int wi
 
 absl::StatusOr<RegionMasks> DecodeRegions(
     const google::protobuf::RepeatedPtrField<v1::Region>& regions, int image_width,
-    int image_height, int bucket_width, int bucket_height) {
+    int image_height, const ShapeBucket& bucket) {
+  const BucketPlacement placed = PlaceInBucket(image_width, image_height, bucket);
   RegionMasks out;
   out.count = regions.size();
-  out.width = bucket_width;
-  out.height = bucket_height;
-  const size_t plane = static_cast<size_t>(bucket_width) * bucket_height;
-  out.data.resize(plane * regions.size());
+  out.width = bucket.width;
+  out.height = bucket.height;
+  const size_t plane = static_cast<size_t>(bucket.width) * bucket.height;
+  out.data.assign(plane * regions.size(), 0);
   for (int i = 0; i < regions.size(); ++i) {
     absl::StatusOr<cv::Mat> m = RegionMatrix(regions[i], i, image_width, image_height);
     if (!m.ok()) return m.status();
     cv::Mat binary = *m != 0;  // 0 / 255
-    cv::Mat dst(bucket_height, bucket_width, CV_8UC1, out.data.data() + plane * i);
-    cv::resize(binary, dst, dst.size(), 0, 0, cv::INTER_NEAREST);
-    dst /= 255;
+    cv::Mat corner = cv::Mat(bucket.height, bucket.width, CV_8UC1, out.data.data() + plane * i)(
+        cv::Rect(0, 0, placed.width, placed.height));
+    cv::resize(binary, corner, corner.size(), 0, 0, cv::INTER_NEAREST);
+    corner /= 255;
   }
   return out;
 }

@@ -7,14 +7,16 @@
 #include "google/protobuf/repeated_field.h"
 #include "model/api/segmentation_pipeline.h"
 #include "ovseg/v1/segmentation.pb.h"
+#include "server/image/shape_bucket.h"
 
 namespace ovseg {
 
-// Decodes COCO RLE or PNG regions of an image_width x image_height image and resizes them
-// (nearest neighbour) to bucket_width x bucket_height.
+// Decodes COCO RLE or PNG regions of an image_width x image_height image and places them
+// in `bucket` as ResizeToBucket places the image (nearest neighbour, the padding outside
+// every region).
 absl::StatusOr<RegionMasks> DecodeRegions(
     const google::protobuf::RepeatedPtrField<v1::Region>& regions, int image_width,
-    int image_height, int bucket_width, int bucket_height);
+    int image_height, const ShapeBucket& bucket);
 
 }  // namespace ovseg
 

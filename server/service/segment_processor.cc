@@ -146,11 +146,11 @@ void SegmentProcessor::Decode(std::unique_ptr<SegmentWork> work) {
   work->image_height = rgb->height;
   const ShapeBucket& bucket = ChooseBucket(rgb->width, rgb->height, options_.buckets);
   work->bucket_name = bucket.name();
+  work->placement = PlaceInBucket(rgb->width, rgb->height, bucket);
   work->model_image = ResizeToBucket(*std::move(rgb), bucket);
   if (work->request->regions_size() > 0) {
     absl::StatusOr<RegionMasks> regions =
-        DecodeRegions(work->request->regions(), work->image_width, work->image_height, bucket.width,
-                      bucket.height);
+        DecodeRegions(work->request->regions(), work->image_width, work->image_height, bucket);
     if (!regions.ok()) return FailPreparing(std::move(work), regions.status());
     work->regions = *std::move(regions);
   }
@@ -247,6 +247,8 @@ void SegmentProcessor::RunOn(const Servable& servable,
   for (auto& work : works) {
     PipelineRequest r;
     r.image = &work->model_image;
+    r.content_width = work->placement.width;
+    r.content_height = work->placement.height;
     if (work->regions.count > 0) r.regions = &work->regions;
     r.vocabulary = work->vocabulary;
     r.task = work->task;

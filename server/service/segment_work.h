@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "model/api/segmentation_pipeline.h"
 #include "ovseg/v1/segmentation.pb.h"
+#include "server/image/shape_bucket.h"
 #include "server/lifecycle/servable.h"
 #include "server/vocabulary/label_set.h"
 
@@ -35,7 +36,8 @@ struct SegmentWork {
   uint64_t memory_bytes = 0;
 
   // Filled by the decode stage.
-  ImageRgb8 model_image;  // At the bucket resolution.
+  ImageRgb8 model_image;      // At the bucket resolution.
+  BucketPlacement placement;  // The part of model_image the image fills (the rest: padding).
   // The labels' embeddings by the servable's text encoder, resolved before batching.
   std::shared_ptr<const VocabularyEmbeddings> vocabulary;
   RegionMasks regions;  // Client-supplied regions at the bucket resolution (may be empty).

@@ -26,12 +26,13 @@ std::vector<absl::StatusOr<PipelineResult>> FakeSegmentationPipeline::Run(
   {
     absl::MutexLock lock(&mu_);
     batch_sizes_.push_back(static_cast<int>(batch.size()));
+    if (!batch.empty()) last_content_ = {batch.back().content_width, batch.back().content_height};
   }
   std::vector<absl::StatusOr<PipelineResult>> out;
   for (const PipelineRequest& r : batch) {
     PipelineResult result;
-    result.width = r.image->width;
-    result.height = r.image->height;
+    result.width = r.content_width > 0 ? r.content_width : r.image->width;
+    result.height = r.content_height > 0 ? r.content_height : r.image->height;
     const int labels = r.vocabulary->num_labels;
     const int stripes = std::min(labels, result.width);
     const bool overlapping = r.task == SegmentTask::kInstance || r.task == SegmentTask::kProposals;
@@ -74,6 +75,11 @@ PipelineInfo FakeSegmentationPipeline::Info() const {
 std::vector<int> FakeSegmentationPipeline::batch_sizes() const {
   absl::MutexLock lock(&mu_);
   return batch_sizes_;
+}
+
+std::pair<int, int> FakeSegmentationPipeline::last_content() const {
+  absl::MutexLock lock(&mu_);
+  return last_content_;
 }
 
 absl::StatusOr<std::vector<float>> FakeTextEncoder::Encode(absl::Span<const std::string> prompts) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -36,12 +37,16 @@ class FakeSegmentationPipeline : public SegmentationPipeline {
 
   int batches() const { return batches_.load(); }
   std::vector<int> batch_sizes() const;
+  // The last request's content corner (PipelineRequest.content_width x content_height);
+  // results, like a real pipeline's, cover that corner only.
+  std::pair<int, int> last_content() const;
 
  private:
   mutable absl::Mutex mu_;
   Options options_;  // compute_delay is guarded by mu_
   std::atomic<int> batches_{0};
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::pair<int, int> last_content_ ABSL_GUARDED_BY(mu_);
 };
 
 // Embeddings derived from a hash of the prompt; counts prompts encoded.

@@ -18,6 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     region->mutable_rle()->set_height(16);
     region->mutable_rle()->set_counts(payload);
   }
-  (void)ovseg::DecodeRegions(regions, 24, 16, 32, 32);
+  (void)ovseg::DecodeRegions(regions, 24, 16, ovseg::ShapeBucket{32, 32});
   return 0;
 }

@@ -78,6 +78,9 @@ TEST(ServerTest, SegmentReturnsMasksAtOriginalResolution) {
   EXPECT_EQ(r->model_version(), "fake-1");
   EXPECT_EQ(r->image_width(), 100u);
   EXPECT_EQ(r->bucket(), "64x64");
+  // Its aspect kept: the 2:1 image fills the bucket's top 64 x 32, and the model's
+  // results (that corner) are what is scaled back to 100 x 50.
+  EXPECT_EQ(h.pipeline->last_content(), std::make_pair(64, 32));
   ASSERT_EQ(r->segments_size(), 2);
   EXPECT_EQ(r->segments(0).label(), "cat");
   EXPECT_EQ(r->segments(1).label(), "dog");

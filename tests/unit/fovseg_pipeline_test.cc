@@ -57,6 +57,49 @@ TEST(FovSegPipelineTest, GeneratorProposalsAndClientRegionsInOneBatch) {
   EXPECT_EQ(out[0]->segments[0].soft_mask.size(), 64u * 64);
 }
 
+// An image that fills only the top-left 64 x 40 of its 64 x 64 bucket (its aspect kept,
+// the rest padding): every task's result covers that corner and nothing of the padding,
+// and a content size outside the image is refused.
+TEST(FovSegPipelineTest, ResultsCoverTheImagesPartOfTheBucketOnly) {
+  auto generator = std::make_shared<FakeMaskGenerator>(6);
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, generator, {});
+  ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
+  PipelineRequest r;
+  r.image = &image;
+  r.content_width = 64;
+  r.content_height = 40;
+  r.vocabulary = Vocabulary(3);
+  r.is_thing = {true, true, false};
+  r.params.score_threshold = 0.0f;
+  r.params.max_segments = 100;
+  for (SegmentTask task : {SegmentTask::kSemantic, SegmentTask::kPanoptic, SegmentTask::kInstance,
+                           SegmentTask::kProposals}) {
+    r.task = task;
+    const std::vector<absl::StatusOr<PipelineResult>> out = pipeline.Run({r});
+    ASSERT_TRUE(out[0].ok()) << out[0].status();
+    EXPECT_EQ(out[0]->width, 64);
+    EXPECT_EQ(out[0]->height, 40);
+    if (!out[0]->segment_id_map.empty()) {
+      EXPECT_EQ(out[0]->segment_id_map.size(), 64u * 40);
+    }
+    for (const PipelineSegment& s : out[0]->segments) {
+      if (!s.soft_mask.empty()) {
+        EXPECT_EQ(s.soft_mask.size(), 64u * 40);
+      }
+    }
+  }
+  // Client regions are cut the same way.
+  RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 1)};
+  r.regions = &regions;
+  r.task = SegmentTask::kSemantic;
+  const std::vector<absl::StatusOr<PipelineResult>> with_regions = pipeline.Run({r});
+  ASSERT_TRUE(with_regions[0].ok()) << with_regions[0].status();
+  EXPECT_EQ(with_regions[0]->segment_id_map.size(), 64u * 40);
+  r.content_height = 65;
+  const std::vector<absl::StatusOr<PipelineResult>> refused = pipeline.Run({r});
+  EXPECT_EQ(refused[0].status().message(), "pipeline: content 64x65 outside the 64x64 image");
+}
+
 // A generator whose device runs out of memory once, as CUDA's caching allocator reports it.
 class OutOfMemoryOnceGenerator : public FakeMaskGenerator {
  public:

@@ -285,6 +285,18 @@ TEST(ShapeBucketTest, ChoosesClosestAspectAndResizes) {
   EXPECT_EQ(out.width, 896);
   EXPECT_EQ(out.pixels.size(), 896u * 640 * 3);
   EXPECT_EQ(out.pixels[12345], 7);
+  // Its aspect kept (40:30 = 853:640 in a 896 x 640 bucket): scaled into the top-left
+  // corner, padded on the right.
+  EXPECT_EQ(PlaceInBucket(40, 30, buckets[1]).width, 853);
+  EXPECT_EQ(PlaceInBucket(40, 30, buckets[1]).height, 640);
+  auto at = [&out](int x, int y) { return out.pixels[(static_cast<size_t>(y) * 896 + x) * 3]; };
+  EXPECT_EQ(at(852, 639), 7);
+  EXPECT_EQ(at(853, 0), kBucketPadding);
+  EXPECT_EQ(at(895, 639), kBucketPadding);
+  // Shrunk as well as enlarged, each side at least a pixel.
+  EXPECT_EQ(PlaceInBucket(4000, 1000, buckets[0]).width, 640);
+  EXPECT_EQ(PlaceInBucket(4000, 1000, buckets[0]).height, 160);
+  EXPECT_EQ(PlaceInBucket(10000, 1, buckets[0]).height, 1);
   // Already at the bucket size: moved through, the buffer is not copied.
   ImageRgb8 exact{640, 640, PixelBuffer(640 * 640 * 3, 1)};
   const uint8_t* buffer = exact.pixels.data();
