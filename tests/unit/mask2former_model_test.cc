@@ -152,11 +152,17 @@ TEST_P(Mask2FormerModelTest, LossEqualsHuggingFaceOnTheSameRandomStream) {
     bce += Get(v, "loss.loss_mask" + suffix).item<double>();
     dice += Get(v, "loss.loss_dice" + suffix).item<double>();
   }
+  // The mask terms are read at importance-sampled points: the most uncertain of the
+  // oversampled ones, a top-k over values that tie to the last bits. On an Intel Xeon with
+  // AVX512-FP16 (the vectors were made on an AMD EPYC) the Swin vectors' mask terms came
+  // out 6e-4 off while the class term agreed to 1e-4: a few sampled points differ where
+  // fp32 kernels round differently. Those terms get 2e-3; a wrong term or weight is off by
+  // far more.
   EXPECT_NEAR(losses->classification.item<double>(), ce, 1e-4 * ce);
-  EXPECT_NEAR(losses->mask_bce.item<double>(), bce, 1e-4 * bce);
-  EXPECT_NEAR(losses->mask_dice.item<double>(), dice, 1e-4 * dice);
+  EXPECT_NEAR(losses->mask_bce.item<double>(), bce, 2e-3 * bce);
+  EXPECT_NEAR(losses->mask_dice.item<double>(), dice, 2e-3 * dice);
   EXPECT_NEAR(losses->total.item<double>(), 2 * ce + 5 * bce + 5 * dice,
-              1e-4 * (ce + bce + dice) * 5);
+              2e-3 * (ce + bce + dice) * 5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backbones, Mask2FormerModelTest, ::testing::Values("resnet", "swin"));
