@@ -6,16 +6,22 @@
 # one metadata entry changed (so a different file and version id: the swap loads, warms
 # and activates a real second version); --swap FILE uses another. Writes
 # out/soak/report.txt (docs/benchmarks.md, "Soak"). Needs scripts/build.sh first.
-#   scripts/soak.sh [--seconds 600] [--clients 64] [--swap FILE]
+#   scripts/soak.sh [--seconds 600] [--clients 64] [--swap FILE] [--config F]
+#                   [-- soak_bench flags]
+# --config serves another configuration of the demo (default configs/server.pbtxt).
+# e.g. the no-deadline baseline: scripts/soak.sh --seconds 150 -- --deadline_s 600
+#   --invalid_fraction 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=600 clients=64 swap=""
+seconds=600 clients=64 swap="" config=configs/server.pbtxt
 while [ $# -gt 0 ]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --swap) swap=$2; shift 2 ;;
-    *) echo "usage: scripts/soak.sh [--seconds N] [--clients N] [--swap FILE]"; exit 2 ;;
+    --config) config=$2; shift 2 ;;
+    --) shift; break ;;
+    *) echo "usage: scripts/soak.sh [--seconds N] [--clients N] [--swap FILE] [--config F] [-- soak_bench flags]"; exit 2 ;;
   esac
 done
 out=out/soak
@@ -23,8 +29,8 @@ rm -rf "$out" && mkdir -p "$out/checkpoints"
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/admin.token"
 sed -e 's|127.0.0.1:50051|127.0.0.1:50081|' -e 's|127.0.0.1:9464|127.0.0.1:9484|' \
     -e "s|checkpoint_dir: \"checkpoints\"|checkpoint_dir: \"$out/checkpoints\"\n  token_file: \"$out/admin.token\"|" \
-    configs/server.pbtxt > "$out/server.pbtxt"
-grep -q token_file "$out/server.pbtxt" || { echo "soak: configs/server.pbtxt has no admin block"; exit 1; }
+    "$config" > "$out/server.pbtxt"
+grep -q token_file "$out/server.pbtxt" || { echo "soak: $config has no admin block"; exit 1; }
 if [ -z "$swap" ]; then
   swap=$out/demo-step-changed.safetensors
   .venv/bin/python - models/demo/fovseg.safetensors "$swap" <<'PY'
@@ -50,4 +56,4 @@ build/client/ovseg health --server 127.0.0.1:50081 --wait_s 300 > /dev/null
 build/bench/soak_bench --server 127.0.0.1:50081 --pid "$server" \
   --admin_token_file "$out/admin.token" --swap_checkpoint "$swap" \
   --rollback_checkpoint models/demo/fovseg.safetensors --image_dir "$out/world/val/images" \
-  --labels "$labels" --clients "$clients" --seconds "$seconds" | tee "$out/report.txt"
+  --labels "$labels" --clients "$clients" --seconds "$seconds" "$@" | tee "$out/report.txt"
