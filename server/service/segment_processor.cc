@@ -208,23 +208,19 @@ void SegmentProcessor::ProcessBatch(std::vector<std::unique_ptr<SegmentWork>> ba
   // still leaves it here with too little time. Not a request admitted on an idle model:
   // it was admitted without trusting the estimate (which may be stale), and running it
   // is what corrects the estimate.
-  // Its answer must also be encoded after the batch: the expected decode + encode time
-  // is added (the soak's late answers were a few ms late, batches that ended in time with
-  // the encoding still to do).
   if (const double typical = wait_.TypicalBatchSeconds(static_cast<int>(batch.size()));
       typical > 0) {
-    const double encode = wait_.OverheadSeconds();
     std::vector<std::unique_ptr<SegmentWork>> in_time;
     for (auto& work : batch) {
       const double left = Seconds(work->deadline() - formed);
-      if (left >= typical + encode || work->admitted_on_idle_model) {
+      if (left >= typical || work->admitted_on_idle_model) {
         in_time.push_back(std::move(work));
         continue;
       }
       work->Fail(absl::DeadlineExceededError(absl::StrFormat(
           "would finish after its deadline: %.3f s left when its batch formed, which takes "
-          "%.3f s on average and %.3f s to encode (queued %.3f s)",
-          left, typical, encode, work->queue_seconds)));
+          "%.3f s on average (queued %.3f s)",
+          left, typical, work->queue_seconds)));
     }
     batch = std::move(in_time);
     if (batch.empty()) return;
