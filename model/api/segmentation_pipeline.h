@@ -114,6 +114,9 @@ struct PipelineRequest {
   // (server/image/shape_bucket.h). Results cover this part only. 0: the whole bucket.
   int content_width = 0;
   int content_height = 0;
+  // The content's size with the 0 defaults resolved (needs `image`).
+  int ContentWidth() const { return content_width > 0 ? content_width : image->width; }
+  int ContentHeight() const { return content_height > 0 ? content_height : image->height; }
   std::shared_ptr<const VocabularyEmbeddings> vocabulary;
   // Per label: thing (true) or stuff (false); used by panoptic inference.
   std::vector<bool> is_thing;

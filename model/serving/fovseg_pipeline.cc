@@ -86,10 +86,7 @@ torch::Tensor SelectRows(const torch::Tensor& t, const std::vector<int64_t>& row
 // Per-pixel maps [..., H, W] cut to the request's content corner (the padding is not the
 // image: no result may cover it).
 torch::Tensor ToContent(const torch::Tensor& maps, const PipelineRequest& r) {
-  const int64_t h = maps.size(-2), w = maps.size(-1);
-  const int64_t ch = r.content_height > 0 ? r.content_height : h;
-  const int64_t cw = r.content_width > 0 ? r.content_width : w;
-  return maps.narrow(-2, 0, ch).narrow(-1, 0, cw).contiguous();
+  return maps.narrow(-2, 0, r.ContentHeight()).narrow(-1, 0, r.ContentWidth()).contiguous();
 }
 
 void FailAll(const std::vector<size_t>& rows, const absl::Status& status,

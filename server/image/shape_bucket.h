@@ -2,8 +2,8 @@
 // one dense tensor. An image keeps its aspect ratio: it is scaled to fit the bucket and
 // placed in its top-left corner, the rest padded, as detectron2 feeds Mask2Former and as
 // the training crops are padded (datasets/augmentation.h). Stretching it instead changed
-// every shape the model was trained on: a ring became an ellipse, and the demo CLIP named
-// 60% of ground-truth things from their served crops against 76% from the same crops cut
+// every shape the model was trained on: a ring became an ellipse, and the demo model named
+// 59% of ground-truth things from their served crops against 82% from the same crops cut
 // at the image's own aspect (docs/results.md, "Shapes kept"). The model's results are cut
 // to the image's corner, then mapped back to the original resolution.
 #ifndef OVSEG_SERVER_IMAGE_SHAPE_BUCKET_H_

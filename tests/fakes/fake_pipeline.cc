@@ -31,8 +31,8 @@ std::vector<absl::StatusOr<PipelineResult>> FakeSegmentationPipeline::Run(
   std::vector<absl::StatusOr<PipelineResult>> out;
   for (const PipelineRequest& r : batch) {
     PipelineResult result;
-    result.width = r.content_width > 0 ? r.content_width : r.image->width;
-    result.height = r.content_height > 0 ? r.content_height : r.image->height;
+    result.width = r.ContentWidth();
+    result.height = r.ContentHeight();
     const int labels = r.vocabulary->num_labels;
     const int stripes = std::min(labels, result.width);
     const bool overlapping = r.task == SegmentTask::kInstance || r.task == SegmentTask::kProposals;
