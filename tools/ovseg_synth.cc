@@ -8,6 +8,7 @@
 //               [--region-captions true|false (false)]  (each thing's masked crop, captioned)
 //               [--stuff-region-captions P (0)]  (and each stuff region's, with probability P)
 //               [--unnamed-things N (0)] [--unnamed-stuff P (0)]  (generator data, train only)
+//               [--seen-classes-only true|false (false)]  (generator data: no unseen class drawn)
 //               [--threads N (every core)]
 #include <iostream>
 #include <map>
@@ -27,7 +28,8 @@ int Usage(const std::string& problem) {
                "[--max-size PX] [--max-things N] [--min-radius F] [--max-radius F] "
                "[--caption-negatives N] [--negative-words W,W,...] [--things-inside B] "
                "[--region-captions B] [--stuff-region-captions P] "
-               "[--unnamed-things N] [--unnamed-stuff P] [--threads N]\n";
+               "[--unnamed-things N] [--unnamed-stuff P] [--seen-classes-only B] "
+               "[--threads N]\n";
   return 2;
 }
 
@@ -72,8 +74,11 @@ int Run(int argc, char** argv) {
       absl::StatusOr<std::vector<CaptionWord>> words = ParseCaptionWords(value);
       if (!words.ok()) return Usage(std::string(words.status().message()));
       o.scene.negative_words = *std::move(words);
-    } else if (name == "things-inside" || name == "region-captions") {
-      bool* target = name == "things-inside" ? &o.scene.things_inside : &o.scene.region_captions;
+    } else if (name == "things-inside" || name == "region-captions" ||
+               name == "seen-classes-only") {
+      bool* target = name == "things-inside"     ? &o.scene.things_inside
+                     : name == "region-captions" ? &o.scene.region_captions
+                                                 : &o.scene.seen_classes_only;
       if (!ParseBool(value, target)) {
         return Usage(absl::StrCat("--", name, ": expected true or false, got ", value));
       }

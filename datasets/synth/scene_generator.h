@@ -58,6 +58,15 @@ struct SceneOptions {
   // exactly those of earlier versions for the same seed.
   int unnamed_things = 0;
   double unnamed_stuff = 0.0;
+  // Generator data too: named stuff and things drawn from the seen classes only, so that
+  // every named pixel of a train split is annotated, as COCO annotates every pixel in its
+  // own vocabulary. Left in, the unseen classes are VOID in a train split, always the same
+  // textures and words, and a generator learns to propose nothing there: the demo's
+  // generator trained so proposed 1 of 98 unseen stuff regions (carpet, gravel) on 200
+  // validation images (docs/results.md, "Seen-only generator data"). It shows the
+  // generator nothing of the unseen classes; it only stops teaching it to ignore them.
+  // Off by default; when off, scenes are exactly those of earlier versions.
+  bool seen_classes_only = false;
   // Region captions: every named thing also gets a caption of its own ("a red striped
   // heart") with caption_negatives hard negatives of it, for a caption corpus that shows
   // CLIP each thing cut out as a mask classifier sees it (SynthScene::regions, written as

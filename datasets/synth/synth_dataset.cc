@@ -109,11 +109,13 @@ absl::Status WriteSplit(const SynthDatasetOptions& o, const SplitSpec& split, ui
     if (error)
       return absl::PermissionDeniedError(absl::StrCat((root / d).string(), ": ", error.message()));
   }
-  // Unnamed content is generator training data: train only, so that val stays the world.
+  // Unnamed content and seen-only scenes are generator training data: train only, so that
+  // val stays the world.
   SceneOptions scene_options = o.scene;
   if (!split.seen_only) {
     scene_options.unnamed_things = 0;
     scene_options.unnamed_stuff = 0.0;
+    scene_options.seen_classes_only = false;
   }
   CocoPanoptic dataset;
   for (const SynthClass& c : vocabulary.classes()) {

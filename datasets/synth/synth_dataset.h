@@ -9,7 +9,8 @@
 // SceneOptions::unnamed_things / unnamed_stuff add class-agnostic generator data to train
 // only: the categories "unnamed object" and "unnamed region" (UnnamedThingId(),
 // UnnamedStuffId()) join its panoptic.json; captions never name them. Such a train split
-// is for the generator stage (generator.train_json etc.), not for classifiers.
+// is for the generator stage (generator.train_json etc.), not for classifiers; so is
+// SceneOptions::seen_classes_only (train only as well: named content of seen classes).
 // SceneOptions::region_captions adds, in every split, each named thing's (and, with
 // stuff_region_captions, some stuff regions') masked crop
 // (evaluation/region_crops.h: the square around its box, CLIP's mean colour outside the

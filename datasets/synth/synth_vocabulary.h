@@ -1,5 +1,5 @@
 // The synthetic open-vocabulary world's classes and its seen/unseen split
-// (datasets/synth/README.md documents it for users of the data):
+// (ovseg-synth writes it in words into every dataset it makes, as SPLIT.md):
 // - stuff: textures (grass, water, sand, brick wall, sky, wood, carpet, gravel);
 // - things: "<colour> <pattern> <shape>" phrases, e.g. "red striped triangle".
 // Unseen classes are of two kinds: new combinations of words that seen classes use

@@ -268,6 +268,29 @@ TEST(SceneGeneratorTest, UnnamedContentIsAnnotatedButNeverNamed) {
   EXPECT_NE(ValidateSceneOptions(bad).message().find("unnamed_things"), std::string::npos);
 }
 
+// Seen-only scenes (generator data) draw no unseen class, so a train split of them has no
+// VOID pixel from an unseen class; without the option unseen classes do appear.
+TEST(SceneGeneratorTest, SeenClassesOnlyDrawsNoUnseenClass) {
+  SceneOptions all, seen_only;
+  seen_only.seen_classes_only = true;
+  const SynthVocabulary& v = SynthVocabulary::Get();
+  int unseen_without = 0, segments_with = 0;
+  std::set<int> stuff_with;
+  for (uint64_t seed = 0; seed < 60; ++seed) {
+    for (const PanopticSegment& seg : GenerateScene(MixSeed(5, seed), all).segments) {
+      unseen_without += v.ById(seg.category_id).seen ? 0 : 1;
+    }
+    for (const PanopticSegment& seg : GenerateScene(MixSeed(5, seed), seen_only).segments) {
+      ++segments_with;
+      EXPECT_TRUE(v.ById(seg.category_id).seen) << v.ById(seg.category_id).name;
+      if (!v.ById(seg.category_id).isthing) stuff_with.insert(seg.category_id);
+    }
+  }
+  EXPECT_GT(unseen_without, 20);
+  EXPECT_GT(segments_with, 100);
+  EXPECT_EQ(stuff_with.size(), 6u) << "every seen texture is still drawn";
+}
+
 // A train split with unnamed content lists their two categories; val stays the world's.
 // A small dataset's options, written into a fresh folder of the test's temporary dir.
 SynthDatasetOptions SmallDataset(const std::string& folder, int train, int val, int min_size,
@@ -408,6 +431,7 @@ TEST(SynthDatasetTest, UnnamedContentIsTrainOnly) {
   SynthDatasetOptions o = SmallDataset("synth_unnamed", 6, 6, 64, 96);
   o.scene.unnamed_things = 2;
   o.scene.unnamed_stuff = 0.5;
+  o.scene.seen_classes_only = true;
   ASSERT_TRUE(WriteSynthDataset(o).ok());
   absl::StatusOr<CocoPanoptic> train = ReadCocoPanopticJson(o.out_dir + "/train/panoptic.json");
   absl::StatusOr<CocoPanoptic> val = ReadCocoPanopticJson(o.out_dir + "/val/panoptic.json");
@@ -423,9 +447,14 @@ TEST(SynthDatasetTest, UnnamedContentIsTrainOnly) {
     for (const PanopticSegment& s : a.segments) train_has_unnamed |= IsUnnamedId(s.category_id);
   }
   EXPECT_TRUE(train_has_unnamed);
+  bool val_has_unseen = false;
   for (const CocoPanopticAnnotation& a : val->annotations) {
-    for (const PanopticSegment& s : a.segments) EXPECT_FALSE(IsUnnamedId(s.category_id));
+    for (const PanopticSegment& s : a.segments) {
+      EXPECT_FALSE(IsUnnamedId(s.category_id));
+      val_has_unseen |= !SynthVocabulary::Get().ById(s.category_id).seen;
+    }
   }
+  EXPECT_TRUE(val_has_unseen) << "seen_classes_only reached the val split";
 }
 
 TEST(SynthDatasetTest, SplitsFilesAndDeterminismAcrossThreads) {
