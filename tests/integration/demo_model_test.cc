@@ -121,6 +121,10 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
   // busy CI machine warm-up takes seconds).
   const std::string health = std::string(OVSEG_CLI_BINARY) + " health --wait_s 180" + address;
   EXPECT_EQ(std::system(health.c_str()), 0);
+  // The embedded default is served with the prompt templates its checkpoint was trained
+  // with (configs/server.pbtxt and configs/train_demo.pbtxt agree).
+  EXPECT_EQ(ReadWhole(server_log).find("trained with prompt templates"), std::string::npos)
+      << ReadWhole(server_log);
   const std::string segment = std::string(OVSEG_CLI_BINARY) + " segment" + address + " --image " +
                               root + "/world/val/images/000001.jpg --labels \"" + labels +
                               "\" --task panoptic --out " + root + "/overlay.png --json " + root +
@@ -135,6 +139,11 @@ TEST(DemoModelTest, TheMainJobServesTheEmbeddedDefault) {
     EXPECT_TRUE(s.contains("segmentation")) << s.dump();
     EXPECT_TRUE(names.contains(s["label"].get<std::string>())) << s.dump();
   }
+  // The demo point: every object and texture the scene shows is found and named, the
+  // unseen ones included (docs/results.md, "Seen-only generator data").
+  std::set<std::string> found;
+  for (const auto& s : result) found.insert(s["label"].get<std::string>());
+  EXPECT_EQ(found, names) << result.dump();
   EXPECT_NE(FetchMetrics(metrics_port).find("ovseg_requests_total"), std::string::npos);
 
   // The same request through the HTTP gateway, as `curl -F` sends it: the same answer.
