@@ -27,14 +27,13 @@ done
 val=data/demo/synth/val
 [ -f $val/panoptic.json ] || { echo "analyse: $val is missing; see the header of $0" >&2; exit 1; }
 mkdir -p "$out"
-# CLIP alone on crops embeds the class names as the server does, so that the two stages compare.
+# CLIP alone on crops embeds the class names as the server does, so that the two stages
+# compare (a --clip-templates after -- wins: ovseg-eval keeps a flag's last value).
 templates=$(sed -n 's/^ *template_set: *"\([a-z]*\)".*/\1/p' "$config" | head -1)
 if grep -q '^ *prompt_templates:' "$config"; then
   echo "analyse: $config lists prompt_templates; the crops stage uses the set named by" \
     "template_set (${templates:-single}) unless -- --clip-templates says otherwise" >&2
 fi
-crop_templates=(--clip-templates "${templates:-single}")
-for arg in "$@"; do if [ "$arg" = --clip-templates ]; then crop_templates=(); fi; done
 port=$((50100 + RANDOM % 800))
 sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" \
     -e "s|127.0.0.1:50051|127.0.0.1:$port|" -e 's|metrics_address: .*|metrics_address: "none"|' \
@@ -45,6 +44,6 @@ trap 'kill $server 2> /dev/null || true' EXIT
 build/client/ovseg health --server 127.0.0.1:$port --wait_s 120 > /dev/null
 build/tools/ovseg-eval analyse --server 127.0.0.1:$port --gt-json $val/panoptic.json \
   --gt-dir $val/panoptic --image-dir $val/images \
-  --clip "$clip" --clip-quick-gelu false "${crop_templates[@]}" \
+  --clip "$clip" --clip-quick-gelu false --clip-templates "${templates:-single}" \
   --json-out "$out/analysis.json" "$@" > /dev/null
 echo "analyse: $out/analysis.json"

@@ -462,11 +462,15 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   cv::Mat ids(h, w, CV_32SC1, cv::Scalar(0));
 
   // Stuff: 1..max_stuff distinct textures in wavy bands, sky first when drawn.
-  const auto unseen = [&](int id) { return !vocabulary.ById(id).seen; };
-  std::vector<int> stuff = vocabulary.StuffIds();
-  if (options.seen_classes_only) {
-    stuff.erase(std::remove_if(stuff.begin(), stuff.end(), unseen), stuff.end());
-  }
+  // The classes a scene may draw: all, or the seen ones for generator data.
+  const auto drawable = [&](std::vector<int> ids) {
+    if (options.seen_classes_only) {
+      const auto unseen = [&](int id) { return !vocabulary.ById(id).seen; };
+      ids.erase(std::remove_if(ids.begin(), ids.end(), unseen), ids.end());
+    }
+    return ids;
+  };
+  std::vector<int> stuff = drawable(vocabulary.StuffIds());
   for (int i = static_cast<int>(stuff.size()) - 1; i > 0; --i) {
     std::swap(stuff[i], stuff[rng.uniform(0, i + 1)]);
   }
@@ -508,10 +512,7 @@ SynthScene GenerateScene(uint64_t seed, const SceneOptions& options) {
   }
 
   // Things, each over the ones before.
-  std::vector<int> things = vocabulary.ThingIds();
-  if (options.seen_classes_only) {
-    things.erase(std::remove_if(things.begin(), things.end(), unseen), things.end());
-  }
+  const std::vector<int> things = drawable(vocabulary.ThingIds());
   const int n_things = rng.uniform(0, std::max(0, options.max_things) + 1);
   int n_unnamed = options.unnamed_things > 0 ? rng.uniform(0, options.unnamed_things + 1) : 0;
   cv::Mat mask(h, w, CV_8UC1);
