@@ -70,6 +70,21 @@ v1::SegmentRequest Request(const std::string& image, std::vector<std::string> la
   return r;
 }
 
+// Starts a client call on its own thread and returns once the model is computing its batch,
+// so that what the test sends next queues behind it. A fixed sleep here made the tests
+// timing-dependent: under the sanitizers the first call could reach the model after the
+// second one.
+std::thread OccupyTheModel(Harness& h, absl::Duration timeout = absl::Seconds(10)) {
+  const int before = h.pipeline->batches();
+  std::thread call([&h] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
+  const absl::Time give_up = absl::Now() + timeout;
+  while (h.pipeline->batches() == before && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_GT(h.pipeline->batches(), before) << "the occupying call never reached the model";
+  return call;
+}
+
 TEST(ServerTest, SegmentReturnsMasksAtOriginalResolution) {
   Harness h = StartServer("batching { buckets { width: 64 height: 64 } }");
   auto r = h.client->Segment(Request(Jpeg(100, 50), {"cat", "dog, puppy"}), "req-42");
@@ -246,8 +261,7 @@ TEST(ServerTest, SixtyFourConcurrentClientsAllAnsweredAndBatched) {
 TEST(ServerTest, DeadlineExceededWhileQueued) {
   Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 }",
                           {.compute_delay = absl::Milliseconds(300)});
-  std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
-  absl::SleepFor(absl::Milliseconds(50));
+  std::thread slow = OccupyTheModel(h);
   OvsegClient hurried(
       {"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Milliseconds(100)});
   EXPECT_EQ(hurried.Segment(Request(Jpeg(64, 64), {"b"})).status().code(),
@@ -263,8 +277,7 @@ TEST(ServerTest, RequestsThatCannotFinishByTheirDeadlineAreNotComputed) {
   ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());  // 0.1 s measured
   h.pipeline->set_compute_delay(absl::Seconds(1));
   const int batches_before = h.pipeline->batches();
-  std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
-  absl::SleepFor(absl::Milliseconds(50));
+  std::thread slow = OccupyTheModel(h);
   // Admitted (the model's last batch took 0.1 s); its batch forms at ~1 s, with ~0.15 s
   // left and a batch now averaging ~0.28 s.
   OvsegClient hurried(
@@ -350,11 +363,7 @@ TEST(ServerTest, RefusalsAdviseWhenToRetryAndGrpcRetryPolicyHonoursIt) {
       {.compute_delay = absl::Milliseconds(400)});
   ASSERT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok());  // one batch measured
   const std::string address = "127.0.0.1:" + std::to_string(h.server->port());
-  auto busy_model = [&] {
-    return std::thread([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
-  };
-  std::thread first = busy_model();
-  absl::SleepFor(absl::Milliseconds(50));
+  std::thread first = OccupyTheModel(h);
   {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -382,8 +391,7 @@ TEST(ServerTest, RefusalsAdviseWhenToRetryAndGrpcRetryPolicyHonoursIt) {
                       "backoffMultiplier": 1, "retryableStatusCodes": ["RESOURCE_EXHAUSTED"]}}]})");
   auto retrying = v1::Segmentation::NewStub(
       grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-  std::thread second = busy_model();
-  absl::SleepFor(absl::Milliseconds(50));
+  std::thread second = OccupyTheModel(h);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::SegmentResponse response;
@@ -415,8 +423,7 @@ TEST(ServerTest, QueueOverflowIsResourceExhausted) {
 TEST(ServerTest, CancelledRequestsLeaveTheQueue) {
   Harness h = StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 }",
                           {.compute_delay = absl::Milliseconds(200)});
-  std::thread slow([&] { EXPECT_TRUE(h.client->Segment(Request(Jpeg(64, 64), {"a"})).ok()); });
-  absl::SleepFor(absl::Milliseconds(30));
+  std::thread slow = OccupyTheModel(h);
   grpc::ClientContext context;
   auto stub = v1::Segmentation::NewStub(h.client->channel());
   v1::SegmentResponse response;
