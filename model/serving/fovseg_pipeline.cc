@@ -127,6 +127,7 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
       max_proposals_(std::max(1, options.max_proposals)),
       default_mode_(options.default_mode),
       crop_weight_(options.crop_ensemble_weight),
+      crop_component_fraction_(options.crop_component_fraction),
       objectness_weight_(options.objectness_weight),
       crop_size_(options.crop_size),
       teva_cache_(options.teva_cache_bytes),
@@ -219,9 +220,10 @@ std::shared_ptr<const TevaTargets> FovSegPipeline::TargetsFor(
 torch::Tensor FovSegPipeline::WithCropEnsemble(const torch::Tensor& image,
                                                const torch::Tensor& full_logits,
                                                const torch::Tensor& class_embeddings,
-                                               const torch::Tensor& class_logits) {
+                                               const torch::Tensor& class_logits, bool generated) {
   torch::Tensor has_area;
-  const torch::Tensor crops = MaskedCrops(image, full_logits, crop_size_, &has_area);
+  const torch::Tensor crops = MaskedCrops(image, full_logits, crop_size_, &has_area,
+                                          generated ? crop_component_fraction_ : 0.0);
   torch::Tensor crop_logits;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -403,8 +405,9 @@ void FovSegPipeline::ClassifyProposals(absl::Span<const PipelineRequest> batch, 
     work.class_logits[i] =
         torch::cat({row_logits.narrow(1, 0, t), row_logits.narrow(1, max_labels, 1)}, 1);
     if (crop_weight_ > 0 && n > 0) {
-      work.class_logits[i] = WithCropEnsemble(
-          pixels[k], proposals[k], in.class_embeddings[k].narrow(0, 0, t), work.class_logits[i]);
+      work.class_logits[i] =
+          WithCropEnsemble(pixels[k], proposals[k], in.class_embeddings[k].narrow(0, 0, t),
+                           work.class_logits[i], /*generated=*/!HasRegions(batch[i]));
     }
     // Client regions have no objectness: the classifier's void stays theirs.
     if (objectness_weight_ > 0 && scores[k].defined()) {

@@ -40,6 +40,9 @@ struct FovSegPipelineOptions {
   // geometrically with this weight on the crops (1: the crops alone name the classes;
   // void stays the mask classifier's). 0: mask tokens only, as FOV-Seg.
   double crop_ensemble_weight = 0;
+  // ModelConfig.crop_component_fraction: a generated proposal's crop leaves out its
+  // connected components smaller than this fraction of its largest (MaskedCrops).
+  double crop_component_fraction = 0;
   // ModelConfig.objectness_weight: > 0 blends the generator's objectness into each
   // generated proposal's void (model/teva/objectness_ensemble.h), after the crop ensemble.
   double objectness_weight = 0;
@@ -107,10 +110,11 @@ class FovSegPipeline : public SegmentationPipeline {
 
   // class_logits [N, T + 1] of one image ensembled with CLIP's answer on the masked
   // crops of its proposals (full-size logits [N, H, W]; image [3, H, W] normalised;
-  // class_embeddings [T, E] on the device): log-probabilities [N, T + 1].
+  // class_embeddings [T, E] on the device): log-probabilities [N, T + 1]. `generated`:
+  // the proposals are the generator's (their crops drop stray components), not regions.
   torch::Tensor WithCropEnsemble(const torch::Tensor& image, const torch::Tensor& full_logits,
                                  const torch::Tensor& class_embeddings,
-                                 const torch::Tensor& class_logits);
+                                 const torch::Tensor& class_logits, bool generated);
 
   MaskClassifier classifier_;
   std::shared_ptr<MaskGenerator> generator_;
@@ -118,6 +122,7 @@ class FovSegPipeline : public SegmentationPipeline {
   int max_proposals_;
   HeadMode default_mode_;
   double crop_weight_;
+  double crop_component_fraction_;
   double objectness_weight_;
   int64_t crop_size_;
   TevaTargetCache teva_cache_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "model/teva/mask_components.h"
+
 namespace ovseg {
 namespace {
 
@@ -11,15 +13,20 @@ namespace F = torch::nn::functional;
 }  // namespace
 
 torch::Tensor MaskedCrops(const torch::Tensor& image, const torch::Tensor& mask_logits,
-                          int64_t size, torch::Tensor* has_area) {
+                          int64_t size, torch::Tensor* has_area, double min_component_fraction) {
   TORCH_CHECK(image.dim() == 3 && mask_logits.dim() == 3 && image.size(1) == mask_logits.size(1) &&
                   image.size(2) == mask_logits.size(2),
               "MaskedCrops: image [3, H, W] and masks [N, H, W] of one size expected");
   const int64_t n = mask_logits.size(0), h = image.size(1), w = image.size(2);
-  const torch::Tensor inside = (mask_logits > 0).to(torch::kCPU);
+  torch::Tensor inside = (mask_logits > 0).to(torch::kCPU, torch::kUInt8).contiguous();
+  if (min_component_fraction > 0) {
+    for (int64_t i = 0; i < n; ++i) {
+      KeepMainComponents(inside[i].data_ptr<uint8_t>(), h, w, min_component_fraction);
+    }
+  }
   // Rows and columns each mask touches, to find the bounding boxes without a pixel loop.
   const torch::Tensor rows = inside.any(2), cols = inside.any(1);  // [N, H], [N, W]
-  const torch::Tensor area = rows.any(1);
+  const torch::Tensor area = rows.any(1).to(torch::kBool);
   torch::Tensor crops = torch::zeros({n, 3, size, size}, image.options());
   const auto area_of = area.accessor<bool, 1>();
   for (int64_t i = 0; i < n; ++i) {
@@ -35,7 +42,7 @@ torch::Tensor MaskedCrops(const torch::Tensor& image, const torch::Tensor& mask_
     const int64_t ix1 = std::min(left + side, w), iy1 = std::min(top + side, h);
     torch::Tensor square = torch::zeros({1, 3, side, side}, image.options());
     const torch::Tensor keep =
-        mask_logits[i].slice(0, iy0, iy1).slice(1, ix0, ix1).gt(0).to(image.options());
+        inside[i].slice(0, iy0, iy1).slice(1, ix0, ix1).to(image.device(), image.scalar_type());
     square[0]
         .slice(1, iy0 - top, iy1 - top)
         .slice(2, ix0 - left, ix1 - left)

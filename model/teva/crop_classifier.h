@@ -28,8 +28,12 @@ namespace ovseg {
 // masked square crop resized bicubically (antialiased when shrinking), the layout
 // evaluation/region_crops.h writes for CLIP's region captions. `has_area` [N] bool, if
 // given, says which proposals have a pixel; the crops of the others are all zero.
+// `min_component_fraction` > 0 first clears each mask's 8-connected components smaller
+// than that fraction of its largest (model/teva/mask_components.h), for the box and the
+// silhouette alike.
 torch::Tensor MaskedCrops(const torch::Tensor& image, const torch::Tensor& mask_logits,
-                          int64_t size, torch::Tensor* has_area = nullptr);
+                          int64_t size, torch::Tensor* has_area = nullptr,
+                          double min_component_fraction = 0);
 
 // crops [N, 3, S, S] CLIP-normalised; class_embeddings [T, E] (normalised here).
 // Returns [N, T] float32: cosine x temperature. Runs CLIP on at most `chunk` crops at a

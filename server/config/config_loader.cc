@@ -172,7 +172,8 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
        {std::pair<const char*, double>{"model.fusion_seen_weight", c.model().fusion_seen_weight()},
         {"model.fusion_unseen_weight", c.model().fusion_unseen_weight()},
         {"model.crop_ensemble_weight", c.model().crop_ensemble_weight()},
-        {"model.objectness_weight", c.model().objectness_weight()}}) {
+        {"model.objectness_weight", c.model().objectness_weight()},
+        {"model.crop_component_fraction", c.model().crop_component_fraction()}}) {
     if (!(value >= 0 && value <= 1)) {
       return Invalid(field, absl::StrCat(value, " is outside [0, 1]"));
     }

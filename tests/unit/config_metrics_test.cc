@@ -103,6 +103,9 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
       << c.status();
   c = ParseServerConfig("model { objectness_weight: 1.5 }", "x");
   EXPECT_NE(c.status().message().find("model.objectness_weight"), std::string::npos) << c.status();
+  c = ParseServerConfig("model { crop_component_fraction: 2 }", "x");
+  EXPECT_NE(c.status().message().find("model.crop_component_fraction"), std::string::npos)
+      << c.status();
   c = ParseServerConfig("max_connection_age_seconds: 10000000", "x");
   EXPECT_NE(c.status().message().find("max_connection_age_seconds"), std::string::npos);
   EXPECT_TRUE(ParseServerConfig("max_connection_age_seconds: 300", "x").ok());

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
+#include "model/teva/mask_components.h"
+
 namespace ovseg {
 namespace {
 
@@ -54,6 +58,59 @@ TEST(MaskedCropsTest, PartsOutsideTheImageAreTheMeanColourAndCropsAreResized) {
   EXPECT_NEAR(crops[0][0][7][8].item<float>(), 1.0f, 0.15);
   EXPECT_NEAR(crops[0][0][8][8].item<float>(), 1.0f, 0.15);
   EXPECT_NEAR(crops[0][0][15][8].item<float>(), 0.0f, 1e-4);
+}
+
+// A generated proposal with a fleck far from its object (docs/results.md, "Stray pixels
+// in the crops"): with the fleck the crop's box spans both and the object shrinks in it;
+// keeping the main component gives exactly the crop of the object alone.
+TEST(MaskedCropsTest, StrayComponentsAreLeftOutOfTheCropWhenAsked) {
+  const torch::Tensor image = torch::rand({3, 40, 40}) + 0.5;
+  torch::Tensor object = torch::full({1, 40, 40}, -5.0f);
+  object[0].slice(0, 5, 15).slice(1, 5, 15).fill_(5.0f);  // 10 x 10 at (5, 5)
+  torch::Tensor with_fleck = object.clone();
+  with_fleck[0].slice(0, 33, 35).slice(1, 33, 35).fill_(5.0f);  // 2 x 2 at (33, 33)
+  const torch::Tensor alone = MaskedCrops(image, object, 16);
+  const torch::Tensor widened = MaskedCrops(image, with_fleck, 16);
+  const torch::Tensor cleaned = MaskedCrops(image, with_fleck, 16, nullptr, 1.0);
+  EXPECT_GT((widened - alone).abs().max().item<float>(), 0.1f);
+  EXPECT_TRUE(torch::allclose(cleaned, alone));
+  // A fraction below the fleck's share (4 / 100 pixels) keeps it.
+  EXPECT_TRUE(torch::allclose(MaskedCrops(image, with_fleck, 16, nullptr, 0.03), widened));
+}
+
+std::vector<uint8_t> Grid(const std::vector<const char*>& rows) {
+  std::vector<uint8_t> out;
+  for (const char* r : rows) {
+    for (const char* c = r; *c != 0; ++c) out.push_back(*c == '#' ? 1 : 0);
+  }
+  return out;
+}
+
+TEST(KeepMainComponentsTest, DropsComponentsBelowTheFractionOfTheLargest) {
+  // Three components: 6 pixels (two rows joined diagonally), 3 pixels and 1 pixel.
+  std::vector<uint8_t> mask = Grid({"###....",  //
+                                    "...###.",  //
+                                    ".......",  //
+                                    "##.....",  //
+                                    "#.....#"});
+  std::vector<uint8_t> half = mask;
+  EXPECT_EQ(KeepMainComponents(half.data(), 5, 7, 0.5), 9);  // 6 and 3 kept, 1 < 3
+  EXPECT_EQ(half, Grid({"###....", "...###.", ".......", "##.....", "#......"}));
+  std::vector<uint8_t> largest = mask;
+  EXPECT_EQ(KeepMainComponents(largest.data(), 5, 7, 1.0), 6);
+  EXPECT_EQ(largest, Grid({"###....", "...###.", ".......", ".......", "......."}));
+  std::vector<uint8_t> all = mask;
+  EXPECT_EQ(KeepMainComponents(all.data(), 5, 7, 0.0), 10);
+  EXPECT_EQ(all, mask);
+}
+
+TEST(KeepMainComponentsTest, TiesAtTheLargestAreAllKeptAndEmptyMasksStayEmpty) {
+  std::vector<uint8_t> twins = Grid({"##..##", "##..##"});
+  EXPECT_EQ(KeepMainComponents(twins.data(), 2, 6, 1.0), 8);
+  EXPECT_EQ(twins, Grid({"##..##", "##..##"}));
+  std::vector<uint8_t> empty(12, 0);
+  EXPECT_EQ(KeepMainComponents(empty.data(), 3, 4, 1.0), 0);
+  EXPECT_EQ(empty, std::vector<uint8_t>(12, 0));
 }
 
 TEST(CropClassLogitsTest, CosineTimesTemperatureWhateverTheChunk) {

@@ -354,3 +354,86 @@ TEST(FovSegPipelineTest, CropEnsembleNamesRegionsFromTheirMaskedCrops) {
 
 }  // namespace
 }  // namespace ovseg
+
+namespace ovseg {
+namespace {
+
+// One proposal: a block and, far from it, a fleck (both at the generator's stride 4).
+class FleckedProposalGenerator : public MaskGenerator {
+ public:
+  std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
+    std::vector<MaskProposals> out;
+    for (int64_t b = 0; b < images.size(0); ++b) {
+      torch::Tensor logits = torch::full({1, images.size(2) / 4, images.size(3) / 4}, -8.0f);
+      logits[0].slice(0, 2, 8).slice(1, 2, 8).fill_(8.0f);
+      logits[0].slice(0, 13, 15).slice(1, 13, 15).fill_(8.0f);
+      out.push_back({logits, torch::ones({1})});
+    }
+    return out;
+  }
+  std::string name() const override { return "flecked"; }
+};
+
+// crop_component_fraction: a generated proposal's crop leaves out its stray component,
+// a client region is cropped as sent.
+TEST(FovSegPipelineTest, GeneratedProposalsAreCroppedWithoutTheirStrayComponents) {
+  torch::manual_seed(12);
+  const torch::Tensor noise = torch::randint(0, 256, {64 * 64 * 3}, torch::kUInt8);
+  ImageRgb8 image{
+      64, 64, PixelBuffer(noise.data_ptr<uint8_t>(), noise.data_ptr<uint8_t>() + noise.numel())};
+  PipelineRequest r;
+  r.image = &image;
+  r.vocabulary = Vocabulary(4);
+  r.is_thing.assign(4, true);
+  r.task = SegmentTask::kInstance;
+  r.params.score_threshold = 0.0f;
+  r.params.max_segments = 100;
+  auto distribution = [](const PipelineResult& result) {
+    torch::Tensor p = torch::zeros({4});
+    for (const PipelineSegment& s : result.segments) p[s.label_index] += s.score;
+    return p / p.sum();
+  };
+  auto clip_on_crops = [&](const torch::Tensor& mask_logits, double fraction) {
+    torch::InferenceMode inference;
+    const torch::Tensor pixels = ClipNormalize(image.pixels.data(), 64, 64)[0];
+    const torch::Tensor crops = MaskedCrops(pixels, mask_logits, 64, nullptr, fraction);
+    const torch::Tensor classes =
+        torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {4, 32}).clone();
+    MaskClassifier classifier = TinyClassifier();
+    return torch::softmax(CropClassLogits(classifier->clip, crops, classes, 100.0), -1)[0];
+  };
+  FovSegPipelineOptions options;
+  options.crop_ensemble_weight = 1.0;
+  options.crop_size = 64;
+  options.crop_component_fraction = 1.0;
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{},
+                          std::make_shared<FleckedProposalGenerator>(), options);
+
+  const auto generated = pipeline.Run({r});
+  ASSERT_TRUE(generated[0].ok()) << generated[0].status();
+  torch::Tensor proposal;
+  {
+    torch::InferenceMode inference;
+    proposal = UpsampleProposals(
+        FleckedProposalGenerator().Generate(torch::zeros({1, 3, 64, 64})).at(0).logits, 64, 64);
+  }
+  const torch::Tensor cleaned = clip_on_crops(proposal, 1.0);
+  const torch::Tensor as_is = clip_on_crops(proposal, 0.0);
+  ASSERT_FALSE(torch::allclose(cleaned, as_is, 1e-2, 1e-7)) << "the fleck changes nothing here";
+  EXPECT_TRUE(torch::allclose(distribution(*generated[0]), cleaned, 1e-2, 1e-7))
+      << distribution(*generated[0]) << cleaned;
+
+  // The same pixels sent as a client region keep their fleck.
+  RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 0)};
+  const torch::Tensor inside = (proposal[0] > 0).to(torch::kUInt8).contiguous();
+  std::copy(inside.data_ptr<uint8_t>(), inside.data_ptr<uint8_t>() + 64 * 64, regions.data.begin());
+  r.regions = &regions;
+  const auto sent = pipeline.Run({r});
+  ASSERT_TRUE(sent[0].ok()) << sent[0].status();
+  EXPECT_TRUE(torch::allclose(distribution(*sent[0]), clip_on_crops(RegionLogits(regions), 0.0),
+                              1e-2, 1e-7))
+      << distribution(*sent[0]);
+}
+
+}  // namespace
+}  // namespace ovseg
