@@ -296,67 +296,75 @@ TEST(FovSegPipelineTest, ObjectnessWeightTakesVoidFromTheGenerator) {
   EXPECT_GT(std::abs(mass_ratio(0.0) - 0.1), 0.05);
 }
 
-// With crop_ensemble_weight 1 the classes of a region are CLIP's on its masked crop (void
-// stays the mask classifier's); with 0 no crop is classified.
-TEST(FovSegPipelineTest, CropEnsembleNamesRegionsFromTheirMaskedCrops) {
-  torch::manual_seed(11);
+// Helpers of the crop tests: a noise image, an INSTANCE request over 4 thing labels (every
+// segment answered), and the class distribution of a one-proposal answer: instance scores
+// of one proposal are p(label) x its mask score, so their ratios are the distribution
+// (peaked: temperature 100; the ensemble floors probabilities at 1e-8, hence the absolute
+// tolerances below).
+ImageRgb8 NoiseImage(uint64_t seed) {
+  torch::manual_seed(seed);
   const torch::Tensor noise = torch::randint(0, 256, {64 * 64 * 3}, torch::kUInt8);
-  ImageRgb8 image{
+  return ImageRgb8{
       64, 64, PixelBuffer(noise.data_ptr<uint8_t>(), noise.data_ptr<uint8_t>() + noise.numel())};
-  RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 0)};
-  for (int y = 10; y < 30; ++y) {
-    for (int x = 20; x < 50; ++x) regions.data[static_cast<size_t>(y) * 64 + x] = 1;
-  }
+}
+
+PipelineRequest InstanceRequest(const ImageRgb8& image) {
   PipelineRequest r;
   r.image = &image;
-  r.regions = &regions;
   r.vocabulary = Vocabulary(4);
   r.is_thing.assign(4, true);
   r.task = SegmentTask::kInstance;
   r.params.score_threshold = 0.0f;
   r.params.max_segments = 100;
-  // Instance scores of one region are p(label) x its mask score: their ratios are the
-  // class distribution (peaked: temperature 100; the ensemble floors probabilities at
-  // 1e-8, hence the absolute tolerance).
-  auto distribution = [](const PipelineResult& result) {
-    torch::Tensor p = torch::zeros({4});
-    for (const PipelineSegment& s : result.segments) p[s.label_index] = s.score;
-    return p / p.sum();
-  };
+  return r;
+}
+
+torch::Tensor ClassDistribution(const PipelineResult& result) {
+  torch::Tensor p = torch::zeros({4});
+  for (const PipelineSegment& s : result.segments) p[s.label_index] += s.score;
+  return p / p.sum();
+}
+
+// What TinyClassifier's CLIP answers on the masked crops of `mask_logits` [1, 64, 64].
+torch::Tensor ClipOnCrops(const PipelineRequest& r, const torch::Tensor& mask_logits,
+                          double component_fraction) {
+  torch::InferenceMode inference;
+  const torch::Tensor pixels = ClipNormalize(r.image->pixels.data(), 64, 64)[0];
+  const torch::Tensor crops = MaskedCrops(pixels, mask_logits, 64, nullptr, component_fraction);
+  const torch::Tensor classes =
+      torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {4, 32}).clone();
+  MaskClassifier classifier = TinyClassifier();
+  return torch::softmax(CropClassLogits(classifier->clip, crops, classes, 100.0), -1)[0];
+}
+
+// With crop_ensemble_weight 1 the classes of a region are CLIP's on its masked crop (void
+// stays the mask classifier's); with 0 no crop is classified.
+TEST(FovSegPipelineTest, CropEnsembleNamesRegionsFromTheirMaskedCrops) {
+  const ImageRgb8 image = NoiseImage(11);
+  RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 0)};
+  for (int y = 10; y < 30; ++y) {
+    for (int x = 20; x < 50; ++x) regions.data[static_cast<size_t>(y) * 64 + x] = 1;
+  }
+  PipelineRequest r = InstanceRequest(image);
+  r.regions = &regions;
   FovSegPipelineOptions crops_only;
   crops_only.crop_ensemble_weight = 1.0;
   crops_only.crop_size = 64;
-  MaskClassifier classifier = TinyClassifier();
-  FovSegPipeline with_crops(classifier, torch::kCPU, PipelineInfo{}, nullptr, crops_only);
+  FovSegPipeline with_crops(TinyClassifier(), torch::kCPU, PipelineInfo{}, nullptr, crops_only);
   const auto out = with_crops.Run({r});
   ASSERT_TRUE(out[0].ok()) << out[0].status();
   EXPECT_EQ(with_crops.stage_counts().crops, 1);
-
-  torch::Tensor expected;
-  {
-    torch::InferenceMode inference;
-    const torch::Tensor pixels = ClipNormalize(image.pixels.data(), 64, 64)[0];
-    const torch::Tensor crops = MaskedCrops(pixels, RegionLogits(regions), 64);
-    const torch::Tensor classes =
-        torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {4, 32}).clone();
-    expected = torch::softmax(CropClassLogits(classifier->clip, crops, classes, 100.0), -1)[0];
-  }
-  EXPECT_TRUE(torch::allclose(distribution(*out[0]), expected, 1e-2, 1e-7))
-      << distribution(*out[0]) << expected;
+  const torch::Tensor expected = ClipOnCrops(r, RegionLogits(regions), 0.0);
+  EXPECT_TRUE(torch::allclose(ClassDistribution(*out[0]), expected, 1e-2, 1e-7))
+      << ClassDistribution(*out[0]) << expected;
 
   FovSegPipeline without(TinyClassifier(), torch::kCPU, PipelineInfo{});
   const auto plain = without.Run({r});
   ASSERT_TRUE(plain[0].ok()) << plain[0].status();
   EXPECT_EQ(without.stage_counts().crops, 0);
-  EXPECT_FALSE(torch::allclose(distribution(*plain[0]), expected, 1e-2, 1e-7))
-      << distribution(*plain[0]) << expected;
+  EXPECT_FALSE(torch::allclose(ClassDistribution(*plain[0]), expected, 1e-2, 1e-7))
+      << ClassDistribution(*plain[0]) << expected;
 }
-
-}  // namespace
-}  // namespace ovseg
-
-namespace ovseg {
-namespace {
 
 // One proposal: a block and, far from it, a fleck (both at the generator's stride 4).
 class FleckedProposalGenerator : public MaskGenerator {
@@ -377,31 +385,8 @@ class FleckedProposalGenerator : public MaskGenerator {
 // crop_component_fraction: a generated proposal's crop leaves out its stray component,
 // a client region is cropped as sent.
 TEST(FovSegPipelineTest, GeneratedProposalsAreCroppedWithoutTheirStrayComponents) {
-  torch::manual_seed(12);
-  const torch::Tensor noise = torch::randint(0, 256, {64 * 64 * 3}, torch::kUInt8);
-  ImageRgb8 image{
-      64, 64, PixelBuffer(noise.data_ptr<uint8_t>(), noise.data_ptr<uint8_t>() + noise.numel())};
-  PipelineRequest r;
-  r.image = &image;
-  r.vocabulary = Vocabulary(4);
-  r.is_thing.assign(4, true);
-  r.task = SegmentTask::kInstance;
-  r.params.score_threshold = 0.0f;
-  r.params.max_segments = 100;
-  auto distribution = [](const PipelineResult& result) {
-    torch::Tensor p = torch::zeros({4});
-    for (const PipelineSegment& s : result.segments) p[s.label_index] += s.score;
-    return p / p.sum();
-  };
-  auto clip_on_crops = [&](const torch::Tensor& mask_logits, double fraction) {
-    torch::InferenceMode inference;
-    const torch::Tensor pixels = ClipNormalize(image.pixels.data(), 64, 64)[0];
-    const torch::Tensor crops = MaskedCrops(pixels, mask_logits, 64, nullptr, fraction);
-    const torch::Tensor classes =
-        torch::from_blob(const_cast<float*>(r.vocabulary->data.data()), {4, 32}).clone();
-    MaskClassifier classifier = TinyClassifier();
-    return torch::softmax(CropClassLogits(classifier->clip, crops, classes, 100.0), -1)[0];
-  };
+  const ImageRgb8 image = NoiseImage(12);
+  PipelineRequest r = InstanceRequest(image);
   FovSegPipelineOptions options;
   options.crop_ensemble_weight = 1.0;
   options.crop_size = 64;
@@ -417,11 +402,11 @@ TEST(FovSegPipelineTest, GeneratedProposalsAreCroppedWithoutTheirStrayComponents
     proposal = UpsampleProposals(
         FleckedProposalGenerator().Generate(torch::zeros({1, 3, 64, 64})).at(0).logits, 64, 64);
   }
-  const torch::Tensor cleaned = clip_on_crops(proposal, 1.0);
-  const torch::Tensor as_is = clip_on_crops(proposal, 0.0);
+  const torch::Tensor cleaned = ClipOnCrops(r, proposal, 1.0);
+  const torch::Tensor as_is = ClipOnCrops(r, proposal, 0.0);
   ASSERT_FALSE(torch::allclose(cleaned, as_is, 1e-2, 1e-7)) << "the fleck changes nothing here";
-  EXPECT_TRUE(torch::allclose(distribution(*generated[0]), cleaned, 1e-2, 1e-7))
-      << distribution(*generated[0]) << cleaned;
+  EXPECT_TRUE(torch::allclose(ClassDistribution(*generated[0]), cleaned, 1e-2, 1e-7))
+      << ClassDistribution(*generated[0]) << cleaned;
 
   // The same pixels sent as a client region keep their fleck.
   RegionMasks regions{1, 64, 64, std::vector<uint8_t>(64 * 64, 0)};
@@ -430,9 +415,9 @@ TEST(FovSegPipelineTest, GeneratedProposalsAreCroppedWithoutTheirStrayComponents
   r.regions = &regions;
   const auto sent = pipeline.Run({r});
   ASSERT_TRUE(sent[0].ok()) << sent[0].status();
-  EXPECT_TRUE(torch::allclose(distribution(*sent[0]), clip_on_crops(RegionLogits(regions), 0.0),
-                              1e-2, 1e-7))
-      << distribution(*sent[0]);
+  EXPECT_TRUE(torch::allclose(ClassDistribution(*sent[0]),
+                              ClipOnCrops(r, RegionLogits(regions), 0.0), 1e-2, 1e-7))
+      << ClassDistribution(*sent[0]);
 }
 
 }  // namespace
