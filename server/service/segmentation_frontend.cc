@@ -52,10 +52,21 @@ void SegmentationFrontend::Segment(const v1::SegmentRequest* request, v1::Segmen
   // Shared: Submit keeps `done` only when it accepts the work, and it is needed here
   // when it does not.
   auto finish = std::make_shared<CallDone>(std::move(done));
-  work->done = [finish, leave, response, request_bytes, num_labels](const absl::Status& s) {
+  // `done` lives in the work and is called by the stage holding it, so the work is alive.
+  const SegmentWork* admitted = work.get();
+  work->done = [finish, leave, response, request_bytes, num_labels,
+                admitted](const absl::Status& s) {
     nlohmann::json fields = {{"request_bytes", request_bytes},
                              {"labels", num_labels},
                              {"segments", response->segments_size()}};
+    // Where a late answer's time went: what the deadline left when the call reached the
+    // server (gRPC's own queueing before that is the client's elapsed time minus the
+    // call's) and whether admission bypassed the estimate because the model was idle.
+    if (admitted->deadline_at != absl::InfiniteFuture()) {
+      fields["left_at_arrival_s"] =
+          absl::ToDoubleSeconds(admitted->deadline_at - admitted->arrival);
+    }
+    fields["admitted_idle"] = admitted->admitted_on_idle_model;
     if (s.ok()) {
       const v1::StageTimings& t = response->timings();
       fields["bucket"] = response->bucket();

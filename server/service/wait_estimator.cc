@@ -26,6 +26,12 @@ void WaitEstimator::RecordBatch(double seconds, int size) {
   by_size_[size].Add(seconds);
 }
 
+void WaitEstimator::SeedBatch(double seconds, int size) {
+  size = std::clamp(size, 1, max_batch_size_);
+  absl::MutexLock lock(&mu_);
+  if (by_size_[size].average == 0) by_size_[size].Add(std::max(seconds, 1e-9));
+}
+
 void WaitEstimator::Measured::Add(double seconds) {
   if (average > 0) {
     deviation = 0.8 * deviation + 0.2 * std::abs(seconds - average);

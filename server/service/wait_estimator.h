@@ -32,6 +32,14 @@ class WaitEstimator {
   // average admitting a quarter of its requests into lateness).
   void RecordBatch(double seconds, int size);
 
+  // A model call of `size` requests made outside serving (the warm-up, before the server
+  // admits anything) took `seconds`: taken as that size's measurement only while none was
+  // made by serving, so admission has something to go on from the first request (the
+  // soak found the first 2 s of an unmeasured server admitting everyone into a 7 s first
+  // batch) and a later version's warm-up, which shares the machine with serving, does not
+  // disturb what serving measured. Touches no running call.
+  void SeedBatch(double seconds, int size);
+
   // A request's own work outside the model took `seconds`: decoding its image and regions
   // before the queue, encoding its answer after the model. Kept as the batch times are
   // (moving average + 2 deviations); a cold vocabulary's encoding is not included (rare,

@@ -335,6 +335,48 @@ TEST(ServerTest, RequestsThatCannotMeetTheirDeadlineAreRefusedAtOnce) {
   }
 }
 
+// A server that has just started has measured no batch of its own; admission starts from
+// its warm-up's. Before, nothing measured meant "a 0 s wait": the soak's first burst of
+// 64 clients was admitted whole into a first batch that took 7 s, and ~250 requests
+// ended past their 2 s deadline. Here a burst of 8 with 1.2 s deadlines at 0.4 s a batch
+// of at most 2: about two fit (a batch each, or one together); the others find a batch of
+// 2 (costed 0.8 s from the warm-up) ahead of their own and are refused at once. Unmeasured,
+// all 8 were admitted and the last two batches could not finish in time.
+TEST(ServerTest, AFreshServerAdmitsOnItsWarmUpMeasurement) {
+  Harness h = StartServer("batching { max_batch_size: 2 max_queue_delay_us: 0 }",
+                          {.compute_delay = absl::Milliseconds(400)});
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::atomic<int64_t> slowest_refusal_us{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&] {
+      OvsegClient client(
+          {"127.0.0.1:" + std::to_string(h.server->port()), "", absl::Milliseconds(1200)});
+      const absl::Time start = absl::Now();
+      const auto r = client.Segment(Request(Jpeg(64, 64), {"a"}));
+      const int64_t us = absl::ToInt64Microseconds(absl::Now() - start);
+      if (r.ok()) {
+        ++ok;
+      } else if (r.status().code() == absl::StatusCode::kDeadlineExceeded &&
+                 r.status().message().find("cannot finish before its deadline") !=
+                     std::string::npos) {
+        ++refused;
+        int64_t seen = slowest_refusal_us.load();
+        while (us > seen && !slowest_refusal_us.compare_exchange_weak(seen, us)) {
+        }
+      } else {
+        ++other;
+        ADD_FAILURE() << r.status();
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0);  // nothing admitted ran out of time
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_EQ(ok.load() + refused.load(), 8);
+  EXPECT_LT(slowest_refusal_us.load(), 200000) << "refusals must not wait in the queue";
+}
+
 // The estimate comes from batches measured earlier; when the model gets faster (the load
 // that slowed it is gone) and the old estimate says no, only requests that run can
 // correct it. Refusing on it while idle refused every request for good (found by the

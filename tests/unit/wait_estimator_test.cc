@@ -85,5 +85,24 @@ TEST(WaitEstimatorTest, OverheadIsMeasuredApartFromTheModel) {
   EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.0);  // the model's wait is its own
 }
 
+// The warm-up's measurement is what admission starts from, and only until serving has
+// measured that size itself: a later version's warm-up, sharing the machine with serving,
+// must not disturb it, nor end a running call's accounting.
+TEST(WaitEstimatorTest, AWarmUpSeedsOnlyAnUnmeasuredSize) {
+  WaitEstimator wait(4, 1);
+  wait.SeedBatch(0.5, 1);
+  EXPECT_DOUBLE_EQ(wait.TypicalBatchSeconds(1), 0.5);
+  EXPECT_DOUBLE_EQ(wait.TypicalBatchSeconds(4), 2.0);  // scaled from the seeded size
+  EXPECT_TRUE(wait.Idle());
+  // Behind queued work its own batch is costed full: 4 x 0.5 s.
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(1, kNow), 2.0);
+
+  wait.RecordBatch(0.2, 1);
+  wait.BatchStarted(1, kNow);
+  wait.SeedBatch(3.0, 1);  // a swap's warm-up on a busy machine
+  EXPECT_LT(wait.TypicalBatchSeconds(1), 0.5);
+  EXPECT_FALSE(wait.Idle()) << "the warm-up ended the running call's accounting";
+}
+
 }  // namespace
 }  // namespace ovseg
