@@ -9,11 +9,14 @@
 #   fiser_teva      + FiSeR + TeVA
 #   fiser_teva_fga  + FiSeR + TeVA + the FGAseg head, served FUSED
 #   shipped         the fiser_teva_fga checkpoints (not retrained) served as configs/
-#                   server.pbtxt serves the demo: FUSED plus its crop ensemble
+#                   server.pbtxt serves the demo: MASK plus its crop ensemble
 # The first five rows are FOV-Seg's ablation, so they are served with mask tokens alone
 # (crop_ensemble_weight 0, the paper's classifier) in the model's default mode (FUSED
 # with the dense head, else MASK); the last is served exactly as configs/server.pbtxt
 # serves the demo (MASK plus the crop ensemble).
+# Every run trains in fp32 (autocast "fp32", not the config's "auto", which is bf16 only on
+# CPUs with AVX512-BF16), so that rows made on different machines compare; the shipped
+# fovseg checkpoint was trained with bf16 autocast and is therefore not reused as seed 1.
 # Each checkpoint is served (configs/server.pbtxt with that checkpoint) and analysed by
 # `ovseg-eval analyse` on the first --images validation images (all classes, seen and
 # unseen, in every request): end-to-end PQ and mIoU for seen and unseen classes, and the
@@ -50,17 +53,13 @@ val=data/demo/synth/val
 [ -f $val/panoptic.json ] && [ -f data/demo/synth/train/panoptic.json ] ||
   build/tools/ovseg-synth --out data/demo/synth --train 4000 --val 500 --seed 1
 variants=(baseline fiser teva fiser_teva fiser_teva_fga shipped)
-for name in "${variants[@]}"; do
-  for seed in $(seq 1 "$seeds"); do
+# Seed by seed, so that a session that ends part-way leaves whole rows of a seed (every
+# variant at seed 1 first) rather than one variant's seeds.
+for seed in $(seq 1 "$seeds"); do
+  for name in "${variants[@]}"; do
     dir=out/ablation/$name/seed$seed record=$records/$name/seed$seed.json
     mkdir -p "$dir" "$(dirname "$record")"
     [ -f "$record" ] && continue
-    # The last row at seed 1 is exactly the demo run's fovseg stage (same config, seed and
-    # base weights; the stage reseeds itself): its checkpoint is reused, not retrained.
-    if [ "$name" = fiser_teva_fga ] && [ "$seed" = 1 ] && [ -z "$steps" ] &&
-       [ -f "$base/fovseg.safetensors" ] && [ ! -f "$dir/latest.json" ]; then
-      printf '{"checkpoint": "%s"}\n' "$base/fovseg.safetensors" > "$dir/latest.json"
-    fi
     if [ "$name" = shipped ]; then
       [ -f "out/ablation/fiser_teva_fga/seed$seed/latest.json" ] || {
         echo "ablation: out/ablation/fiser_teva_fga/seed$seed has no checkpoint"; exit 1; }
@@ -80,6 +79,7 @@ for name in "${variants[@]}"; do
       # The demo config's fovseg stage alone, on the base weights, without its
       # end-of-run validation (ovseg-eval scores every run below instead).
       grep -v -e '^stages:' -e '^dense_head:' -e '^out_dir:' -e '^eval_images:' -e '^seed:' \
+        -e '^autocast:' \
         configs/train_demo.pbtxt |
         sed -e '/^clip_pretrain {/,/^}/d' -e '/^generator {/,/^}/d' -e '/^  val_/d' \
           -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "'"$base"'/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "'"$base"'/mask2former.safetensors"\n  mask_generator_heads: 4|' \
@@ -91,8 +91,11 @@ for name in "${variants[@]}"; do
         sed -i -e "/^optimizer {/,/^}/s|^  steps: .*|  steps: $steps|" \
           -e "/^optimizer {/,/^}/s|^  warmup_steps: .*|  warmup_steps: 1|" "$dir/train.pbtxt"
       fi
-      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\n%s\n' "$dir" "$seed" "$flags" \
-        >> "$dir/train.pbtxt"
+      # fp32 throughout, whatever the machine: the config's "auto" trains in bf16 where the
+      # CPU has AVX512-BF16 and in fp32 elsewhere, and a table whose rows were made over
+      # several sessions on different machines must not mix the two.
+      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\nautocast: "fp32"\n%s\n' "$dir" \
+        "$seed" "$flags" >> "$dir/train.pbtxt"
       build/tools/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
     fi
     checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$dir/latest.json'))['checkpoint'])")

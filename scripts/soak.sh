@@ -5,7 +5,8 @@
 # at 40% and a rollback at 70%. The swap's checkpoint is the demo's own classifier with
 # one metadata entry changed (so a different file and version id: the swap loads, warms
 # and activates a real second version); --swap FILE uses another. Writes
-# out/soak/report.txt (docs/benchmarks.md, "Soak"). Needs scripts/build.sh first.
+# out/soak/report.txt (docs/benchmarks.md, "Soak"), ending with scripts/soak_admitted.py's
+# account of the admitted calls from the server's request log. Needs scripts/build.sh first.
 #   scripts/soak.sh [--seconds 600] [--clients 64] [--swap FILE] [--config F]
 #                   [-- soak_bench flags]
 # --config serves another configuration of the demo (default configs/server.pbtxt).
@@ -56,4 +57,10 @@ build/client/ovseg health --server 127.0.0.1:50081 --wait_s 300 > /dev/null
 build/bench/soak_bench --server 127.0.0.1:50081 --pid "$server" \
   --admin_token_file "$out/admin.token" --swap_checkpoint "$swap" \
   --rollback_checkpoint models/demo/fovseg.safetensors --image_dir "$out/world/val/images" \
-  --labels "$labels" --clients "$clients" --seconds "$seconds" "$@" | tee "$out/report.txt"
+  --labels "$labels" --clients "$clients" --seconds "$seconds" "$@" | tee "$out/report.txt" ||
+  status=$?
+# Where the admitted calls spent their time, by the server's own request log; most useful
+# when the soak failed, so it runs either way and the soak's exit status is kept.
+echo >> "$out/report.txt"
+.venv/bin/python scripts/soak_admitted.py "$out/server.log" | tee -a "$out/report.txt" || true
+exit "${status:-0}"

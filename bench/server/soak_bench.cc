@@ -7,7 +7,10 @@
 // Prints, every
 // --interval_s, answers per second and the server's RSS (/proc/--pid/statm); at the end
 // the throughput, latency quantiles, every outcome by cause, whether it was intended, and
-// RSS growth after --warmup_s.
+// RSS growth after --warmup_s: from the sample at --warmup_s to the last, and, steadier,
+// between the means of one-second samples over the first and the last --rss_window_s
+// after it (the allocator's trims, at most every 10 s, swing single samples by 100-200
+// MiB).
 // Intended outcomes: OK for a valid request, or a refusal at the door (RESOURCE_EXHAUSTED,
 // or DEADLINE_EXCEEDED within 100 ms); the documented error code for each kind of
 // malformed request. A DEADLINE_EXCEEDED after that was admitted and ran late.
@@ -62,6 +65,9 @@ ABSL_FLAG(bool, follow_retry_advice, true,
           "long (plus up to 50% jitter) instead of --backoff_ms");
 ABSL_FLAG(int, interval_s, 30, "seconds between progress lines");
 ABSL_FLAG(int, warmup_s, 60, "RSS growth is measured from the first sample after this");
+ABSL_FLAG(int, rss_window_s, 60,
+          "RSS growth is also the mean of one-second samples over the last this many seconds "
+          "against the mean over the first this many after --warmup_s");
 
 namespace ovseg {
 namespace {
@@ -294,6 +300,15 @@ int Main() {
   }
   int admin_failures = 0;
   std::thread admin([&] { admin_failures = AdminSteps(target, start, seconds, stop); });
+  // One sample a second for the windowed growth figure, apart from the progress lines.
+  std::vector<std::pair<double, double>> rss_each_second;  // (seconds since start, MiB)
+  std::thread rss_sampler([&] {
+    if (pid <= 0) return;
+    for (int t = 1; t <= seconds && !stop; ++t) {
+      absl::SleepFor(start + absl::Seconds(t) - absl::Now());
+      rss_each_second.emplace_back(t, RssMiB(pid));
+    }
+  });
   std::vector<std::pair<double, double>> rss;  // (seconds since start, MiB)
   rss.emplace_back(0, RssMiB(pid));
   size_t seen = 0;
@@ -313,6 +328,7 @@ int Main() {
   stop = true;
   for (std::thread& t : threads) t.join();
   admin.join();
+  rss_sampler.join();
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
 
   std::vector<Outcome> all = record.Snapshot();
@@ -380,6 +396,21 @@ int Main() {
       std::printf("RSS growth after warm-up (%d s): %.1f MiB -> %.1f MiB, %+.1f%%\n",
                   absl::GetFlag(FLAGS_warmup_s), base, rss.back().second,
                   100 * (rss.back().second / base - 1));
+    }
+    const double warmup = absl::GetFlag(FLAGS_warmup_s);
+    const double window = absl::GetFlag(FLAGS_rss_window_s);
+    double first_sum = 0, last_sum = 0;
+    int first_n = 0, last_n = 0;
+    for (auto [t, mib] : rss_each_second) {
+      if (t >= warmup && t < warmup + window) first_sum += mib, ++first_n;
+      if (t > seconds - window && t >= warmup + window) last_sum += mib, ++last_n;
+    }
+    if (first_n > 0 && last_n > 0) {
+      const double first = first_sum / first_n, last = last_sum / last_n;
+      std::printf(
+          "RSS growth after warm-up, window means (%.0f-%.0f s against the last %.0f s): %.1f "
+          "MiB -> %.1f MiB, %+.1f%%\n",
+          warmup, warmup + window, window, first, last, 100 * (last / first - 1));
     }
   }
   std::printf("unintended outcomes: %d; failed admin steps: %d\n", unintended, admin_failures);
