@@ -95,6 +95,13 @@ TEST(ServerEvaluationTest, LiveRepliesScoreLikeTheirFiles) {
       EXPECT_LE(all.get<double>(), 100.0);
     }
   }
+  // The PANOPTIC answer read as a label map: a second end-to-end mIoU beside the SEMANTIC
+  // task's, split the same way.
+  const nlohmann::json& from_panoptic = (*report)["end_to_end"]["from_panoptic"]["mIoU"];
+  ASSERT_TRUE(from_panoptic.contains("unseen")) << report->dump();
+  ASSERT_TRUE(from_panoptic["all"].is_number()) << report->dump();
+  EXPECT_GE(from_panoptic["all"].get<double>(), 0.0);
+  EXPECT_LE(from_panoptic["all"].get<double>(), 100.0);
   absl::StatusOr<CocoPanoptic> truth = ReadCocoPanopticJson(val + "/panoptic.json");
   ASSERT_TRUE(truth.ok());
   int64_t regions = 0;
