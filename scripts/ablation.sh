@@ -60,16 +60,18 @@ for seed in $(seq 1 "$seeds"); do
     dir=out/ablation/$name/seed$seed record=$records/$name/seed$seed.json
     mkdir -p "$dir" "$(dirname "$record")"
     [ -f "$record" ] && continue
+    # The shipped row serves the FGAseg row's checkpoint of the same seed; a checkout that
+    # lacks it (the FGAseg record may come from another session) trains it again there.
+    train_name=$name train_dir=$dir
     if [ "$name" = shipped ]; then
-      [ -f "out/ablation/fiser_teva_fga/seed$seed/latest.json" ] || {
-        echo "ablation: out/ablation/fiser_teva_fga/seed$seed has no checkpoint"; exit 1; }
-      cp "out/ablation/fiser_teva_fga/seed$seed/latest.json" "$dir/latest.json"
+      train_name=fiser_teva_fga train_dir=out/ablation/fiser_teva_fga/seed$seed
+      mkdir -p "$train_dir"
     fi
-    if [ ! -f "$dir/latest.json" ]; then
+    if [ ! -f "$train_dir/latest.json" ]; then
       # FiSeR off goes into the config's own loss { } block (a text proto may not name
       # the message twice).
       flags="" fiser_off=""
-      case $name in
+      case $train_name in
         baseline) flags='teva: false dense_head: false' fiser_off='  fiser: false' ;;
         fiser) flags='teva: false dense_head: false' ;;
         teva) flags='dense_head: false' fiser_off='  fiser: false' ;;
@@ -83,22 +85,22 @@ for seed in $(seq 1 "$seeds"); do
         configs/train_demo.pbtxt |
         sed -e '/^clip_pretrain {/,/^}/d' -e '/^generator {/,/^}/d' -e '/^  val_/d' \
           -e 's|^  precision: "fp32"|  precision: "fp32"\n  clip_weights: "'"$base"'/clip.safetensors"\n  clip_format: "openai"\n  clip_quick_gelu: false\n  mask_generator_weights: "'"$base"'/mask2former.safetensors"\n  mask_generator_heads: 4|' \
-        > "$dir/train.pbtxt"
-      [ -n "$fiser_off" ] && sed -i "/^loss {/a\\$fiser_off" "$dir/train.pbtxt"
-      grep -q '^loss {' "$dir/train.pbtxt" || [ -z "$fiser_off" ] || {
+        > "$train_dir/train.pbtxt"
+      [ -n "$fiser_off" ] && sed -i "/^loss {/a\\$fiser_off" "$train_dir/train.pbtxt"
+      grep -q '^loss {' "$train_dir/train.pbtxt" || [ -z "$fiser_off" ] || {
         echo "ablation: configs/train_demo.pbtxt has no loss { } block to put 'fiser: false' in"; exit 1; }
       if [ -n "$steps" ]; then
         sed -i -e "/^optimizer {/,/^}/s|^  steps: .*|  steps: $steps|" \
-          -e "/^optimizer {/,/^}/s|^  warmup_steps: .*|  warmup_steps: 1|" "$dir/train.pbtxt"
+          -e "/^optimizer {/,/^}/s|^  warmup_steps: .*|  warmup_steps: 1|" "$train_dir/train.pbtxt"
       fi
       # fp32 throughout, whatever the machine: the config's "auto" trains in bf16 where the
       # CPU has AVX512-BF16 and in fp32 elsewhere, and a table whose rows were made over
       # several sessions on different machines must not mix the two.
-      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\nautocast: "fp32"\n%s\n' "$dir" \
-        "$seed" "$flags" >> "$dir/train.pbtxt"
-      build/tools/ovseg-train --config "$dir/train.pbtxt" 2> "$dir/train.log"
+      printf 'stages: "fovseg"\nout_dir: "%s"\nseed: %s\nautocast: "fp32"\n%s\n' "$train_dir" \
+        "$seed" "$flags" >> "$train_dir/train.pbtxt"
+      build/tools/ovseg-train --config "$train_dir/train.pbtxt" 2> "$train_dir/train.log"
     fi
-    checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$dir/latest.json'))['checkpoint'])")
+    checkpoint=$(.venv/bin/python -c "import json; print(json.load(open('$train_dir/latest.json'))['checkpoint'])")
     sed -e "s|models/demo/fovseg.safetensors|$checkpoint|" -e "s|models/demo/|$base/|" \
         -e 's|127.0.0.1:50051|127.0.0.1:50071|' -e 's|127.0.0.1:9464|127.0.0.1:9474|' \
         configs/server.pbtxt > "$dir/server.pbtxt"
