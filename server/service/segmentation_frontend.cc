@@ -1,6 +1,7 @@
 #include "server/service/segmentation_frontend.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -52,20 +53,22 @@ void SegmentationFrontend::Segment(const v1::SegmentRequest* request, v1::Segmen
   // Shared: Submit keeps `done` only when it accepts the work, and it is needed here
   // when it does not.
   auto finish = std::make_shared<CallDone>(std::move(done));
-  // `done` lives in the work and is called by the stage holding it, so the work is alive.
+  // Where a late answer's time went: what the deadline left when the call reached the
+  // server (gRPC's own queueing before that is the client's elapsed time minus the call's)
+  // and whether admission bypassed the estimate because the model was idle (decided in
+  // Submit, so read from the work: `done` lives in it and is called by the stage holding
+  // it, so the work is alive).
+  const std::optional<double> left_at_arrival =
+      call.deadline == absl::InfiniteFuture()
+          ? std::nullopt
+          : std::optional<double>(absl::ToDoubleSeconds(call.deadline - call.arrival));
   const SegmentWork* admitted = work.get();
-  work->done = [finish, leave, response, request_bytes, num_labels,
+  work->done = [finish, leave, response, request_bytes, num_labels, left_at_arrival,
                 admitted](const absl::Status& s) {
     nlohmann::json fields = {{"request_bytes", request_bytes},
                              {"labels", num_labels},
                              {"segments", response->segments_size()}};
-    // Where a late answer's time went: what the deadline left when the call reached the
-    // server (gRPC's own queueing before that is the client's elapsed time minus the
-    // call's) and whether admission bypassed the estimate because the model was idle.
-    if (admitted->deadline_at != absl::InfiniteFuture()) {
-      fields["left_at_arrival_s"] =
-          absl::ToDoubleSeconds(admitted->deadline_at - admitted->arrival);
-    }
+    if (left_at_arrival) fields["left_at_arrival_s"] = *left_at_arrival;
     fields["admitted_idle"] = admitted->admitted_on_idle_model;
     if (s.ok()) {
       const v1::StageTimings& t = response->timings();
