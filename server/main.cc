@@ -100,8 +100,12 @@ int main(int argc, char** argv) {
   }
   if (absl::Status s = ovseg::ValidateServerConfig(*config); !s.ok()) return Fail(s);
   // LibTorch sizes its pool by the node's cores; in a pod with a CPU limit that is far
-  // more threads than CPUs. OMP_NUM_THREADS, if set, still decides.
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) ovseg::SetIntraOpThreads(ovseg::AvailableCpus());
+  // more threads than CPUs. The CPUs are shared out among the batch threads, whose model
+  // calls run side by side. OMP_NUM_THREADS, if set, still decides.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    ovseg::SetIntraOpThreads(ovseg::IntraOpThreadsPerCall(
+        ovseg::AvailableCpus(), static_cast<int>(config->batching().num_batch_threads())));
+  }
   // Before LibTorch, gRPC and the server start their threads, so that all inherit it.
   if (absl::Status s = ovseg::SetProcessCpuPolicy(
           config->cpu_scheduling() == ovseg::v1::CPU_SCHEDULING_NORMAL ? ovseg::CpuPolicy::kNormal

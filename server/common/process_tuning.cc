@@ -2,7 +2,11 @@
 
 #include <malloc.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -74,6 +78,26 @@ absl::Status SetProcessCpuPolicy(CpuPolicy policy) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status LowerCurrentThreadPriority(int increment) {
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int now = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+  if (now == -1 && errno != 0) {
+    return absl::InternalError(
+        absl::StrCat("getpriority(thread ", tid, "): ", std::strerror(errno)));
+  }
+  const int target = std::min(19, now + std::max(0, increment));
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), target) != 0) {
+    return absl::InternalError(
+        absl::StrCat("setpriority(thread ", tid, ", ", target, "): ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+int IntraOpThreadsPerCall(int cpus, int batch_threads) {
+  return std::max(1, cpus / std::max(1, batch_threads));
 }
 
 }  // namespace ovseg

@@ -51,6 +51,24 @@ absl::Status SetProcessCpuPolicy(CpuPolicy policy);
 // Sets `policy` on the calling thread alone (and so on the threads it starts later).
 absl::Status SetCurrentThreadCpuPolicy(CpuPolicy policy);
 
+// Raises the calling thread's nice value by `increment` (>= 0; later threads it starts
+// inherit it). Why the model's batch threads take +10: kModelThreadNice. Raising one's
+// own nice value needs no privilege.
+absl::Status LowerCurrentThreadPriority(int increment);
+
+// The nice increment of the model's batch threads. With two batch threads on two cores
+// the model keeps every core busy, and the threads that answer a refusal, decode an image
+// or write a response would wait for a model thread's time slice (the soak's refusals:
+// p99 65 ms); at +10 a woken I/O thread runs almost at once, and the model still gets
+// every cycle they leave (docs/benchmarks.md, "Soak", session 23).
+inline constexpr int kModelThreadNice = 10;
+
+// LibTorch intra-op threads for each of `batch_threads` model calls running side by side
+// on `cpus` CPUs: the CPUs shared out, at least 1, so that concurrent calls do not
+// oversubscribe the cores (4 threads on 2 cores ran each call 15% slower than 2 threads
+// each on 1: the soak, session 23).
+int IntraOpThreadsPerCall(int cpus, int batch_threads);
+
 }  // namespace ovseg
 
 #endif  // OVSEG_SERVER_COMMON_PROCESS_TUNING_H_

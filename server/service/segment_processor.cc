@@ -33,7 +33,12 @@ absl::StatusOr<std::unique_ptr<SegmentProcessor>> SegmentProcessor::Create(
   // so that the threads of a parallel region run as soon as they are woken: under
   // SCHED_BATCH each would wait for a busy core's slice to end and hold up the rest
   // (measured: the demo model ~10% slower with clients on the same cores).
-  batching.thread_init = [] { SetCurrentThreadCpuPolicy(CpuPolicy::kNormal).IgnoreError(); };
+  // And at a lower priority than the I/O threads (kModelThreadNice): they must answer
+  // refusals and feed the model while it keeps every core busy.
+  batching.thread_init = [] {
+    SetCurrentThreadCpuPolicy(CpuPolicy::kNormal).IgnoreError();
+    LowerCurrentThreadPriority(kModelThreadNice).IgnoreError();
+  };
   absl::StatusOr<std::unique_ptr<Batcher<SegmentWork>>> batcher = Batcher<SegmentWork>::Create(
       batching, clock, [raw = p.get()](std::vector<std::unique_ptr<SegmentWork>> batch) {
         raw->ProcessBatch(std::move(batch));

@@ -78,12 +78,18 @@ double WaitEstimator::BatchSecondsLocked(int size, bool typical) const {
 
 double WaitEstimator::EstimateSeconds(size_t queued, absl::Time now) const {
   absl::MutexLock lock(&mu_);
+  // Nothing queued and a batch thread free: it forms a batch of its own at once, beside
+  // whatever runs (on 2 cores a lone request keeps about one busy, so a second batch
+  // thread is what uses the other: docs/benchmarks.md, "Soak", session 23). A batch
+  // measured while another ran is slower, and the measurements per size include that.
+  if (queued == 0 && running_.size() < static_cast<size_t>(batch_threads_)) {
+    return BatchSecondsLocked(1);
+  }
   const size_t full_batches = queued / max_batch_size_;
-  // Its own batch: at its place's size on an idle model, where it forms at once; behind
-  // running or queued work it forms later, after more requests have joined it, so it is
-  // costed full (the soak found smaller guesses admitting requests that then ran late).
-  const bool alone = queued == 0 && running_.empty();
-  const int own = alone ? 1 : max_batch_size_;
+  // Its own batch: behind running or queued work it forms later, after more requests
+  // have joined it, so it is costed full (the soak found smaller guesses admitting
+  // requests that then ran late).
+  const int own = max_batch_size_;
   double seconds =
       static_cast<double>(full_batches) * BatchSecondsLocked(max_batch_size_) / batch_threads_ +
       BatchSecondsLocked(own);

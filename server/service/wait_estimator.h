@@ -59,9 +59,10 @@ class WaitEstimator {
   bool Idle() const;
 
   // Seconds from `now` until a request that finds `queued` requests ahead of it (decoding
-  // or waiting) is computed: what is left of the batches running now, the full batches
-  // ahead of it and its own batch (full too, unless the model is idle: others join it
-  // while it waits), shared by the batch threads. 0 before any batch was measured
+  // or waiting) is computed. With nothing queued and a batch thread free (none running
+  // on it), it starts at once: a lone request's batch. Otherwise what is left of the
+  // batches running now, the full batches ahead of it and its own batch (full too: others
+  // join it while it waits), shared by the batch threads. 0 before any batch was measured
   // (nothing to go on: admit).
   double EstimateSeconds(size_t queued, absl::Time now) const;
 

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 
@@ -89,6 +93,29 @@ TEST(CpuPolicyTest, ReachesRunningThreadsAndIsInherited) {
 
   ASSERT_TRUE(SetProcessCpuPolicy(CpuPolicy::kNormal).ok());
   EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+}
+
+TEST(ThreadPriorityTest, LowersTheCallingThreadAloneAndIsInherited) {
+  const int before = getpriority(PRIO_PROCESS, 0);  // this thread's nice value
+  int lowered = -100, child = -100;
+  std::thread([&] {
+    ASSERT_TRUE(LowerCurrentThreadPriority(kModelThreadNice).ok());
+    lowered = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    std::thread([&] {
+      child = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    }).join();
+  }).join();
+  EXPECT_EQ(lowered, std::min(19, before + kModelThreadNice));
+  EXPECT_EQ(child, lowered);  // a model call's intra-op threads run at its priority
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), before);
+}
+
+TEST(ThreadPriorityTest, IntraOpThreadsShareTheCpusOutAmongConcurrentCalls) {
+  EXPECT_EQ(IntraOpThreadsPerCall(2, 1), 2);
+  EXPECT_EQ(IntraOpThreadsPerCall(2, 2), 1);
+  EXPECT_EQ(IntraOpThreadsPerCall(16, 2), 8);
+  EXPECT_EQ(IntraOpThreadsPerCall(3, 2), 1);
+  EXPECT_EQ(IntraOpThreadsPerCall(1, 4), 1);  // never 0
 }
 
 TEST(SegmentWorkTest, ReleasingModelInputsFreesTheirMemory) {

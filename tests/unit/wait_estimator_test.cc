@@ -26,6 +26,23 @@ TEST(WaitEstimatorTest, FullBatchesAheadThenItsOwnFullOneUnlessTheModelIsIdle) {
   EXPECT_DOUBLE_EQ(two_threads.EstimateSeconds(11, kNow), 1.0);  // the two full side by side
 }
 
+TEST(WaitEstimatorTest, AFreeBatchThreadStartsALoneRequestAtOnceBesideARunningBatch) {
+  WaitEstimator wait(4, 2);
+  wait.RecordBatch(0.5, 4);  // a batch of 1 costs 0.125
+  wait.BatchStarted(1, kNow);
+  // One thread busy, one free: nothing queued starts now, alone, beside the running one.
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.125);
+  // Something queued takes the free thread first: behind it, its own batch fills.
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(1, kNow), 0.125 / 2 + 0.5);
+  wait.BatchStarted(1, kNow);
+  // Both threads busy: what is left of both (shared by the two threads), then its own.
+  EXPECT_DOUBLE_EQ(wait.EstimateSeconds(0, kNow), 0.125 + 0.5);
+  WaitEstimator one_thread(4, 1);
+  one_thread.RecordBatch(0.5, 4);
+  one_thread.BatchStarted(1, kNow);
+  EXPECT_DOUBLE_EQ(one_thread.EstimateSeconds(0, kNow), 0.125 + 0.5);  // no thread free
+}
+
 TEST(WaitEstimatorTest, MeasuredSizesAreUsedAsMeasured) {
   WaitEstimator wait(8, 1);
   wait.RecordBatch(2.0, 8);
