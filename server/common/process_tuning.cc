@@ -2,8 +2,6 @@
 
 #include <malloc.h>
 #include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,17 +79,10 @@ absl::Status SetProcessCpuPolicy(CpuPolicy policy) {
 }
 
 absl::Status LowerCurrentThreadPriority(int increment) {
-  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  // On Linux nice() changes the calling thread's value alone (and clamps it at 19).
   errno = 0;
-  const int now = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
-  if (now == -1 && errno != 0) {
-    return absl::InternalError(
-        absl::StrCat("getpriority(thread ", tid, "): ", std::strerror(errno)));
-  }
-  const int target = std::min(19, now + std::max(0, increment));
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), target) != 0) {
-    return absl::InternalError(
-        absl::StrCat("setpriority(thread ", tid, ", ", target, "): ", std::strerror(errno)));
+  if (nice(std::max(0, increment)) == -1 && errno != 0) {
+    return absl::InternalError(absl::StrCat("nice(", increment, "): ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }

@@ -85,14 +85,12 @@ double WaitEstimator::EstimateSeconds(size_t queued, absl::Time now) const {
   if (queued == 0 && running_.size() < static_cast<size_t>(batch_threads_)) {
     return BatchSecondsLocked(1);
   }
+  // The full batches ahead of it, then its own: behind running or queued work it forms
+  // later, after more requests have joined it, so it is costed full too (the soak found
+  // smaller guesses admitting requests that then ran late).
+  const double full = BatchSecondsLocked(max_batch_size_);
   const size_t full_batches = queued / max_batch_size_;
-  // Its own batch: behind running or queued work it forms later, after more requests
-  // have joined it, so it is costed full (the soak found smaller guesses admitting
-  // requests that then ran late).
-  const int own = max_batch_size_;
-  double seconds =
-      static_cast<double>(full_batches) * BatchSecondsLocked(max_batch_size_) / batch_threads_ +
-      BatchSecondsLocked(own);
+  double seconds = static_cast<double>(full_batches) * full / batch_threads_ + full;
   for (const Running& r : running_) {
     const double left = BatchSecondsLocked(r.size) - absl::ToDoubleSeconds(now - r.start);
     seconds += std::max(0.0, left) / batch_threads_;
