@@ -51,6 +51,12 @@ double WaitEstimator::OverheadSeconds() const {
   return overhead_.Expected();
 }
 
+bool WaitEstimator::HasMeasurement() const {
+  absl::MutexLock lock(&mu_);
+  return std::any_of(by_size_.begin(), by_size_.end(),
+                     [](const Measured& m) { return m.average > 0; });
+}
+
 bool WaitEstimator::Idle() const {
   absl::MutexLock lock(&mu_);
   return running_.empty();

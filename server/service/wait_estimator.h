@@ -55,6 +55,9 @@ class WaitEstimator {
   // is most likely to end.
   double TypicalBatchSeconds(int size) const;
 
+  // Whether any batch time was measured or seeded.
+  bool HasMeasurement() const;
+
   // Whether no model call is running.
   bool Idle() const;
 

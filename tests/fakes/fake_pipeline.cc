@@ -1,5 +1,6 @@
 #include "tests/fakes/fake_pipeline.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "absl/time/clock.h"
@@ -22,7 +23,23 @@ std::vector<absl::StatusOr<PipelineResult>> FakeSegmentationPipeline::Run(
     absl::MutexLock lock(&mu_);
     delay = options_.compute_delay;
   }
-  if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
+  running_.fetch_add(1);
+  if (options_.cores == 0) {
+    if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
+  } else {
+    // Progress in steps of about 1 ms: each step's wall time times the share of a core
+    // the calls running then get.
+    absl::Duration done = absl::ZeroDuration();
+    absl::Time last = absl::Now();
+    while (done < delay) {
+      absl::SleepFor(absl::Milliseconds(1));
+      const double share = std::min(1.0, static_cast<double>(options_.cores) / running_.load());
+      const absl::Time now = absl::Now();
+      done += (now - last) * share;
+      last = now;
+    }
+  }
+  running_.fetch_sub(1);
   {
     absl::MutexLock lock(&mu_);
     batch_sizes_.push_back(static_cast<int>(batch.size()));

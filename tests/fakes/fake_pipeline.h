@@ -18,12 +18,17 @@ namespace ovseg::testing {
 
 // Splits the image into vertical stripes, one per label (label i owns stripe i), with
 // score 0.9 - 0.01 * i. Semantic/panoptic results use a segment-id map, instance results
-// soft masks. Optional per-batch delay and warm-up delay simulate compute.
+// soft masks. Optional per-batch delay and warm-up delay simulate compute; with `cores`
+// set, calls running side by side share that many cores, as concurrent model calls do.
 class FakeSegmentationPipeline : public SegmentationPipeline {
  public:
   struct Options {
     absl::Duration compute_delay = absl::ZeroDuration();
     absl::Duration warmup_delay = absl::ZeroDuration();  // Applied to the first batch only.
+    // 0: every call takes compute_delay, however many run. > 0: a call needs
+    // compute_delay of one core, and n calls running at once each get min(1, cores / n)
+    // of a core (so with cores 1, two calls side by side each take twice as long).
+    int cores = 0;
     std::string version = "fake-1";
   };
   FakeSegmentationPipeline() : FakeSegmentationPipeline(Options()) {}
@@ -45,6 +50,7 @@ class FakeSegmentationPipeline : public SegmentationPipeline {
   mutable absl::Mutex mu_;
   Options options_;  // compute_delay is guarded by mu_
   std::atomic<int> batches_{0};
+  std::atomic<int> running_{0};  // calls in Run now
   std::vector<int> batch_sizes_ ABSL_GUARDED_BY(mu_);
   std::pair<int, int> last_content_ ABSL_GUARDED_BY(mu_);
 };

@@ -376,6 +376,25 @@ TEST(ServerTest, AFreshServerAdmitsOnItsWarmUpMeasurement) {
       << "refusals must not wait in the queue";
 }
 
+// With two batch threads a fresh server's first burst runs calls side by side, each
+// slower than one alone (here they share one core: 0.3 s alone, 0.6 s side by side).
+// Seeded with the lone time, admission let in 4 of 8 requests with 0.8 s deadlines and
+// two were refused when their batch formed (the soak's first second, session 23). Seeded
+// with the warm-up's side-by-side calls, one or two are admitted and both finish in time.
+TEST(ServerTest, AFreshServerWithTwoBatchThreadsAdmitsOnCallsSideBySide) {
+  Harness h =
+      StartServer("batching { max_batch_size: 1 max_queue_delay_us: 0 num_batch_threads: 2 }",
+                  {.compute_delay = absl::Milliseconds(300), .cores = 1});
+  const BurstOutcome burst =
+      SendBurst(h, 8, absl::Milliseconds(800), "cannot finish before its deadline",
+                absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(burst.other, 0);  // nothing admitted ran out of time
+  EXPECT_GE(burst.ok, 1);
+  EXPECT_EQ(burst.ok + burst.refused, 8);
+  EXPECT_LT(burst.slowest_refusal, absl::Milliseconds(200))
+      << "refusals must not wait in the queue";
+}
+
 // The estimate comes from batches measured earlier; when the model gets faster (the load
 // that slowed it is gone) and the old estimate says no, only requests that run can
 // correct it. Refusing on it while idle refused every request for good (found by the
