@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/sha256.h"
 #include "server/common/cpu_quota.h"
+#include "server/common/process_tuning.h"
 
 namespace ovseg {
 namespace {
@@ -130,6 +131,7 @@ absl::Status OvsegServer::InitModelLifecycle() {
   }
   m.store = checkpoints_.get();
   m.cache = cache_.get();
+  m.thread_init = [] { LowerCurrentThreadPriority(kModelThreadNice).IgnoreError(); };
   m.metrics = &metrics_;
   m.log = log_.get();
   models_ = std::make_unique<ServableManager>(std::move(m), *std::move(initial));
@@ -282,6 +284,8 @@ absl::Status OvsegServer::StartHttp() {
 
 void OvsegServer::StartWarmUp() {
   warmup_thread_ = std::thread([this] {
+    // Model calls, warm-ups included, run below the I/O threads (kModelThreadNice).
+    LowerCurrentThreadPriority(kModelThreadNice).IgnoreError();
     // A checkpoint activated before a restart (or kill -9) serves again; restoring it
     // warms it up on the way.
     absl::Status restored = models_->RestoreRecordedActive();

@@ -56,7 +56,9 @@ absl::Status SetCurrentThreadCpuPolicy(CpuPolicy policy);
 // own nice value needs no privilege.
 absl::Status LowerCurrentThreadPriority(int increment);
 
-// The nice increment of the model's batch threads. With two batch threads on two cores
+// The nice increment of every thread that calls the model: the batch threads, the
+// start's warm-up and the manager's thread, which loads and warms up a new version while
+// the old one serves. With two batch threads on two cores
 // the model keeps every core busy, and the threads that answer a refusal, decode an image
 // or write a response would wait for a model thread's time slice (the soak's refusals:
 // p99 65 ms); at +10 a woken I/O thread runs almost at once, and the model still gets

@@ -6,13 +6,15 @@
 
 namespace ovseg {
 
-ThreadPool::ThreadPool(int num_threads, size_t max_queue, std::string name)
+ThreadPool::ThreadPool(int num_threads, size_t max_queue, std::string name,
+                       std::function<void()> thread_init)
     : max_queue_(max_queue) {
   if (num_threads < 1) num_threads = 1;
   threads_.reserve(num_threads);
   for (int i = 0; i < num_threads; ++i) {
-    threads_.emplace_back([this, name] {
+    threads_.emplace_back([this, name, thread_init] {
       NameCurrentThread(name);
+      if (thread_init) thread_init();
       WorkLoop();
     });
   }

@@ -18,8 +18,11 @@ namespace ovseg {
 
 class ThreadPool {
  public:
-  // num_threads >= 1; max_queue == 0 means unbounded. The threads are called `name`.
-  ThreadPool(int num_threads, size_t max_queue, std::string name = "ovseg-pool");
+  // num_threads >= 1; max_queue == 0 means unbounded. The threads are called `name`, and
+  // each calls `thread_init` (if set) before its first task: for a scheduling policy or
+  // priority of their own (process_tuning.h).
+  ThreadPool(int num_threads, size_t max_queue, std::string name = "ovseg-pool",
+             std::function<void()> thread_init = nullptr);
   // Runs every task already queued, then joins.
   ~ThreadPool();
 

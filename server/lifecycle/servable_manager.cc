@@ -15,7 +15,7 @@ ServableManager::ServableManager(ServableManagerOptions options, ServableSnapsho
     : options_(std::move(options)),
       current_(std::move(initial)),
       thread_(std::make_unique<ThreadPool>(1, static_cast<size_t>(options_.max_queued),
-                                           "ovseg-manager")) {
+                                           "ovseg-manager", options_.thread_init)) {
   options_.metrics->SetModelVersion(current_->version(), current_->checkpoint());
 }
 

@@ -43,6 +43,10 @@ struct ServableManagerOptions {
   RequestLog* log = nullptr;         // May be null.
   // Activations waiting behind the one in progress; more are refused (RESOURCE_EXHAUSTED).
   int max_queued = 8;
+  // Called first on the manager's thread, which loads and warms up new versions while
+  // the serving one answers: the server gives it the model threads' lower priority, so
+  // that a swap's warm-up does not delay the I/O threads' answers (empty: none).
+  std::function<void()> thread_init;
 };
 
 class ServableManager {

@@ -2,18 +2,25 @@
 // activation does to the version requests see, to the gauge, to health, and what a load
 // that fails in any way leaves behind (server/lifecycle/servable_manager.h).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <new>
 #include <opencv2/imgcodecs.hpp>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
 #include "client/admin_client.h"
 #include "client/ovseg_client.h"
 #include "common/sha256.h"
+#include "server/common/process_tuning.h"
 #include "server/config/config_loader.h"
 #include "server/ovseg_server.h"
 #include "tests/fakes/fake_pipeline.h"
@@ -34,7 +41,9 @@ class GatedPipeline : public SegmentationPipeline {
   }
   std::vector<absl::StatusOr<PipelineResult>> Run(absl::Span<const PipelineRequest> b) override {
     entered_.fetch_add(1);
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
     absl::MutexLock lock(&mu_);
+    nice_values_.insert(nice);
     mu_.Await(absl::Condition(&open_));
     return inner_->Run(b);
   }
@@ -44,11 +53,17 @@ class GatedPipeline : public SegmentationPipeline {
     open_ = open;
   }
   int entered() const { return entered_.load(); }
+  // The nice values of the threads that called Run.
+  std::set<int> nice_values() const {
+    absl::MutexLock lock(&mu_);
+    return nice_values_;
+  }
 
  private:
   std::shared_ptr<testing::FakeSegmentationPipeline> inner_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool open_ ABSL_GUARDED_BY(mu_) = true;
+  std::set<int> nice_values_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> entered_{0};
 };
 
@@ -60,6 +75,8 @@ struct Harness {
   std::shared_ptr<GatedPipeline> initial = std::make_shared<GatedPipeline>("initial");
   std::atomic<LoadFault> fault{LoadFault::kNone};
   std::atomic<int> loads{0};
+  // Called with each pipeline the fake loader makes (set before the load it should see).
+  std::function<void(const std::shared_ptr<GatedPipeline>&)> on_load;
   std::unique_ptr<OvsegServer> server;
   ClientOptions target;
 
@@ -100,7 +117,9 @@ struct Harness {
       }
       const std::string stem = fs::path(path).stem().string();
       ServingModel m;
-      m.pipeline = std::make_shared<GatedPipeline>("pipeline-" + stem);
+      auto pipeline = std::make_shared<GatedPipeline>("pipeline-" + stem);
+      if (on_load) on_load(pipeline);
+      m.pipeline = pipeline;
       m.text_encoder = std::make_shared<testing::FakeTextEncoder>("encoder-" + stem);
       return m;
     };
@@ -205,6 +224,30 @@ TEST(LifecycleTest, GaugeFollowsEverySwapAndRollback) {
   EXPECT_NE(text.find("ovseg_checkpoint_events_total{event=\"swap\"} 3"), std::string::npos)
       << text;
   EXPECT_EQ(h.Version(), va);
+}
+
+// Every model call runs below the I/O threads' priority (kModelThreadNice): the batch
+// threads', the start's warm-up and a swap's warm-up, which runs while the old version
+// serves. At the I/O threads' priority a swap's warm-up held up refusals (the soak).
+TEST(LifecycleTest, EveryModelCallRunsAtTheModelPriorityASwapsWarmUpIncluded) {
+  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  const int model = std::min(19, base + kModelThreadNice);
+  Harness h("priority");
+  h.Start();
+  ASSERT_TRUE(OvsegClient(h.target).Segment(Request()).ok());
+  EXPECT_EQ(h.initial->nice_values(), std::set<int>{model});  // warm-up and batch
+  absl::Mutex mu;  // the loader runs on the manager's thread
+  std::shared_ptr<GatedPipeline> loaded;
+  h.on_load = [&](const std::shared_ptr<GatedPipeline>& p) {
+    absl::MutexLock lock(&mu);
+    loaded = p;
+  };
+  const std::string va = h.Submit("a.safetensors", 1);
+  ASSERT_EQ(OvsegAdminClient(h.target, kToken).Activate("a.safetensors").value_or("failed"), va);
+  absl::MutexLock lock(&mu);
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_EQ(loaded->nice_values(), std::set<int>{model});  // the swap's warm-up
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), base);
 }
 
 TEST(LifecycleTest, RestartComesBackOnTheActiveVersion) {
