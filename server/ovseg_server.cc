@@ -131,7 +131,7 @@ absl::Status OvsegServer::InitModelLifecycle() {
   }
   m.store = checkpoints_.get();
   m.cache = cache_.get();
-  m.thread_init = [] { LowerCurrentThreadPriority(kModelThreadNice).IgnoreError(); };
+  m.thread_init = EnterModelPriority;
   m.metrics = &metrics_;
   m.log = log_.get();
   models_ = std::make_unique<ServableManager>(std::move(m), *std::move(initial));
@@ -284,8 +284,7 @@ absl::Status OvsegServer::StartHttp() {
 
 void OvsegServer::StartWarmUp() {
   warmup_thread_ = std::thread([this] {
-    // Model calls, warm-ups included, run below the I/O threads (kModelThreadNice).
-    LowerCurrentThreadPriority(kModelThreadNice).IgnoreError();
+    EnterModelPriority();  // it warms the model up
     // A checkpoint activated before a restart (or kill -9) serves again; restoring it
     // warms it up on the way.
     absl::Status restored = models_->RestoreRecordedActive();

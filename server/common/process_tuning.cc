@@ -87,6 +87,8 @@ absl::Status LowerCurrentThreadPriority(int increment) {
   return absl::OkStatus();
 }
 
+void EnterModelPriority() { LowerCurrentThreadPriority(kModelThreadNice).IgnoreError(); }
+
 int IntraOpThreadsPerCall(int cpus, int batch_threads) {
   return std::max(1, cpus / std::max(1, batch_threads));
 }

@@ -57,13 +57,19 @@ absl::Status SetCurrentThreadCpuPolicy(CpuPolicy policy);
 absl::Status LowerCurrentThreadPriority(int increment);
 
 // The nice increment of every thread that calls the model: the batch threads, the
-// start's warm-up and the manager's thread, which loads and warms up a new version while
-// the old one serves. With two batch threads on two cores
+// start's warm-up, the manager's thread (it loads and warms up a new version while the
+// old one serves) and the threads that encode cold vocabularies. With two batch threads
+// on two cores
 // the model keeps every core busy, and the threads that answer a refusal, decode an image
 // or write a response would wait for a model thread's time slice (the soak's refusals:
 // p99 65 ms); at +10 a woken I/O thread runs almost at once, and the model still gets
 // every cycle they leave (docs/benchmarks.md, "Soak", session 23).
 inline constexpr int kModelThreadNice = 10;
+
+// What a thread that calls the model does first (a ThreadPool's or a Batcher's
+// thread_init): LowerCurrentThreadPriority(kModelThreadNice). A thread that cannot lower
+// itself keeps the I/O threads' priority and works as before, so the error is dropped.
+void EnterModelPriority();
 
 // LibTorch intra-op threads for each of `batch_threads` model calls running side by side
 // on `cpus` CPUs: the CPUs shared out, at least 1, so that concurrent calls do not

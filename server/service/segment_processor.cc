@@ -38,7 +38,7 @@ absl::StatusOr<std::unique_ptr<SegmentProcessor>> SegmentProcessor::Create(
   // refusals and feed the model while it keeps every core busy.
   batching.thread_init = [] {
     SetCurrentThreadCpuPolicy(CpuPolicy::kNormal).IgnoreError();
-    LowerCurrentThreadPriority(kModelThreadNice).IgnoreError();
+    EnterModelPriority();
   };
   absl::StatusOr<std::unique_ptr<Batcher<SegmentWork>>> batcher = Batcher<SegmentWork>::Create(
       batching, clock, [raw = p.get()](std::vector<std::unique_ptr<SegmentWork>> batch) {
@@ -56,8 +56,8 @@ SegmentProcessor::SegmentProcessor(const SegmentProcessorOptions& options, Vocab
       metrics_(metrics),
       clock_(clock),
       io_pool_(std::make_unique<ThreadPool>(options.io_threads, /*max_queue=*/0, "ovseg-io")),
-      vocabulary_pool_(
-          std::make_unique<ThreadPool>(options.vocabulary_threads, /*max_queue=*/0, "ovseg-vocab")),
+      vocabulary_pool_(std::make_unique<ThreadPool>(options.vocabulary_threads, /*max_queue=*/0,
+                                                    "ovseg-vocab", EnterModelPriority)),
       wait_(options.batching.max_batch_size, options.batching.num_batch_threads) {}
 
 SegmentProcessor::~SegmentProcessor() { Shutdown(); }

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/common/process_tuning.h"
 #include "server/service/api_enums.h"
 #include "server/service/segment_request_parser.h"
 
@@ -15,7 +16,8 @@ namespace ovseg {
 SegmentationFrontend::SegmentationFrontend(const SegmentationFrontendDeps& deps)
     : deps_(deps),
       vocab_pool_(std::make_unique<ThreadPool>(
-          1, deps.config->vocabulary().max_pending_registrations(), "ovseg-register")) {}
+          1, deps.config->vocabulary().max_pending_registrations(), "ovseg-register",
+          EnterModelPriority)) {}
 
 void SegmentationFrontend::Segment(const v1::SegmentRequest* request, v1::SegmentResponse* response,
                                    const CallInfo& call, CallDone done) {

@@ -1,5 +1,9 @@
 #include "tests/fakes/fake_pipeline.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <functional>
 
@@ -99,7 +103,20 @@ std::pair<int, int> FakeSegmentationPipeline::last_content() const {
   return last_content_;
 }
 
+int CurrentThreadNice() {
+  return getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+}
+
+std::set<int> FakeTextEncoder::nice_values() const {
+  absl::MutexLock lock(&mu_);
+  return nice_values_;
+}
+
 absl::StatusOr<std::vector<float>> FakeTextEncoder::Encode(absl::Span<const std::string> prompts) {
+  {
+    absl::MutexLock lock(&mu_);
+    nice_values_.insert(CurrentThreadNice());
+  }
   std::vector<float> out;
   out.reserve(prompts.size() * dim_);
   for (const std::string& p : prompts) {

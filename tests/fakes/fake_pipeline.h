@@ -4,6 +4,7 @@
 #define OVSEG_TESTS_FAKES_FAKE_PIPELINE_H_
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,9 @@ class FakeSegmentationPipeline : public SegmentationPipeline {
   std::pair<int, int> last_content_ ABSL_GUARDED_BY(mu_);
 };
 
+// The calling thread's nice value (Linux: per thread).
+int CurrentThreadNice();
+
 // Embeddings derived from a hash of the prompt; counts prompts encoded.
 class FakeTextEncoder : public TextEncoder {
  public:
@@ -64,11 +68,15 @@ class FakeTextEncoder : public TextEncoder {
   int EmbeddingDim() const override { return dim_; }
   absl::StatusOr<std::vector<float>> Encode(absl::Span<const std::string> prompts) override;
   int prompts_encoded() const { return prompts_encoded_.load(); }
+  // The nice values of the threads that called Encode.
+  std::set<int> nice_values() const;
 
  private:
   std::string fingerprint_;
   int dim_;
   std::atomic<int> prompts_encoded_{0};
+  mutable absl::Mutex mu_;
+  std::set<int> nice_values_ ABSL_GUARDED_BY(mu_);
 };
 
 class FakeClock : public Clock {

@@ -2,9 +2,6 @@
 // activation does to the version requests see, to the gauge, to health, and what a load
 // that fails in any way leaves behind (server/lifecycle/servable_manager.h).
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -41,7 +38,7 @@ class GatedPipeline : public SegmentationPipeline {
   }
   std::vector<absl::StatusOr<PipelineResult>> Run(absl::Span<const PipelineRequest> b) override {
     entered_.fetch_add(1);
-    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    const int nice = testing::CurrentThreadNice();
     absl::MutexLock lock(&mu_);
     nice_values_.insert(nice);
     mu_.Await(absl::Condition(&open_));
@@ -75,8 +72,12 @@ struct Harness {
   std::shared_ptr<GatedPipeline> initial = std::make_shared<GatedPipeline>("initial");
   std::atomic<LoadFault> fault{LoadFault::kNone};
   std::atomic<int> loads{0};
-  // Called with each pipeline the fake loader makes (set before the load it should see).
-  std::function<void(const std::shared_ptr<GatedPipeline>&)> on_load;
+  std::shared_ptr<testing::FakeTextEncoder> initial_encoder =
+      std::make_shared<testing::FakeTextEncoder>("encoder-initial");
+  // Called with each model the fake loader makes (set before the load it should see).
+  std::function<void(const std::shared_ptr<GatedPipeline>&,
+                     const std::shared_ptr<testing::FakeTextEncoder>&)>
+      on_load;
   std::unique_ptr<OvsegServer> server;
   ClientOptions target;
 
@@ -98,7 +99,7 @@ struct Harness {
     OvsegServerOptions o;
     o.config = *config;
     o.model.pipeline = initial;
-    o.model.text_encoder = std::make_shared<testing::FakeTextEncoder>("encoder-initial");
+    o.model.text_encoder = initial_encoder;
     o.request_log = nullptr;
     o.checkpoint_loader = [this](const std::string& path) -> absl::StatusOr<ServingModel> {
       loads.fetch_add(1);
@@ -118,9 +119,10 @@ struct Harness {
       const std::string stem = fs::path(path).stem().string();
       ServingModel m;
       auto pipeline = std::make_shared<GatedPipeline>("pipeline-" + stem);
-      if (on_load) on_load(pipeline);
+      auto encoder = std::make_shared<testing::FakeTextEncoder>("encoder-" + stem);
+      if (on_load) on_load(pipeline, encoder);
       m.pipeline = pipeline;
-      m.text_encoder = std::make_shared<testing::FakeTextEncoder>("encoder-" + stem);
+      m.text_encoder = encoder;
       return m;
     };
     return o;
@@ -227,27 +229,35 @@ TEST(LifecycleTest, GaugeFollowsEverySwapAndRollback) {
 }
 
 // Every model call runs below the I/O threads' priority (kModelThreadNice): the batch
-// threads', the start's warm-up and a swap's warm-up, which runs while the old version
-// serves. At the I/O threads' priority a swap's warm-up held up refusals (the soak).
-TEST(LifecycleTest, EveryModelCallRunsAtTheModelPriorityASwapsWarmUpIncluded) {
-  const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
-  const int model = std::min(19, base + kModelThreadNice);
+// threads', the start's warm-up, a swap's load and warm-up (while the old version serves)
+// and the text encoder's for cold vocabularies, in a Segment call or a
+// RegisterVocabulary. At the I/O threads' priority they would hold up refusals (the soak).
+TEST(LifecycleTest, EveryModelCallRunsAtTheModelPriority) {
+  const int base = testing::CurrentThreadNice();
+  const std::set<int> model = {std::min(19, base + kModelThreadNice)};
   Harness h("priority");
   h.Start();
-  ASSERT_TRUE(OvsegClient(h.target).Segment(Request()).ok());
-  EXPECT_EQ(h.initial->nice_values(), std::set<int>{model});  // warm-up and batch
+  ASSERT_TRUE(OvsegClient(h.target).Segment(Request()).ok());  // a cold vocabulary
+  EXPECT_EQ(h.initial->nice_values(), model);                   // warm-up and batch
+  EXPECT_EQ(h.initial_encoder->nice_values(), model);
   absl::Mutex mu;  // the loader runs on the manager's thread
-  std::shared_ptr<GatedPipeline> loaded;
-  h.on_load = [&](const std::shared_ptr<GatedPipeline>& p) {
+  std::shared_ptr<GatedPipeline> pipeline;
+  std::shared_ptr<testing::FakeTextEncoder> encoder;
+  h.on_load = [&](const std::shared_ptr<GatedPipeline>& p,
+                  const std::shared_ptr<testing::FakeTextEncoder>& e) {
     absl::MutexLock lock(&mu);
-    loaded = p;
+    pipeline = p;
+    encoder = e;
   };
   const std::string va = h.Submit("a.safetensors", 1);
   ASSERT_EQ(OvsegAdminClient(h.target, kToken).Activate("a.safetensors").value_or("failed"), va);
+  ASSERT_TRUE(OvsegClient(h.target).RegisterVocabulary({"bird"}).ok());
+  ASSERT_TRUE(OvsegClient(h.target).Segment(Request()).ok());
   absl::MutexLock lock(&mu);
-  ASSERT_NE(loaded, nullptr);
-  EXPECT_EQ(loaded->nice_values(), std::set<int>{model});  // the swap's warm-up
-  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), base);
+  ASSERT_NE(pipeline, nullptr);
+  EXPECT_EQ(pipeline->nice_values(), model);  // the swap's warm-up and a batch
+  EXPECT_EQ(encoder->nice_values(), model);   // warm-up, registration, cold vocabulary
+  EXPECT_EQ(testing::CurrentThreadNice(), base);
 }
 
 TEST(LifecycleTest, RestartComesBackOnTheActiveVersion) {
