@@ -15,9 +15,9 @@ namespace ovseg {
 
 SegmentationFrontend::SegmentationFrontend(const SegmentationFrontendDeps& deps)
     : deps_(deps),
-      vocab_pool_(std::make_unique<ThreadPool>(
-          1, deps.config->vocabulary().max_pending_registrations(), "ovseg-register",
-          EnterModelPriority)) {}
+      vocab_pool_(
+          std::make_unique<ThreadPool>(1, deps.config->vocabulary().max_pending_registrations(),
+                                       "ovseg-register", EnterModelPriority)) {}
 
 void SegmentationFrontend::Segment(const v1::SegmentRequest* request, v1::SegmentResponse* response,
                                    const CallInfo& call, CallDone done) {

@@ -238,7 +238,7 @@ TEST(LifecycleTest, EveryModelCallRunsAtTheModelPriority) {
   Harness h("priority");
   h.Start();
   ASSERT_TRUE(OvsegClient(h.target).Segment(Request()).ok());  // a cold vocabulary
-  EXPECT_EQ(h.initial->nice_values(), model);                   // warm-up and batch
+  EXPECT_EQ(h.initial->nice_values(), model);                  // warm-up and batch
   EXPECT_EQ(h.initial_encoder->nice_values(), model);
   absl::Mutex mu;  // the loader runs on the manager's thread
   std::shared_ptr<GatedPipeline> pipeline;
