@@ -353,6 +353,16 @@ TEST(ServerTest, RequestsThatCannotMeetTheirDeadlineAreRefusedAtOnce) {
   }
 }
 
+// A fresh server's first burst of `clients`: at least one answered, nothing admitted
+// ran out of time, and every other refused at the door without waiting in the queue.
+void ExpectAdmittedInTimeAndTheRestRefusedAtOnce(const BurstOutcome& burst, int clients) {
+  EXPECT_EQ(burst.other, 0);  // nothing admitted ran out of time
+  EXPECT_GE(burst.ok, 1);
+  EXPECT_EQ(burst.ok + burst.refused, clients);
+  EXPECT_LT(burst.slowest_refusal, absl::Milliseconds(200))
+      << "refusals must not wait in the queue";
+}
+
 // A server that has just started has measured no batch of its own; admission starts from
 // its warm-up's. Before, nothing measured meant "a 0 s wait": the soak's first burst of
 // 64 clients was admitted whole into a first batch that took 7 s, and ~250 requests
@@ -369,11 +379,7 @@ TEST(ServerTest, AFreshServerAdmitsOnItsWarmUpMeasurement) {
   const BurstOutcome burst =
       SendBurst(h, 8, absl::Milliseconds(1000), "cannot finish before its deadline",
                 absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(burst.other, 0);  // nothing admitted ran out of time
-  EXPECT_GE(burst.ok, 1);
-  EXPECT_EQ(burst.ok + burst.refused, 8);
-  EXPECT_LT(burst.slowest_refusal, absl::Milliseconds(200))
-      << "refusals must not wait in the queue";
+  ExpectAdmittedInTimeAndTheRestRefusedAtOnce(burst, 8);
 }
 
 // With two batch threads a fresh server's first burst runs calls side by side, each
@@ -388,11 +394,7 @@ TEST(ServerTest, AFreshServerWithTwoBatchThreadsAdmitsOnCallsSideBySide) {
   const BurstOutcome burst =
       SendBurst(h, 8, absl::Milliseconds(800), "cannot finish before its deadline",
                 absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(burst.other, 0);  // nothing admitted ran out of time
-  EXPECT_GE(burst.ok, 1);
-  EXPECT_EQ(burst.ok + burst.refused, 8);
-  EXPECT_LT(burst.slowest_refusal, absl::Milliseconds(200))
-      << "refusals must not wait in the queue";
+  ExpectAdmittedInTimeAndTheRestRefusedAtOnce(burst, 8);
 }
 
 // The estimate comes from batches measured earlier; when the model gets faster (the load
