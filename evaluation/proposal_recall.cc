@@ -66,6 +66,11 @@ absl::Status ProposalRecall::Add(const PanopticImage& gt,
         h.hits += best[k][s] >= kIouThresholds[t];
       }
     }
+    const size_t bucket = static_cast<size_t>(
+        std::upper_bound(kAreaBounds.begin(), kAreaBounds.end(), area[s]) - kAreaBounds.begin());
+    HitCount& by_area = hits_by_area_[bucket][seg.category_id];
+    ++by_area.count;
+    by_area.hits += best.back()[s] >= kIouThresholds.front();
     best_iou_sum_ += best.back()[s];
     ++segments_;
   }
@@ -81,6 +86,12 @@ void ProposalRecall::Merge(const ProposalRecall& other) {
       }
     }
   }
+  for (size_t b = 0; b < hits_by_area_.size(); ++b) {
+    for (const auto& [id, h] : other.hits_by_area_[b]) {
+      hits_by_area_[b][id].hits += h.hits;
+      hits_by_area_[b][id].count += h.count;
+    }
+  }
   best_iou_sum_ += other.best_iou_sum_;
   segments_ += other.segments_;
 }
@@ -92,6 +103,23 @@ nlohmann::json ProposalRecall::Report() const {
       out[absl::StrFormat("AR@%d_IoU%.2f", kProposalCounts[k], kIouThresholds[t])] =
           GroupRatesPercent(hits_[k][t], categories_);
     }
+  }
+  static constexpr std::array<const char*, kAreaBounds.size() + 1> kAreaNames = {
+      "small", "medium", "large"};
+  nlohmann::json& by_area =
+      out[absl::StrFormat("AR@%d_IoU%.2f_by_area", kProposalCounts.back(), kIouThresholds.front())];
+  for (size_t b = 0; b < hits_by_area_.size(); ++b) {
+    by_area[kAreaNames[b]] = GroupRatesPercent(hits_by_area_[b], categories_);
+  }
+  // Per class at the largest K and the first threshold: {name: {"hits", "count"}}, for
+  // what a group's figure hides (which shapes the generator misses).
+  nlohmann::json& per_class = out[absl::StrFormat("AR@%d_IoU%.2f_per_class",
+                                                  kProposalCounts.back(), kIouThresholds.front())];
+  per_class = nlohmann::json::object();
+  for (const auto& [id, h] : hits_.back().front()) {
+    const auto it = by_id_.find(id);
+    if (it == by_id_.end()) continue;
+    per_class[it->second->category.name] = {{"hits", h.hits}, {"count", h.count}};
   }
   out["mean_best_iou"] =
       segments_ > 0 ? nlohmann::json(100.0 * best_iou_sum_ / segments_) : nlohmann::json();

@@ -171,6 +171,49 @@ TEST(ProposalRecallTest, RecallAtCountsAndThresholds) {
   EXPECT_FALSE(recall.Add(gt, {std::vector<uint8_t>(3, 1)}).ok());
 }
 
+TEST(ProposalRecallTest, RecallByAreaUsesCocosBuckets) {
+  // 140 x 100 of grass with a 10 x 10 red circle (100 px: small) and a 40 x 40 red striped
+  // star (1600 px: medium); the grass (12 300 px) is large.
+  PanopticImage gt;
+  gt.name = "sizes.png";
+  gt.width = 140;
+  gt.height = 100;
+  gt.ids.assign(140 * 100, 1);
+  auto fill = [&](std::vector<uint8_t>* mask, uint32_t id, int x0, int y0, int size) {
+    for (int y = y0; y < y0 + size; ++y) {
+      for (int x = x0; x < x0 + size; ++x) {
+        if (mask != nullptr) (*mask)[y * 140 + x] = 1;
+        if (id != 0) gt.ids[y * 140 + x] = id;
+      }
+    }
+  };
+  fill(nullptr, 2, 0, 0, 10);
+  fill(nullptr, 3, 50, 50, 40);
+  gt.segments = {{1, 1, false, 12300, {}}, {2, 2, false, 100, {}}, {3, 3, false, 1600, {}}};
+  // Proposals: the circle exactly and the grass exactly; the star is missed.
+  std::vector<uint8_t> circle(140 * 100, 0), grass(140 * 100, 0);
+  fill(&circle, 0, 0, 0, 10);
+  for (size_t p = 0; p < grass.size(); ++p) grass[p] = gt.ids[p] == 1;
+  ProposalRecall recall(Categories());
+  ASSERT_TRUE(recall.Add(gt, {circle, grass}).ok());
+  const nlohmann::json report = recall.Report();
+  const nlohmann::json& by_area = report["AR@100_IoU0.50_by_area"];
+  EXPECT_DOUBLE_EQ(by_area["small"]["things"]["percent"].get<double>(), 100.0);
+  EXPECT_EQ(by_area["small"]["all"]["count"].get<int>(), 1);
+  EXPECT_DOUBLE_EQ(by_area["medium"]["unseen_things"]["percent"].get<double>(), 0.0);
+  EXPECT_EQ(by_area["medium"]["all"]["count"].get<int>(), 1);
+  EXPECT_DOUBLE_EQ(by_area["large"]["stuff"]["percent"].get<double>(), 100.0);
+  EXPECT_TRUE(by_area["large"]["things"]["percent"].is_null());
+  const nlohmann::json& per_class = report["AR@100_IoU0.50_per_class"];
+  EXPECT_EQ(per_class["red striped star"]["hits"].get<int>(), 0);
+  EXPECT_EQ(per_class["red striped star"]["count"].get<int>(), 1);
+  EXPECT_EQ(per_class["red circle"]["hits"].get<int>(), 1);
+  // Merging keeps the buckets.
+  ProposalRecall merged(Categories());
+  merged.Merge(recall);
+  EXPECT_EQ(merged.Report(), report);
+}
+
 TEST(CategoryGroupsTest, MeansSkipUndefinedAndUnknownSeen) {
   std::vector<CocoCategory> c = Categories();
   c[3].seen.reset();  // "blue circle": neither seen nor unseen
