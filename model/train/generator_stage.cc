@@ -35,23 +35,24 @@ Sample MarkUnannotated(Sample s) {
   return s;
 }
 
-// The 1/4 grid of `s`'s ids, sampled at the centre of every 4x4 cell.
-torch::Tensor QuarterIds(const Sample& s) {
+// The 1/stride grid of `s`'s ids, sampled at the centre of every stride x stride cell
+// (stride 1: the ids themselves).
+torch::Tensor GridIds(const Sample& s, int64_t stride) {
   const torch::Tensor ids =
       torch::from_blob(const_cast<uint32_t*>(s.ids.data()), {s.height, s.width}, torch::kInt32);
   using torch::indexing::Slice;
-  return ids.index({Slice(kMaskStride / 2, torch::indexing::None, kMaskStride),
-                    Slice(kMaskStride / 2, torch::indexing::None, kMaskStride)});
+  return ids.index({Slice(stride / 2, torch::indexing::None, stride),
+                    Slice(stride / 2, torch::indexing::None, stride)});
 }
 
 // [H/4, W/4] bool: the unannotated content (kUnannotatedId).
 torch::Tensor UnannotatedMask(const Sample& s) {
-  return QuarterIds(s) == static_cast<int32_t>(kUnannotatedId);
+  return GridIds(s, kMaskStride) == static_cast<int32_t>(kUnannotatedId);
 }
 
-// [N, H/4, W/4] bool: each non-crowd segment, sampled at the centre of every 4x4 cell.
-torch::Tensor SegmentMasks(const Sample& s) {
-  const torch::Tensor small = QuarterIds(s);
+// [N, H/stride, W/stride] bool: each non-crowd segment on the 1/stride grid.
+torch::Tensor SegmentMasks(const Sample& s, int64_t stride) {
+  const torch::Tensor small = GridIds(s, stride);
   std::vector<torch::Tensor> masks;
   for (const PanopticSegment& seg : s.segments) {
     if (seg.iscrowd) continue;
@@ -97,6 +98,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   options.total_steps = static_cast<int64_t>(g.steps());
   options.grad_clip = g.grad_clip();
   options.autocast_bf16 = config.autocast() == "bf16";
+  options.target_stride = static_cast<int64_t>(g.mask_target_stride());
   options.data_parallel = &dp;
   options.loss.unannotated_overlap =
       g.has_unannotated_overlap() ? g.unannotated_overlap() : options.loss.unannotated_overlap;
@@ -136,7 +138,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
       std::optional<Sample> s = loader.Next();
       if (!s) return absl::DataLossError("generator: the training split ran dry");
       images.push_back(ClipNormalize(s->rgb.data(), s->width, s->height)[0]);
-      masks.push_back(SegmentMasks(*s));
+      masks.push_back(SegmentMasks(*s, options.target_stride));
       if (unannotated_rule) unannotated.push_back(UnannotatedMask(*s));
     }
     images_seen += static_cast<int64_t>(images.size()) * dp.world_size();

@@ -33,17 +33,19 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
   SetAdamWLearningRate(*optimizer_, stats.lr);
   const torch::Tensor x = ClipToMask2FormerInput(images);
   std::vector<SegmentTargets> targets;
-  // Targets on the padded 1/4 grid: padding is background, and annotated.
-  const auto pad = [&](const torch::Tensor& m) {
-    torch::Tensor padded = torch::zeros({m.size(0), x.size(2) / 4, x.size(3) / 4}, torch::kFloat32);
+  // Targets on the padded input at 1/stride: padding is background, and annotated.
+  const auto pad = [&](const torch::Tensor& m, int64_t stride) {
+    torch::Tensor padded =
+        torch::zeros({m.size(0), x.size(2) / stride, x.size(3) / stride}, torch::kFloat32);
     padded.narrow(1, 0, m.size(1)).narrow(2, 0, m.size(2)).copy_(m.to(torch::kFloat32));
     return padded.to(x.device());
   };
   for (size_t i = 0; i < masks.size(); ++i) {
     const torch::Tensor& m = masks[i];
     targets.push_back(
-        {pad(m), torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device())),
-         unannotated.empty() ? torch::Tensor() : pad(unannotated[i].unsqueeze(0))[0]});
+        {pad(m, options_.target_stride),
+         torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device())),
+         unannotated.empty() ? torch::Tensor() : pad(unannotated[i].unsqueeze(0), 4)[0]});
   }
   optimizer_->zero_grad();
   std::vector<MaskPrediction> predictions;

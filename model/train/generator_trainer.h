@@ -29,6 +29,9 @@ struct GeneratorTrainOptions {
   double grad_clip = 0.1;      // max global gradient norm; 0 = off
   bool autocast_bf16 = false;  // the model's forward pass under bf16 autocast
   Mask2FormerLossOptions loss;
+  // Step's masks are at 1/target_stride of the input (1: full resolution, 4: the mask
+  // grid); the loss samples them at the same relative points as the predictions.
+  int64_t target_stride = 1;
   // Non-owning; when set, gradients are averaged over its ranks before clipping.
   DataParallel* data_parallel = nullptr;
 };
@@ -42,8 +45,9 @@ class GeneratorTrainer {
  public:
   GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options, uint64_t seed);
   // images: [B, 3, H, W] CLIP-normalised (converted as the serving generator converts
-  // them); masks: per image [N, H/4, W/4] bool segments (N may be 0); unannotated: empty,
-  // or per image [H/4, W/4] bool, content no segment labels (SegmentTargets::unannotated).
+  // them); masks: per image [N, H/s, W/s] bool segments, s = options.target_stride (N may
+  // be 0; smaller maps are padded as background); unannotated: empty, or per image
+  // [H/4, W/4] bool, content no segment labels (SegmentTargets::unannotated).
   absl::StatusOr<GeneratorStepStats> Step(const torch::Tensor& images,
                                           const std::vector<torch::Tensor>& masks,
                                           const std::vector<torch::Tensor>& unannotated = {});

@@ -98,6 +98,7 @@ absl::Status DefaultGenerator(const std::string& source, v1::GeneratorTrainConfi
   OVSEG_DEFAULT(g, lr, 1e-3);
   OVSEG_DEFAULT(g, weight_decay, 0.05);
   OVSEG_DEFAULT(g, grad_clip, 0.1);
+  OVSEG_DEFAULT(g, mask_target_stride, 1);
   if (g->architecture() != "tiny-resnet" && g->architecture() != "tiny-swin") {
     return absl::InvalidArgumentError(absl::StrCat(source, ": generator.architecture \"",
                                                    g->architecture(),
@@ -106,6 +107,10 @@ absl::Status DefaultGenerator(const std::string& source, v1::GeneratorTrainConfi
   if (g->crop() % 32 != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": generator.crop ", g->crop(), " is not a multiple of 32"));
+  }
+  if (g->mask_target_stride() != 1 && g->mask_target_stride() != 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": generator.mask_target_stride ", g->mask_target_stride(), ": expected 1 or 4"));
   }
   return absl::OkStatus();
 }

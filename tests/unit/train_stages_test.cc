@@ -96,6 +96,15 @@ TEST(TrainConfigTest, ClipPretrainNeedsACorpusAndCheckedSizes) {
       ParseStages("stages: \"generator\" generator { architecture: \"r50\" }");
   ASSERT_FALSE(generator.ok());
   EXPECT_NE(generator.status().message().find("generator.architecture \"r50\""), std::string::npos);
+  absl::StatusOr<v1::TrainConfig> full = ParseStages("stages: \"generator\"");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->generator().mask_target_stride(), 1u);  // Mask2Former's full-size targets
+  absl::StatusOr<v1::TrainConfig> stride =
+      ParseStages("stages: \"generator\" generator { mask_target_stride: 2 }");
+  ASSERT_FALSE(stride.ok());
+  EXPECT_NE(stride.status().message().find("generator.mask_target_stride 2: expected 1 or 4"),
+            std::string::npos)
+      << stride.status();
 }
 
 // The generator trains on data.train_* unless it names its own split (all three paths).
@@ -236,24 +245,31 @@ TEST(ClipPretrainerTest, TheTemperatureIsClampedAt100) {
   EXPECT_NEAR(s.logit_scale, 100.0, 1e-3);
 }
 
-TEST(GeneratorTrainerTest, ClassAgnosticTrainingLowersTheLoss) {
+// Targets at full size (Mask2Former's) and on the 1/4 grid both train; a target stride
+// that does not match the masks' size would fail the padding.
+class GeneratorTrainerTest : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(GeneratorTrainerTest, ClassAgnosticTrainingLowersTheLoss) {
+  const int64_t stride = GetParam();
   torch::manual_seed(5);
   Mask2Former model(Mask2FormerConfig::TinyResNet());
   GeneratorTrainOptions options;
   options.warmup_steps = 2;
   options.total_steps = 15;
   options.loss.num_points = 1024;
+  options.target_stride = stride;
   GeneratorTrainer trainer(model, options, /*seed=*/7);
   const auto [images, targets] = testing::SyntheticShapes(2, 64);
   std::vector<torch::Tensor> masks;
   for (const SegmentTargets& t : targets) {
-    // The trainer takes masks at 1/4 of the input.
+    // The trainer takes masks at 1/stride of the input.
     masks.push_back(t.masks
-                        .index({torch::indexing::Slice(), torch::indexing::Slice(0, 64, 4),
-                                torch::indexing::Slice(0, 64, 4)})
+                        .index({torch::indexing::Slice(), torch::indexing::Slice(0, 64, stride),
+                                torch::indexing::Slice(0, 64, stride)})
                         .to(torch::kBool));
   }
-  masks.push_back(torch::zeros({0, 16, 16}, torch::kBool));  // an image without segments
+  // An image without segments.
+  masks.push_back(torch::zeros({0, 64 / stride, 64 / stride}, torch::kBool));
   const torch::Tensor batch = torch::cat({images, torch::randn({1, 3, 64, 64}) * 0.2});
   double first = 0, last = 0;
   for (int step = 0; step < 15; ++step) {
@@ -265,6 +281,8 @@ TEST(GeneratorTrainerTest, ClassAgnosticTrainingLowersTheLoss) {
   }
   EXPECT_LT(last, 0.7 * first) << "first " << first << " last " << last;
 }
+
+INSTANTIATE_TEST_SUITE_P(TargetStrides, GeneratorTrainerTest, ::testing::Values(1, 4));
 
 TEST(AutocastScopeTest, Bf16InsideFp32OutsideAndWhereSuspended) {
   torch::nn::Linear linear(8, 4);
