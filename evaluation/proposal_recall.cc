@@ -104,8 +104,8 @@ nlohmann::json ProposalRecall::Report() const {
           GroupRatesPercent(hits_[k][t], categories_);
     }
   }
-  static constexpr std::array<const char*, kAreaBounds.size() + 1> kAreaNames = {
-      "small", "medium", "large"};
+  static constexpr std::array<const char*, kAreaBounds.size() + 1> kAreaNames = {"small", "medium",
+                                                                                 "large"};
   nlohmann::json& by_area =
       out[absl::StrFormat("AR@%d_IoU%.2f_by_area", kProposalCounts.back(), kIouThresholds.front())];
   for (size_t b = 0; b < hits_by_area_.size(); ++b) {
@@ -113,8 +113,8 @@ nlohmann::json ProposalRecall::Report() const {
   }
   // Per class at the largest K and the first threshold: {name: {"hits", "count"}}, for
   // what a group's figure hides (which shapes the generator misses).
-  nlohmann::json& per_class = out[absl::StrFormat("AR@%d_IoU%.2f_per_class",
-                                                  kProposalCounts.back(), kIouThresholds.front())];
+  nlohmann::json& per_class = out[absl::StrFormat("AR@%d_IoU%.2f_per_class", kProposalCounts.back(),
+                                                  kIouThresholds.front())];
   per_class = nlohmann::json::object();
   for (const auto& [id, h] : hits_.back().front()) {
     const auto it = by_id_.find(id);

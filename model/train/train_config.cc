@@ -109,8 +109,8 @@ absl::Status DefaultGenerator(const std::string& source, v1::GeneratorTrainConfi
         absl::StrCat(source, ": generator.crop ", g->crop(), " is not a multiple of 32"));
   }
   if (g->mask_target_stride() != 1 && g->mask_target_stride() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": generator.mask_target_stride ", g->mask_target_stride(), ": expected 1 or 4"));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": generator.mask_target_stride ",
+                                                   g->mask_target_stride(), ": expected 1 or 4"));
   }
   return absl::OkStatus();
 }
