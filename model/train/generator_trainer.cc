@@ -5,6 +5,10 @@
 #include "model/train/lr_schedule.h"
 
 namespace ovseg {
+namespace {
+// The unannotated maps come on the 1/4 mask grid (GeneratorTrainer::Step).
+constexpr int64_t kUnannotatedStride = 4;
+}  // namespace
 
 GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options, uint64_t seed)
     : model_(std::move(model)),
@@ -45,7 +49,8 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
     targets.push_back(
         {pad(m, options_.target_stride),
          torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device())),
-         unannotated.empty() ? torch::Tensor() : pad(unannotated[i].unsqueeze(0), 4)[0]});
+         unannotated.empty() ? torch::Tensor()
+                             : pad(unannotated[i].unsqueeze(0), kUnannotatedStride)[0]});
   }
   optimizer_->zero_grad();
   std::vector<MaskPrediction> predictions;
