@@ -7,6 +7,16 @@
 #include "absl/strings/str_format.h"
 
 namespace ovseg {
+namespace {
+
+void AddCounts(const std::map<int, HitCount>& from, std::map<int, HitCount>& to) {
+  for (const auto& [id, h] : from) {
+    to[id].hits += h.hits;
+    to[id].count += h.count;
+  }
+}
+
+}  // namespace
 
 ProposalRecall::ProposalRecall(std::vector<CocoCategory> categories)
     : categories_(std::move(categories)), by_id_(CategoriesById(categories_)) {}
@@ -79,19 +89,10 @@ absl::Status ProposalRecall::Add(const PanopticImage& gt,
 
 void ProposalRecall::Merge(const ProposalRecall& other) {
   for (size_t k = 0; k < kProposalCounts.size(); ++k) {
-    for (size_t t = 0; t < kIouThresholds.size(); ++t) {
-      for (const auto& [id, h] : other.hits_[k][t]) {
-        hits_[k][t][id].hits += h.hits;
-        hits_[k][t][id].count += h.count;
-      }
-    }
+    for (size_t t = 0; t < kIouThresholds.size(); ++t) AddCounts(other.hits_[k][t], hits_[k][t]);
   }
-  for (size_t b = 0; b < hits_by_area_.size(); ++b) {
-    for (const auto& [id, h] : other.hits_by_area_[b]) {
-      hits_by_area_[b][id].hits += h.hits;
-      hits_by_area_[b][id].count += h.count;
-    }
-  }
+  for (size_t b = 0; b < hits_by_area_.size(); ++b)
+    AddCounts(other.hits_by_area_[b], hits_by_area_[b]);
   best_iou_sum_ += other.best_iou_sum_;
   segments_ += other.segments_;
 }

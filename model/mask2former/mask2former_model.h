@@ -43,6 +43,8 @@ struct Mask2FormerConfig {
 // Images are padded to a multiple of this before the backbone (Swin's four 2x merges and
 // the 1/32 level need it).
 constexpr int64_t kMask2FormerSizeDivisibility = 32;
+// The decoder's mask logits are at 1/kMask2FormerMaskStride of the input.
+constexpr int64_t kMask2FormerMaskStride = 4;
 
 class Mask2FormerImpl : public torch::nn::Module {
  public:

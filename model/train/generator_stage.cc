@@ -23,7 +23,6 @@
 namespace ovseg {
 namespace {
 
-constexpr int64_t kMaskStride = 4;  // Mask2Former predicts masks at 1/4
 // VOID pixels are marked with this id before the jitter, whose own padding is id 0: after
 // it, they tell unannotated content from padding. No segment has this id.
 constexpr uint32_t kUnannotatedId = 0xFFFFFFFFu;
@@ -47,7 +46,7 @@ torch::Tensor GridIds(const Sample& s, int64_t stride) {
 
 // [H/4, W/4] bool: the unannotated content (kUnannotatedId).
 torch::Tensor UnannotatedMask(const Sample& s) {
-  return GridIds(s, kMaskStride) == static_cast<int32_t>(kUnannotatedId);
+  return GridIds(s, kMask2FormerMaskStride) == static_cast<int32_t>(kUnannotatedId);
 }
 
 // [N, H/stride, W/stride] bool: each non-crowd segment on the 1/stride grid.

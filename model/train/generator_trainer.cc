@@ -5,10 +5,6 @@
 #include "model/train/lr_schedule.h"
 
 namespace ovseg {
-namespace {
-// The unannotated maps come on the 1/4 mask grid (GeneratorTrainer::Step).
-constexpr int64_t kUnannotatedStride = 4;
-}  // namespace
 
 GeneratorTrainer::GeneratorTrainer(Mask2Former model, GeneratorTrainOptions options, uint64_t seed)
     : model_(std::move(model)),
@@ -50,7 +46,7 @@ absl::StatusOr<GeneratorStepStats> GeneratorTrainer::Step(
         {pad(m, options_.target_stride),
          torch::zeros({m.size(0)}, torch::TensorOptions(torch::kLong).device(x.device())),
          unannotated.empty() ? torch::Tensor()
-                             : pad(unannotated[i].unsqueeze(0), kUnannotatedStride)[0]});
+                             : pad(unannotated[i].unsqueeze(0), kMask2FormerMaskStride)[0]});
   }
   optimizer_->zero_grad();
   std::vector<MaskPrediction> predictions;
