@@ -62,7 +62,9 @@ std::string Mask2FormerConfig::Describe() const {
                          absl::StrJoin(resnet.depths, "/"), ", widths ",
                          absl::StrJoin(resnet.widths, "/"), ")");
   return absl::StrCat(backbone_text, ", pixel decoder ", pixel_decoder.feature_dim, "x",
-                      pixel_decoder.encoder_layers, " layers, decoder ", decoder.hidden_dim, "x",
+                      pixel_decoder.encoder_layers, " layers",
+                      pixel_decoder.positions_in_features ? " (positions in features)" : "",
+                      ", decoder ", decoder.hidden_dim, "x",
                       decoder.layers, " layers, ", decoder.queries, " queries, ",
                       decoder.num_classes, " classes");
 }

@@ -209,6 +209,7 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
   int64_t fpn_levels = 0;
   while (Has(s, absl::StrCat(pd, "adapter_", fpn_levels + 1, ".0.weight"))) ++fpn_levels;
   c.pixel_decoder.common_stride = 8 >> fpn_levels;
+  c.pixel_decoder.positions_in_features = Has(s, pd + "position_projection.weight");
 
   const std::string t = "transformer.";
   if (absl::Status r = Require(

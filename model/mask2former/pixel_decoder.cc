@@ -69,6 +69,10 @@ PixelDecoderImpl::PixelDecoderImpl(const PixelDecoderConfig& config) : config_(c
     encoder_layers_->push_back(DeformableEncoderLayer(config.feature_dim, config.heads, kLevels,
                                                       config.points, config.ffn_dim));
   }
+  if (config.positions_in_features) {
+    position_projection_ = register_module(
+        "position_projection", torch::nn::Linear(config.feature_dim, config.feature_dim));
+  }
   mask_projection_ = register_module(
       "mask_projection",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(config.feature_dim, config.mask_dim, 1)));
@@ -94,10 +98,14 @@ PixelDecoderOutput PixelDecoderImpl::forward(const std::vector<torch::Tensor>& f
     const torch::Tensor& f = features[3 - i];
     const torch::Tensor x = input_projections_[i]->as<torch::nn::SequentialImpl>()->forward(f);
     shapes.emplace_back(x.size(2), x.size(3));
-    inputs.push_back(x.flatten(2).transpose(1, 2));
     const torch::Tensor pos =
-        SinePositionEncoding(b, x.size(2), x.size(3), config_.feature_dim / 2, x.options());
-    positions.push_back(pos.flatten(2).transpose(1, 2) + level_embed_[i].view({1, 1, -1}));
+        SinePositionEncoding(b, x.size(2), x.size(3), config_.feature_dim / 2, x.options())
+            .flatten(2)
+            .transpose(1, 2);
+    torch::Tensor input = x.flatten(2).transpose(1, 2);
+    if (position_projection_) input = input + position_projection_(pos);
+    inputs.push_back(input);
+    positions.push_back(pos + level_embed_[i].view({1, 1, -1}));
   }
   torch::Tensor x = torch::cat(inputs, 1);
   const torch::Tensor pos = torch::cat(positions, 1);

@@ -25,6 +25,15 @@ struct PixelDecoderConfig {
   int64_t encoder_layers = 6;  // HF encoder_layers
   int64_t ffn_dim = 1024;      // HF encoder_feedforward_dim
   int64_t common_stride = 4;   // Mask features' stride
+  // Not in Mask2Former: add a learned projection of each encoder position's sine encoding
+  // to its input features, so that what the encoder, the FPN and the mask features carry
+  // says where a pixel is. Mask logits are query . pixel-embedding, so without it two
+  // instances that look alike get the same embedding wherever they are, and a query can
+  // only cover both; deep backbones learn position from their receptive fields and
+  // padding, a tiny one trained from scratch does not (docs/results.md, "Merged
+  // instances"). Off for the public checkpoints; the weights file says which
+  // (a "position_projection" tensor).
+  bool positions_in_features = false;
 };
 
 struct PixelDecoderOutput {
@@ -60,6 +69,7 @@ class PixelDecoderImpl : public torch::nn::Module {
   torch::nn::ModuleList input_projections_{nullptr};
   torch::nn::ModuleList encoder_layers_{nullptr};
   torch::nn::Conv2d mask_projection_{nullptr};
+  torch::nn::Linear position_projection_{nullptr};  // positions_in_features only
   // FPN steps in the order they run, coarse to fine (HF names them fine to coarse).
   std::vector<torch::nn::Sequential> lateral_, output_;
 };

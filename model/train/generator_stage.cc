@@ -72,6 +72,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
   Mask2FormerConfig architecture = g.architecture() == "tiny-swin"
                                        ? Mask2FormerConfig::TinySwin()
                                        : Mask2FormerConfig::TinyResNet();
+  architecture.pixel_decoder.positions_in_features = g.positions_in_features();
   auto hand_over = [&] {
     model->set_mask_generator_weights(out);
     model->set_mask_generator_heads(static_cast<uint32_t>(architecture.decoder.heads));

@@ -79,6 +79,7 @@ TEST_P(Mask2FormerModelTest, InfersTheConfigFromShapes) {
   EXPECT_EQ(c->decoder.ffn_dim, 128);
   EXPECT_EQ(c->pixel_decoder.encoder_layers, 2);
   EXPECT_EQ(c->pixel_decoder.feature_dim, 64);
+  EXPECT_FALSE(c->pixel_decoder.positions_in_features);  // Mask2Former's own
   if (GetParam() == "swin") {
     EXPECT_EQ(c->backbone, Mask2FormerConfig::Backbone::kSwin);
     EXPECT_EQ(c->swin.embed_dim, 8);
@@ -122,6 +123,37 @@ TEST_P(Mask2FormerModelTest, RoundTripsThroughHfNames) {
   ASSERT_TRUE(again.ok()) << again.status();
   auto a = (*model)->named_parameters(), b = (*again)->named_parameters();
   for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
+}
+
+// The tiny generators' positions in the pixel decoder's features (not Mask2Former's) are
+// in the weights file: a model written with them loads with them and computes the same.
+TEST(Mask2FormerWeightsTest, PositionsInFeaturesTravelWithTheWeights) {
+  torch::manual_seed(4);
+  Mask2FormerConfig config = Mask2FormerConfig::TinyResNet();
+  config.pixel_decoder.positions_in_features = true;
+  Mask2Former model(config);
+  model->eval();
+  const std::string path = ::testing::TempDir() + "/m2f_positions.safetensors";
+  ASSERT_TRUE(WriteMask2Former(path, model).ok());
+  auto file = SafetensorsFile::Open(path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::StatusOr<Mask2FormerConfig> inferred = InferMask2FormerConfig(**file, TestOptions());
+  ASSERT_TRUE(inferred.ok()) << inferred.status();
+  EXPECT_TRUE(inferred->pixel_decoder.positions_in_features);
+  EXPECT_NE(inferred->Describe().find("positions in features"), std::string::npos);
+  absl::StatusOr<Mask2Former> again = LoadMask2Former(path, TestOptions());
+  ASSERT_TRUE(again.ok()) << again.status();
+  (*again)->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor images = torch::randn({1, 3, 64, 96});
+  EXPECT_TRUE(torch::equal(model->forward(images, false).back().mask_logits,
+                           (*again)->forward(images, false).back().mask_logits));
+  // The projection matters: zeroing it changes the masks.
+  for (auto& p : (*again)->named_parameters()) {
+    if (p.key().find("position_projection") != std::string::npos) p.value().zero_();
+  }
+  EXPECT_FALSE(torch::equal(model->forward(images, false).back().mask_logits,
+                            (*again)->forward(images, false).back().mask_logits));
 }
 
 TEST_P(Mask2FormerModelTest, LossEqualsHuggingFaceOnTheSameRandomStream) {
