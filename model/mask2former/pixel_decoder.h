@@ -30,9 +30,10 @@ struct PixelDecoderConfig {
   // says where a pixel is. Mask logits are query . pixel-embedding, so without it two
   // instances that look alike get the same embedding wherever they are, and a query can
   // only cover both; deep backbones learn position from their receptive fields and
-  // padding, a tiny one trained from scratch does not (docs/results.md, "Merged
-  // instances"). Off for the public checkpoints; the weights file says which
-  // (a "position_projection" tensor).
+  // padding, a tiny one trained from scratch does not. Measured on the demo's generator:
+  // it halves the merged medium things but not the small ones, so the demo leaves it off
+  // (docs/results.md, "Merged instances"). Off for the public checkpoints; the weights
+  // file says which (a "position_projection" tensor).
   bool positions_in_features = false;
 };
 
