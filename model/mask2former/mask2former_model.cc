@@ -61,12 +61,13 @@ std::string Mask2FormerConfig::Describe() const {
           : absl::StrCat("resnet(", resnet.bottleneck ? "bottleneck" : "basic", ", depths ",
                          absl::StrJoin(resnet.depths, "/"), ", widths ",
                          absl::StrJoin(resnet.widths, "/"), ")");
-  return absl::StrCat(backbone_text, ", pixel decoder ", pixel_decoder.feature_dim, "x",
-                      pixel_decoder.encoder_layers, " layers",
-                      pixel_decoder.positions_in_features ? " (positions in features)" : "",
-                      ", decoder ", decoder.hidden_dim, "x",
-                      decoder.layers, " layers, ", decoder.queries, " queries, ",
-                      decoder.num_classes, " classes");
+  return absl::StrCat(
+      backbone_text, ", pixel decoder ", pixel_decoder.feature_dim, "x",
+      pixel_decoder.encoder_layers, " layers",
+      pixel_decoder.positions_in_features ? " (positions in features)" : "",
+      pixel_decoder.positions_in_mask_features ? " (positions in mask features)" : "", ", decoder ",
+      decoder.hidden_dim, "x", decoder.layers, " layers, ", decoder.queries, " queries, ",
+      decoder.num_classes, " classes");
 }
 
 Mask2FormerImpl::Mask2FormerImpl(Mask2FormerConfig config) : config_(std::move(config)) {

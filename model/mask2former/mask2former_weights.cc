@@ -210,6 +210,7 @@ absl::StatusOr<Mask2FormerConfig> InferMask2FormerConfig(const SafetensorsFile& 
   while (Has(s, absl::StrCat(pd, "adapter_", fpn_levels + 1, ".0.weight"))) ++fpn_levels;
   c.pixel_decoder.common_stride = 8 >> fpn_levels;
   c.pixel_decoder.positions_in_features = Has(s, pd + "position_projection.weight");
+  c.pixel_decoder.positions_in_mask_features = Has(s, pd + "mask_position_projection.weight");
 
   const std::string t = "transformer.";
   if (absl::Status r = Require(

@@ -73,6 +73,11 @@ PixelDecoderImpl::PixelDecoderImpl(const PixelDecoderConfig& config) : config_(c
     position_projection_ = register_module(
         "position_projection", torch::nn::Linear(config.feature_dim, config.feature_dim));
   }
+  if (config.positions_in_mask_features) {
+    mask_position_projection_ = register_module(
+        "mask_position_projection",
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(config.feature_dim, config.mask_dim, 1)));
+  }
   mask_projection_ = register_module(
       "mask_projection",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(config.feature_dim, config.mask_dim, 1)));
@@ -137,6 +142,11 @@ PixelDecoderOutput PixelDecoderImpl::forward(const std::vector<torch::Tensor>& f
                                    .align_corners(false)));
   }
   out.mask_features = mask_projection_(finest);
+  if (mask_position_projection_) {
+    out.mask_features = out.mask_features + mask_position_projection_(SinePositionEncoding(
+                                                b, finest.size(2), finest.size(3),
+                                                config_.feature_dim / 2, finest.options()));
+  }
   return out;
 }
 

@@ -35,6 +35,14 @@ struct PixelDecoderConfig {
   // (docs/results.md, "Merged instances"). Off for the public checkpoints; the weights
   // file says which (a "position_projection" tensor).
   bool positions_in_features = false;
+  // Not in Mask2Former either: add a learned 1x1 projection of the sine encoding of each
+  // mask-feature pixel's position to the mask features themselves, so that a query's
+  // mask logit (query . pixel-embedding) can depend on where a pixel is at the mask
+  // stride; positions_in_features reach the 1/4 features only upsampled from the
+  // encoder's 1/8 and coarser levels (CondInst and SOLO give their mask branches pixel
+  // coordinates for this reason; docs/results.md, "Merged instances"). The weights file
+  // says which (a "mask_position_projection" tensor).
+  bool positions_in_mask_features = false;
 };
 
 struct PixelDecoderOutput {
@@ -70,7 +78,8 @@ class PixelDecoderImpl : public torch::nn::Module {
   torch::nn::ModuleList input_projections_{nullptr};
   torch::nn::ModuleList encoder_layers_{nullptr};
   torch::nn::Conv2d mask_projection_{nullptr};
-  torch::nn::Linear position_projection_{nullptr};  // positions_in_features only
+  torch::nn::Linear position_projection_{nullptr};       // positions_in_features only
+  torch::nn::Conv2d mask_position_projection_{nullptr};  // positions_in_mask_features only
   // FPN steps in the order they run, coarse to fine (HF names them fine to coarse).
   std::vector<torch::nn::Sequential> lateral_, output_;
 };

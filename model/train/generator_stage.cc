@@ -73,6 +73,7 @@ absl::Status RunGeneratorStage(const v1::TrainConfig& config, DataParallel& dp,
                                        ? Mask2FormerConfig::TinySwin()
                                        : Mask2FormerConfig::TinyResNet();
   architecture.pixel_decoder.positions_in_features = g.positions_in_features();
+  architecture.pixel_decoder.positions_in_mask_features = g.positions_in_mask_features();
   auto hand_over = [&] {
     model->set_mask_generator_weights(out);
     model->set_mask_generator_heads(static_cast<uint32_t>(architecture.decoder.heads));

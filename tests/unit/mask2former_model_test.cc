@@ -80,6 +80,7 @@ TEST_P(Mask2FormerModelTest, InfersTheConfigFromShapes) {
   EXPECT_EQ(c->pixel_decoder.encoder_layers, 2);
   EXPECT_EQ(c->pixel_decoder.feature_dim, 64);
   EXPECT_FALSE(c->pixel_decoder.positions_in_features);  // Mask2Former's own
+  EXPECT_FALSE(c->pixel_decoder.positions_in_mask_features);
   if (GetParam() == "swin") {
     EXPECT_EQ(c->backbone, Mask2FormerConfig::Backbone::kSwin);
     EXPECT_EQ(c->swin.embed_dim, 8);
@@ -125,22 +126,30 @@ TEST_P(Mask2FormerModelTest, RoundTripsThroughHfNames) {
   for (const auto& p : a) EXPECT_TRUE(torch::equal(p.value(), b[p.key()])) << p.key();
 }
 
-// The tiny generators' positions in the pixel decoder's features (not Mask2Former's) are
-// in the weights file: a model written with them loads with them and computes the same.
-TEST(Mask2FormerWeightsTest, PositionsInFeaturesTravelWithTheWeights) {
+// The tiny generators' positions in the pixel decoder's features and in its mask features
+// (not Mask2Former's) are in the weights file: a model written with either loads with it
+// and computes the same, and the projection is used (zeroing it changes the masks).
+class Mask2FormerPositionsTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Mask2FormerPositionsTest, TravelWithTheWeights) {
   torch::manual_seed(4);
+  const bool in_mask_features = GetParam() == "mask_features";
   Mask2FormerConfig config = Mask2FormerConfig::TinyResNet();
-  config.pixel_decoder.positions_in_features = true;
+  config.pixel_decoder.positions_in_features = !in_mask_features;
+  config.pixel_decoder.positions_in_mask_features = in_mask_features;
   Mask2Former model(config);
   model->eval();
-  const std::string path = ::testing::TempDir() + "/m2f_positions.safetensors";
+  const std::string path = ::testing::TempDir() + "/m2f_positions_" + GetParam() + ".safetensors";
   ASSERT_TRUE(WriteMask2Former(path, model).ok());
   auto file = SafetensorsFile::Open(path);
   ASSERT_TRUE(file.ok()) << file.status();
   absl::StatusOr<Mask2FormerConfig> inferred = InferMask2FormerConfig(**file, TestOptions());
   ASSERT_TRUE(inferred.ok()) << inferred.status();
-  EXPECT_TRUE(inferred->pixel_decoder.positions_in_features);
-  EXPECT_NE(inferred->Describe().find("positions in features"), std::string::npos);
+  EXPECT_EQ(inferred->pixel_decoder.positions_in_features, !in_mask_features);
+  EXPECT_EQ(inferred->pixel_decoder.positions_in_mask_features, in_mask_features);
+  EXPECT_NE(inferred->Describe().find(in_mask_features ? "positions in mask features"
+                                                       : "positions in features"),
+            std::string::npos);
   absl::StatusOr<Mask2Former> again = LoadMask2Former(path, TestOptions());
   ASSERT_TRUE(again.ok()) << again.status();
   (*again)->eval();
@@ -148,13 +157,22 @@ TEST(Mask2FormerWeightsTest, PositionsInFeaturesTravelWithTheWeights) {
   const torch::Tensor images = torch::randn({1, 3, 64, 96});
   EXPECT_TRUE(torch::equal(model->forward(images, false).back().mask_logits,
                            (*again)->forward(images, false).back().mask_logits));
-  // The projection matters: zeroing it changes the masks.
+  const std::string projection =
+      in_mask_features ? "mask_position_projection" : "pixel_decoder.position_projection";
+  int zeroed = 0;
   for (auto& p : (*again)->named_parameters()) {
-    if (p.key().find("position_projection") != std::string::npos) p.value().zero_();
+    if (p.key().find(projection) != std::string::npos) {
+      p.value().zero_();
+      ++zeroed;
+    }
   }
+  EXPECT_EQ(zeroed, 2);  // weight and bias
   EXPECT_FALSE(torch::equal(model->forward(images, false).back().mask_logits,
                             (*again)->forward(images, false).back().mask_logits));
 }
+
+INSTANTIATE_TEST_SUITE_P(Where, Mask2FormerPositionsTest,
+                         ::testing::Values("encoder_inputs", "mask_features"));
 
 TEST_P(Mask2FormerModelTest, LossEqualsHuggingFaceOnTheSameRandomStream) {
   absl::StatusOr<Mask2Former> model =
