@@ -40,8 +40,9 @@ struct PixelDecoderConfig {
   // mask logit (query . pixel-embedding) can depend on where a pixel is at the mask
   // stride; positions_in_features reach the 1/4 features only upsampled from the
   // encoder's 1/8 and coarser levels (CondInst and SOLO give their mask branches pixel
-  // coordinates for this reason; docs/results.md, "Merged instances"). The weights file
-  // says which (a "mask_position_projection" tensor).
+  // coordinates for this reason). A 1500-step probe on the demo's generator found fewer
+  // things with it (docs/results.md, "Merged instances"). The weights file says which
+  // (a "mask_position_projection" tensor).
   bool positions_in_mask_features = false;
 };
 
