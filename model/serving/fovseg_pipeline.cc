@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/maskformer/postprocess.h"
+#include "model/serving/proposal_split.h"
 #include "model/teva/crop_classifier.h"
 #include "model/teva/objectness_ensemble.h"
 
@@ -128,6 +129,7 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
       default_mode_(options.default_mode),
       crop_weight_(options.crop_ensemble_weight),
       crop_component_fraction_(options.crop_component_fraction),
+      proposal_split_fraction_(options.proposal_split_fraction),
       objectness_weight_(options.objectness_weight),
       crop_size_(options.crop_size),
       teva_cache_(options.teva_cache_bytes),
@@ -264,9 +266,17 @@ std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRe
     const MaskProposals& p = proposals.at(j);
     const int64_t keep = std::min<int64_t>(max_proposals_, p.objectness.size(0));
     const auto [scores, order] = p.objectness.to(torch::kFloat32).topk(keep);
-    (*objectness)[generated[j]] = scores.to(torch::kCPU);
-    full_masks[generated[j]] =
+    torch::Tensor masks =
         UpsampleProposals(p.logits.index_select(0, order), height, width).to(torch::kCPU);
+    torch::Tensor row_scores = scores.to(torch::kCPU);
+    if (proposal_split_fraction_ > 0) {
+      SplitProposals split =
+          SplitProposalPieces(masks, row_scores, proposal_split_fraction_, max_proposals_);
+      masks = std::move(split.logits);
+      row_scores = std::move(split.objectness);
+    }
+    (*objectness)[generated[j]] = std::move(row_scores);
+    full_masks[generated[j]] = std::move(masks);
   }
   return full_masks;
 }

@@ -43,6 +43,10 @@ struct FovSegPipelineOptions {
   // ModelConfig.crop_component_fraction: a generated proposal's crop leaves out its
   // connected components smaller than this fraction of its largest (MaskedCrops).
   double crop_component_fraction = 0;
+  // ModelConfig.proposal_split_fraction: > 0 serves a generated proposal whose mask has
+  // several pieces of at least this fraction of its largest as one proposal per piece
+  // (model/serving/proposal_split.h), still at most max_proposals. 0: as generated.
+  double proposal_split_fraction = 0;
   // ModelConfig.objectness_weight: > 0 blends the generator's objectness into each
   // generated proposal's void (model/teva/objectness_ensemble.h), after the crop ensemble.
   double objectness_weight = 0;
@@ -86,8 +90,9 @@ class FovSegPipeline : public SegmentationPipeline {
   absl::Status Check(const PipelineRequest& r, HeadMode mode, int width, int height) const;
   // Proposal logits at full resolution per row: its regions, else the generator's.
   // Per row: [N, height, width] mask logits (regions, or the generator's best
-  // max_proposals upsampled); `objectness` gets the generator's scores of those, best
-  // first ([N] float; undefined for regions).
+  // max_proposals upsampled, split into pieces when proposal_split_fraction > 0);
+  // `objectness` gets the generator's scores of those, best first ([N] float; undefined
+  // for regions).
   std::vector<torch::Tensor> Proposals(absl::Span<const PipelineRequest> batch,
                                        const std::vector<size_t>& rows, const torch::Tensor& pixels,
                                        int width, int height,
@@ -123,6 +128,7 @@ class FovSegPipeline : public SegmentationPipeline {
   HeadMode default_mode_;
   double crop_weight_;
   double crop_component_fraction_;
+  double proposal_split_fraction_;
   double objectness_weight_;
   int64_t crop_size_;
   TevaTargetCache teva_cache_;

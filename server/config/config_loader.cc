@@ -173,7 +173,8 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
         {"model.fusion_unseen_weight", c.model().fusion_unseen_weight()},
         {"model.crop_ensemble_weight", c.model().crop_ensemble_weight()},
         {"model.objectness_weight", c.model().objectness_weight()},
-        {"model.crop_component_fraction", c.model().crop_component_fraction()}}) {
+        {"model.crop_component_fraction", c.model().crop_component_fraction()},
+        {"model.proposal_split_fraction", c.model().proposal_split_fraction()}}) {
     if (!(value >= 0 && value <= 1)) {
       return Invalid(field, absl::StrCat(value, " is outside [0, 1]"));
     }

@@ -106,6 +106,10 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   c = ParseServerConfig("model { crop_component_fraction: 2 }", "x");
   EXPECT_NE(c.status().message().find("model.crop_component_fraction"), std::string::npos)
       << c.status();
+  c = ParseServerConfig("model { proposal_split_fraction: -0.5 }", "x");
+  EXPECT_NE(c.status().message().find("model.proposal_split_fraction"), std::string::npos)
+      << c.status();
+  EXPECT_TRUE(ParseServerConfig("model { proposal_split_fraction: 0.2 }", "x").ok());
   c = ParseServerConfig("max_connection_age_seconds: 10000000", "x");
   EXPECT_NE(c.status().message().find("max_connection_age_seconds"), std::string::npos);
   EXPECT_TRUE(ParseServerConfig("max_connection_age_seconds: 300", "x").ok());
