@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/clip/clip_preprocess.h"
 #include "model/maskformer/postprocess.h"
+#include "model/serving/guided_mask_filter.h"
 #include "model/serving/proposal_split.h"
 #include "model/teva/crop_classifier.h"
 #include "model/teva/objectness_ensemble.h"
@@ -130,6 +131,8 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
       crop_weight_(options.crop_ensemble_weight),
       crop_component_fraction_(options.crop_component_fraction),
       proposal_split_fraction_(options.proposal_split_fraction),
+      guided_filter_radius_(options.guided_filter_radius),
+      guided_filter_eps_(options.guided_filter_eps),
       objectness_weight_(options.objectness_weight),
       crop_size_(options.crop_size),
       teva_cache_(options.teva_cache_bytes),
@@ -269,6 +272,10 @@ std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRe
     torch::Tensor masks =
         UpsampleProposals(p.logits.index_select(0, order), height, width).to(torch::kCPU);
     torch::Tensor row_scores = scores.to(torch::kCPU);
+    if (guided_filter_radius_ > 0) {
+      masks = GuidedFilterMaskLogits(batch[rows[generated[j]]].image->pixels.data(), height, width,
+                                     masks, guided_filter_radius_, guided_filter_eps_);
+    }
     if (proposal_split_fraction_ > 0) {
       SplitProposals split =
           SplitProposalPieces(masks, row_scores, proposal_split_fraction_, max_proposals_);

@@ -47,6 +47,10 @@ struct FovSegPipelineOptions {
   // several pieces of at least this fraction of its largest as one proposal per piece
   // (model/serving/proposal_split.h), still at most max_proposals. 0: as generated.
   double proposal_split_fraction = 0;
+  // ModelConfig.guided_filter_radius and _eps: > 0 snaps every generated proposal to the
+  // image's colour edges (model/serving/guided_mask_filter.h) before any split. 0: off.
+  int64_t guided_filter_radius = 0;
+  double guided_filter_eps = 1e-3;
   // ModelConfig.objectness_weight: > 0 blends the generator's objectness into each
   // generated proposal's void (model/teva/objectness_ensemble.h), after the crop ensemble.
   double objectness_weight = 0;
@@ -90,7 +94,7 @@ class FovSegPipeline : public SegmentationPipeline {
   absl::Status Check(const PipelineRequest& r, HeadMode mode, int width, int height) const;
   // Proposal logits at full resolution per row: its regions, else the generator's.
   // Per row: [N, height, width] mask logits (regions, or the generator's best
-  // max_proposals upsampled, split into pieces when proposal_split_fraction > 0);
+  // max_proposals upsampled, then guided-filtered and split into pieces as configured);
   // `objectness` gets the generator's scores of those, best first ([N] float; undefined
   // for regions).
   std::vector<torch::Tensor> Proposals(absl::Span<const PipelineRequest> batch,
@@ -129,6 +133,8 @@ class FovSegPipeline : public SegmentationPipeline {
   double crop_weight_;
   double crop_component_fraction_;
   double proposal_split_fraction_;
+  int64_t guided_filter_radius_;
+  double guided_filter_eps_;
   double objectness_weight_;
   int64_t crop_size_;
   TevaTargetCache teva_cache_;

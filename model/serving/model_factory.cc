@@ -159,6 +159,8 @@ absl::StatusOr<ServingModel> ServingModelLoader::BuildUnguarded(
   options.objectness_weight = config.objectness_weight();
   options.crop_component_fraction = config.crop_component_fraction();
   options.proposal_split_fraction = config.proposal_split_fraction();
+  options.guided_filter_radius = config.guided_filter_radius();
+  if (config.guided_filter_eps() > 0) options.guided_filter_eps = config.guided_filter_eps();
   if (config.max_proposals() > 0) options.max_proposals = static_cast<int>(config.max_proposals());
   options.crop_size = clip->config().vision.image_size;
   if (config.default_head_mode() == "MASK") options.default_mode = HeadMode::kMask;

@@ -184,6 +184,14 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
     return Invalid("model.default_head_mode",
                    absl::StrCat("\"", mode.substr(0, 32), "\": expected MASK or FUSED"));
   }
+  if (c.model().guided_filter_radius() > 256) {
+    return Invalid("model.guided_filter_radius",
+                   absl::StrCat(c.model().guided_filter_radius(), " exceeds 256"));
+  }
+  if (!(c.model().guided_filter_eps() >= 0 && c.model().guided_filter_eps() <= 1)) {
+    return Invalid("model.guided_filter_eps",
+                   absl::StrCat(c.model().guided_filter_eps(), " is outside [0, 1]"));
+  }
   if (c.model().max_proposals() > 1000) {
     return Invalid("model.max_proposals", absl::StrCat(c.model().max_proposals(), " exceeds 1000"));
   }
