@@ -1,5 +1,5 @@
 // build/bench/classifier_bench: see model/bench/classifier_bench.cc. A LibTorch-free main, so that
-// the four model benchmarks compile as one unity file (model/CMakeLists.txt).
+// the model benchmarks compile as one unity file (model/CMakeLists.txt).
 #include "model/bench/model_benches.h"
 
 int main(int argc, char** argv) { return ovseg::RunClassifierBench(argc, argv); }

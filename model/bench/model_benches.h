@@ -10,6 +10,7 @@ int RunClipBench(int argc, char** argv);
 int RunClassifierBench(int argc, char** argv);
 int RunMask2FormerBench(int argc, char** argv);
 int RunFgaSegBench(int argc, char** argv);
+int RunProposalRefinementBench(int argc, char** argv);
 
 }  // namespace ovseg
 

@@ -9,6 +9,11 @@
 // filter's output is a linear function of the colour, so a mask that roughly covers an
 // object takes that object's colour edges.
 //
+// As He and Sun's fast guided filter (arXiv 1505.00996): the window statistics and the
+// linear coefficients are computed at 1 / kGuidedFilterSubsampling of the size and the
+// coefficients, smooth by construction, upsampled and applied to the full-size colour
+// (~16x cheaper than the exact filter; the masks come at 1/4 anyway).
+//
 // Thread-compatible and stateless. Works in chunks of proposals so that its temporary
 // memory stays near kGuidedFilterChunkElements floats whatever the proposal count.
 #ifndef OVSEG_MODEL_SERVING_GUIDED_MASK_FILTER_H_
@@ -20,6 +25,8 @@ namespace ovseg {
 
 // Proposals filtered together: at most this many pixels x proposals per chunk.
 inline constexpr int64_t kGuidedFilterChunkElements = int64_t{1} << 22;
+// The fast filter's subsampling of the statistics (its radius too, rounded, at least 1).
+inline constexpr int64_t kGuidedFilterSubsampling = 4;
 
 // rgb: [height * width * 3] interleaved 8-bit RGB, the image the logits are drawn on.
 // logits: [N, height, width] float mask logits on the CPU. radius: the window's half side

@@ -43,23 +43,26 @@ TEST(GuidedMaskFilterTest, ARoundedMaskTakesTheSquaresCorners) {
 }
 
 TEST(GuidedMaskFilterTest, FlatImageKeepsTheMasksInsideAndChunksAgree) {
-  const std::vector<uint8_t> grey(24 * 30 * 3, 90);
-  torch::Tensor logits = torch::full({3, 24, 30}, -6.0f);
-  logits[0].slice(0, 2, 12).slice(1, 2, 12).fill_(6.0f);
-  logits[1].slice(0, 10, 22).slice(1, 15, 28).fill_(6.0f);
-  const torch::Tensor filtered = GuidedFilterMaskLogits(grey.data(), 24, 30, logits, 2, 1e-3);
+  const std::vector<uint8_t> grey(48 * 60 * 3, 90);
+  torch::Tensor logits = torch::full({3, 48, 60}, -6.0f);
+  logits[0].slice(0, 4, 24).slice(1, 4, 24).fill_(6.0f);
+  logits[1].slice(0, 24, 46).slice(1, 30, 56).fill_(6.0f);
+  const torch::Tensor filtered = GuidedFilterMaskLogits(grey.data(), 48, 60, logits, 4, 1e-3);
+  ASSERT_EQ(filtered.sizes(), logits.sizes());
   // Without colour to follow the filter is a box blur: deep inside and far outside stay.
-  EXPECT_GT(filtered[0][6][6].item<float>(), 5.0f);
-  EXPECT_LT(filtered[0][20][25].item<float>(), -5.0f);
-  EXPECT_GT(filtered[1][16][20].item<float>(), 5.0f);
-  EXPECT_LT(filtered[2].max().item<float>(), -5.0f);
+  EXPECT_GT(filtered[0][14][14].item<float>(), 3.0f);  // p > 0.95
+  EXPECT_LT(filtered[0][40][50].item<float>(), -3.0f);
+  EXPECT_GT(filtered[1][35][43].item<float>(), 3.0f);  // p > 0.95
+  EXPECT_LT(filtered[2].max().item<float>(), -3.0f);
   // One proposal at a time gives what three together give.
   for (int64_t i = 0; i < 3; ++i) {
     EXPECT_TRUE(torch::allclose(
-        GuidedFilterMaskLogits(grey.data(), 24, 30, logits.narrow(0, i, 1), 2, 1e-3), filtered.narrow(0, i, 1), 1e-4, 1e-4))
+        GuidedFilterMaskLogits(grey.data(), 48, 60, logits.narrow(0, i, 1), 4, 1e-3),
+        filtered.narrow(0, i, 1), 1e-4, 1e-4))
         << i;
   }
-  EXPECT_EQ(GuidedFilterMaskLogits(grey.data(), 24, 30, logits.narrow(0, 0, 0), 2, 1e-3).size(0), 0);
+  EXPECT_EQ(GuidedFilterMaskLogits(grey.data(), 48, 60, logits.narrow(0, 0, 0), 4, 1e-3).size(0),
+            0);
 }
 
 }  // namespace
