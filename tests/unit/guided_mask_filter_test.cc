@@ -6,15 +6,18 @@
 
 #include <vector>
 
+#include "model/serving/fovseg_pipeline.h"
+#include "tests/fakes/fake_pipeline_parts.h"
+
 namespace ovseg {
 namespace {
 
-// A 40 x 40 image: grey, with a red 12 x 12 square at rows and columns 14-25.
-std::vector<uint8_t> RedSquareImage() {
-  std::vector<uint8_t> rgb(40 * 40 * 3, 128);
+// A side x side image: grey, with a red 12 x 12 square at rows and columns 14-25.
+std::vector<uint8_t> RedSquareImage(int side = 40) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(side * side * 3), 128);
   for (int y = 14; y < 26; ++y) {
     for (int x = 14; x < 26; ++x) {
-      uint8_t* p = &rgb[static_cast<size_t>((y * 40 + x) * 3)];
+      uint8_t* p = &rgb[static_cast<size_t>((y * side + x) * 3)];
       p[0] = 230, p[1] = 20, p[2] = 20;
     }
   }
@@ -63,6 +66,53 @@ TEST(GuidedMaskFilterTest, FlatImageKeepsTheMasksInsideAndChunksAgree) {
   }
   EXPECT_EQ(GuidedFilterMaskLogits(grey.data(), 48, 60, logits.narrow(0, 0, 0), 4, 1e-3).size(0),
             0);
+}
+
+// One proposal: a disc at the generator's stride over where RedSquareImage's square is.
+class DiscProposalGenerator : public MaskGenerator {
+ public:
+  std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
+    // Cell i covers pixels 4i..4i+3: the square's centre (19.5) is at cell 4.375.
+    const torch::Tensor y = torch::arange(12).to(torch::kFloat32).view({12, 1}) - 4.375f;
+    const torch::Tensor x = torch::arange(12).to(torch::kFloat32).view({1, 12}) - 4.375f;
+    std::vector<MaskProposals> out;
+    for (int64_t b = 0; b < images.size(0); ++b) {
+      out.push_back({((1.5f - (y * y + x * x).sqrt()) * 4.0f).unsqueeze(0), torch::ones({1})});
+    }
+    return out;
+  }
+  std::string name() const override { return "disc"; }
+};
+
+// guided_filter_radius: a generated proposal takes the image's edges (the square's corner
+// joins its mask); 0 leaves it as generated.
+TEST(GuidedMaskFilterTest, PipelineFiltersGeneratedProposalsWhenConfigured) {
+  const std::vector<uint8_t> rgb = RedSquareImage(48);  // CLIP's patch is 16
+  ImageRgb8 image{48, 48, PixelBuffer(rgb.begin(), rgb.end())};
+  PipelineRequest r;
+  r.image = &image;
+  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
+  vocabulary->num_labels = 2;
+  vocabulary->dim = 32;
+  vocabulary->data.assign(2 * 32, 0.1f);
+  r.vocabulary = vocabulary;
+  r.is_thing = {true, true};
+  r.task = SegmentTask::kProposals;
+  r.head_mode = HeadMode::kMask;
+  r.params.score_threshold = 0.0f;
+  r.params.max_segments = 10;
+  auto corner_inside = [&](int64_t radius) {
+    FovSegPipelineOptions options;
+    options.guided_filter_radius = radius;
+    FovSegPipeline pipeline(testing::TinyClassifier(), torch::kCPU, PipelineInfo{},
+                            std::make_shared<DiscProposalGenerator>(), options);
+    const auto out = pipeline.Run({r});
+    EXPECT_TRUE(out[0].ok()) << out[0].status();
+    EXPECT_EQ(out[0]->segments.size(), 1u);
+    return out[0]->segments.at(0).soft_mask[static_cast<size_t>(15 * 48 + 15)] > 128;
+  };
+  EXPECT_FALSE(corner_inside(0));
+  EXPECT_TRUE(corner_inside(8));
 }
 
 }  // namespace
