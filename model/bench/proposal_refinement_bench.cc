@@ -27,7 +27,8 @@ torch::Tensor DiscProposals(int64_t n, int64_t height, int64_t width) {
   const torch::Tensor x = torch::arange(width).to(torch::kFloat32).view({1, width});
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < n; ++i) {
-    const float cy = static_cast<float>((i * 37) % height), cx = static_cast<float>((i * 53) % width);
+    const float cy = static_cast<float>((i * 37) % height),
+                cx = static_cast<float>((i * 53) % width);
     const float r = 8.0f + static_cast<float>(i % 5) * 6.0f;
     torch::Tensor d = r - ((y - cy).pow(2) + (x - cx).pow(2)).sqrt();
     if (i % 3 == 0) {
@@ -65,8 +66,8 @@ int RunProposalRefinementBench(int argc, char** argv) {
   torch::InferenceMode inference;
   std::printf("proposal refinement, fp32, %d threads, best of %d after a warm-up, radius %lld\n",
               torch::get_num_threads(), reps, static_cast<long long>(radius));
-  std::printf("%-10s %9s %16s %14s %12s\n", "input", "proposals", "guided filter ms",
-              "split ms", "pieces out");
+  std::printf("%-10s %9s %16s %14s %12s\n", "input", "proposals", "guided filter ms", "split ms",
+              "pieces out");
   for (const auto& [width, height] : {std::pair<int64_t, int64_t>{384, 320}, {640, 480}}) {
     const torch::Tensor image = torch::randint(0, 256, {height * width * 3}, torch::kUInt8);
     for (int64_t n : {50, 100}) {
