@@ -367,20 +367,10 @@ TEST(FovSegPipelineTest, CropEnsembleNamesRegionsFromTheirMaskedCrops) {
 }
 
 // One proposal: a block and, far from it, a fleck (both at the generator's stride 4).
-class FleckedProposalGenerator : public MaskGenerator {
- public:
-  std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
-    std::vector<MaskProposals> out;
-    for (int64_t b = 0; b < images.size(0); ++b) {
-      torch::Tensor logits = torch::full({1, images.size(2) / 4, images.size(3) / 4}, -8.0f);
-      logits[0].slice(0, 2, 8).slice(1, 2, 8).fill_(8.0f);
-      logits[0].slice(0, 13, 15).slice(1, 13, 15).fill_(8.0f);
-      out.push_back({logits, torch::ones({1})});
-    }
-    return out;
-  }
-  std::string name() const override { return "flecked"; }
-};
+std::shared_ptr<MaskGenerator> FleckedProposalGenerator() {
+  return std::make_shared<testing::BlocksProposalGenerator>(
+      std::vector<testing::CellBlock>{{2, 8, 2, 8}, {13, 15, 13, 15}}, 1.0f);
+}
 
 // crop_component_fraction: a generated proposal's crop leaves out its stray component,
 // a client region is cropped as sent.
@@ -391,8 +381,8 @@ TEST(FovSegPipelineTest, GeneratedProposalsAreCroppedWithoutTheirStrayComponents
   options.crop_ensemble_weight = 1.0;
   options.crop_size = 64;
   options.crop_component_fraction = 1.0;
-  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{},
-                          std::make_shared<FleckedProposalGenerator>(), options);
+  FovSegPipeline pipeline(TinyClassifier(), torch::kCPU, PipelineInfo{}, FleckedProposalGenerator(),
+                          options);
 
   const auto generated = pipeline.Run({r});
   ASSERT_TRUE(generated[0].ok()) << generated[0].status();
@@ -400,7 +390,7 @@ TEST(FovSegPipelineTest, GeneratedProposalsAreCroppedWithoutTheirStrayComponents
   {
     torch::InferenceMode inference;
     proposal = UpsampleProposals(
-        FleckedProposalGenerator().Generate(torch::zeros({1, 3, 64, 64})).at(0).logits, 64, 64);
+        FleckedProposalGenerator()->Generate(torch::zeros({1, 3, 64, 64})).at(0).logits, 64, 64);
   }
   const torch::Tensor cleaned = ClipOnCrops(r, proposal, 1.0);
   const torch::Tensor as_is = ClipOnCrops(r, proposal, 0.0);

@@ -89,18 +89,7 @@ class DiscProposalGenerator : public MaskGenerator {
 TEST(GuidedMaskFilterTest, PipelineFiltersGeneratedProposalsWhenConfigured) {
   const std::vector<uint8_t> rgb = RedSquareImage(48);  // CLIP's patch is 16
   ImageRgb8 image{48, 48, PixelBuffer(rgb.begin(), rgb.end())};
-  PipelineRequest r;
-  r.image = &image;
-  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
-  vocabulary->num_labels = 2;
-  vocabulary->dim = 32;
-  vocabulary->data.assign(2 * 32, 0.1f);
-  r.vocabulary = vocabulary;
-  r.is_thing = {true, true};
-  r.task = SegmentTask::kProposals;
-  r.head_mode = HeadMode::kMask;
-  r.params.score_threshold = 0.0f;
-  r.params.max_segments = 10;
+  const PipelineRequest r = testing::ProposalsRequest(image, 2);
   auto corner_inside = [&](int64_t radius) {
     FovSegPipelineOptions options;
     options.guided_filter_radius = radius;

@@ -61,41 +61,18 @@ TEST(SplitProposalPiecesTest, FractionDecidesWhatIsAPieceAndMaxProposalsCaps) {
             0);
 }
 
-// One proposal over two blocks far apart, at the generator's stride 4.
-class TwoThingsOneQueryGenerator : public MaskGenerator {
- public:
-  std::vector<MaskProposals> Generate(const torch::Tensor& images) override {
-    std::vector<MaskProposals> out;
-    for (int64_t b = 0; b < images.size(0); ++b) {
-      torch::Tensor logits = torch::full({1, images.size(2) / 4, images.size(3) / 4}, -8.0f);
-      logits[0].slice(0, 1, 6).slice(1, 1, 6).fill_(8.0f);
-      logits[0].slice(0, 10, 15).slice(1, 10, 15).fill_(8.0f);
-      out.push_back({logits, torch::full({1}, 0.8f)});
-    }
-    return out;
-  }
-  std::string name() const override { return "two things, one query"; }
-};
-
+// One proposal over two blocks far apart: split, two proposals.
 TEST(FovSegPipelineTest, ProposalSplitFractionServesEachPieceAsItsOwnProposal) {
   ImageRgb8 image{64, 64, PixelBuffer(64 * 64 * 3, 90)};
-  PipelineRequest r;
-  r.image = &image;
-  auto vocabulary = std::make_shared<VocabularyEmbeddings>();
-  vocabulary->num_labels = 2;
-  vocabulary->dim = 32;
-  vocabulary->data.assign(2 * 32, 0.1f);
-  r.vocabulary = vocabulary;
-  r.is_thing = {true, true};
-  r.task = SegmentTask::kProposals;
-  r.head_mode = HeadMode::kMask;
-  r.params.score_threshold = 0.0f;
-  r.params.max_segments = 100;
+  const PipelineRequest r = testing::ProposalsRequest(image, 2);
   auto answer = [&](double fraction) {
     FovSegPipelineOptions options;
     options.proposal_split_fraction = fraction;
-    FovSegPipeline pipeline(testing::TinyClassifier(), torch::kCPU, PipelineInfo{},
-                            std::make_shared<TwoThingsOneQueryGenerator>(), options);
+    FovSegPipeline pipeline(
+        testing::TinyClassifier(), torch::kCPU, PipelineInfo{},
+        std::make_shared<testing::BlocksProposalGenerator>(
+            std::vector<testing::CellBlock>{{1, 6, 1, 6}, {10, 15, 10, 15}}, 0.8f),
+        options);
     auto out = pipeline.Run({r});
     EXPECT_TRUE(out[0].ok()) << out[0].status();
     return *std::move(out[0]);
