@@ -1,6 +1,7 @@
 #include "model/serving/guided_mask_filter.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace ovseg {
 namespace {

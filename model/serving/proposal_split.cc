@@ -34,13 +34,12 @@ SplitProposals SplitProposalPieces(const torch::Tensor& logits, const torch::Ten
     }
     const torch::Tensor labels =
         torch::from_blob(const_cast<int32_t*>(label.data()), {height, width}, torch::kInt32);
-    const torch::Tensor outside = torch::full({}, -10.0f);
+    const torch::Tensor pushed_out = logits[i].clamp_max(-10.0f);
     for (int32_t piece : pieces) {
       if (count == max_proposals) break;
       // Every other component's pixels, strays included, leave this piece.
       const torch::Tensor elsewhere = (labels != 0).logical_and(labels != piece);
-      out_logits.push_back(
-          torch::where(elsewhere, torch::minimum(logits[i], outside), logits[i]).unsqueeze(0));
+      out_logits.push_back(torch::where(elsewhere, pushed_out, logits[i]).unsqueeze(0));
       out_scores.push_back(objectness[i].unsqueeze(0));
       ++count;
     }

@@ -174,7 +174,8 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
         {"model.crop_ensemble_weight", c.model().crop_ensemble_weight()},
         {"model.objectness_weight", c.model().objectness_weight()},
         {"model.crop_component_fraction", c.model().crop_component_fraction()},
-        {"model.proposal_split_fraction", c.model().proposal_split_fraction()}}) {
+        {"model.proposal_split_fraction", c.model().proposal_split_fraction()},
+        {"model.guided_filter_eps", c.model().guided_filter_eps()}}) {
     if (!(value >= 0 && value <= 1)) {
       return Invalid(field, absl::StrCat(value, " is outside [0, 1]"));
     }
@@ -187,10 +188,6 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
   if (c.model().guided_filter_radius() > 256) {
     return Invalid("model.guided_filter_radius",
                    absl::StrCat(c.model().guided_filter_radius(), " exceeds 256"));
-  }
-  if (!(c.model().guided_filter_eps() >= 0 && c.model().guided_filter_eps() <= 1)) {
-    return Invalid("model.guided_filter_eps",
-                   absl::StrCat(c.model().guided_filter_eps(), " is outside [0, 1]"));
   }
   if (c.model().max_proposals() > 1000) {
     return Invalid("model.max_proposals", absl::StrCat(c.model().max_proposals(), " exceeds 1000"));

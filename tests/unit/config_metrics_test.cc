@@ -110,6 +110,12 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   EXPECT_NE(c.status().message().find("model.proposal_split_fraction"), std::string::npos)
       << c.status();
   EXPECT_TRUE(ParseServerConfig("model { proposal_split_fraction: 0.2 }", "x").ok());
+  c = ParseServerConfig("model { guided_filter_eps: 2 }", "x");
+  EXPECT_NE(c.status().message().find("model.guided_filter_eps"), std::string::npos) << c.status();
+  c = ParseServerConfig("model { guided_filter_radius: 300 }", "x");
+  EXPECT_NE(c.status().message().find("model.guided_filter_radius"), std::string::npos)
+      << c.status();
+  EXPECT_TRUE(ParseServerConfig("model { guided_filter_radius: 28 }", "x").ok());
   c = ParseServerConfig("max_connection_age_seconds: 10000000", "x");
   EXPECT_NE(c.status().message().find("max_connection_age_seconds"), std::string::npos);
   EXPECT_TRUE(ParseServerConfig("max_connection_age_seconds: 300", "x").ok());
