@@ -78,7 +78,7 @@ int RunProposalRefinementBench(int argc, char** argv) {
       });
       int64_t pieces = 0;
       const double split = RefinementSeconds(reps, [&] {
-        pieces = SplitProposalPieces(logits, objectness, 0.2, 0, 1000).logits.size(0);
+        pieces = SplitProposalPieces(logits, objectness, 0.2, 1000).logits.size(0);
       });
       std::printf("%4lldx%-5lld %9lld %16.1f %14.1f %12lld\n", static_cast<long long>(width),
                   static_cast<long long>(height), static_cast<long long>(n), filter * 1e3,

@@ -131,7 +131,6 @@ FovSegPipeline::FovSegPipeline(MaskClassifier classifier, torch::Device device, 
       crop_weight_(options.crop_ensemble_weight),
       crop_component_fraction_(options.crop_component_fraction),
       proposal_split_fraction_(options.proposal_split_fraction),
-      proposal_split_join_radius_(options.proposal_split_join_radius),
       guided_filter_radius_(options.guided_filter_radius),
       guided_filter_eps_(options.guided_filter_eps),
       objectness_weight_(options.objectness_weight),
@@ -278,8 +277,8 @@ std::vector<torch::Tensor> FovSegPipeline::Proposals(absl::Span<const PipelineRe
                                      masks, guided_filter_radius_, guided_filter_eps_);
     }
     if (proposal_split_fraction_ > 0) {
-      SplitProposals split = SplitProposalPieces(masks, row_scores, proposal_split_fraction_,
-                                                 proposal_split_join_radius_, max_proposals_);
+      SplitProposals split =
+          SplitProposalPieces(masks, row_scores, proposal_split_fraction_, max_proposals_);
       masks = std::move(split.logits);
       row_scores = std::move(split.objectness);
     }

@@ -47,9 +47,6 @@ struct FovSegPipelineOptions {
   // several pieces of at least this fraction of its largest as one proposal per piece
   // (model/serving/proposal_split.h), still at most max_proposals. 0: as generated.
   double proposal_split_fraction = 0;
-  // ModelConfig.proposal_split_join_radius: pieces within 2 x this many pixels of each
-  // other stay one.
-  int64_t proposal_split_join_radius = 0;
   // ModelConfig.guided_filter_radius and _eps: > 0 snaps every generated proposal to the
   // image's colour edges (model/serving/guided_mask_filter.h) before any split. 0: off.
   int64_t guided_filter_radius = 0;
@@ -136,7 +133,6 @@ class FovSegPipeline : public SegmentationPipeline {
   double crop_weight_;
   double crop_component_fraction_;
   double proposal_split_fraction_;
-  int64_t proposal_split_join_radius_;
   int64_t guided_filter_radius_;
   double guided_filter_eps_;
   double objectness_weight_;

@@ -159,7 +159,6 @@ absl::StatusOr<ServingModel> ServingModelLoader::BuildUnguarded(
   options.objectness_weight = config.objectness_weight();
   options.crop_component_fraction = config.crop_component_fraction();
   options.proposal_split_fraction = config.proposal_split_fraction();
-  options.proposal_split_join_radius = config.proposal_split_join_radius();
   options.guided_filter_radius = config.guided_filter_radius();
   if (config.guided_filter_eps() > 0) options.guided_filter_eps = config.guided_filter_eps();
   if (config.max_proposals() > 0) options.max_proposals = static_cast<int>(config.max_proposals());

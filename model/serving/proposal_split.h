@@ -28,13 +28,9 @@ struct SplitProposals {
 // proposal's with every pixel of its other pieces, and of its stray smaller components,
 // set to at most -10 (its soft edge around the piece stays). Other proposals pass
 // unchanged. At most `max_proposals` come out, the first ones in that order.
-// min_fraction in (0, 1]. join_radius >= 0: pieces within 2 x join_radius pixels of each
-// other (the mask dilated by join_radius is 8-connected between them) count as one
-// piece: a striped thing's stripes can cut its mask across (the
-// guided filter follows colour), and its halves are one object, while look-alikes merged
-// by the generator lie apart. 0: every 8-connected piece stands alone.
+// min_fraction in (0, 1].
 SplitProposals SplitProposalPieces(const torch::Tensor& logits, const torch::Tensor& objectness,
-                                   double min_fraction, int64_t join_radius, int64_t max_proposals);
+                                   double min_fraction, int64_t max_proposals);
 
 }  // namespace ovseg
 

@@ -189,10 +189,6 @@ absl::Status ValidateServerConfig(const v1::ServerConfig& c) {
     return Invalid("model.guided_filter_radius",
                    absl::StrCat(c.model().guided_filter_radius(), " exceeds 256"));
   }
-  if (c.model().proposal_split_join_radius() > 64) {
-    return Invalid("model.proposal_split_join_radius",
-                   absl::StrCat(c.model().proposal_split_join_radius(), " exceeds 64"));
-  }
   if (c.model().max_proposals() > 1000) {
     return Invalid("model.max_proposals", absl::StrCat(c.model().max_proposals(), " exceeds 1000"));
   }

@@ -116,10 +116,6 @@ TEST(ConfigTest, ErrorsNameTheFieldOrLine) {
   EXPECT_NE(c.status().message().find("model.guided_filter_radius"), std::string::npos)
       << c.status();
   EXPECT_TRUE(ParseServerConfig("model { guided_filter_radius: 28 }", "x").ok());
-  c = ParseServerConfig("model { proposal_split_join_radius: 65 }", "x");
-  EXPECT_NE(c.status().message().find("model.proposal_split_join_radius"), std::string::npos)
-      << c.status();
-  EXPECT_TRUE(ParseServerConfig("model { proposal_split_join_radius: 2 }", "x").ok());
   c = ParseServerConfig("max_connection_age_seconds: 10000000", "x");
   EXPECT_NE(c.status().message().find("max_connection_age_seconds"), std::string::npos);
   EXPECT_TRUE(ParseServerConfig("max_connection_age_seconds: 300", "x").ok());

@@ -24,7 +24,7 @@ torch::Tensor TwoProposals() {
 TEST(SplitProposalPiecesTest, LargePiecesBecomeProposalsStraysAndOtherPiecesLeave) {
   const torch::Tensor logits = TwoProposals();
   const torch::Tensor objectness = torch::tensor({0.9f, 0.6f});
-  const SplitProposals split = SplitProposalPieces(logits, objectness, 0.5, 0, 100);
+  const SplitProposals split = SplitProposalPieces(logits, objectness, 0.5, 100);
   ASSERT_EQ(split.logits.size(0), 3);
   EXPECT_TRUE(torch::equal(split.objectness, torch::tensor({0.9f, 0.9f, 0.6f})));
   const torch::Tensor first = split.logits[0], second = split.logits[1];
@@ -46,45 +46,19 @@ TEST(SplitProposalPiecesTest, FractionDecidesWhatIsAPieceAndMaxProposalsCaps) {
   const torch::Tensor logits = TwoProposals();
   const torch::Tensor objectness = torch::tensor({0.9f, 0.6f});
   // 24 < 0.7 x 36: the second block is a stray, so proposal 0 stays whole.
-  const SplitProposals whole = SplitProposalPieces(logits, objectness, 0.7, 0, 100);
+  const SplitProposals whole = SplitProposalPieces(logits, objectness, 0.7, 100);
   ASSERT_EQ(whole.logits.size(0), 2);
   EXPECT_TRUE(torch::equal(whole.logits, logits));
   // A fraction small enough makes the fleck a piece too.
-  EXPECT_EQ(SplitProposalPieces(logits, objectness, 0.01, 0, 100).logits.size(0), 4);
+  EXPECT_EQ(SplitProposalPieces(logits, objectness, 0.01, 100).logits.size(0), 4);
   // The cap keeps the first proposals in order: the two pieces of proposal 0.
-  const SplitProposals capped = SplitProposalPieces(logits, objectness, 0.5, 0, 2);
+  const SplitProposals capped = SplitProposalPieces(logits, objectness, 0.5, 2);
   ASSERT_EQ(capped.logits.size(0), 2);
   EXPECT_EQ(capped.logits[1][10][10].item<float>(), 4.0f);
   // No proposal in, none out.
-  EXPECT_EQ(SplitProposalPieces(logits.narrow(0, 0, 0), objectness.narrow(0, 0, 0), 0.5, 0, 100)
+  EXPECT_EQ(SplitProposalPieces(logits.narrow(0, 0, 0), objectness.narrow(0, 0, 0), 0.5, 100)
                 .logits.size(0),
             0);
-}
-
-// Proposal 0's blocks are 2 pixels apart (rows 7-8 between them): a join radius of 1
-// keeps them one piece, and the proposal passes whole; 0 splits it. A third block 4
-// pixels from both stays apart at radius 1 and joins them at radius 2.
-TEST(SplitProposalPiecesTest, PiecesWithinTwiceTheJoinRadiusStayOne) {
-  torch::Tensor logits = TwoProposals();
-  const torch::Tensor objectness = torch::tensor({0.9f, 0.6f});
-  EXPECT_EQ(SplitProposalPieces(logits, objectness, 0.5, 0, 100).logits.size(0), 3);
-  const SplitProposals joined = SplitProposalPieces(logits, objectness, 0.5, 1, 100);
-  ASSERT_EQ(joined.logits.size(0), 2);
-  EXPECT_TRUE(torch::equal(joined.logits, logits));
-  // Rows 1-4, columns 11-14: columns 7-10 between it and the first block, rows 5-8
-  // between it and the second.
-  logits[0].slice(0, 1, 5).slice(1, 11, 15).fill_(2.0f);
-  const SplitProposals two = SplitProposalPieces(logits, objectness, 0.2, 1, 100);
-  ASSERT_EQ(two.logits.size(0), 3);
-  // The first piece holds both near blocks (60 pixels), the far block pushed out.
-  EXPECT_EQ((two.logits[0] > 0).sum().item<int64_t>(), 60);
-  EXPECT_LE(two.logits[0][2][12].item<float>(), -10.0f);
-  EXPECT_EQ((two.logits[1] > 0).sum().item<int64_t>(), 16);
-  EXPECT_LE(two.logits[1][3][3].item<float>(), -10.0f);
-  EXPECT_LE(two.logits[1][10][10].item<float>(), -10.0f);
-  const SplitProposals all = SplitProposalPieces(logits, objectness, 0.2, 2, 100);
-  ASSERT_EQ(all.logits.size(0), 2);
-  EXPECT_TRUE(torch::equal(all.logits, logits));
 }
 
 // One proposal over two blocks far apart: split, two proposals.
