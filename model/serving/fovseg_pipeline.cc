@@ -9,6 +9,7 @@
 #include "model/maskformer/postprocess.h"
 #include "model/serving/guided_mask_filter.h"
 #include "model/serving/proposal_split.h"
+#include "model/serving/resize_maps.h"
 #include "model/teva/crop_classifier.h"
 #include "model/teva/objectness_ensemble.h"
 
@@ -99,12 +100,7 @@ void FailAll(const std::vector<size_t>& rows, const absl::Status& status,
 }  // namespace
 
 torch::Tensor UpsampleProposals(const torch::Tensor& logits, int64_t height, int64_t width) {
-  return F::interpolate(logits.to(torch::kFloat32).unsqueeze(1),
-                        F::InterpolateFuncOptions()
-                            .size(std::vector<int64_t>{height, width})
-                            .mode(torch::kBilinear)
-                            .align_corners(false))
-      .squeeze(1);
+  return ResizeMaps(logits.to(torch::kFloat32), height, width);
 }
 
 torch::Tensor ClassifierProposalInput(const torch::Tensor& full_logits) {
@@ -485,13 +481,7 @@ PipelineResult FovSegPipeline::Finish(const PipelineRequest& r, size_t i,
                                       const BatchWork& work) const {
   switch (work.modes[i]) {
     case HeadMode::kDense: {
-      const torch::Tensor semantic =
-          F::interpolate(work.dense_probs[i].unsqueeze(0),
-                         F::InterpolateFuncOptions()
-                             .size(std::vector<int64_t>{work.height, work.width})
-                             .mode(torch::kBilinear)
-                             .align_corners(false))
-              .squeeze(0);
+      const torch::Tensor semantic = ResizeMaps(work.dense_probs[i], work.height, work.width);
       return ToSemanticResult(ToContent(semantic, r), r.is_thing, r.params);
     }
     case HeadMode::kFused: {

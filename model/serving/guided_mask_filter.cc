@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "model/serving/resize_maps.h"
+
 namespace ovseg {
 namespace {
-
-namespace F = torch::nn::functional;
 
 // Sums over the window [i - radius, i + radius] along `dim`, cut at the ends, through
 // prefix sums in double (so that a difference of two large sums keeps its digits).
@@ -48,14 +48,7 @@ torch::Tensor GuidedFilterMaskLogits(const uint8_t* rgb, int64_t height, int64_t
   const int64_t w = (width + kGuidedFilterSubsampling - 1) / kGuidedFilterSubsampling;
   const int64_t r =
       std::max<int64_t>(1, (radius + kGuidedFilterSubsampling / 2) / kGuidedFilterSubsampling);
-  const auto resize = [](const torch::Tensor& x, int64_t to_h, int64_t to_w) {
-    return F::interpolate(x.unsqueeze(0), F::InterpolateFuncOptions()
-                                              .size(std::vector<int64_t>{to_h, to_w})
-                                              .mode(torch::kBilinear)
-                                              .align_corners(false))
-        .squeeze(0);
-  };
-  const torch::Tensor small_guide = resize(guide, h, w);  // [3, h, w]
+  const torch::Tensor small_guide = ResizeMaps(guide, h, w);  // [3, h, w]
   const torch::Tensor count = WindowSum(WindowSum(torch::ones({h, w}), -1, r), -2, r);
   const torch::Tensor mean_guide = WindowMean(small_guide, count, r);  // [3, h, w]
   // The colour's 3 x 3 covariance per window plus eps, inverted once for every proposal;
@@ -80,7 +73,7 @@ torch::Tensor GuidedFilterMaskLogits(const uint8_t* rgb, int64_t height, int64_t
   const int64_t chunk = std::max<int64_t>(1, kGuidedFilterChunkElements / (4 * height * width));
   std::vector<torch::Tensor> out;
   for (int64_t start = 0; start < n; start += chunk) {
-    const torch::Tensor p = resize(
+    const torch::Tensor p = ResizeMaps(
         torch::sigmoid(logits.narrow(0, start, std::min(chunk, n - start)).to(torch::kFloat32)), h,
         w);  // [C, h, w]
     // Window means of p and of p times each colour channel, in one pass: [4, C, h, w].
@@ -98,8 +91,8 @@ torch::Tensor GuidedFilterMaskLogits(const uint8_t* rgb, int64_t height, int64_t
     }
     // The coefficients' window means, at full size: [4, C, H, W].
     const torch::Tensor ab =
-        resize(WindowMean(torch::stack({a[0], a[1], a[2], b}), count, r).flatten(0, 1), height,
-               width)
+        ResizeMaps(WindowMean(torch::stack({a[0], a[1], a[2], b}), count, r).flatten(0, 1), height,
+                   width)
             .view({4, -1, height, width});
     const torch::Tensor q = ab[0] * guide[0] + ab[1] * guide[1] + ab[2] * guide[2] + ab[3];
     out.push_back(torch::logit(q.clamp(1e-4, 1.0 - 1e-4)));
